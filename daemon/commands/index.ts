@@ -1,0 +1,9 @@
+import type { Command } from 'commander';
+
+/**
+ * Each CLI verb lives in its own module under daemon/commands/ and registers itself here.
+ * A command sets `process.exitCode` (0 done, 1 left behind, 2 bad input) rather than exiting.
+ */
+export type RegisterCommand = (program: Command) => void;
+
+export const commandModules: RegisterCommand[] = [];

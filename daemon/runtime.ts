@@ -1,0 +1,63 @@
+import { AwsClients, createAwsClients, destroyAwsClients, regionFromEnv } from '../lib/aws/clients';
+import { Clock, systemClock } from '../lib/clock';
+import { loadConfig } from '../lib/config/load';
+import { Config } from '../lib/config/schema';
+import { createLogger, Logger } from '../lib/log';
+import { ImdsClient } from '../lib/sources/imds-client';
+
+/**
+ * Everything with a side effect is built here and nowhere else: config from disk, logger, clock,
+ * IMDS client, AWS clients. Commands receive a Runtime and pass its parts down.
+ */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  imds: ImdsClient;
+  /** AWS clients for the resolved region (built on first use: the region may need IMDS). */
+  aws(): Promise<AwsClients>;
+  /** `--instance-id`, else IMDS `instance-id`. */
+  instanceId(explicit?: string): Promise<string>;
+  close(): void;
+}
+
+export interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+}
+
+export function createRuntime(opts: GlobalOptions): Runtime {
+  const config = loadConfig({ path: opts.config });
+  const logger = createLogger({ level: opts.logLevel ?? config.log.level });
+  const imds = new ImdsClient({
+    endpoint: config.sources.imds.endpoint,
+    requestTimeoutMs: config.sources.imds.requestTimeoutMs,
+    tokenTtlSeconds: config.sources.imds.tokenTtlSeconds,
+    allowV1Fallback: config.sources.imds.allowV1Fallback,
+    onV1Fallback: (reason) =>
+      logger.warn('IMDSv2 unavailable; falling back to IMDSv1 because sources.imds.allowV1Fallback is true', {
+        reason,
+      }),
+  });
+  let clients: Promise<AwsClients> | undefined;
+  return {
+    config,
+    logger,
+    clock: systemClock,
+    imds,
+    aws() {
+      clients ??= (async () => {
+        const region =
+          regionFromEnv(config.cloud.region) ?? (await imds.require('meta-data/placement/region'));
+        return createAwsClients({ region });
+      })();
+      return clients;
+    },
+    async instanceId(explicit) {
+      return explicit ?? (await imds.require('meta-data/instance-id'));
+    },
+    close() {
+      if (clients) void clients.then(destroyAwsClients, () => undefined);
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * Every AWS action the code can make, by IAM service prefix. The IAM policy test
+ * (test/unit/iam-policy.test.ts) proves scripts/iam-policy.json grants exactly these and that the
+ * source uses no `*Command` outside this list.
+ */
+export const awsApiCalls = {
+  ec2: {
+    read: [
+      'DescribeAddresses',
+      'DescribeInstances',
+      'DescribeNetworkInterfaces',
+      'DescribeRouteTables',
+      'DescribeSubnets',
+      'DescribeVpcs',
+    ],
+    mutate: [
+      'CreateTags',
+      'DeleteNetworkInterface',
+      'DeleteRouteTable',
+      'DeleteSubnet',
+      'DetachNetworkInterface',
+      'DisassociateAddress',
+      'DisassociateRouteTable',
+      'DisassociateVpcCidrBlock',
+      'ReleaseAddress',
+      'UnassignPrivateIpAddresses',
+    ],
+  },
+  autoscaling: {
+    read: ['DescribeAutoScalingInstances', 'DescribeLifecycleHooks'],
+    mutate: ['CompleteLifecycleAction', 'RecordLifecycleActionHeartbeat'],
+  },
+  sqs: {
+    read: ['GetQueueAttributes', 'ReceiveMessage'],
+    mutate: ['ChangeMessageVisibility', 'DeleteMessage'],
+  },
+  s3: {
+    read: ['GetObject'],
+    mutate: ['PutObject'],
+  },
+  logs: {
+    read: [],
+    mutate: ['CreateLogStream', 'PutLogEvents'],
+  },
+} as const;
+
+export type AwsService = keyof typeof awsApiCalls;

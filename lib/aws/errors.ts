@@ -1,0 +1,129 @@
+/**
+ * The one place AWS error codes are classified.
+ *  done    – the thing we wanted is already true (NotFound on delete, already disassociated)
+ *  retry   – throttling, 5xx, network, eventual consistency; try again with backoff
+ *  blocked – a dependency still exists (DependencyViolation, in use); retry later, report if it persists
+ *  fatal   – permissions, forbidden operations, bad requests; stop for this resource
+ */
+export type ErrorClass = 'done' | 'retry' | 'blocked' | 'fatal';
+
+const THROTTLE_CODES = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'RequestThrottled',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'EC2ThrottledException',
+  'SlowDown',
+  'PriorRequestNotComplete',
+]);
+
+const SERVER_CODES = new Set([
+  'InternalError',
+  'InternalFailure',
+  'ServerInternal',
+  'ServiceUnavailable',
+  'Unavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'ResourceContention',
+  'ResourceContentionFault',
+]);
+
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
+
+const BLOCKED_CODES = new Set([
+  'DependencyViolation',
+  'InvalidNetworkInterface.InUse',
+  'InvalidIPAddress.InUse',
+  'InvalidCidrBlock.InUse',
+  'IncorrectState',
+  'IncorrectInstanceState',
+  'InvalidState',
+]);
+
+const DONE_CODES = new Set([
+  'InvalidAllocationID.NotFound',
+  'InvalidAddress.NotFound',
+  'InvalidAddressID.NotFound',
+  'InvalidAssociationID.NotFound',
+  'InvalidAttachmentID.NotFound',
+  'InvalidNetworkInterfaceID.NotFound',
+  'InvalidSubnetID.NotFound',
+  'InvalidSubnetId.NotFound',
+  'InvalidRouteTableID.NotFound',
+  'InvalidVpcCidrBlockAssociationID.NotFound',
+  'InvalidVpcCidrBlockAssociationIdError.NotFound',
+]);
+
+/** The AWS error code of an SDK error (its `name`), or the Node network code. */
+export function errorCodeOf(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const e = err as { name?: string; Code?: string; code?: string };
+    if (e.code && NETWORK_CODES.has(e.code)) return e.code;
+    if (e.Code) return e.Code;
+    if (e.name && e.name !== 'Error') return e.name;
+    if (e.code) return e.code;
+  }
+  return 'Unknown';
+}
+
+export function httpStatusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+export function classifyAwsError(err: unknown): ErrorClass {
+  const code = errorCodeOf(err);
+  const message = (err as Error)?.message ?? '';
+  if (DONE_CODES.has(code) || /\.NotFound$/.test(code)) return 'done';
+  if (THROTTLE_CODES.has(code) || SERVER_CODES.has(code) || NETWORK_CODES.has(code)) return 'retry';
+  if (BLOCKED_CODES.has(code)) return 'blocked';
+  if (code === 'InvalidParameterValue') {
+    if (/currently in use/i.test(message)) return 'blocked';
+    if (/are not assigned to interface/i.test(message)) return 'done';
+    return 'fatal';
+  }
+  const status = httpStatusOf(err);
+  if (status === 429 || (status !== undefined && status >= 500)) return 'retry';
+  if ((err as { $fault?: string })?.$fault === 'server') return 'retry';
+  return 'fatal';
+}
+
+export function isThrottle(err: unknown): boolean {
+  return THROTTLE_CODES.has(errorCodeOf(err)) || httpStatusOf(err) === 429;
+}
+
+/**
+ * An error with the context an operator needs: which resource, which call, which stage,
+ * and the AWS code. The SDK error is kept as `cause`.
+ */
+export class TeardownError extends Error {
+  readonly errorCode: string;
+  constructor(
+    message: string,
+    readonly context: {
+      stage?: string;
+      resource?: string;
+      action?: string;
+      instanceId?: string;
+      episode?: string;
+    },
+    cause?: unknown,
+  ) {
+    super(message, { cause });
+    this.name = 'TeardownError';
+    this.errorCode = cause === undefined ? 'Unknown' : errorCodeOf(cause);
+  }
+}

@@ -1,0 +1,219 @@
+import { z } from 'zod';
+
+/**
+ * The one config schema. Every key has a default that matches a stock loxilb deployment
+ * (tag key `loxiType`, empty `--cloudinstance` suffix), so a host without a config file
+ * behaves like loxilb itself would. Units are in the names (…Ms, …Seconds).
+ */
+
+const cidr = z
+  .string()
+  .regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, 'must be an IPv4 CIDR such as 123.123.123.0/28');
+
+const tagPair = z.object({ key: z.string().min(1), value: z.string().min(1) }).strict();
+
+export const scopeValues = ['full', 'instance', 'none'] as const;
+export const ScopeSchema = z.enum(scopeValues);
+export type Scope = z.infer<typeof ScopeSchema>;
+
+const ownershipSchema = z
+  .object({
+    /** Tag key loxilb writes on everything it creates (`loxiType`). */
+    tagKey: z.string().min(1).default('loxiType'),
+    /** loxilb `--cloudinstance` value; appended to the tag values with no separator. */
+    cloudInstance: z.string().default(''),
+    /** Tag the daemon writes on loxilb resources attached to it, naming the owning instance id. */
+    ownerTagKey: z.string().min(1).default('teardownd:owner'),
+  })
+  .strict();
+
+const cloudSchema = z
+  .object({
+    /** loxilb `--cloudcidrblock`. When unset, the secondary CIDR association containing the loxilb subnet is used. */
+    cidrBlock: cidr.optional(),
+    /** AWS region; when unset: AWS_REGION, then IMDS placement/region. */
+    region: z.string().min(1).optional(),
+  })
+  .strict();
+
+const gateSchema = z
+  .object({
+    /** `loxilb-api`: ask loxilb's REST API; `static`: use `static`; `override`: use `override` as the scope. */
+    mode: z.enum(['loxilb-api', 'static', 'override']).default('loxilb-api'),
+    loxilbApiUrl: z.string().url().default('http://127.0.0.1:11111'),
+    apiTimeoutMs: z.number().int().positive().default(2000),
+    static: z
+      .object({
+        /** loxilb runs with BFD (`--cluster` HA with BFD); last node standing tears down everything. */
+        bfd: z.boolean().default(false),
+        /** kube-loxilb `--setRoles`: roles are set externally; never tear down shared resources. */
+        setRoles: z.boolean().default(false),
+        /** Whether this node is the MASTER of llb-inst0 (static mode has no API to ask). */
+        master: z.boolean().default(false),
+      })
+      .strict()
+      .default({ bfd: false, setRoles: false, master: false }),
+    override: ScopeSchema.optional(),
+  })
+  .strict()
+  .superRefine((g, ctx) => {
+    if (g.mode === 'override' && !g.override) {
+      ctx.addIssue({ code: 'custom', path: ['override'], message: 'required when gate.mode is "override"' });
+    }
+  });
+
+const eipSchema = z
+  .object({
+    /** `disassociate`: never release; `release-owned`: release addresses carrying `releaseTag`. */
+    policy: z.enum(['disassociate', 'release-owned']).default('disassociate'),
+    releaseTag: tagPair.default({ key: 'teardownd:release', value: 'true' }),
+  })
+  .strict();
+
+const stagesSchema = z
+  .object({
+    eip: z.boolean().default(true),
+    eni: z.boolean().default(true),
+    routeTable: z.boolean().default(true),
+    subnet: z.boolean().default(true),
+    cidr: z.boolean().default(true),
+  })
+  .strict();
+
+const executorSchema = z
+  .object({
+    /** Independent actions inside one stage run at most this many at a time. */
+    concurrency: z.number().int().min(1).max(64).default(8),
+    /** Attempts per AWS call (ours, not the SDK's: the SDK client runs with maxAttempts 1). */
+    maxAttempts: z.number().int().min(1).max(50).default(8),
+    retryBaseDelayMs: z.number().int().min(1).default(200),
+    retryMaxDelayMs: z.number().int().min(1).default(5000),
+    /** How often to re-check an ENI that is detaching. */
+    detachPollIntervalMs: z.number().int().min(1).default(1000),
+    detachTimeoutMs: z.number().int().min(1).default(90000),
+    /** Budget of a teardown when the trigger gives no deadline. */
+    defaultDeadlineMs: z.number().int().min(1000).default(110000),
+    /** Time kept back before the trigger's deadline for completion and report shipping. */
+    deadlineReserveMs: z.number().int().min(0).default(10000),
+  })
+  .strict();
+
+const reportsSchema = z
+  .object({
+    dir: z.string().min(1).default('/var/lib/teardownd/reports'),
+    s3: z
+      .object({
+        bucket: z.string().min(3),
+        prefix: z.string().default('teardownd/'),
+      })
+      .strict()
+      .optional(),
+    cloudwatchLogs: z
+      .object({
+        logGroupName: z.string().min(1),
+        /** Stream name is `<prefix><instanceId>`. */
+        logStreamPrefix: z.string().default('teardownd/'),
+      })
+      .strict()
+      .optional(),
+    /** Upper bound on shipping the report before the lifecycle action is completed. */
+    shipTimeoutMs: z.number().int().min(100).default(5000),
+  })
+  .strict();
+
+const imdsSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Default endpoint comes from AWS_EC2_METADATA_SERVICE_ENDPOINT, else http://169.254.169.254. */
+    endpoint: z.string().url().optional(),
+    pollIntervalMs: z.number().int().min(100).default(2000),
+    requestTimeoutMs: z.number().int().min(50).default(1000),
+    tokenTtlSeconds: z.number().int().min(1).max(21600).default(21600),
+    /** Opt-in, loud IMDSv1 fallback; off by default. */
+    allowV1Fallback: z.boolean().default(false),
+  })
+  .strict();
+
+const sqsSchema = z
+  .object({
+    queueUrl: z.string().url().optional(),
+    waitTimeSeconds: z.number().int().min(0).max(20).default(20),
+    visibilityTimeoutSeconds: z.number().int().min(5).max(43200).default(60),
+    maxMessages: z.number().int().min(1).max(10).default(10),
+    /** What to do with messages about other instances: `release` (visibility 0, shared queue) or `delete`. */
+    foreignMessages: z.enum(['release', 'delete']).default('release'),
+    /** When set, malformed messages are left for the queue's DLQ instead of being deleted. */
+    deadLetterAfterReceives: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+const sourcesSchema = z
+  .object({
+    imds: imdsSchema.default(imdsSchema.parse({})),
+    sqs: sqsSchema.default(sqsSchema.parse({})),
+    /** Rebalance recommendations are advisory; tear down on them only when this is true. */
+    teardownOnRebalance: z.boolean().default(false),
+    shutdownProbe: z
+      .object({ enabled: z.boolean().default(true), timeoutMs: z.number().int().min(1000).default(90000) })
+      .strict()
+      .default({ enabled: true, timeoutMs: 90000 }),
+  })
+  .strict();
+
+const lifecycleSchema = z
+  .object({
+    /** Needed to complete by instance id when the notice came from IMDS (no token, no names). */
+    autoScalingGroupName: z.string().min(1).optional(),
+    hookName: z.string().min(1).optional(),
+    /** Result sent when the teardown left something behind. */
+    onFailure: z.enum(['CONTINUE', 'ABANDON']).default('CONTINUE'),
+    /** Used when DescribeLifecycleHooks cannot tell the hook's HeartbeatTimeout. */
+    fallbackHeartbeatTimeoutSeconds: z.number().int().min(30).max(7200).default(300),
+    /** Stop heartbeating when the teardown has made no progress for this many intervals. */
+    maxStalledHeartbeats: z.number().int().min(1).default(3),
+    completeRetryIntervalMs: z.number().int().min(10).default(2000),
+    completeTimeoutMs: z.number().int().min(100).default(60000),
+  })
+  .strict();
+
+const sweeperSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** node-cron expression. */
+    schedule: z.string().min(1).default('*/10 * * * *'),
+    /** `report` never changes anything; `apply` tears orphans down. */
+    mode: z.enum(['report', 'apply']).default('report'),
+    /** An unattached loxilb ENI younger than this is never an orphan (loxilb may be attaching it). */
+    graceMs: z.number().int().min(0).default(600000),
+    /** Random delay before each scheduled sweep so the hosts of one cluster do not sweep in lockstep. */
+    jitterMs: z.number().int().min(0).default(30000),
+    /** Regions to sweep; empty means the host's own region. */
+    regions: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+export const ConfigSchema = z
+  .object({
+    ownership: ownershipSchema.default(ownershipSchema.parse({})),
+    cloud: cloudSchema.default({}),
+    gate: gateSchema.default(gateSchema.parse({})),
+    eip: eipSchema.default(eipSchema.parse({})),
+    stages: stagesSchema.default(stagesSchema.parse({})),
+    executor: executorSchema.default(executorSchema.parse({})),
+    reports: reportsSchema.default(reportsSchema.parse({})),
+    /** Journal and episode state. */
+    stateDir: z.string().min(1).default('/var/lib/teardownd'),
+    sources: sourcesSchema.default(sourcesSchema.parse({})),
+    lifecycle: lifecycleSchema.default(lifecycleSchema.parse({})),
+    sweeper: sweeperSchema.default(sweeperSchema.parse({})),
+    /** Observe and report only: zero mutating calls, no heartbeat, no completion, no SQS delete. */
+    dryRun: z.boolean().default(false),
+    log: z
+      .object({ level: z.enum(['error', 'warn', 'info', 'debug']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,16 @@
+import { EmulatorContext } from './context';
+import { EmulatorError, EmulatorRequest, EmulatorResponse, ServiceHandler } from './types';
+
+// STUB: to be implemented (see the emulator brief).
+export class S3Service implements ServiceHandler {
+  readonly service = 's3' as const;
+  constructor(readonly ctx: EmulatorContext) {}
+  handle(req: EmulatorRequest): EmulatorResponse {
+    throw new EmulatorError('InvalidAction', `${req.action} is not implemented by the emulator`);
+  }
+  snapshot(): unknown {
+    return {};
+  }
+  stop(): void {}
+  configure(_input: unknown): void {}
+}
