@@ -24,7 +24,7 @@ export class TempWorkspace {
   /** Writes config.json with reports and state inside the workspace unless overridden. */
   writeConfig(config: Record<string, unknown>): string {
     const file = this.path('config.json');
-    const merged = { stateDir: this.path('state'), ...config };
+    const merged: Record<string, unknown> = { stateDir: this.path('state'), ...config };
     const reports = (config.reports as Record<string, unknown> | undefined) ?? {};
     merged.reports = { dir: this.path('reports'), ...reports };
     writeFileSync(file, JSON.stringify(merged, null, 2));
