@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse, Tags, YAMLMap, YAMLSeq } from 'yaml';
+import { CollectionTag, parse, ScalarTag, Tags } from 'yaml';
 import { ConfigSchema } from '../../lib/config/schema';
 import { fixtureJson, withFields } from '../fixtures/events';
 
@@ -13,14 +13,16 @@ function cfnTags(): Tags {
   const more = ['FindInMap', 'Base64', 'Cidr', 'GetAZs', 'ImportValue', 'Condition'];
   return [...names, ...more].flatMap((name) => {
     const key = name === 'Ref' || name === 'Condition' ? name : `Fn::${name}`;
-    return [
-      {
-        tag: `!${name}`,
-        resolve: (value: string) => ({ [key]: name === 'GetAtt' ? value.split('.') : value }),
-      },
-      { tag: `!${name}`, collection: 'seq' as const, resolve: (seq: YAMLSeq) => ({ [key]: seq.toJSON() }) },
-      { tag: `!${name}`, collection: 'map' as const, resolve: (map: YAMLMap) => ({ [key]: map.toJSON() }) },
-    ];
+    const scalar: ScalarTag = {
+      tag: `!${name}`,
+      resolve: (value: string) => ({ [key]: name === 'GetAtt' ? value.split('.') : value }),
+    };
+    const collection = (kind: 'seq' | 'map'): CollectionTag => ({
+      tag: `!${name}`,
+      collection: kind,
+      resolve: (node) => ({ [key]: node.toJSON() }),
+    });
+    return [scalar, collection('seq'), collection('map')];
   });
 }
 
