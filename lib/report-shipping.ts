@@ -199,7 +199,11 @@ export function splitLogBatches(events: InputLogEvent[]): InputLogEvent[][] {
 }
 
 function rejectedCount(
-  info: { tooNewLogEventStartIndex?: number; tooOldLogEventEndIndex?: number; expiredLogEventEndIndex?: number },
+  info: {
+    tooNewLogEventStartIndex?: number;
+    tooOldLogEventEndIndex?: number;
+    expiredLogEventEndIndex?: number;
+  },
   batchSize: number,
 ): number {
   const old = Math.max(info.tooOldLogEventEndIndex ?? -1, info.expiredLogEventEndIndex ?? -1) + 1;
@@ -291,12 +295,17 @@ async function shipToLogs(
     // Sequential: batches of one stream must arrive in time order.
     for (const batch of splitLogBatches(events)) {
       const out = await deps.logs.send(
-        new PutLogEventsCommand({ logGroupName: r.logGroupName, logStreamName: r.logStreamName, logEvents: batch }),
+        new PutLogEventsCommand({
+          logGroupName: r.logGroupName,
+          logStreamName: r.logStreamName,
+          logEvents: batch,
+        }),
         { abortSignal: signal },
       );
       r.batches += 1;
       r.eventsSent += batch.length;
-      if (out.rejectedLogEventsInfo) r.rejectedEvents += rejectedCount(out.rejectedLogEventsInfo, batch.length);
+      if (out.rejectedLogEventsInfo)
+        r.rejectedEvents += rejectedCount(out.rejectedLogEventsInfo, batch.length);
     }
     r.status = 'shipped';
   } catch (err) {
@@ -409,7 +418,11 @@ function logShipResult(logger: Logger, report: ShippableReport, result: ShipResu
 
 /** One line for a journal entry or an error: where it went, or why not. */
 export function describeShipResult(result: ShipResult): string {
-  const part = (name: string, r: { status: ShipStatus; errorCode?: string; message?: string }, where?: string) =>
+  const part = (
+    name: string,
+    r: { status: ShipStatus; errorCode?: string; message?: string },
+    where?: string,
+  ) =>
     r.status === 'shipped'
       ? `${name}: shipped${where ? ` to ${where}` : ''}`
       : r.status === 'skipped'

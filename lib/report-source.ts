@@ -26,7 +26,15 @@ const TriggerSchema = z.looseObject({
     .optional(),
 });
 
-export const actionOutcomes = ['done', 'already-done', 'skipped', 'blocked', 'failed', 'deadline', 'dry-run'] as const;
+export const actionOutcomes = [
+  'done',
+  'already-done',
+  'skipped',
+  'blocked',
+  'failed',
+  'deadline',
+  'dry-run',
+] as const;
 export const reportOutcomes = ['clean', 'left-behind', 'nothing-to-do', 'dry-run', 'scope-none'] as const;
 
 const ActionSchema = z.looseObject({
@@ -126,7 +134,8 @@ export function parseS3Url(location: string): S3Location | null {
   const slash = rest.indexOf('/');
   const bucket = slash < 0 ? rest : rest.slice(0, slash);
   const key = slash < 0 ? '' : rest.slice(slash + 1);
-  if (!bucket) throw new ReportSourceError(`${location}: the S3 URL has no bucket (s3://BUCKET/KEY)`, location);
+  if (!bucket)
+    throw new ReportSourceError(`${location}: the S3 URL has no bucket (s3://BUCKET/KEY)`, location);
   if (!key || key.endsWith('/'))
     throw new ReportSourceError(
       `${location}: the S3 URL must name one report object (s3://${bucket}/<prefix><instance-id>/<YYYY-MM-DD>/<episode>.json); ` +
@@ -195,7 +204,11 @@ async function readNewestInDir(dir: string): Promise<LoadedReport> {
       } catch {
         /* unreadable or not JSON: ranked by mtime below, and its error shown if it is the newest */
       }
-      if (!Number.isFinite(at)) at = await stat(path).then((s) => s.mtimeMs, () => 0);
+      if (!Number.isFinite(at))
+        at = await stat(path).then(
+          (s) => s.mtimeMs,
+          () => 0,
+        );
       return { path, at };
     }),
   );
