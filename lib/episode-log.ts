@@ -54,6 +54,11 @@ export class EpisodeLogBuffer extends TransportStream {
   private readonly now: () => number;
   /** Map iteration order = least recently written first (entries are re-inserted on write). */
   private readonly episodes = new Map<string, EpisodeEntry>();
+  /**
+   * Episodes already taken (shipped): their later lines (the shipping result, the completion) can
+   * no longer be shipped by this process, so they are not kept. Bounded like `episodes`.
+   */
+  private readonly taken = new Set<string>();
 
   constructor(options: EpisodeLogBufferOptions = {}) {
     const { maxLinesPerEpisode, maxBytesPerEpisode, maxEpisodes, maxLineBytes, now, ...transport } = options;
@@ -67,15 +72,21 @@ export class EpisodeLogBuffer extends TransportStream {
 
   override log(info: Record<string | symbol, unknown>, callback: () => void): void {
     const episode = info.episode;
-    if (typeof episode === 'string' && episode.length > 0) this.add(episode, info);
+    if (typeof episode === 'string' && episode.length > 0 && !this.taken.has(episode))
+      this.add(episode, info);
     setImmediate(() => this.emit('logged', info));
     callback();
   }
 
-  /** Removes and returns the episode's lines (oldest first) and how many were dropped. */
+  /**
+   * Removes and returns the episode's lines (oldest first) and how many were dropped. Lines the
+   * episode logs after this are not buffered.
+   */
   take(episode: string): EpisodeLines {
     const entry = this.episodes.get(episode);
     this.episodes.delete(episode);
+    this.taken.add(episode);
+    if (this.taken.size > 64) this.taken.delete(this.taken.values().next().value as string);
     return { lines: entry?.lines ?? [], dropped: entry?.dropped ?? 0 };
   }
 

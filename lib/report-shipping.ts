@@ -369,7 +369,7 @@ export async function shipReport(
     errorCode: timedOut ? 'ShipTimeout' : 'Aborted',
     message: timedOut
       ? `did not finish within reports.shipTimeoutMs (${config.shipTimeoutMs} ms)`
-      : 'stopped by shutdown before it finished',
+      : `stopped by the caller before it finished (${reasonText(deps.signal?.reason)})`,
   };
   // Snapshots: a send that settles after the bound must not change what was reported.
   const s3Result: S3ShipResult = s3.finished ? { ...s3.result } : { ...s3.result, ...unfinished };
@@ -383,6 +383,11 @@ export async function shipReport(
   };
   logShipResult(logger, report, result);
   return result;
+}
+
+function reasonText(reason: unknown): string {
+  if (reason instanceof Error) return reason.message;
+  return reason === undefined ? 'aborted' : String(reason);
 }
 
 function logShipResult(logger: Logger, report: ShippableReport, result: ShipResult): void {
@@ -433,4 +438,45 @@ export function describeShipResult(result: ShipResult): string {
     result.cloudwatchLogs.logGroupName &&
     `${result.cloudwatchLogs.logGroupName}/${result.cloudwatchLogs.logStreamName}`;
   return `${part('S3', result.s3, s3Where)}; ${part('CloudWatch Logs', result.cloudwatchLogs, cwWhere || undefined)}`;
+}
+
+/** Thrown by the episode shipper when a configured destination failed; carries the whole result. */
+export class ShipError extends Error {
+  constructor(readonly result: ShipResult) {
+    super(`report shipping failed: ${describeShipResult(result)}`);
+    this.name = 'ShipError';
+  }
+}
+
+/** Where the shipper takes an episode's log lines from (lib/episode-log.ts EpisodeLogBuffer). */
+export interface EpisodeLineSource {
+  take(episode: string): EpisodeLines;
+}
+
+/**
+ * The coordinator's `shipReport` seam: ships one episode's report with its buffered log lines.
+ * Resolves when every configured destination got it; throws a ShipError (after logging each
+ * destination's result) when one failed, so the coordinator journals the failure and goes on to
+ * complete the lifecycle action. Bounded by config.shipTimeoutMs and by the caller's signal.
+ */
+export function createEpisodeShipper(options: {
+  deps: Omit<ShipDeps, 'signal'>;
+  config: ReportsConfig;
+  lines?: EpisodeLineSource;
+}): (report: object, ctx: { episode: string; instanceId: string; signal?: AbortSignal }) => Promise<void> {
+  return async (report, ctx) => {
+    const doc = report as Partial<ShippableReport>;
+    const shippable: ShippableReport = {
+      ...doc,
+      instanceId: doc.instanceId ?? ctx.instanceId,
+      episode: doc.episode ?? ctx.episode,
+    };
+    const result = await shipReport(
+      { ...options.deps, signal: ctx.signal },
+      options.config,
+      shippable,
+      options.lines?.take(ctx.episode),
+    );
+    if (!result.ok) throw new ShipError(result);
+  };
 }

@@ -29,12 +29,14 @@ describe('EpisodeLogBuffer', () => {
     expect(buffer.take('ep-2').lines).toHaveLength(1);
   });
 
-  it('take removes the lines: a second take is empty', async () => {
+  it('take removes the lines, and lines the episode logs after its take are not kept', async () => {
     const buffer = new EpisodeLogBuffer();
     const logger = createLogger({ stream: sink(), transports: [buffer] });
     logger.info('x', { episode: 'ep' });
     await settle();
     expect(buffer.take('ep').lines).toHaveLength(1);
+    logger.info('report shipped', { episode: 'ep' });
+    await settle();
     expect(buffer.take('ep')).toEqual({ lines: [], dropped: 0 });
     expect(buffer.bufferedEpisodes).toEqual([]);
   });

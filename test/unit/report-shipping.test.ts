@@ -10,10 +10,11 @@ import {
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { systemClock } from '../../lib/clock';
-import { BufferedLogLine } from '../../lib/episode-log';
+import { BufferedLogLine, EpisodeLogBuffer } from '../../lib/episode-log';
 import { createLogger, nullLogger } from '../../lib/log';
 import {
   buildLogEvents,
+  createEpisodeShipper,
   LOGS_EVENT_OVERHEAD_BYTES,
   LOGS_MAX_BATCH_BYTES,
   LOGS_MAX_EVENT_BYTES,
@@ -21,6 +22,7 @@ import {
   reportS3Key,
   ReportsConfig,
   shipReport,
+  ShipError,
   splitLogBatches,
 } from '../../lib/report-shipping';
 
@@ -259,5 +261,42 @@ describe('report shipping', () => {
       `s3://ops-reports/teardownd/${report.instanceId}/2024-05-01/${report.episode}.json`,
     );
     expect(out.find((l) => l.action === 'ship-cloudwatch-logs')).toMatchObject({ level: 'info', events: 1 });
+  });
+
+  describe('the coordinator seam (createEpisodeShipper)', () => {
+    it("ships the report with that episode's buffered log lines, and only that episode's", async () => {
+      const buffer = new EpisodeLogBuffer();
+      const logger = createLogger({
+        stream: new Writable({ write: (_c, _e, cb) => cb() }),
+        transports: [buffer],
+      });
+      logger.info('eni detached', { episode: report.episode, stage: 'eni' });
+      logger.info('other episode', { episode: 'someone-else' });
+      await new Promise((r) => setImmediate(r));
+      const ship = createEpisodeShipper({ deps: deps({ logger }), config: both, lines: buffer });
+      await ship(report, {
+        episode: report.episode,
+        instanceId: report.instanceId,
+        signal: new AbortController().signal,
+      });
+      const messages = sentEvents().map((e) => JSON.parse(e.message!).message);
+      expect(messages).toEqual(['eni detached', 'teardown report']);
+      expect(buffer.bufferedEpisodes).toEqual(['someone-else']);
+    });
+
+    it('throws a ShipError carrying the per-destination result when a destination failed', async () => {
+      s3.on(PutObjectCommand).rejects(awsError('AccessDenied', 403));
+      const ship = createEpisodeShipper({ deps: deps(), config: both });
+      const err = await ship(report, { episode: report.episode, instanceId: report.instanceId }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(ShipError);
+      expect((err as ShipError).result.s3.errorCode).toBe('AccessDenied');
+      expect((err as ShipError).message).toMatch(/S3: failed \(AccessDenied/);
+      expect((err as ShipError).message).toMatch(
+        /CloudWatch Logs: shipped to \/loxilb\/teardownd\/teardownd\//,
+      );
+    });
   });
 });
