@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerCheck } from './check';
+import { registerReport } from './report';
 
 /**
  * Each CLI verb lives in its own module under daemon/commands/ and registers itself here.
@@ -7,4 +8,4 @@ import { registerCheck } from './check';
  */
 export type RegisterCommand = (program: Command) => void;
 
-export const commandModules: RegisterCommand[] = [registerCheck];
+export const commandModules: RegisterCommand[] = [registerCheck, registerReport];
