@@ -89,8 +89,9 @@ export class FakeLoxilb {
     this.requests.push(path);
     const b = this.behaviour;
     if (b.hang) return; // left open until the client gives up or stop() destroys the socket
-    const send = (status: number, body: string) =>
+    const send = (status: number, body: string): void => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+    };
     if (b.status !== undefined && b.status !== 200) {
       // loxilb's models.Error shape
       return send(b.status, JSON.stringify({ code: b.status, message: 'Internal service error' }));
