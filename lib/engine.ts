@@ -61,7 +61,12 @@ export interface TeardownRequest {
   onEvent?: (e: EngineEvent) => void;
 }
 
-function callContext(deps: EngineDeps, counter: CallCounter, signal?: AbortSignal, deadlineAt?: number): CallContext {
+function callContext(
+  deps: EngineDeps,
+  counter: CallCounter,
+  signal?: AbortSignal,
+  deadlineAt?: number,
+): CallContext {
   return {
     ec2: deps.ec2,
     clock: deps.clock,
@@ -83,7 +88,12 @@ export async function decideGate(deps: EngineDeps, req: TeardownRequest): Promis
       loxilb = { ok: true, view: await deps.loxilb.haView(req.signal), url: deps.loxilb.baseUrl };
     } catch (err) {
       const e = err as LoxilbApiError;
-      loxilb = { ok: false, error: e.message ?? String(err), errorCode: e.code ?? 'Unknown', url: deps.loxilb.baseUrl };
+      loxilb = {
+        ok: false,
+        error: e.message ?? String(err),
+        errorCode: e.code ?? 'Unknown',
+        url: deps.loxilb.baseUrl,
+      };
     }
   }
   return decideScope({ config: deps.config, cliScope: req.scopeOverride, loxilb });
@@ -102,7 +112,13 @@ async function gateAndPlan(
 ): Promise<{ gate: GateDecision; inventory?: Inventory; plan?: Plan; error?: unknown }> {
   const log = { instanceId: req.instanceId, episode: req.episode };
   const gate = await decideGate(deps, req);
-  deps.logger.info(`gate: scope ${gate.scope}`, { ...log, stage: 'gate', scope: gate.scope, source: gate.source, reason: gate.reason });
+  deps.logger.info(`gate: scope ${gate.scope}`, {
+    ...log,
+    stage: 'gate',
+    scope: gate.scope,
+    source: gate.source,
+    reason: gate.reason,
+  });
   req.onEvent?.({ type: 'gate-decided', scope: gate.scope, source: gate.source, reason: gate.reason });
   let inventory: Inventory;
   try {
@@ -172,7 +188,12 @@ export async function runTeardown(deps: EngineDeps, req: TeardownRequest): Promi
     error: error !== undefined ? discoveryError(error) : undefined,
     leftBehind: error !== undefined ? discoveryLeftBehind(deps.config, req.instanceId, error) : undefined,
   });
-  const fields = { ...log, outcome: report.outcome, durationMs: report.durationMs, leftBehind: report.leftBehind.length };
+  const fields = {
+    ...log,
+    outcome: report.outcome,
+    durationMs: report.durationMs,
+    leftBehind: report.leftBehind.length,
+  };
   if (report.outcome === 'left-behind') logger.warn('teardown finished: something was left behind', fields);
   else logger.info(`teardown finished: ${report.outcome}`, fields);
   return report;

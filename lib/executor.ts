@@ -24,7 +24,15 @@ export type EngineEvent =
   | { type: 'gate-decided'; scope: string; source: string; reason: string }
   | { type: 'plan-built'; planned: number; blocked: number; skipped: number }
   | { type: 'action-started'; id: string; stage: string; action: string; resource: string }
-  | { type: 'action-finished'; id: string; stage: string; action: string; resource: string; outcome: ActionOutcome; record: ActionRecord };
+  | {
+      type: 'action-finished';
+      id: string;
+      stage: string;
+      action: string;
+      resource: string;
+      outcome: ActionOutcome;
+      record: ActionRecord;
+    };
 
 export interface ExecuteOptions {
   instanceId: string;
@@ -38,7 +46,11 @@ export interface ExecuteOptions {
 
 const OK_OUTCOMES = new Set<ActionOutcome>(['done', 'already-done', 'dry-run']);
 
-export async function executePlan(ctx: CallContext, plan: Plan, opts: ExecuteOptions): Promise<ActionRecord[]> {
+export async function executePlan(
+  ctx: CallContext,
+  plan: Plan,
+  opts: ExecuteOptions,
+): Promise<ActionRecord[]> {
   const { clock, logger, config } = ctx;
   const limit = pLimit(config.executor.concurrency);
   const callCtx: CallContext = { ...ctx, deadlineAt: opts.deadlineAt, signal: opts.signal };
@@ -47,7 +59,12 @@ export async function executePlan(ctx: CallContext, plan: Plan, opts: ExecuteOpt
   const records: ActionRecord[] = [];
   const base = { instanceId: opts.instanceId, episode: opts.episode };
 
-  const finish = (a: PlannedAction, startedAt: number, outcome: ActionOutcome, extra: Partial<ActionRecord> = {}) => {
+  const finish = (
+    a: PlannedAction,
+    startedAt: number,
+    outcome: ActionOutcome,
+    extra: Partial<ActionRecord> = {},
+  ) => {
     const record: ActionRecord = {
       id: a.id,
       stage: a.stage,
@@ -116,7 +133,13 @@ export async function executePlan(ctx: CallContext, plan: Plan, opts: ExecuteOpt
     const early = notStarted(a, startedAt);
     if (early) return early;
     if (opts.dryRun) {
-      opts.onEvent?.({ type: 'action-started', id: a.id, stage: a.stage, action: a.action, resource: a.resource });
+      opts.onEvent?.({
+        type: 'action-started',
+        id: a.id,
+        stage: a.stage,
+        action: a.action,
+        resource: a.resource,
+      });
       return finish(a, startedAt, 'dry-run', { message: `would ${a.summary}` });
     }
 
@@ -149,7 +172,13 @@ export async function executePlan(ctx: CallContext, plan: Plan, opts: ExecuteOpt
     return limit(async () => {
       const late = notStarted(a, startedAt);
       if (late) return late;
-      opts.onEvent?.({ type: 'action-started', id: a.id, stage: a.stage, action: a.action, resource: a.resource });
+      opts.onEvent?.({
+        type: 'action-started',
+        id: a.id,
+        stage: a.stage,
+        action: a.action,
+        resource: a.resource,
+      });
       try {
         const handler = handlerFor(a.params.action) as ActionHandler;
         const r = await handler.run(callCtx, a.params as never, fields);
@@ -165,7 +194,12 @@ export async function executePlan(ctx: CallContext, plan: Plan, opts: ExecuteOpt
     const errorCode = errorCodeOf(err);
     const message = (err as Error)?.message ?? String(err);
     if (opts.signal?.aborted) {
-      return finish(a, startedAt, 'skipped', { aborted: true, attempts, errorCode, message: `aborted: ${message}` });
+      return finish(a, startedAt, 'skipped', {
+        aborted: true,
+        attempts,
+        errorCode,
+        message: `aborted: ${message}`,
+      });
     }
     switch (classifyAwsError(err)) {
       case 'done':

@@ -53,7 +53,11 @@ export function decideScope(input: GateInput): GateDecision {
   const gate = config.gate;
 
   if (cliScope !== undefined) {
-    return { scope: cliScope, source: 'cli', reason: `scope ${cliScope} given on the command line (--scope)` };
+    return {
+      scope: cliScope,
+      source: 'cli',
+      reason: `scope ${cliScope} given on the command line (--scope)`,
+    };
   }
   if (gate.mode === 'override') {
     // The schema guarantees override is set in this mode.
@@ -88,7 +92,8 @@ function decideStatic(config: Config): GateDecision {
     return {
       scope: 'instance',
       source: 'static',
-      reason: 'static config: loxilb runs without BFD, so it never tears down shared resources; a peer takes them over',
+      reason:
+        'static config: loxilb runs without BFD, so it never tears down shared resources; a peer takes them over',
       details,
     };
   }
@@ -120,10 +125,18 @@ function decideFromApi(answer: LoxilbAnswer | undefined): GateDecision {
     haState: ci?.state ?? null,
     bfdPeers: sessions.map((s) => ({ remoteIp: s.remoteIp ?? null, state: s.state ?? null })),
   };
-  const decide = (scope: Scope, reason: string): GateDecision => ({ scope, source: 'loxilb-api', reason, details });
+  const decide = (scope: Scope, reason: string): GateDecision => ({
+    scope,
+    source: 'loxilb-api',
+    reason,
+    details,
+  });
 
   if (!ci) {
-    return decide('instance', `loxilb reports no HA state for ${LOXILB_CLUSTER_INSTANCE}; a peer keeps the shared resources`);
+    return decide(
+      'instance',
+      `loxilb reports no HA state for ${LOXILB_CLUSTER_INSTANCE}; a peer keeps the shared resources`,
+    );
   }
   if (ci.state !== 'MASTER') {
     return decide(
@@ -132,12 +145,18 @@ function decideFromApi(answer: LoxilbAnswer | undefined): GateDecision {
     );
   }
   if (sessions.length === 0) {
-    return decide('instance', 'MASTER, but BFD is not running (no BFD sessions); loxilb never tears down shared resources without BFD');
+    return decide(
+      'instance',
+      'MASTER, but BFD is not running (no BFD sessions); loxilb never tears down shared resources without BFD',
+    );
   }
   const alive = sessions.filter((s) => !PEER_DOWN_STATES.has(s.state ?? ''));
   if (alive.length > 0) {
     const peers = alive.map((s) => `${s.remoteIp ?? '?'} (${s.state ?? 'no state'})`).join(', ');
-    return decide('instance', `MASTER, but BFD peer ${peers} is not down; it takes over the shared subnet/CIDR`);
+    return decide(
+      'instance',
+      `MASTER, but BFD peer ${peers} is not down; it takes over the shared subnet/CIDR`,
+    );
   }
   return decide(
     'full',

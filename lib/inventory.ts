@@ -274,7 +274,8 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
     full
       ? describeAll<DescribeRouteTablesResult, RouteTable>(
           c,
-          (NextToken) => new DescribeRouteTablesCommand({ Filters: [tagFilter(tagValues.routeTable)], NextToken }),
+          (NextToken) =>
+            new DescribeRouteTablesCommand({ Filters: [tagFilter(tagValues.routeTable)], NextToken }),
           (o) => o.RouteTables,
           log,
         )
@@ -328,7 +329,8 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
     full && vpcId
       ? describeAll<DescribeSubnetsResult, Subnet>(
           c,
-          (NextToken) => new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], NextToken }),
+          (NextToken) =>
+            new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], NextToken }),
           (o) => o.Subnets,
           log,
         ).then((xs) => xs.map(toSubnetInfo))
@@ -337,11 +339,15 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
 
   let cidr: CidrAssociationInfo | undefined;
   if (vpc && vpcId) {
-    const assocs = (vpc.CidrBlockAssociationSet ?? []).filter((a) => LIVE_CIDR_STATES.has(a.CidrBlockState?.State));
+    const assocs = (vpc.CidrBlockAssociationSet ?? []).filter((a) =>
+      LIVE_CIDR_STATES.has(a.CidrBlockState?.State),
+    );
     const configured = config.cloud.cidrBlock;
     const pick = configured
       ? assocs.find((a) => a.CidrBlock === configured)
-      : assocs.find((a) => a.CidrBlock !== vpc.CidrBlock && subnets.some((s) => cidrContains(a.CidrBlock, s.cidrBlock)));
+      : assocs.find(
+          (a) => a.CidrBlock !== vpc.CidrBlock && subnets.some((s) => cidrContains(a.CidrBlock, s.cidrBlock)),
+        );
     if (pick?.AssociationId && pick.CidrBlock) {
       cidr = {
         vpcId,
@@ -374,7 +380,11 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
   };
 }
 
-async function vpcOfInstance(ctx: CallContext, instanceId: string, warnings: string[]): Promise<string | undefined> {
+async function vpcOfInstance(
+  ctx: CallContext,
+  instanceId: string,
+  warnings: string[],
+): Promise<string | undefined> {
   try {
     const { output } = await callEc2<DescribeInstancesResult>(
       ctx,

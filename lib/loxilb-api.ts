@@ -61,7 +61,10 @@ export interface LoxilbApi {
   haView(signal?: AbortSignal): Promise<LoxilbHaView>;
 }
 
-export type FetchFn = (input: string, init?: { signal?: AbortSignal }) => Promise<{
+export type FetchFn = (
+  input: string,
+  init?: { signal?: AbortSignal },
+) => Promise<{
   ok: boolean;
   status: number;
   text(): Promise<string>;

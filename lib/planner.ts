@@ -30,13 +30,7 @@ export const STAGE_SWITCH: Record<StageName, keyof Config['stages']> = {
 };
 
 export type ResourceKind =
-  | 'eip-association'
-  | 'eip'
-  | 'eni'
-  | 'route-table-association'
-  | 'route-table'
-  | 'subnet'
-  | 'vpc-cidr';
+  'eip-association' | 'eip' | 'eni' | 'route-table-association' | 'route-table' | 'subnet' | 'vpc-cidr';
 
 export type ActionParams =
   | {
@@ -137,7 +131,8 @@ export function safetyViolation(action: PlannedAction, instanceId: string): stri
   if (action.kind === 'eni' || action.kind === 'eip-association') {
     const a = f.eniAttachment;
     if (a && a.instanceId && a.status !== 'detached') {
-      if (a.instanceId !== instanceId) return `safety: the ENI is attached to another instance (${a.instanceId})`;
+      if (a.instanceId !== instanceId)
+        return `safety: the ENI is attached to another instance (${a.instanceId})`;
       if (a.deviceIndex === 0) return 'safety: the ENI is at device index 0 (the primary interface)';
     } else if (action.kind === 'eni' && f.ownerTag && f.ownerTag.value !== instanceId) {
       return `safety: the ENI is not attached to ${instanceId} and its ${f.ownerTag.key} tag does not name it`;
@@ -161,7 +156,9 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
   const tv = inventory.tagValues;
   const stageOn = (s: StageName) => config.stages[STAGE_SWITCH[s]];
 
-  const add = (a: Omit<PlannedAction, 'id' | 'status' | 'dependsOn'> & Partial<PlannedAction>): PlannedAction => {
+  const add = (
+    a: Omit<PlannedAction, 'id' | 'status' | 'dependsOn'> & Partial<PlannedAction>,
+  ): PlannedAction => {
     const action: PlannedAction = {
       id: `${a.stage}:${a.action}:${a.resource}`,
       status: 'planned',
@@ -191,7 +188,11 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
     } else if (isOwnEni(eni, instanceId, inventory.ownerTagKey)) {
       ownEnis.push(eni);
     } else if (eni.attachment?.instanceId === instanceId && eni.attachment.deviceIndex === 0) {
-      untouched.push({ resource: eni.networkInterfaceId, kind: 'eni', reason: 'device index 0 (primary interface)' });
+      untouched.push({
+        resource: eni.networkInterfaceId,
+        kind: 'eni',
+        reason: 'device index 0 (primary interface)',
+      });
     } else {
       const where = eni.attachment?.instanceId
         ? `attached to another instance (${eni.attachment.instanceId})`
@@ -296,7 +297,9 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
   return { instanceId, scope, vpcId: inventory.vpcId, actions, untouched, warnings };
 }
 
-type AddFn = (a: Omit<PlannedAction, 'id' | 'status' | 'dependsOn'> & Partial<PlannedAction>) => PlannedAction;
+type AddFn = (
+  a: Omit<PlannedAction, 'id' | 'status' | 'dependsOn'> & Partial<PlannedAction>,
+) => PlannedAction;
 
 function planShared(
   inventory: Inventory,
@@ -342,7 +345,9 @@ function planShared(
     if (foreign.length) {
       const list = foreign
         .map((e) =>
-          e.attachment?.instanceId ? `${e.networkInterfaceId} (attached to ${e.attachment.instanceId})` : e.networkInterfaceId,
+          e.attachment?.instanceId
+            ? `${e.networkInterfaceId} (attached to ${e.attachment.instanceId})`
+            : e.networkInterfaceId,
         )
         .join(', ');
       block(
@@ -357,7 +362,11 @@ function planShared(
   // Route tables: only when every association is with a subnet that is going away.
   for (const rt of inventory.routeTables) {
     if (rt.tags[tagKey] !== tv.routeTable) {
-      untouched.push({ resource: rt.routeTableId, kind: 'route-table', reason: `no ${tagKey}=${tv.routeTable} tag` });
+      untouched.push({
+        resource: rt.routeTableId,
+        kind: 'route-table',
+        reason: `no ${tagKey}=${tv.routeTable} tag`,
+      });
       continue;
     }
     const facts: SafetyFacts = { tags: rt.tags, expectedTag: { key: tagKey, value: tv.routeTable } };
@@ -411,7 +420,9 @@ function planShared(
   const cidr = inventory.cidr;
   if (!cidr) {
     if (config.cloud.cidrBlock) {
-      warnings.push(`config cloud.cidrBlock ${config.cloud.cidrBlock} is not associated with ${inventory.vpcId ?? 'the VPC'}`);
+      warnings.push(
+        `config cloud.cidrBlock ${config.cloud.cidrBlock} is not associated with ${inventory.vpcId ?? 'the VPC'}`,
+      );
     }
     return;
   }
@@ -430,7 +441,9 @@ function planShared(
     },
     dependsOn: inside.map((s) => subnetDelete.get(s.subnetId)?.id).filter((x): x is string => !!x),
     summary: `disassociate CIDR ${cidr.cidrBlock} from ${cidr.vpcId}${cidr.source === 'config' ? ' (config cloud.cidrBlock)' : ''}`,
-    facts: { cidr: { cidrBlock: cidr.cidrBlock, primary: cidr.primary, vpcPrimaryCidr: inventory.vpcPrimaryCidr } },
+    facts: {
+      cidr: { cidrBlock: cidr.cidrBlock, primary: cidr.primary, vpcPrimaryCidr: inventory.vpcPrimaryCidr },
+    },
   });
   if (staying.length) {
     const list = staying
@@ -439,7 +452,11 @@ function planShared(
         return d ? `${s.subnetId} (${d.status}: ${d.reason ?? ''})` : `${s.subnetId} (not a loxilb subnet)`;
       })
       .join('; ');
-    block(a, `CIDR still holds subnet(s) this teardown does not delete: ${list}`, staying.map((s) => s.subnetId));
+    block(
+      a,
+      `CIDR still holds subnet(s) this teardown does not delete: ${list}`,
+      staying.map((s) => s.subnetId),
+    );
   }
 }
 

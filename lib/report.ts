@@ -13,7 +13,8 @@ import { manualCommand } from './teardown';
  * operator reads it after the host is gone (the daemon also ships it to S3 / CloudWatch Logs).
  */
 
-export type ActionOutcome = 'done' | 'already-done' | 'skipped' | 'blocked' | 'failed' | 'deadline' | 'dry-run';
+export type ActionOutcome =
+  'done' | 'already-done' | 'skipped' | 'blocked' | 'failed' | 'deadline' | 'dry-run';
 
 export interface ActionRecord {
   id: string;
@@ -123,7 +124,8 @@ export function buildReport(input: BuildReportInput): TeardownReport {
   if (input.dryRun) outcome = 'dry-run';
   else if (leftBehind.length > 0) outcome = 'left-behind';
   else if (scope === 'none') outcome = 'scope-none';
-  else if (!input.actions.some((a) => a.outcome === 'done' || a.outcome === 'already-done')) outcome = 'nothing-to-do';
+  else if (!input.actions.some((a) => a.outcome === 'done' || a.outcome === 'already-done'))
+    outcome = 'nothing-to-do';
   else outcome = 'clean';
   const report: TeardownReport = {
     schemaVersion: 1,
@@ -166,7 +168,11 @@ export interface ReportFs {
 }
 
 /** Atomic: written to a temp file in the same directory, then renamed. Returns the final path. */
-export async function writeReport(dir: string, report: TeardownReport, fs: ReportFs = nodeFs): Promise<string> {
+export async function writeReport(
+  dir: string,
+  report: TeardownReport,
+  fs: ReportFs = nodeFs,
+): Promise<string> {
   await fs.mkdir(dir, { recursive: true });
   const path = join(dir, reportFileName(report));
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -189,7 +195,8 @@ export function summarizeReport(report: TeardownReport): string {
     `teardown ${report.outcome}: instance ${report.instanceId}, scope ${report.scope} (${report.gate.source}: ${report.gate.reason})`,
     `  actions: ${parts.length ? parts.join(', ') : 'none'}; ${report.calls.read} read + ${report.calls.mutate} mutating AWS calls; ${report.durationMs} ms`,
   ];
-  for (const l of report.leftBehind) lines.push(`  left behind: ${l.resource} (${l.kind}) — ${l.reason}\n    ${l.manualCommand}`);
+  for (const l of report.leftBehind)
+    lines.push(`  left behind: ${l.resource} (${l.kind}) — ${l.reason}\n    ${l.manualCommand}`);
   for (const w of report.warnings) lines.push(`  warning: ${w}`);
   if (report.error) lines.push(`  error: ${report.error.stage}: ${report.error.message}`);
   return lines.join('\n');

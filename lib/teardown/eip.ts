@@ -10,7 +10,10 @@ import { ActionHandler } from './handler';
 export const disassociateAddress: ActionHandler<'DisassociateAddress'> = {
   action: 'DisassociateAddress',
   run: (ctx, p, logFields) =>
-    callEc2(ctx, new DisassociateAddressCommand({ AssociationId: p.associationId }), { mutating: true, logFields }),
+    callEc2(ctx, new DisassociateAddressCommand({ AssociationId: p.associationId }), {
+      mutating: true,
+      logFields,
+    }),
   manualCommand: (p) => `aws ec2 disassociate-address --association-id ${p.associationId}`,
 };
 

@@ -18,7 +18,10 @@ import { ActionHandler } from './handler';
 export const detachNetworkInterface: ActionHandler<'DetachNetworkInterface'> = {
   action: 'DetachNetworkInterface',
   run: (ctx, p, logFields) =>
-    callEc2(ctx, new DetachNetworkInterfaceCommand({ AttachmentId: p.attachmentId }), { mutating: true, logFields }),
+    callEc2(ctx, new DetachNetworkInterfaceCommand({ AttachmentId: p.attachmentId }), {
+      mutating: true,
+      logFields,
+    }),
   manualCommand: (p) => `aws ec2 detach-network-interface --attachment-id ${p.attachmentId}`,
 };
 
@@ -78,7 +81,10 @@ export class DetachWaiter {
     private readonly instanceId: string,
   ) {}
 
-  wait(networkInterfaceId: string, opts: { timeoutMs: number; deadlineAt?: number }): Promise<DetachWaitResult> {
+  wait(
+    networkInterfaceId: string,
+    opts: { timeoutMs: number; deadlineAt?: number },
+  ): Promise<DetachWaitResult> {
     const now = this.ctx.clock.now();
     const byTimeout = now + opts.timeoutMs;
     const deadline = opts.deadlineAt ?? Number.POSITIVE_INFINITY;
@@ -141,7 +147,10 @@ export class DetachWaiter {
           return;
         }
         // Retries exhausted on throttling/5xx: poll again next tick, within each waiter's bound.
-        this.ctx.logger.warn('detach poll failed; polling again', { stage: 'eni', errorCode: errorCodeOf(err) });
+        this.ctx.logger.warn('detach poll failed; polling again', {
+          stage: 'eni',
+          errorCode: errorCodeOf(err),
+        });
       }
       const now = this.ctx.clock.now();
       for (const id of ids) {

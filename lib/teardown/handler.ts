@@ -6,7 +6,11 @@ import type { LogFields } from '../log';
 export interface ActionHandler<A extends ActionName = ActionName> {
   action: A;
   /** Makes the call (with our retry policy). Throws the SDK error, annotated with `attempts`. */
-  run(ctx: CallContext, params: Extract<ActionParams, { action: A }>, logFields: LogFields): Promise<{ attempts: number }>;
+  run(
+    ctx: CallContext,
+    params: Extract<ActionParams, { action: A }>,
+    logFields: LogFields,
+  ): Promise<{ attempts: number }>;
   /** The `aws ec2 …` command that does the same, for the report's "left behind" list. */
   manualCommand(params: Extract<ActionParams, { action: A }>): string;
 }

@@ -6,7 +6,10 @@ import { ActionHandler } from './handler';
 export const disassociateRouteTable: ActionHandler<'DisassociateRouteTable'> = {
   action: 'DisassociateRouteTable',
   run: (ctx, p, logFields) =>
-    callEc2(ctx, new DisassociateRouteTableCommand({ AssociationId: p.associationId }), { mutating: true, logFields }),
+    callEc2(ctx, new DisassociateRouteTableCommand({ AssociationId: p.associationId }), {
+      mutating: true,
+      logFields,
+    }),
   manualCommand: (p) => `aws ec2 disassociate-route-table --association-id ${p.associationId}`,
 };
 

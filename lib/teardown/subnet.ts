@@ -10,6 +10,10 @@ import { ActionHandler } from './handler';
 export const deleteSubnet: ActionHandler<'DeleteSubnet'> = {
   action: 'DeleteSubnet',
   run: (ctx, p, logFields) =>
-    callEc2(ctx, new DeleteSubnetCommand({ SubnetId: p.subnetId }), { mutating: true, logFields, blockedAttempts: 5 }),
+    callEc2(ctx, new DeleteSubnetCommand({ SubnetId: p.subnetId }), {
+      mutating: true,
+      logFields,
+      blockedAttempts: 5,
+    }),
   manualCommand: (p) => `aws ec2 delete-subnet --subnet-id ${p.subnetId}`,
 };

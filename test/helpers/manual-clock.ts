@@ -95,7 +95,8 @@ export class ManualClock implements Clock {
       if (!next) {
         // Maybe real I/O (a socket) is still in flight: give it a moment before calling it stuck.
         await new Promise((r) => setTimeout(r, 5));
-        if (!settled && !this.nextTimer() && step > 200) throw new Error('ManualClock.run: the promise can never settle');
+        if (!settled && !this.nextTimer() && step > 200)
+          throw new Error('ManualClock.run: the promise can never settle');
         continue;
       }
       this.fire(next);
@@ -107,7 +108,8 @@ export class ManualClock implements Clock {
 
   private nextTimer(): Timer | undefined {
     let best: Timer | undefined;
-    for (const x of this.timers) if (!best || x.at < best.at || (x.at === best.at && x.seq < best.seq)) best = x;
+    for (const x of this.timers)
+      if (!best || x.at < best.at || (x.at === best.at && x.seq < best.seq)) best = x;
     return best;
   }
 

@@ -55,21 +55,27 @@ describe('gate (loxilb-api mode)', () => {
   });
 
   it('no state for llb-inst0 → instance', () => {
-    expect(decideScope({ config: cfg(), loxilb: view('cistate-empty.json', 'bfd-all-peers-down.json') }).scope).toBe(
-      'instance',
-    );
+    expect(
+      decideScope({ config: cfg(), loxilb: view('cistate-empty.json', 'bfd-all-peers-down.json') }).scope,
+    ).toBe('instance');
   });
 
   it('BFD sessions of another cluster instance are not this instance’s peers', () => {
     const answer = view('cistate-master.json', 'bfd-all-peers-down.json');
-    if (answer.ok) answer.view.bfdSessions.push({ instance: 'llb-inst1', remoteIp: '10.9.9.9', state: 'BFDUp' });
+    if (answer.ok)
+      answer.view.bfdSessions.push({ instance: 'llb-inst1', remoteIp: '10.9.9.9', state: 'BFDUp' });
     expect(decideScope({ config: cfg(), loxilb: answer }).scope).toBe('full');
   });
 
   it('unreachable loxilb → instance, and the report says why', () => {
     const d = decideScope({
       config: cfg(),
-      loxilb: { ok: false, error: 'GET http://127.0.0.1:11111/netlox/v1/config/cistate/all failed: ECONNREFUSED', errorCode: 'ECONNREFUSED', url: 'http://127.0.0.1:11111' },
+      loxilb: {
+        ok: false,
+        error: 'GET http://127.0.0.1:11111/netlox/v1/config/cistate/all failed: ECONNREFUSED',
+        errorCode: 'ECONNREFUSED',
+        url: 'http://127.0.0.1:11111',
+      },
     });
     expect(d).toMatchObject({ scope: 'instance', source: 'fallback' });
     expect(d.reason).toMatch(/unreachable.*ECONNREFUSED/);
@@ -87,16 +93,18 @@ describe('gate (loxilb-api mode)', () => {
 
 describe('gate (static, override, cli)', () => {
   it('static: master + bfd → full; not master or no bfd → instance', () => {
-    expect(decideScope({ config: cfg({ gate: { mode: 'static', static: { bfd: true, master: true } } }) }).scope).toBe(
-      'full',
-    );
-    expect(decideScope({ config: cfg({ gate: { mode: 'static', static: { bfd: true, master: false } } }) }).scope).toBe(
-      'instance',
-    );
-    expect(decideScope({ config: cfg({ gate: { mode: 'static', static: { bfd: false, master: true } } }) }).scope).toBe(
-      'instance',
-    );
-    const d = decideScope({ config: cfg({ gate: { mode: 'static', static: { bfd: true, master: true, setRoles: true } } }) });
+    expect(
+      decideScope({ config: cfg({ gate: { mode: 'static', static: { bfd: true, master: true } } }) }).scope,
+    ).toBe('full');
+    expect(
+      decideScope({ config: cfg({ gate: { mode: 'static', static: { bfd: true, master: false } } }) }).scope,
+    ).toBe('instance');
+    expect(
+      decideScope({ config: cfg({ gate: { mode: 'static', static: { bfd: false, master: true } } }) }).scope,
+    ).toBe('instance');
+    const d = decideScope({
+      config: cfg({ gate: { mode: 'static', static: { bfd: true, master: true, setRoles: true } } }),
+    });
     expect(d).toMatchObject({ scope: 'instance', source: 'static' });
   });
 

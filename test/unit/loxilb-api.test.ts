@@ -60,11 +60,25 @@ describe('loxilb REST client', () => {
 
   it('HTTP errors and malformed bodies are errors, not guesses', async () => {
     fake.set({ status: 500 });
-    expect(((await api().haView().catch((e: unknown) => e)) as LoxilbApiError).code).toBe('http-500');
+    expect(
+      (
+        (await api()
+          .haView()
+          .catch((e: unknown) => e)) as LoxilbApiError
+      ).code,
+    ).toBe('http-500');
     fake.set({ rawBody: '<html>' });
-    expect(((await api().haView().catch((e: unknown) => e)) as LoxilbApiError).code).toBe('malformed-body');
+    expect(
+      (
+        (await api()
+          .haView()
+          .catch((e: unknown) => e)) as LoxilbApiError
+      ).code,
+    ).toBe('malformed-body');
     fake.set({ rawBody: '{"result":"failed"}' });
-    const err = (await api().haView().catch((e: unknown) => e)) as LoxilbApiError;
+    const err = (await api()
+      .haView()
+      .catch((e: unknown) => e)) as LoxilbApiError;
     expect(err.code).toBe('malformed-body');
     expect(err.message).toMatch(/Attr/);
   });
