@@ -1,22 +1,36 @@
 import {
   Address,
   DeleteNetworkInterfaceCommand,
+  DeleteNetworkInterfaceCommandInput,
   DeleteRouteTableCommand,
+  DeleteRouteTableCommandInput,
   DeleteSubnetCommand,
+  DeleteSubnetCommandInput,
   DescribeAddressesCommand,
+  DescribeAddressesCommandInput,
   DescribeInstancesCommand,
+  DescribeInstancesCommandInput,
   DescribeNetworkInterfacesCommand,
+  DescribeNetworkInterfacesCommandInput,
   DescribeRouteTablesCommand,
+  DescribeRouteTablesCommandInput,
   DescribeSubnetsCommand,
+  DescribeSubnetsCommandInput,
   DescribeVpcsCommand,
+  DescribeVpcsCommandInput,
   DetachNetworkInterfaceCommand,
+  DetachNetworkInterfaceCommandInput,
   DisassociateAddressCommand,
+  DisassociateAddressCommandInput,
   DisassociateRouteTableCommand,
+  DisassociateRouteTableCommandInput,
   DisassociateVpcCidrBlockCommand,
+  DisassociateVpcCidrBlockCommandInput,
   EC2Client,
   Filter,
   NetworkInterface,
   ReleaseAddressCommand,
+  ReleaseAddressCommandInput,
   RouteTable,
   Subnet,
   Tag,
@@ -71,7 +85,7 @@ export class MockEc2 {
   maxInFlight = new Map<string, number>();
 
   constructor() {
-    const on = <I extends object>(cmd: new (input: I) => unknown, name: string, fn: (input: I) => unknown) =>
+    const on = <I extends object>(cmd: unknown, name: string, fn: (input: I) => unknown) =>
       this.mock.on(cmd as never).callsFake(async (input: I) => {
         this.calls.push({ action: name, input: input as Record<string, unknown> });
         this.inFlight++;
@@ -86,32 +100,36 @@ export class MockEc2 {
           this.inFlight--;
         }
       });
-    on(DescribeNetworkInterfacesCommand, 'DescribeNetworkInterfaces', (i) => ({
-      NetworkInterfaces: this.describeEnis(i.Filters ?? []),
-    }));
-    on(DescribeAddressesCommand, 'DescribeAddresses', (i) => ({
+    on(
+      DescribeNetworkInterfacesCommand,
+      'DescribeNetworkInterfaces',
+      (i: DescribeNetworkInterfacesCommandInput) => ({
+        NetworkInterfaces: this.describeEnis(i.Filters ?? []),
+      }),
+    );
+    on(DescribeAddressesCommand, 'DescribeAddresses', (i: DescribeAddressesCommandInput) => ({
       Addresses: this.addresses.filter((a) => matches(i.Filters ?? [], addressFields(a), a.Tags)),
     }));
-    on(DescribeSubnetsCommand, 'DescribeSubnets', (i) => ({
+    on(DescribeSubnetsCommand, 'DescribeSubnets', (i: DescribeSubnetsCommandInput) => ({
       Subnets: [...this.subnets.values()].filter((s) =>
         matches(i.Filters ?? [], { 'vpc-id': s.VpcId, 'subnet-id': s.SubnetId }, s.Tags),
       ),
     }));
-    on(DescribeRouteTablesCommand, 'DescribeRouteTables', (i) => ({
+    on(DescribeRouteTablesCommand, 'DescribeRouteTables', (i: DescribeRouteTablesCommandInput) => ({
       RouteTables: [...this.routeTables.values()].filter((r) =>
         matches(i.Filters ?? [], { 'vpc-id': r.VpcId }, r.Tags),
       ),
     }));
-    on(DescribeVpcsCommand, 'DescribeVpcs', (i) => ({
+    on(DescribeVpcsCommand, 'DescribeVpcs', (i: DescribeVpcsCommandInput) => ({
       Vpcs: [...this.vpcs.values()].filter((v) => !i.VpcIds || i.VpcIds.includes(v.VpcId!)),
     }));
-    on(DescribeInstancesCommand, 'DescribeInstances', (i) => {
+    on(DescribeInstancesCommand, 'DescribeInstances', (i: DescribeInstancesCommandInput) => {
       const id = i.InstanceIds?.[0] ?? '';
       const vpc = this.instances.get(id);
       if (!vpc) throw awsError('InvalidInstanceID.NotFound');
       return { Reservations: [{ Instances: [{ InstanceId: id, VpcId: vpc }] }] };
     });
-    on(DisassociateAddressCommand, 'DisassociateAddress', (i) => {
+    on(DisassociateAddressCommand, 'DisassociateAddress', (i: DisassociateAddressCommandInput) => {
       const a = this.addresses.find((x) => x.AssociationId === i.AssociationId);
       if (!a) throw awsError('InvalidAssociationID.NotFound');
       delete a.AssociationId;
@@ -119,14 +137,14 @@ export class MockEc2 {
       delete a.PrivateIpAddress;
       return {};
     });
-    on(ReleaseAddressCommand, 'ReleaseAddress', (i) => {
+    on(ReleaseAddressCommand, 'ReleaseAddress', (i: ReleaseAddressCommandInput) => {
       const a = this.addresses.find((x) => x.AllocationId === i.AllocationId);
       if (!a) throw awsError('InvalidAllocationID.NotFound');
       if (a.AssociationId) throw awsError('InvalidIPAddress.InUse');
       this.addresses = this.addresses.filter((x) => x !== a);
       return {};
     });
-    on(DetachNetworkInterfaceCommand, 'DetachNetworkInterface', (i) => {
+    on(DetachNetworkInterfaceCommand, 'DetachNetworkInterface', (i: DetachNetworkInterfaceCommandInput) => {
       const eni = [...this.enis.values()].find((e) => e.Attachment?.AttachmentId === i.AttachmentId);
       if (!eni || eni.Attachment?.Status === 'detached') throw awsError('InvalidAttachmentID.NotFound');
       if (eni.Attachment!.DeviceIndex === 0) throw awsError('OperationNotPermitted');
@@ -135,14 +153,14 @@ export class MockEc2 {
       this.detaching.set(eni.NetworkInterfaceId!, this.detachPolls);
       return {};
     });
-    on(DeleteNetworkInterfaceCommand, 'DeleteNetworkInterface', (i) => {
+    on(DeleteNetworkInterfaceCommand, 'DeleteNetworkInterface', (i: DeleteNetworkInterfaceCommandInput) => {
       const eni = this.enis.get(i.NetworkInterfaceId!);
       if (!eni) throw awsError('InvalidNetworkInterfaceID.NotFound');
       if (eni.Status !== 'available') throw awsError('InvalidNetworkInterface.InUse');
       this.enis.delete(i.NetworkInterfaceId!);
       return {};
     });
-    on(DisassociateRouteTableCommand, 'DisassociateRouteTable', (i) => {
+    on(DisassociateRouteTableCommand, 'DisassociateRouteTable', (i: DisassociateRouteTableCommandInput) => {
       for (const rt of this.routeTables.values()) {
         const before = rt.Associations?.length ?? 0;
         rt.Associations = (rt.Associations ?? []).filter(
@@ -152,14 +170,14 @@ export class MockEc2 {
       }
       throw awsError('InvalidAssociationID.NotFound');
     });
-    on(DeleteRouteTableCommand, 'DeleteRouteTable', (i) => {
+    on(DeleteRouteTableCommand, 'DeleteRouteTable', (i: DeleteRouteTableCommandInput) => {
       const rt = this.routeTables.get(i.RouteTableId!);
       if (!rt) throw awsError('InvalidRouteTableID.NotFound');
       if (rt.Associations?.length) throw awsError('DependencyViolation');
       this.routeTables.delete(i.RouteTableId!);
       return {};
     });
-    on(DeleteSubnetCommand, 'DeleteSubnet', (i) => {
+    on(DeleteSubnetCommand, 'DeleteSubnet', (i: DeleteSubnetCommandInput) => {
       if (!this.subnets.has(i.SubnetId!)) throw awsError('InvalidSubnetID.NotFound');
       if ([...this.enis.values()].some((e) => e.SubnetId === i.SubnetId))
         throw awsError('DependencyViolation');
@@ -169,19 +187,23 @@ export class MockEc2 {
       }
       return {};
     });
-    on(DisassociateVpcCidrBlockCommand, 'DisassociateVpcCidrBlock', (i) => {
-      for (const vpc of this.vpcs.values()) {
-        const assoc = vpc.CidrBlockAssociationSet?.find((a) => a.AssociationId === i.AssociationId);
-        if (!assoc) continue;
-        if (assoc.CidrBlock === vpc.CidrBlock) throw awsError('OperationNotPermitted');
-        vpc.CidrBlockAssociationSet = vpc.CidrBlockAssociationSet!.filter((a) => a !== assoc);
-        return {
-          CidrBlockAssociation: { ...assoc, CidrBlockState: { State: 'disassociating' } },
-          VpcId: vpc.VpcId,
-        };
-      }
-      throw awsError('InvalidVpcCidrBlockAssociationID.NotFound');
-    });
+    on(
+      DisassociateVpcCidrBlockCommand,
+      'DisassociateVpcCidrBlock',
+      (i: DisassociateVpcCidrBlockCommandInput) => {
+        for (const vpc of this.vpcs.values()) {
+          const assoc = vpc.CidrBlockAssociationSet?.find((a) => a.AssociationId === i.AssociationId);
+          if (!assoc) continue;
+          if (assoc.CidrBlock === vpc.CidrBlock) throw awsError('OperationNotPermitted');
+          vpc.CidrBlockAssociationSet = vpc.CidrBlockAssociationSet!.filter((a) => a !== assoc);
+          return {
+            CidrBlockAssociation: { ...assoc, CidrBlockState: { State: 'disassociating' } },
+            VpcId: vpc.VpcId,
+          };
+        }
+        throw awsError('InvalidVpcCidrBlockAssociationID.NotFound');
+      },
+    );
   }
 
   /** Queues `errors` for the next calls of `action`. */
