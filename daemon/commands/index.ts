@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { registerCheck } from './check';
+import { registerReport } from './report';
 
 /**
  * Each CLI verb lives in its own module under daemon/commands/ and registers itself here.
@@ -6,4 +8,4 @@ import type { Command } from 'commander';
  */
 export type RegisterCommand = (program: Command) => void;
 
-export const commandModules: RegisterCommand[] = [];
+export const commandModules: RegisterCommand[] = [registerCheck, registerReport];
