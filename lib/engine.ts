@@ -119,7 +119,7 @@ async function gateAndPlan(
     source: gate.source,
     reason: gate.reason,
   });
-  req.onEvent?.({ type: 'gate-decided', scope: gate.scope, source: gate.source, reason: gate.reason });
+  req.onEvent?.({ type: 'gate-decided', ...gate });
   let inventory: Inventory;
   try {
     inventory = await discoverInventory(callContext(deps, counter, req.signal, deadlineAt), {

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
 import { classifyAwsError, errorCodeOf } from './aws/errors';
+import type { GateDecision } from './gate';
 import { Plan, PlannedAction, safetyViolation, STAGE_ORDER } from './planner';
 import { ActionOutcome, ActionRecord } from './report';
 import { CallContext, AttemptedError } from './teardown/aws-call';
@@ -21,7 +22,8 @@ import { ActionHandler } from './teardown/handler';
  */
 
 export type EngineEvent =
-  | { type: 'gate-decided'; scope: string; source: string; reason: string }
+  /** Carries the decision's own fields beside `type`, so the event minus `type` is the GateDecision. */
+  | ({ type: 'gate-decided' } & GateDecision)
   | { type: 'plan-built'; planned: number; blocked: number; skipped: number }
   | { type: 'action-started'; id: string; stage: string; action: string; resource: string }
   | {

@@ -74,7 +74,7 @@ describe('engine', () => {
   it('emits gate, plan and action events in order', async () => {
     const { clock, deps } = setup();
     const events: EngineEvent[] = [];
-    await clock.run(
+    const report = await clock.run(
       runTeardown(deps, {
         instanceId: ME,
         episode: 'e',
@@ -83,7 +83,10 @@ describe('engine', () => {
         onEvent: (e) => events.push(e),
       }),
     );
-    expect(events[0].type).toBe('gate-decided');
+    // The event minus its type is the decision itself (the daemon journals it and reuses it on resume).
+    const { type, ...decision } = events[0];
+    expect(type).toBe('gate-decided');
+    expect(decision).toEqual(report.gate);
     expect(events[1]).toEqual({ type: 'plan-built', planned: 6, blocked: 0, skipped: 0 });
     expect(events.filter((e) => e.type === 'action-finished')).toHaveLength(6);
     expect(events.filter((e) => e.type === 'action-started')).toHaveLength(6);
