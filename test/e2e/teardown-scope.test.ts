@@ -1,0 +1,146 @@
+import { readFileSync } from 'node:fs';
+import { AwsEmulator } from '../emulator/server';
+import { runCli, TempWorkspace } from '../helpers/daemon-process';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+
+/**
+ * `teardownd teardown` as an operator runs it on a loxilb master: the built CLI as a child process
+ * against the AWS emulator seeded with loxilb's full footprint (CIDR, subnet, route table, ENI with
+ * 4 VIPs and 4 EIPs) plus decoys it must never touch.
+ */
+describe('teardownd teardown: scopes', () => {
+  let emulator: AwsEmulator;
+  let ws: TempWorkspace;
+  let ids: LoxilbClusterIds;
+
+  beforeEach(async () => {
+    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 100, cidrDisassociateDelayMs: 50 } });
+    ws = new TempWorkspace();
+    ids = seedLoxilbCluster(emulator);
+  });
+  afterEach(async () => {
+    await emulator.stop();
+    ws.cleanup();
+  });
+
+  const config = (extra: Record<string, unknown> = {}) =>
+    ws.writeConfig({
+      cloud: { cidrBlock: ids.cloudCidr },
+      gate: { mode: 'static', static: { bfd: true, master: true } },
+      executor: { detachPollIntervalMs: 50, retryBaseDelayMs: 20 },
+      ...extra,
+    });
+  const readReport = (stdout: string) => {
+    const path = /^report: (.+)$/m.exec(stdout)?.[1];
+    expect(path).toBeDefined();
+    return { path: path!, report: JSON.parse(readFileSync(path!, 'utf8')) };
+  };
+
+  it('full scope removes the whole footprint, leaves the decoys, and writes the report', async () => {
+    const res = await runCli(
+      ['-c', config(), 'teardown', '--instance-id', ids.masterInstanceId],
+      emulator.env(),
+    );
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(leftovers(emulator, ids)).toEqual([]);
+    expect(decoysIntact(emulator, ids)).toEqual([]);
+    // EIPs belong to the user: disassociated, never released.
+    for (const alloc of ids.enis[0].allocationIds) expect(emulator.ec2.addressById(alloc)).toBeDefined();
+
+    const { path, report } = readReport(res.stdout);
+    expect(path.startsWith(ws.path('reports'))).toBe(true);
+    expect(path).toMatch(new RegExp(`${ids.masterInstanceId}-cli-[0-9TZ]+-[0-9a-f]{6}\\.json$`));
+    expect(report).toMatchObject({
+      schemaVersion: 1,
+      instanceId: ids.masterInstanceId,
+      outcome: 'clean',
+      dryRun: false,
+      scope: 'full',
+      gate: { scope: 'full', source: 'static' },
+      trigger: { kind: 'manual', source: 'cli', instanceId: ids.masterInstanceId },
+      leftBehind: [],
+    });
+    expect(
+      report.actions.map(
+        (a: { action: string; resource: string; outcome: string }) =>
+          `${a.action} ${a.resource} ${a.outcome}`,
+      ),
+    ).toEqual([
+      ...ids.enis[0].eipAssociationIds.map((id) => `DisassociateAddress ${id} done`),
+      `DetachNetworkInterface ${ids.enis[0].eniId} done`,
+      `DeleteNetworkInterface ${ids.enis[0].eniId} done`,
+      `DisassociateRouteTable ${ids.routeTableAssociationId} done`,
+      `DeleteRouteTable ${ids.routeTableId} done`,
+      `DeleteSubnet ${ids.subnetId} done`,
+      `DisassociateVpcCidrBlock ${ids.cidrAssociationId} done`,
+    ]);
+    expect(res.stdout).toMatch(/teardown clean: instance i-\w+, scope full/);
+
+    // Every action left a JSON log line with the fixed field names.
+    const actionLogs = res.logs.filter((l) => l.action && l.resource && l.stage);
+    expect(actionLogs).toHaveLength(10);
+    for (const l of actionLogs) {
+      expect(l).toMatchObject({ instanceId: ids.masterInstanceId, episode: report.episode, outcome: 'done' });
+      expect(typeof l.durationMs).toBe('number');
+    }
+  });
+
+  it('instance scope removes only the EIP associations and this instance’s ENI', async () => {
+    const res = await runCli(
+      ['-c', config(), 'teardown', '--instance-id', ids.masterInstanceId, '--scope', 'instance'],
+      emulator.env(),
+    );
+    expect(res.code).toBe(0);
+    expect(leftovers(emulator, ids).map((l) => l.kind)).toEqual([
+      'route-table-association',
+      'route-table',
+      'subnet',
+      'cidr-association',
+    ]);
+    expect(decoysIntact(emulator, ids)).toEqual([]);
+    const { report } = readReport(res.stdout);
+    expect(report.gate).toMatchObject({ scope: 'instance', source: 'cli' });
+    expect(
+      emulator.calls
+        .mutating('ec2')
+        .map((c) => c.action)
+        .sort(),
+    ).toEqual(
+      ['DeleteNetworkInterface', 'DetachNetworkInterface', ...Array(4).fill('DisassociateAddress')].sort(),
+    );
+  });
+
+  it('scope none changes nothing and still reports what it saw', async () => {
+    const res = await runCli(
+      [
+        '-c',
+        config({ gate: { mode: 'override', override: 'none' } }),
+        'teardown',
+        '--instance-id',
+        ids.masterInstanceId,
+      ],
+      emulator.env(),
+    );
+    expect(res.code).toBe(0);
+    expect(emulator.calls.mutating()).toEqual([]);
+    const { report } = readReport(res.stdout);
+    expect(report.outcome).toBe('scope-none');
+    expect(report.actions).toHaveLength(6);
+    expect(report.actions.every((a: { outcome: string }) => a.outcome === 'skipped')).toBe(true);
+  });
+
+  it('owned EIPs (release tag, policy release-owned) are released too', async () => {
+    await emulator.stop();
+    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 50 } });
+    ids = seedLoxilbCluster(emulator, { ownedEips: true });
+    const res = await runCli(
+      ['-c', config({ eip: { policy: 'release-owned' } }), 'teardown', '--instance-id', ids.masterInstanceId],
+      emulator.env(),
+    );
+    expect(res.code).toBe(0);
+    expect(leftovers(emulator, ids)).toEqual([]);
+    for (const alloc of ids.enis[0].allocationIds) expect(emulator.ec2.addressById(alloc)).toBeUndefined();
+    expect(decoysIntact(emulator, ids)).toEqual([]);
+  });
+});
