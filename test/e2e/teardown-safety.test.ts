@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { AwsEmulator } from '../emulator/server';
+import { runCli, TempWorkspace } from '../helpers/daemon-process';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+
+/**
+ * DESIGN.md safety invariants 1–3, each with a setup that makes a broken teardownd touch what it must
+ * not: the CLI runs a real `full` teardown and the emulator's call log and state show what it did.
+ */
+describe('teardownd teardown: safety invariants', () => {
+  let emulator: AwsEmulator;
+  let ws: TempWorkspace;
+  let ids: LoxilbClusterIds;
+
+  beforeEach(async () => {
+    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 80, cidrDisassociateDelayMs: 50 } });
+    ws = new TempWorkspace();
+    ids = seedLoxilbCluster(emulator);
+  });
+  afterEach(async () => {
+    await emulator.stop();
+    ws.cleanup();
+  });
+
+  const teardown = (cfg: Record<string, unknown> = {}) =>
+    runCli(
+      [
+        '-c',
+        ws.writeConfig({
+          cloud: { cidrBlock: ids.cloudCidr },
+          executor: { detachPollIntervalMs: 40, retryBaseDelayMs: 20 },
+          ...cfg,
+        }),
+        'teardown',
+        '--instance-id',
+        ids.masterInstanceId,
+        '--scope',
+        'full',
+      ],
+      emulator.env(),
+    );
+  const reportOf = (stdout: string) => JSON.parse(readFileSync(/^report: (.+)$/m.exec(stdout)![1], 'utf8'));
+  /** Every id any mutating EC2 call named. */
+  const touched = () =>
+    new Set(emulator.calls.mutating('ec2').flatMap((c) => Object.values(c.params).map(String)));
+
+  it('1. never touches a resource without the ownership tag', async () => {
+    // An untagged secondary ENI on this very instance (device 2), looking just like loxilb's.
+    const ec2 = emulator.ec2;
+    const untagged = ec2.createNetworkInterface({ subnetId: ids.masterSubnetId, description: 'loxilb-eni' });
+    const attachment = ec2.attachNetworkInterface(untagged.networkInterfaceId, ids.masterInstanceId, 2);
+    // An untagged EIP associated with it.
+    const eip = ec2.allocateAddress({});
+    const eipAssoc = ec2.associateAddress({
+      allocationId: eip.allocationId,
+      networkInterfaceId: untagged.networkInterfaceId,
+    });
+
+    const res = await teardown();
+    expect(res.code).toBe(0);
+    expect(leftovers(emulator, ids)).toEqual([]);
+    const seen = touched();
+    for (const id of [
+      untagged.networkInterfaceId,
+      attachment,
+      eipAssoc,
+      eip.allocationId,
+      ids.decoys!.untaggedEniId,
+      ids.decoys!.untaggedRouteTableId,
+    ]) {
+      expect(seen.has(id)).toBe(false);
+    }
+    expect(ec2.networkInterfaceById(untagged.networkInterfaceId)?.attachment?.status).toBe('attached');
+    expect(ec2.addressById(eip.allocationId)?.association?.associationId).toBe(eipAssoc);
+    // Another cluster's loxilb subnet and route table carry a different tag value: also untouched.
+    expect(decoysIntact(emulator, ids)).toEqual([]);
+  });
+
+  it('2a. never detaches or deletes an ENI attached to another instance', async () => {
+    const res = await teardown();
+    expect(res.code).toBe(0);
+    const seen = touched();
+    expect(seen.has(ids.decoys!.peerEniId!)).toBe(false);
+    expect(seen.has(ids.decoys!.peerEniAttachmentId!)).toBe(false);
+    expect(decoysIntact(emulator, ids)).toEqual([]);
+    const report = reportOf(res.stdout);
+    expect(report.untouched).toContainEqual({
+      resource: ids.decoys!.peerEniId,
+      kind: 'eni',
+      reason: `attached to another instance (${ids.peerInstanceId})`,
+    });
+  });
+
+  it('2b. never touches device index 0, even when it carries the loxilb tag', async () => {
+    emulator.ec2.createTags([ids.masterPrimaryEniId], { [ids.tagKey]: ids.tags.eni });
+    const res = await teardown();
+    expect(res.code).toBe(0);
+    expect(touched().has(ids.masterPrimaryEniId)).toBe(false);
+    expect(decoysIntact(emulator, ids)).toEqual([]);
+    expect(reportOf(res.stdout).untouched).toContainEqual({
+      resource: ids.masterPrimaryEniId,
+      kind: 'eni',
+      reason: 'device index 0 (primary interface)',
+    });
+  });
+
+  it('2c. never disassociates the primary VPC CIDR, even when configured as the cloud CIDR', async () => {
+    const res = await teardown({ cloud: { cidrBlock: ids.vpcCidr } });
+    expect(
+      emulator.calls.mutating('ec2', false).filter((c) => c.action === 'DisassociateVpcCidrBlock'),
+    ).toEqual([]);
+    expect(decoysIntact(emulator, ids)).toEqual([]);
+    const report = reportOf(res.stdout);
+    const cidr = report.actions.find((a: { action: string }) => a.action === 'DisassociateVpcCidrBlock');
+    expect(cidr).toMatchObject({ resource: ids.primaryCidrAssociationId, outcome: 'skipped' });
+    expect(cidr.message).toMatch(/primary CIDR, which is never disassociated/);
+  });
+});
