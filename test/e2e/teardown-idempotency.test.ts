@@ -122,9 +122,7 @@ describe('teardownd teardown: idempotency', () => {
     expect(report.leftBehind).toEqual([]);
     const outcomes = new Set(report.actions.map((a: { outcome: string }) => a.outcome));
     expect([...outcomes].every((o) => o === 'done' || o === 'already-done')).toBe(true);
-    console.log(
-      report.actions.map((a: { action: string; outcome: string }) => `${a.action}:${a.outcome}`).join(' '),
-      actorDone,
-    );
+    // The race really happened: some of what the teardown set out to do, the other actor had done.
+    expect(outcomes.has('already-done')).toBe(true);
   });
 });
