@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { AwsEmulator } from '../emulator/server';
+import { runCli, TempWorkspace } from '../helpers/daemon-process';
+import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+
+/**
+ * DESIGN.md invariant 5: `teardownd plan` and `teardownd teardown --dry-run` make zero mutating calls,
+ * asserted from the emulator's own call log (every service), while showing exactly what a real run
+ * would do.
+ */
+describe('teardownd plan and --dry-run', () => {
+  let emulator: AwsEmulator;
+  let ws: TempWorkspace;
+  let ids: LoxilbClusterIds;
+  let config: string;
+
+  beforeEach(async () => {
+    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 50 } });
+    ws = new TempWorkspace();
+    ids = seedLoxilbCluster(emulator);
+    config = ws.writeConfig({ cloud: { cidrBlock: ids.cloudCidr }, executor: { detachPollIntervalMs: 30 } });
+  });
+  afterEach(async () => {
+    await emulator.stop();
+    ws.cleanup();
+  });
+
+  it('plan prints the ordered plan as a table and changes nothing', async () => {
+    const before = leftovers(emulator, ids);
+    const res = await runCli(
+      ['-c', config, 'plan', '--instance-id', ids.masterInstanceId, '--scope', 'full'],
+      emulator.env(),
+    );
+    expect(res.code).toBe(0);
+    expect(emulator.calls.mutating()).toEqual([]);
+    expect(emulator.calls.all().length).toBeGreaterThan(0);
+    expect(leftovers(emulator, ids)).toEqual(before);
+    const lines = res.stdout.split('\n');
+    expect(lines[0]).toBe(`Plan for ${ids.masterInstanceId} in ${ids.vpcId} (nothing has been changed)`);
+    const rows = lines.filter((l) => /^(eip|eni|route-table|subnet|cidr) /.test(l));
+    expect(rows.map((r) => r.split(/\s+/).slice(0, 4).join(' '))).toEqual([
+      ...ids.enis[0].eipAssociationIds.map((id) => `eip DisassociateAddress ${id} planned`),
+      `eni DetachNetworkInterface ${ids.enis[0].eniId} planned`,
+      `eni DeleteNetworkInterface ${ids.enis[0].eniId} planned`,
+      `route-table DisassociateRouteTable ${ids.routeTableAssociationId} planned`,
+      `route-table DeleteRouteTable ${ids.routeTableId} planned`,
+      `subnet DeleteSubnet ${ids.subnetId} planned`,
+      `cidr DisassociateVpcCidrBlock ${ids.cidrAssociationId} planned`,
+    ]);
+    // Logs went to stderr, not into the table.
+    expect(res.stdout).not.toMatch(/^\{/m);
+    expect(res.stderr).toMatch(/"message":"plan: 10 planned/);
+  });
+
+  it('plan --json prints one JSON document and nothing else on stdout', async () => {
+    const res = await runCli(
+      ['-c', config, 'plan', '--instance-id', ids.masterInstanceId, '--scope', 'full', '--json'],
+      emulator.env(),
+    );
+    expect(res.code).toBe(0);
+    expect(emulator.calls.mutating()).toEqual([]);
+    const doc = JSON.parse(res.stdout);
+    expect(doc).toMatchObject({
+      instanceId: ids.masterInstanceId,
+      vpcId: ids.vpcId,
+      scope: 'full',
+      gate: { scope: 'full', source: 'cli' },
+      counts: { planned: 10, blocked: 0, skipped: 0 },
+    });
+    expect(doc.actions[4]).toMatchObject({
+      stage: 'eni',
+      action: 'DetachNetworkInterface',
+      resource: ids.enis[0].eniId,
+      manualCommand: `aws ec2 detach-network-interface --attachment-id ${ids.enis[0].attachmentId}`,
+    });
+    expect(doc.untouched).toContainEqual(expect.objectContaining({ resource: ids.decoys!.peerEniId }));
+  });
+
+  it('teardown --dry-run makes zero mutating calls and reports what it would do', async () => {
+    const before = leftovers(emulator, ids);
+    const res = await runCli(
+      ['-c', config, 'teardown', '--instance-id', ids.masterInstanceId, '--scope', 'full', '--dry-run'],
+      emulator.env(),
+    );
+    expect(res.code).toBe(0);
+    expect(emulator.calls.mutating()).toEqual([]);
+    expect(leftovers(emulator, ids)).toEqual(before);
+    const report = JSON.parse(readFileSync(/^report: (.+)$/m.exec(res.stdout)![1], 'utf8'));
+    expect(report).toMatchObject({ dryRun: true, outcome: 'dry-run', calls: { mutate: 0 } });
+    expect(report.actions).toHaveLength(10);
+    expect(
+      report.actions.every(
+        (a: { outcome: string; attempts: number }) => a.outcome === 'dry-run' && a.attempts === 0,
+      ),
+    ).toBe(true);
+  });
+
+  it('config dryRun: true is a dry run too', async () => {
+    const dry = ws.writeConfig({ cloud: { cidrBlock: ids.cloudCidr }, dryRun: true });
+    const res = await runCli(
+      ['-c', dry, 'teardown', '--instance-id', ids.masterInstanceId, '--scope', 'full'],
+      emulator.env(),
+    );
+    expect(res.code).toBe(0);
+    expect(emulator.calls.mutating()).toEqual([]);
+    expect(res.stdout).toMatch(/teardown dry-run/);
+  });
+});
