@@ -2,9 +2,11 @@
  * EC2 part of the AWS emulator: a stateful, in-memory EC2 served over the ec2Query protocol to the
  * real `@aws-sdk/client-ec2`, plus a same-process API for tests.
  *
- * Files: ec2-state.ts (model + rules), ec2-records.ts (record types), ec2-describe.ts (Describe*,
- * filters, pagination), ec2-actions.ts (other actions), ec2-xml.ts (response XML), ec2-wire.ts
- * (form parsing, pagination), ec2-filters.ts, ec2-ip.ts, ec2-errors.ts (codes and messages).
+ * Files: the model in three layers, ec2-store.ts (records, timers, lookups, tags, inspectors) →
+ * ec2-network.ts (VPC/CIDR/IGW/subnet/route table rules) → ec2-state.ts (instances, ENIs, EIPs);
+ * ec2-records.ts (record types), ec2-describe.ts (Describe*: id lists, filters, pagination),
+ * ec2-actions.ts (the other actions), ec2-xml.ts (response XML), ec2-wire.ts (form parsing,
+ * pagination), ec2-filters.ts, ec2-ip.ts, ec2-errors.ts (codes and messages).
  *
  * Wire actions: Describe{NetworkInterfaces,Addresses,Subnets,RouteTables,Vpcs,Instances,
  * InternetGateways}, DisassociateAddress, ReleaseAddress, UnassignPrivateIpAddresses,
