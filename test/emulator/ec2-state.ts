@@ -1,4 +1,4 @@
-import { checkIdFormat, invalidParameter, notFound } from './ec2-errors';
+import { checkIdFormat, Ec2Kind, invalidParameter, notFound } from './ec2-errors';
 import { ipToNumber, numberToIp } from './ec2-ip';
 import {
   AddressRecord,
@@ -376,6 +376,44 @@ export class Ec2State extends Ec2Network {
       }
     if (!this.issuedAddressAssociations.has(associationId))
       throw notFound('addressAssociation', [associationId]);
+  }
+
+  /**
+   * Throws what EC2 answers for an id that does not resolve (Malformed / NotFound). A DryRun call
+   * resolves the resources it names before it answers DryRunOperation; `resource` is any taggable id.
+   */
+  requireExisting(kind: Ec2Kind | 'resource', id: string): void {
+    const check = (found: unknown, k: Ec2Kind) => {
+      checkIdFormat(k, id);
+      if (!found) throw notFound(k, [id]);
+    };
+    switch (kind) {
+      case 'resource':
+        this.taggable(id);
+        return;
+      case 'attachment':
+        return check(this.eniByAttachment(id), kind);
+      case 'addressAssociation':
+        return check(this.issuedAddressAssociations.has(id), kind);
+      case 'routeTableAssociation':
+        return check(this.routeTableAssociation(id), kind);
+      case 'vpcCidrAssociation':
+        return check(this.cidrAssociation(id), kind);
+      case 'vpc':
+        return check(this.vpcMap.get(id), kind);
+      case 'subnet':
+        return check(this.subnetMap.get(id), kind);
+      case 'routeTable':
+        return check(this.routeTableMap.get(id), kind);
+      case 'internetGateway':
+        return check(this.igwMap.get(id), kind);
+      case 'instance':
+        return check(this.instanceMap.get(id), kind);
+      case 'networkInterface':
+        return check(this.eniMap.get(id), kind);
+      case 'allocation':
+        return check(this.addressMap.get(id), kind);
+    }
   }
 
   /** ReleaseAddress: `InvalidIPAddress.InUse` while associated; NotFound once released. */
