@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { registerCheck } from './check';
+import { registerPlan } from './plan';
 import { registerReport } from './report';
+import { registerTeardown } from './teardown';
 
 /**
  * Each CLI verb lives in its own module under daemon/commands/ and registers itself here.
@@ -8,4 +10,9 @@ import { registerReport } from './report';
  */
 export type RegisterCommand = (program: Command) => void;
 
-export const commandModules: RegisterCommand[] = [registerCheck, registerReport];
+export const commandModules: RegisterCommand[] = [
+  registerCheck,
+  registerPlan,
+  registerReport,
+  registerTeardown,
+];
