@@ -8,7 +8,7 @@ import {
   describeVpcs,
   reservationXml,
 } from './ec2-describe';
-import { missingParameter } from './ec2-errors';
+import { Ec2Kind, missingParameter } from './ec2-errors';
 import { InstanceRecord, InstanceStateName } from './ec2-records';
 import { Ec2State } from './ec2-state';
 import { Ec2Params } from './ec2-wire';
@@ -277,3 +277,52 @@ export const EC2_NO_DRY_RUN = new Set([
   'AssociateVpcCidrBlock',
   'AssignPrivateIpAddresses',
 ]);
+
+/**
+ * The resources each action names, by parameter (`Name` or a `Name.N` list), so a DryRun can fail
+ * with NotFound for a resource that does not exist, as EC2 does, before answering DryRunOperation.
+ */
+export const EC2_DRY_RUN_TARGETS: Record<
+  string,
+  [param: string, kind: Ec2Kind | 'resource', list?: 'list'][]
+> = {
+  DisassociateAddress: [['AssociationId', 'addressAssociation']],
+  ReleaseAddress: [['AllocationId', 'allocation']],
+  DetachNetworkInterface: [['AttachmentId', 'attachment']],
+  DeleteNetworkInterface: [['NetworkInterfaceId', 'networkInterface']],
+  DisassociateRouteTable: [['AssociationId', 'routeTableAssociation']],
+  DeleteRouteTable: [['RouteTableId', 'routeTable']],
+  DeleteSubnet: [['SubnetId', 'subnet']],
+  CreateTags: [['ResourceId', 'resource', 'list']],
+  DeleteTags: [['ResourceId', 'resource', 'list']],
+  CreateSubnet: [['VpcId', 'vpc']],
+  CreateRouteTable: [['VpcId', 'vpc']],
+  CreateRoute: [['RouteTableId', 'routeTable']],
+  AssociateRouteTable: [
+    ['RouteTableId', 'routeTable'],
+    ['SubnetId', 'subnet'],
+  ],
+  AttachInternetGateway: [
+    ['InternetGatewayId', 'internetGateway'],
+    ['VpcId', 'vpc'],
+  ],
+  CreateNetworkInterface: [['SubnetId', 'subnet']],
+  AttachNetworkInterface: [
+    ['NetworkInterfaceId', 'networkInterface'],
+    ['InstanceId', 'instance'],
+  ],
+  AssociateAddress: [
+    ['AllocationId', 'allocation'],
+    ['NetworkInterfaceId', 'networkInterface'],
+    ['InstanceId', 'instance'],
+  ],
+  RunInstances: [['SubnetId', 'subnet']],
+  TerminateInstances: [['InstanceId', 'instance', 'list']],
+};
+
+export function checkDryRunTargets(state: Ec2State, action: string, p: Ec2Params): void {
+  for (const [param, kind, list] of EC2_DRY_RUN_TARGETS[action] ?? []) {
+    const ids = list ? p.list(param) : [p.str(param)].filter((v): v is string => v !== undefined);
+    for (const id of ids) state.requireExisting(kind, id);
+  }
+}

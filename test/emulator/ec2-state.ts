@@ -1,525 +1,25 @@
-import { EmulatorContext } from './context';
 import { checkIdFormat, Ec2Kind, invalidParameter, notFound } from './ec2-errors';
-import {
-  cidrContains,
-  cidrContainsIp,
-  cidrOverlaps,
-  ipToNumber,
-  nextFreeIp,
-  numberToIp,
-  parseCidr,
-  requireCidr,
-} from './ec2-ip';
+import { ipToNumber, numberToIp } from './ec2-ip';
 import {
   AddressRecord,
-  AddressView,
   AttachmentRecord,
-  CidrAssociationRecord,
-  Ec2Snapshot,
   InstanceRecord,
   InstanceStateName,
-  InternetGatewayRecord,
   NetworkInterfaceRecord,
-  RouteRecord,
-  RouteTableAssociationRecord,
-  RouteTableRecord,
-  SubnetRecord,
   Tags,
-  VpcRecord,
 } from './ec2-records';
+import { Ec2Network } from './ec2-network';
+import { clone } from './ec2-store';
 import { EmulatorError } from './types';
 
-export interface Ec2ServiceOptions {
-  /** How long `DetachNetworkInterface` keeps an ENI in `detaching` before it is `available` (default 100). */
-  detachDelayMs?: number;
-  /** How long `DisassociateVpcCidrBlock` keeps the association `disassociating` before it is gone (default 100). */
-  cidrDisassociateDelayMs?: number;
-  /** How long `TerminateInstances` (over the wire) keeps an instance `shutting-down` (default 100). */
-  terminateDelayMs?: number;
-  /** Default availability zone for subnets created without one. */
-  defaultAvailabilityZone?: string;
-}
+export type { Ec2ServiceOptions } from './ec2-store';
+export { OWNER_ID, REGION } from './ec2-store';
 
-export const OWNER_ID = '123456789012';
-export const REGION = 'us-east-1';
-
-function clone<T>(value: T): T {
-  return structuredClone(value);
-}
-
-/**
- * The EC2 state model: every rule the teardown depends on (dependency violations, the detach state
- * machine, primary ENI / primary CIDR protection, EIP association bookkeeping) lives here, so the
- * wire actions and the programmatic seed/"second actor" API behave exactly alike.
- */
-export class Ec2State {
-  protected readonly vpcMap = new Map<string, VpcRecord>();
-  protected readonly igwMap = new Map<string, InternetGatewayRecord>();
-  protected readonly subnetMap = new Map<string, SubnetRecord>();
-  protected readonly routeTableMap = new Map<string, RouteTableRecord>();
-  protected readonly instanceMap = new Map<string, InstanceRecord>();
-  protected readonly eniMap = new Map<string, NetworkInterfaceRecord>();
-  protected readonly addressMap = new Map<string, AddressRecord>();
-  /** Creation order of every resource, for stable pagination across deletes. */
-  protected readonly order = new Map<string, number>();
+/** Layer 3: instances, network interfaces (attach/detach state machine, private IPs) and Elastic IPs. */
+export class Ec2State extends Ec2Network {
   /** Every EIP association id ever issued: disassociating a stale one is a no-op, an unknown one is NotFound. */
   private readonly issuedAddressAssociations = new Set<string>();
-  private readonly timers = new Map<NodeJS.Timeout, () => void>();
-  private seq = 0;
   private publicIpCounter = 0;
-
-  readonly options: Ec2ServiceOptions;
-
-  constructor(
-    readonly ctx: EmulatorContext,
-    options: Ec2ServiceOptions = {},
-  ) {
-    this.options = { ...options };
-  }
-
-  // ---------------------------------------------------------------- timers
-
-  /** Runs `fn` after `ms` (synchronously when `ms <= 0`); pending timers are cleared by stop(). */
-  protected schedule(ms: number, fn: () => void): void {
-    if (ms <= 0) return fn();
-    const t = setTimeout(() => {
-      this.timers.delete(t);
-      fn();
-    }, ms);
-    this.timers.set(t, fn);
-  }
-
-  /** Completes every pending transition (detach, CIDR disassociation, termination) right now. */
-  settle(): void {
-    while (this.timers.size > 0) {
-      const [t, fn] = this.timers.entries().next().value as [NodeJS.Timeout, () => void];
-      clearTimeout(t);
-      this.timers.delete(t);
-      fn();
-    }
-  }
-
-  stop(): void {
-    for (const t of this.timers.keys()) clearTimeout(t);
-    this.timers.clear();
-  }
-
-  private remember(id: string): void {
-    this.order.set(id, ++this.seq);
-  }
-
-  /** Creation sequence number of a resource (for pagination). */
-  creationOrder(id: string): number {
-    return this.order.get(id) ?? 0;
-  }
-
-  // ---------------------------------------------------------------- lookups
-
-  protected find<T>(map: Map<string, T>, kind: Ec2Kind, id: string): T {
-    checkIdFormat(kind, id);
-    const r = map.get(id);
-    if (!r) throw notFound(kind, [id]);
-    return r;
-  }
-
-  protected vpc(id: string): VpcRecord {
-    return this.find(this.vpcMap, 'vpc', id);
-  }
-  protected subnet(id: string): SubnetRecord {
-    return this.find(this.subnetMap, 'subnet', id);
-  }
-  protected routeTable(id: string): RouteTableRecord {
-    return this.find(this.routeTableMap, 'routeTable', id);
-  }
-  protected instance(id: string): InstanceRecord {
-    return this.find(this.instanceMap, 'instance', id);
-  }
-  protected eni(id: string): NetworkInterfaceRecord {
-    return this.find(this.eniMap, 'networkInterface', id);
-  }
-  protected address(id: string): AddressRecord {
-    return this.find(this.addressMap, 'allocation', id);
-  }
-
-  protected eniByAttachment(attachmentId: string): NetworkInterfaceRecord | undefined {
-    for (const e of this.eniMap.values()) if (e.attachment?.attachmentId === attachmentId) return e;
-    return undefined;
-  }
-
-  protected routeTableAssociation(
-    associationId: string,
-  ): { table: RouteTableRecord; assoc: RouteTableAssociationRecord } | undefined {
-    for (const table of this.routeTableMap.values())
-      for (const assoc of table.associations)
-        if (assoc.associationId === associationId) return { table, assoc };
-    return undefined;
-  }
-
-  protected cidrAssociation(
-    associationId: string,
-  ): { vpc: VpcRecord; assoc: CidrAssociationRecord } | undefined {
-    for (const vpc of this.vpcMap.values())
-      for (const assoc of vpc.cidrAssociations)
-        if (assoc.associationId === associationId) return { vpc, assoc };
-    return undefined;
-  }
-
-  /** The EIP associated with one private IP of an ENI, if any. */
-  addressOn(eniId: string, privateIp?: string): AddressRecord | undefined {
-    for (const a of this.addressMap.values())
-      if (
-        a.association?.networkInterfaceId === eniId &&
-        (privateIp === undefined || a.association.privateIpAddress === privateIp)
-      )
-        return a;
-    return undefined;
-  }
-
-  addressesOn(eniId: string): AddressRecord[] {
-    return [...this.addressMap.values()].filter((a) => a.association?.networkInterfaceId === eniId);
-  }
-
-  enisOf(instanceId: string): NetworkInterfaceRecord[] {
-    return [...this.eniMap.values()]
-      .filter((e) => e.attachment?.instanceId === instanceId)
-      .sort((a, b) => a.attachment!.deviceIndex - b.attachment!.deviceIndex);
-  }
-
-  /** The resource a tag operation names, whatever its kind. */
-  protected taggable(id: string): { tags: Tags } {
-    const maps: [string, Map<string, { tags: Tags }>, Ec2Kind][] = [
-      ['vpc-', this.vpcMap, 'vpc'],
-      ['subnet-', this.subnetMap, 'subnet'],
-      ['rtb-', this.routeTableMap, 'routeTable'],
-      ['igw-', this.igwMap, 'internetGateway'],
-      ['i-', this.instanceMap, 'instance'],
-      ['eni-', this.eniMap, 'networkInterface'],
-      ['eipalloc-', this.addressMap, 'allocation'],
-    ];
-    for (const [prefix, map, kind] of maps) {
-      if (!id.startsWith(prefix)) continue;
-      const r = map.get(id);
-      if (!r) throw notFound(kind, [id]);
-      return r;
-    }
-    throw invalidParameter(`Invalid resource id: "${id}"`);
-  }
-
-  // ---------------------------------------------------------------- VPCs, CIDRs, gateways
-
-  createVpc(input: { cidrBlock: string; tags?: Tags; vpcId?: string }): VpcRecord {
-    const cidr = requireCidr(input.cidrBlock);
-    if (cidr.prefix < 16 || cidr.prefix > 28)
-      throw invalidParameter(
-        `The CIDR '${input.cidrBlock}' is invalid. The block size must be between /16 and /28.`,
-      );
-    const vpcId = input.vpcId ?? this.ctx.newId('vpc');
-    if (this.vpcMap.has(vpcId)) throw invalidParameter(`VPC ${vpcId} already exists`);
-    const vpc: VpcRecord = {
-      vpcId,
-      cidrBlock: input.cidrBlock,
-      state: 'available',
-      cidrAssociations: [
-        {
-          associationId: this.ctx.newId('vpc-cidr-assoc'),
-          cidrBlock: input.cidrBlock,
-          state: 'associated',
-          primary: true,
-        },
-      ],
-      dhcpOptionsId: 'dopt-0emulator0000000',
-      isDefault: false,
-      tags: { ...input.tags },
-    };
-    this.vpcMap.set(vpcId, vpc);
-    this.remember(vpcId);
-    const main = this.createRouteTable({ vpcId });
-    this.routeTableMap.get(main.routeTableId)!.associations.push({
-      associationId: this.ctx.newId('rtbassoc'),
-      routeTableId: main.routeTableId,
-      main: true,
-      state: 'associated',
-    });
-    return clone(vpc);
-  }
-
-  /** AssociateVpcCidrBlock. The association is usable at once (the wire answer says `associating`). */
-  associateVpcCidr(vpcId: string, cidrBlock: string): CidrAssociationRecord {
-    const vpc = this.vpc(vpcId);
-    const cidr = requireCidr(cidrBlock);
-    if (cidr.prefix < 16 || cidr.prefix > 28)
-      throw invalidParameter(
-        `The CIDR '${cidrBlock}' is invalid. The block size must be between /16 and /28.`,
-      );
-    for (const a of vpc.cidrAssociations)
-      if (a.state !== 'disassociated' && cidrOverlaps(parseCidr(a.cidrBlock)!, cidr))
-        throw new EmulatorError(
-          'InvalidVpc.Range',
-          `The CIDR '${cidrBlock}' conflicts with CIDR block '${a.cidrBlock}' (${a.associationId}) of VPC ${vpcId}.`,
-        );
-    if (vpc.cidrAssociations.filter((a) => a.state !== 'disassociated').length >= 5)
-      throw new EmulatorError(
-        'CidrLimitExceeded',
-        `The VPC ${vpcId} already has the maximum number of IPv4 CIDR blocks (5).`,
-      );
-    const assoc: CidrAssociationRecord = {
-      associationId: this.ctx.newId('vpc-cidr-assoc'),
-      cidrBlock,
-      state: 'associated',
-      primary: false,
-    };
-    vpc.cidrAssociations.push(assoc);
-    return clone(assoc);
-  }
-
-  /**
-   * DisassociateVpcCidrBlock: refuses the primary CIDR and a CIDR that still has a subnet; the
-   * association is `disassociating` for `cidrDisassociateDelayMs`, then gone.
-   */
-  disassociateVpcCidr(associationId: string): CidrAssociationRecord & { vpcId: string } {
-    checkIdFormat('vpcCidrAssociation', associationId);
-    const found = this.cidrAssociation(associationId);
-    if (!found) throw notFound('vpcCidrAssociation', [associationId]);
-    const { vpc, assoc } = found;
-    if (assoc.primary)
-      throw new EmulatorError(
-        'OperationNotPermitted',
-        `The vpc CIDR block with association ID ${associationId} may not be disassociated. It is the primary IPv4 CIDR block of the VPC`,
-      );
-    if (assoc.state === 'associated') {
-      const block = parseCidr(assoc.cidrBlock)!;
-      const inside = [...this.subnetMap.values()].some(
-        (s) => s.vpcId === vpc.vpcId && cidrOverlaps(block, parseCidr(s.cidrBlock)!),
-      );
-      if (inside)
-        throw new EmulatorError(
-          'InvalidCidrBlock.InUse',
-          `The vpc ${vpc.vpcId} currently has a subnet within CIDR block ${assoc.cidrBlock}`,
-        );
-      assoc.state = 'disassociating';
-      this.schedule(this.options.cidrDisassociateDelayMs ?? 100, () => {
-        vpc.cidrAssociations = vpc.cidrAssociations.filter((a) => a !== assoc);
-      });
-    }
-    return { ...clone(assoc), vpcId: vpc.vpcId };
-  }
-
-  createInternetGateway(input: { vpcId?: string; tags?: Tags } = {}): InternetGatewayRecord {
-    const igw: InternetGatewayRecord = { internetGatewayId: this.ctx.newId('igw'), tags: { ...input.tags } };
-    this.igwMap.set(igw.internetGatewayId, igw);
-    this.remember(igw.internetGatewayId);
-    if (input.vpcId) this.attachInternetGateway(igw.internetGatewayId, input.vpcId);
-    return clone(igw);
-  }
-
-  attachInternetGateway(internetGatewayId: string, vpcId: string): void {
-    const igw = this.find(this.igwMap, 'internetGateway', internetGatewayId);
-    this.vpc(vpcId);
-    if (igw.vpcId)
-      throw new EmulatorError(
-        'Resource.AlreadyAssociated',
-        `resource ${internetGatewayId} is already attached to network ${igw.vpcId}`,
-      );
-    igw.vpcId = vpcId;
-  }
-
-  // ---------------------------------------------------------------- subnets
-
-  createSubnet(input: {
-    vpcId: string;
-    cidrBlock: string;
-    availabilityZone?: string;
-    tags?: Tags;
-  }): SubnetRecord {
-    const vpc = this.vpc(input.vpcId);
-    const cidr = requireCidr(input.cidrBlock);
-    const inVpc = vpc.cidrAssociations.some(
-      (a) => a.state === 'associated' && cidrContains(parseCidr(a.cidrBlock)!, cidr),
-    );
-    if (!inVpc || cidr.prefix > 28)
-      throw new EmulatorError('InvalidSubnet.Range', `The CIDR '${input.cidrBlock}' is invalid.`);
-    for (const s of this.subnetMap.values())
-      if (s.vpcId === vpc.vpcId && cidrOverlaps(parseCidr(s.cidrBlock)!, cidr))
-        throw new EmulatorError(
-          'InvalidSubnet.Conflict',
-          `The CIDR '${input.cidrBlock}' conflicts with another subnet`,
-        );
-    const subnet: SubnetRecord = {
-      subnetId: this.ctx.newId('subnet'),
-      vpcId: vpc.vpcId,
-      cidrBlock: input.cidrBlock,
-      availabilityZone: input.availabilityZone ?? this.options.defaultAvailabilityZone ?? `${REGION}a`,
-      state: 'available',
-      tags: { ...input.tags },
-    };
-    this.subnetMap.set(subnet.subnetId, subnet);
-    this.remember(subnet.subnetId);
-    return clone(subnet);
-  }
-
-  /** DeleteSubnet: `DependencyViolation` while any ENI is in it; drops its route table association. */
-  deleteSubnet(subnetId: string): void {
-    const subnet = this.subnet(subnetId);
-    if ([...this.eniMap.values()].some((e) => e.subnetId === subnetId))
-      throw new EmulatorError(
-        'DependencyViolation',
-        `The subnet '${subnet.subnetId}' has dependencies and cannot be deleted.`,
-      );
-    for (const t of this.routeTableMap.values())
-      t.associations = t.associations.filter((a) => a.subnetId !== subnetId);
-    this.subnetMap.delete(subnetId);
-  }
-
-  /** Addresses still free in a subnet (AWS reserves five of every subnet). */
-  availableIpAddressCount(subnetId: string): number {
-    const subnet = this.subnet(subnetId);
-    const size = parseCidr(subnet.cidrBlock)!.size;
-    return Math.max(0, size - 5 - this.usedIps(subnetId).size);
-  }
-
-  private usedIps(subnetId: string): Set<string> {
-    const used = new Set<string>();
-    for (const e of this.eniMap.values())
-      if (e.subnetId === subnetId) for (const ip of e.privateIps) used.add(ip.privateIpAddress);
-    return used;
-  }
-
-  private takeIp(subnet: SubnetRecord, wanted?: string, used = this.usedIps(subnet.subnetId)): string {
-    const cidr = parseCidr(subnet.cidrBlock)!;
-    if (wanted !== undefined) {
-      const n = ipToNumber(wanted);
-      if (n === undefined || !cidrContainsIp(cidr, wanted))
-        throw invalidParameter(`Address ${wanted} does not fall within the subnet's address range`);
-      if (n < cidr.base + 4 || n === cidr.base + cidr.size - 1)
-        throw invalidParameter(`Address ${wanted} is reserved by AWS in subnet ${subnet.subnetId}`);
-      if (used.has(wanted)) throw new EmulatorError('InvalidIPAddress.InUse', `Address ${wanted} is in use.`);
-      used.add(wanted);
-      return wanted;
-    }
-    const ip = nextFreeIp(cidr, used);
-    if (!ip)
-      throw new EmulatorError(
-        'InsufficientFreeAddressesInSubnet',
-        `There are not enough free addresses in subnet '${subnet.subnetId}' to satisfy the requested number of instances.`,
-      );
-    used.add(ip);
-    return ip;
-  }
-
-  // ---------------------------------------------------------------- route tables
-
-  createRouteTable(input: {
-    vpcId: string;
-    tags?: Tags;
-    routes?: Omit<RouteRecord, 'origin' | 'state'>[];
-  }): RouteTableRecord {
-    this.vpc(input.vpcId);
-    const table: RouteTableRecord = {
-      routeTableId: this.ctx.newId('rtb'),
-      vpcId: input.vpcId,
-      routes: [],
-      associations: [],
-      tags: { ...input.tags },
-    };
-    this.routeTableMap.set(table.routeTableId, table);
-    this.remember(table.routeTableId);
-    for (const r of input.routes ?? []) this.createRoute(table.routeTableId, r);
-    return clone(table);
-  }
-
-  createRoute(
-    routeTableId: string,
-    route: {
-      destinationCidrBlock: string;
-      gatewayId?: string;
-      networkInterfaceId?: string;
-      instanceId?: string;
-    },
-  ): void {
-    const table = this.routeTable(routeTableId);
-    requireCidr(route.destinationCidrBlock);
-    if (route.gatewayId?.startsWith('igw-')) this.find(this.igwMap, 'internetGateway', route.gatewayId);
-    if (route.networkInterfaceId) this.eni(route.networkInterfaceId);
-    if (route.instanceId) this.instance(route.instanceId);
-    if (!route.gatewayId && !route.networkInterfaceId && !route.instanceId)
-      throw new EmulatorError(
-        'InvalidParameterCombination',
-        'The request must contain exactly one of gatewayId, natGatewayId, networkInterfaceId, vpcPeeringConnectionId or instanceId',
-      );
-    if (table.routes.some((r) => r.destinationCidrBlock === route.destinationCidrBlock))
-      throw new EmulatorError(
-        'RouteAlreadyExists',
-        `The route identified by ${route.destinationCidrBlock} already exists.`,
-      );
-    table.routes.push({
-      destinationCidrBlock: route.destinationCidrBlock,
-      ...(route.gatewayId ? { gatewayId: route.gatewayId } : {}),
-      ...(route.networkInterfaceId ? { networkInterfaceId: route.networkInterfaceId } : {}),
-      ...(route.instanceId ? { instanceId: route.instanceId } : {}),
-      origin: 'CreateRoute',
-      state: 'active',
-    });
-  }
-
-  /** A table's routes as EC2 shows them: a `local` route per associated VPC CIDR, then the explicit ones. */
-  effectiveRoutes(table: RouteTableRecord): (Omit<RouteRecord, 'origin'> & { origin: string })[] {
-    const vpc = this.vpcMap.get(table.vpcId);
-    const local = (vpc?.cidrAssociations ?? [])
-      .filter((a) => a.state === 'associated')
-      .map((a) => ({
-        destinationCidrBlock: a.cidrBlock,
-        gatewayId: 'local',
-        origin: 'CreateRouteTable',
-        state: 'active' as const,
-      }));
-    return [...local, ...table.routes];
-  }
-
-  /** AssociateRouteTable (subnet association); returns the `rtbassoc-…` id. */
-  associateRouteTable(routeTableId: string, subnetId: string): string {
-    const table = this.routeTable(routeTableId);
-    const subnet = this.subnet(subnetId);
-    if (subnet.vpcId !== table.vpcId)
-      throw invalidParameter(
-        `Route table ${routeTableId} and subnet ${subnetId} belong to different networks`,
-      );
-    for (const t of this.routeTableMap.values())
-      for (const a of t.associations)
-        if (a.subnetId === subnetId)
-          throw new EmulatorError(
-            'Resource.AlreadyAssociated',
-            `the specified association for route table ${routeTableId} conflicts with an existing association`,
-          );
-    const assoc: RouteTableAssociationRecord = {
-      associationId: this.ctx.newId('rtbassoc'),
-      routeTableId,
-      subnetId,
-      main: false,
-      state: 'associated',
-    };
-    table.associations.push(assoc);
-    return assoc.associationId;
-  }
-
-  disassociateRouteTable(associationId: string): void {
-    checkIdFormat('routeTableAssociation', associationId);
-    const found = this.routeTableAssociation(associationId);
-    if (!found) throw notFound('routeTableAssociation', [associationId]);
-    if (found.assoc.main)
-      throw invalidParameter(`cannot disassociate the main route table association ${associationId}`);
-    found.table.associations = found.table.associations.filter((a) => a !== found.assoc);
-  }
-
-  /** DeleteRouteTable: `DependencyViolation` while any association (the main one included) remains. */
-  deleteRouteTable(routeTableId: string): void {
-    const table = this.routeTable(routeTableId);
-    if (table.associations.length > 0)
-      throw new EmulatorError(
-        'DependencyViolation',
-        `The routeTable '${routeTableId}' has dependencies and cannot be deleted.`,
-      );
-    this.routeTableMap.delete(routeTableId);
-  }
 
   // ---------------------------------------------------------------- instances
 
@@ -878,96 +378,49 @@ export class Ec2State {
       throw notFound('addressAssociation', [associationId]);
   }
 
+  /**
+   * Throws what EC2 answers for an id that does not resolve (Malformed / NotFound). A DryRun call
+   * resolves the resources it names before it answers DryRunOperation; `resource` is any taggable id.
+   */
+  requireExisting(kind: Ec2Kind | 'resource', id: string): void {
+    const check = (found: unknown, k: Ec2Kind) => {
+      checkIdFormat(k, id);
+      if (!found) throw notFound(k, [id]);
+    };
+    switch (kind) {
+      case 'resource':
+        this.taggable(id);
+        return;
+      case 'attachment':
+        return check(this.eniByAttachment(id), kind);
+      case 'addressAssociation':
+        return check(this.issuedAddressAssociations.has(id), kind);
+      case 'routeTableAssociation':
+        return check(this.routeTableAssociation(id), kind);
+      case 'vpcCidrAssociation':
+        return check(this.cidrAssociation(id), kind);
+      case 'vpc':
+        return check(this.vpcMap.get(id), kind);
+      case 'subnet':
+        return check(this.subnetMap.get(id), kind);
+      case 'routeTable':
+        return check(this.routeTableMap.get(id), kind);
+      case 'internetGateway':
+        return check(this.igwMap.get(id), kind);
+      case 'instance':
+        return check(this.instanceMap.get(id), kind);
+      case 'networkInterface':
+        return check(this.eniMap.get(id), kind);
+      case 'allocation':
+        return check(this.addressMap.get(id), kind);
+    }
+  }
+
   /** ReleaseAddress: `InvalidIPAddress.InUse` while associated; NotFound once released. */
   releaseAddress(allocationId: string): void {
     const address = this.address(allocationId);
     if (address.association)
       throw new EmulatorError('InvalidIPAddress.InUse', `Address ${address.publicIp} is in use.`);
     this.addressMap.delete(allocationId);
-  }
-
-  // ---------------------------------------------------------------- tags
-
-  createTags(resourceIds: string[], tags: Tags): void {
-    const targets = resourceIds.map((id) => this.taggable(id));
-    for (const t of targets) Object.assign(t.tags, tags);
-  }
-
-  /** DeleteTags: a key with value `undefined` deletes whatever value the tag has. */
-  deleteTags(resourceIds: string[], tags: Record<string, string | undefined>): void {
-    const targets = resourceIds.map((id) => this.taggable(id));
-    for (const t of targets)
-      for (const [k, v] of Object.entries(tags)) if (v === undefined || t.tags[k] === v) delete t.tags[k];
-  }
-
-  // ---------------------------------------------------------------- inspectors (deep copies)
-
-  vpcs(): VpcRecord[] {
-    return clone([...this.vpcMap.values()]);
-  }
-  internetGateways(): InternetGatewayRecord[] {
-    return clone([...this.igwMap.values()]);
-  }
-  subnets(): SubnetRecord[] {
-    return clone([...this.subnetMap.values()]);
-  }
-  routeTables(): RouteTableRecord[] {
-    return clone([...this.routeTableMap.values()]);
-  }
-  instances(): InstanceRecord[] {
-    return clone([...this.instanceMap.values()]);
-  }
-  networkInterfaces(): NetworkInterfaceRecord[] {
-    return clone([...this.eniMap.values()]);
-  }
-  addresses(): AddressView[] {
-    return [...this.addressMap.values()].map((a) => this.addressView(a));
-  }
-
-  protected addressView(a: AddressRecord): AddressView {
-    const view: AddressView = clone(a);
-    const instanceId =
-      a.association && this.eniMap.get(a.association.networkInterfaceId)?.attachment?.instanceId;
-    if (instanceId) view.instanceId = instanceId;
-    return view;
-  }
-
-  /** Lookups by id that return undefined instead of throwing. */
-  vpcById(id: string): VpcRecord | undefined {
-    const r = this.vpcMap.get(id);
-    return r && clone(r);
-  }
-  subnetById(id: string): SubnetRecord | undefined {
-    const r = this.subnetMap.get(id);
-    return r && clone(r);
-  }
-  routeTableById(id: string): RouteTableRecord | undefined {
-    const r = this.routeTableMap.get(id);
-    return r && clone(r);
-  }
-  instanceById(id: string): InstanceRecord | undefined {
-    const r = this.instanceMap.get(id);
-    return r && clone(r);
-  }
-  networkInterfaceById(id: string): NetworkInterfaceRecord | undefined {
-    const r = this.eniMap.get(id);
-    return r && clone(r);
-  }
-  addressById(allocationId: string): AddressView | undefined {
-    const r = this.addressMap.get(allocationId);
-    return r && this.addressView(r);
-  }
-
-  snapshot(): Ec2Snapshot {
-    return {
-      vpcs: this.vpcs(),
-      internetGateways: this.internetGateways(),
-      subnets: this.subnets(),
-      routeTables: this.routeTables(),
-      instances: this.instances(),
-      networkInterfaces: this.networkInterfaces(),
-      addresses: this.addresses(),
-      deniedActions: [],
-    };
   }
 }

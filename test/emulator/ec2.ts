@@ -2,9 +2,11 @@
  * EC2 part of the AWS emulator: a stateful, in-memory EC2 served over the ec2Query protocol to the
  * real `@aws-sdk/client-ec2`, plus a same-process API for tests.
  *
- * Files: ec2-state.ts (model + rules), ec2-records.ts (record types), ec2-describe.ts (Describe*,
- * filters, pagination), ec2-actions.ts (other actions), ec2-xml.ts (response XML), ec2-wire.ts
- * (form parsing, pagination), ec2-filters.ts, ec2-ip.ts, ec2-errors.ts (codes and messages).
+ * Files: the model in three layers, ec2-store.ts (records, timers, lookups, tags, inspectors) →
+ * ec2-network.ts (VPC/CIDR/IGW/subnet/route table rules) → ec2-state.ts (instances, ENIs, EIPs);
+ * ec2-records.ts (record types), ec2-describe.ts (Describe*: id lists, filters, pagination),
+ * ec2-actions.ts (the other actions), ec2-xml.ts (response XML), ec2-wire.ts (form parsing,
+ * pagination), ec2-filters.ts, ec2-ip.ts, ec2-errors.ts (codes and messages).
  *
  * Wire actions: Describe{NetworkInterfaces,Addresses,Subnets,RouteTables,Vpcs,Instances,
  * InternetGateways}, DisassociateAddress, ReleaseAddress, UnassignPrivateIpAddresses,
@@ -13,8 +15,9 @@
  * CreateInternetGateway, AttachInternetGateway, CreateSubnet, CreateRouteTable, CreateRoute,
  * AssociateRouteTable, CreateNetworkInterface, AttachNetworkInterface, AssignPrivateIpAddresses,
  * AllocateAddress, AssociateAddress, RunInstances, TerminateInstances. `DryRun=true` →
- * `DryRunOperation` (412) with no change; a denied action → `UnauthorizedOperation` (403), dry run
- * or not. Any other action → `InvalidAction`.
+ * `DryRunOperation` (412) with no change, after the ids the call names resolve (else their
+ * NotFound, as EC2 resolves resources before checking permission on them); a denied action →
+ * `UnauthorizedOperation` (403), dry run or not. Any other action → `InvalidAction`.
  *
  * Programmatic API on `emulator.ec2` (rules identical to the wire; errors are EmulatorError with
  * the EC2 code). Inputs are plain objects; every method returning a record returns a deep copy.
@@ -44,7 +47,7 @@
  *     vpcById, subnetById, routeTableById, instanceById, networkInterfaceById, addressById;
  *     availableIpAddressCount(subnetId), effectiveRoutes(table), creationOrder(id).
  */
-import { EC2_ACTIONS, EC2_NO_DRY_RUN } from './ec2-actions';
+import { checkDryRunTargets, EC2_ACTIONS, EC2_NO_DRY_RUN } from './ec2-actions';
 import { Ec2Snapshot } from './ec2-records';
 import { Ec2ServiceOptions, Ec2State, OWNER_ID } from './ec2-state';
 import { Ec2Params } from './ec2-wire';
@@ -83,12 +86,14 @@ export class Ec2Service extends Ec2State implements ServiceHandler {
         403,
       );
     const params = new Ec2Params(req.form);
-    if (!EC2_NO_DRY_RUN.has(req.action) && params.bool('DryRun'))
+    if (!EC2_NO_DRY_RUN.has(req.action) && params.bool('DryRun')) {
+      checkDryRunTargets(this, req.action, params);
       throw new EmulatorError(
         'DryRunOperation',
         'Request would have succeeded, but DryRun flag is set.',
         412,
       );
+    }
     return ec2Response(req.action, this.ctx.requestId(), action(this, params));
   }
 

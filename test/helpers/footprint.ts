@@ -322,12 +322,12 @@ export function leftovers(emulator: AwsEmulator, ids: LoxilbClusterIds): Leftove
   const ec2 = emulator.ec2;
   const out: Leftover[] = [];
   for (const eni of ids.enis) {
-    for (const [i, allocationId] of eni.allocationIds.entries()) {
+    for (const allocationId of eni.allocationIds) {
       const a = ec2.addressById(allocationId);
-      if (a?.association?.associationId === eni.eipAssociationIds[i])
+      if (a?.association?.networkInterfaceId === eni.eniId)
         out.push({
           kind: 'eip-association',
-          id: eni.eipAssociationIds[i],
+          id: a.association.associationId,
           detail: `${a.publicIp} → ${a.association.privateIpAddress}`,
         });
       if (a && ids.ownedEips) out.push({ kind: 'address', id: allocationId, detail: a.publicIp });

@@ -400,6 +400,39 @@ describe('DryRun, IAM denial, throttling', () => {
     expect(emulator.ec2.networkInterfaceById(ids.enis[0].eniId)!.attachment!.status).toBe('attached');
   });
 
+  test('DryRun on a resource that does not exist answers its NotFound, not DryRunOperation', async () => {
+    const e = emulator.ec2;
+    e.detachNetworkInterface(ids.enis[0].attachmentId);
+    e.settle();
+    e.deleteNetworkInterface(ids.enis[0].eniId);
+    expect(
+      await failure(
+        ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: ids.enis[0].eniId, DryRun: true })),
+      ),
+    ).toMatchObject({ name: 'InvalidNetworkInterfaceID.NotFound', status: 400 });
+    expect(
+      await failure(
+        ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: ids.enis[0].attachmentId, DryRun: true })),
+      ),
+    ).toMatchObject({ name: 'InvalidAttachmentID.NotFound' });
+    expect(
+      await failure(
+        ec2.send(
+          new CreateTagsCommand({
+            Resources: [ids.enis[0].eniId],
+            Tags: [{ Key: 'k', Value: 'v' }],
+            DryRun: true,
+          }),
+        ),
+      ),
+    ).toMatchObject({ name: 'InvalidNetworkInterfaceID.NotFound' });
+    expect(
+      await failure(ec2.send(new DeleteSubnetCommand({ SubnetId: ids.subnetId, DryRun: true }))),
+    ).toMatchObject({
+      name: 'DryRunOperation',
+    });
+  });
+
   test('denyActions → UnauthorizedOperation (403), for dry runs too; other actions unaffected; [] clears', async () => {
     emulator.ec2.denyActions(['DeleteSubnet', 'DescribeVpcs']);
     const denied = await failure(ec2.send(new DeleteSubnetCommand({ SubnetId: ids.subnetId })));

@@ -1,4 +1,5 @@
 import {
+  CreateTagsCommand,
   DescribeAddressesCommand,
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
@@ -210,6 +211,18 @@ describe('Describe round trips with the loxilb footprint', () => {
     expect(state.Reservations!.flatMap((r) => r.Instances!.map((x) => x.InstanceId)).sort()).toEqual(
       [ids.masterInstanceId, ids.peerInstanceId].sort(),
     );
+  });
+
+  test('tag keys and values with XML metacharacters survive CreateTags and Describe', async () => {
+    const value = `a&b <c> "d" 'e'`;
+    await ec2.send(
+      new CreateTagsCommand({ Resources: [ids.subnetId], Tags: [{ Key: 'note&<', Value: value }] }),
+    );
+    const out = await ec2.send(
+      new DescribeSubnetsCommand({ Filters: [{ Name: 'tag:note&<', Values: [value] }] }),
+    );
+    expect(out.Subnets!.map((s) => s.SubnetId)).toEqual([ids.subnetId]);
+    expect(out.Subnets![0].Tags).toContainEqual({ Key: 'note&<', Value: value });
   });
 
   test('an empty result is an empty list, not undefined', async () => {
