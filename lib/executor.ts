@@ -168,12 +168,12 @@ export async function executePlan(
         return finishError(a, startedAt, err, attempts);
       }
     }
-    const unsafe = safetyViolation({ ...a, facts }, opts.instanceId);
-    if (unsafe) return finish(a, startedAt, 'skipped', { message: unsafe });
-
     return limit(async () => {
       const late = notStarted(a, startedAt);
       if (late) return late;
+      // The planner's safety invariants, once more, right before the mutating call.
+      const unsafe = safetyViolation({ ...a, facts }, opts.instanceId);
+      if (unsafe) return finish(a, startedAt, 'skipped', { message: unsafe });
       opts.onEvent?.({
         type: 'action-started',
         id: a.id,

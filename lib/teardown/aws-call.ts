@@ -1,5 +1,5 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { classifyAwsError, ErrorClass, errorCodeOf } from '../aws/errors';
+import { classifyAwsError, ErrorClass } from '../aws/errors';
 import { withRetry } from '../aws/retry';
 import { Clock } from '../clock';
 import { Config } from '../config/schema';
@@ -116,4 +116,3 @@ export async function describeAll<P extends { NextToken?: string }, T>(
   return out;
 }
 
-export { errorCodeOf };
