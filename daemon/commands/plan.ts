@@ -4,9 +4,10 @@ import { GateDecision } from '../../lib/gate';
 import { Inventory } from '../../lib/inventory';
 import { Plan, planCounts } from '../../lib/planner';
 import { manualCommand } from '../../lib/teardown';
-import { EXIT_OK } from '../cli';
+import { errorCodeOf } from '../../lib/aws/errors';
+import { EXIT_LEFT_BEHIND, EXIT_OK } from '../cli';
 import { createRuntime, GlobalOptions } from '../runtime';
-import { engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
+import { ec2Client, engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
 
 interface PlanOptions {
   instanceId?: string;
@@ -32,13 +33,22 @@ export function registerPlan(program: Command): void {
       const runtime = createRuntime(globals, { logStream: process.stderr });
       try {
         const instanceId = await resolveInstanceId(runtime, opts.instanceId);
-        const { ec2 } = await runtime.aws();
-        const result = await buildPlanFor(engineDeps(runtime, ec2), {
-          instanceId,
-          episode: newCliEpisode(),
-          dryRun: true,
-          scopeOverride: scope,
-        });
+        const ec2 = await ec2Client(runtime);
+        let result: PlanResult;
+        try {
+          result = await buildPlanFor(engineDeps(runtime, ec2), {
+            instanceId,
+            episode: newCliEpisode(),
+            dryRun: true,
+            scopeOverride: scope,
+          });
+        } catch (err) {
+          process.stderr.write(
+            `teardownd: discovery failed, no plan (${errorCodeOf(err)}): ${(err as Error).message}\n`,
+          );
+          process.exitCode = EXIT_LEFT_BEHIND;
+          return;
+        }
         process.stdout.write(
           opts.json ? JSON.stringify(planDocument(result), null, 2) + '\n' : renderPlan(result),
         );

@@ -42,6 +42,17 @@ export function newCliEpisode(now = new Date()): string {
   return `cli-${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
 }
 
+/** The EC2 client for the resolved region; an unknown region is bad input (exit 2), not a crash. */
+export async function ec2Client(runtime: Runtime): Promise<EC2Client> {
+  try {
+    return (await runtime.aws()).ec2;
+  } catch (err) {
+    throw new UsageError(
+      `cannot tell the AWS region (${(err as Error).message}); set cloud.region or AWS_REGION`,
+    );
+  }
+}
+
 export function engineDeps(runtime: Runtime, ec2: EC2Client): EngineDeps {
   const { config } = runtime;
   return {

@@ -4,7 +4,7 @@ import { TerminationNotice } from '../../lib/notice';
 import { reportExitCode, summarizeReport, writeReport } from '../../lib/report';
 import { EXIT_LEFT_BEHIND } from '../cli';
 import { createRuntime, GlobalOptions } from '../runtime';
-import { engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
+import { ec2Client, engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
 
 interface TeardownOptions {
   instanceId?: string;
@@ -34,7 +34,7 @@ export function registerTeardown(program: Command): void {
       process.once('SIGTERM', onSignal);
       try {
         const instanceId = await resolveInstanceId(runtime, opts.instanceId);
-        const { ec2 } = await runtime.aws();
+        const ec2 = await ec2Client(runtime);
         const now = runtime.clock.now();
         const trigger: TerminationNotice = {
           instanceId,

@@ -108,4 +108,26 @@ describe('teardownd teardown under faults', () => {
     // Everything that did not depend on the subnet still went.
     expect(leftovers(emulator, ids).map((l) => l.kind)).toEqual(['subnet', 'cidr-association']);
   });
+
+  it('a discovery that is refused changes nothing: plan says why, teardown reports it (exit 1)', async () => {
+    emulator.ec2.denyActions(['DescribeNetworkInterfaces']);
+    const cfg = ws.writeConfig({ cloud: { cidrBlock: ids.cloudCidr } });
+    const plan = await runCli(
+      ['-c', cfg, 'plan', '--instance-id', ids.masterInstanceId, '--scope', 'full'],
+      emulator.env(),
+    );
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toMatch(/discovery failed, no plan \(UnauthorizedOperation\)/);
+    expect(plan.stdout).toBe('');
+
+    const res = await teardown();
+    expect(res.code).toBe(1);
+    expect(emulator.calls.mutating()).toEqual([]);
+    const report = reportOf(res.stdout);
+    expect(report).toMatchObject({
+      outcome: 'left-behind',
+      error: { stage: 'inventory', errorCode: 'UnauthorizedOperation' },
+    });
+    expect(report.leftBehind[0].reason).toMatch(/discovery failed, nothing was changed/);
+  });
 });
