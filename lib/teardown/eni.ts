@@ -72,7 +72,8 @@ interface Waiter {
  */
 export class DetachWaiter {
   private readonly waiters = new Map<string, Waiter[]>();
-  private loop?: Promise<void>;
+  /** Cleared synchronously when the loop exits, so a waiter added at that moment starts a new one. */
+  private running = false;
 
   constructor(
     private readonly ctx: CallContext,
@@ -99,9 +100,10 @@ export class DetachWaiter {
       const list = this.waiters.get(networkInterfaceId) ?? [];
       list.push(w);
       this.waiters.set(networkInterfaceId, list);
-      this.loop ??= this.run().finally(() => {
-        this.loop = undefined;
-      });
+      if (!this.running) {
+        this.running = true;
+        void this.run();
+      }
     });
   }
 
@@ -116,61 +118,66 @@ export class DetachWaiter {
     this.waiters.clear();
   }
 
+  /** Polls until no waiter is left; `running` is cleared in the same tick the loop ends. */
   private async run(): Promise<void> {
-    while (this.waiters.size > 0) {
-      const nextUntil = Math.min(...[...this.waiters.values()].flat().map((w) => w.until));
-      const sleepMs = Math.max(0, Math.min(this.pollIntervalMs, nextUntil - this.ctx.clock.now()));
-      try {
-        await this.ctx.clock.sleep(sleepMs, this.ctx.signal);
-      } catch (err) {
-        this.settleAll((w) => w.reject(err));
-        return;
-      }
-      const ids = [...this.waiters.keys()];
-      let seen: EniInfo[] | undefined;
-      try {
-        seen = (
-          await describeAll<DescribeNetworkInterfacesResult, NetworkInterface>(
-            this.ctx,
-            (NextToken) =>
-              new DescribeNetworkInterfacesCommand({
-                Filters: [{ Name: 'network-interface-id', Values: ids }],
-                NextToken,
-              }),
-            (o) => o.NetworkInterfaces,
-            { stage: 'eni', action: 'DescribeNetworkInterfaces' },
-          )
-        ).map(toEniInfo);
-      } catch (err) {
-        if (this.ctx.signal?.aborted || classifyAwsError(err) !== 'retry') {
+    try {
+      while (this.waiters.size > 0) {
+        const nextUntil = Math.min(...[...this.waiters.values()].flat().map((w) => w.until));
+        const sleepMs = Math.max(0, Math.min(this.pollIntervalMs, nextUntil - this.ctx.clock.now()));
+        try {
+          await this.ctx.clock.sleep(sleepMs, this.ctx.signal);
+        } catch (err) {
           this.settleAll((w) => w.reject(err));
           return;
         }
-        // Retries exhausted on throttling/5xx: poll again next tick, within each waiter's bound.
-        this.ctx.logger.warn('detach poll failed; polling again', {
-          stage: 'eni',
-          errorCode: errorCodeOf(err),
-        });
-      }
-      const now = this.ctx.clock.now();
-      for (const id of ids) {
-        const list = this.waiters.get(id) ?? [];
-        let result: DetachWaitResult | undefined;
-        if (seen) {
-          const eni = seen.find((e) => e.networkInterfaceId === id);
-          if (!eni) result = { gone: true };
-          else if (isDetached(eni) || this.attachedElsewhere(eni)) result = { gone: false, eni };
-          else list.forEach((w) => (w.lastStatus = eni.attachment?.status ?? eni.status));
+        const ids = [...this.waiters.keys()];
+        let seen: EniInfo[] | undefined;
+        try {
+          seen = (
+            await describeAll<DescribeNetworkInterfacesResult, NetworkInterface>(
+              this.ctx,
+              (NextToken) =>
+                new DescribeNetworkInterfacesCommand({
+                  Filters: [{ Name: 'network-interface-id', Values: ids }],
+                  NextToken,
+                }),
+              (o) => o.NetworkInterfaces,
+              { stage: 'eni', action: 'DescribeNetworkInterfaces' },
+            )
+          ).map(toEniInfo);
+        } catch (err) {
+          if (this.ctx.signal?.aborted || classifyAwsError(err) !== 'retry') {
+            this.settleAll((w) => w.reject(err));
+            return;
+          }
+          // Retries exhausted on throttling/5xx: poll again next tick, within each waiter's bound.
+          this.ctx.logger.warn('detach poll failed; polling again', {
+            stage: 'eni',
+            errorCode: errorCodeOf(err),
+          });
         }
-        const keep: Waiter[] = [];
-        for (const w of list) {
-          if (result) w.resolve(result);
-          else if (now >= w.until) w.reject(new DetachTimeoutError(id, w.lastStatus, w.reason));
-          else keep.push(w);
+        const now = this.ctx.clock.now();
+        for (const id of ids) {
+          const list = this.waiters.get(id) ?? [];
+          let result: DetachWaitResult | undefined;
+          if (seen) {
+            const eni = seen.find((e) => e.networkInterfaceId === id);
+            if (!eni) result = { gone: true };
+            else if (isDetached(eni) || this.attachedElsewhere(eni)) result = { gone: false, eni };
+            else list.forEach((w) => (w.lastStatus = eni.attachment?.status ?? eni.status));
+          }
+          const keep: Waiter[] = [];
+          for (const w of list) {
+            if (result) w.resolve(result);
+            else if (now >= w.until) w.reject(new DetachTimeoutError(id, w.lastStatus, w.reason));
+            else keep.push(w);
+          }
+          if (keep.length) this.waiters.set(id, keep);
+          else this.waiters.delete(id);
         }
-        if (keep.length) this.waiters.set(id, keep);
-        else this.waiters.delete(id);
       }
+    } finally {
+      this.running = false;
     }
   }
 }
