@@ -98,7 +98,6 @@ export const policyStatements: Record<string, string[]> = {
   'ec2:DisassociateRouteTable': ['Ec2TearDownLoxilbRouteTable', 'Ec2TearDownLoxilbSubnet'],
   'ec2:DisassociateVpcCidrBlock': ['Ec2DisassociateVpcCidrOfTheLoxilbVpc'],
   'ec2:ReleaseAddress': ['Ec2ReleaseOnlyElasticIpsMarkedForRelease'],
-  'ec2:UnassignPrivateIpAddresses': ['Ec2TearDownLoxilbEnis'],
   'autoscaling:DescribeAutoScalingInstances': ['AutoScalingDescribe'],
   'autoscaling:DescribeLifecycleHooks': ['AutoScalingDescribe'],
   'autoscaling:CompleteLifecycleAction': ['AutoScalingCompleteOwnLifecycleHook'],
@@ -605,7 +604,7 @@ async function checkMutatingEc2(
       fix: 'normal on a host that is not the loxilb MASTER; re-run check on the MASTER once loxilb has created its resources',
     });
   }
-  const noDryRun = ['ec2:UnassignPrivateIpAddresses', 'ec2:DisassociateVpcCidrBlock'];
+  const noDryRun = ['ec2:DisassociateVpcCidrBlock'];
   const needsPending = deps.config.lifecycle.autoScalingGroupName
     ? ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']
     : [];

@@ -23,7 +23,6 @@ export const awsApiCalls = {
       'DisassociateRouteTable',
       'DisassociateVpcCidrBlock',
       'ReleaseAddress',
-      'UnassignPrivateIpAddresses',
     ],
   },
   autoscaling: {
