@@ -50,6 +50,12 @@ export class AwsEmulator {
     this.imds = new ImdsService(this.context);
     this.s3 = new S3Service(this.context);
     this.logs = new LogsService(this.context);
+    // Auto Scaling posts lifecycle notifications to SQS and, once an action completes, EC2 terminates the instance.
+    this.autoscaling.sendToQueue = (queueUrl, body) => this.sqs.send(queueUrl, body);
+    this.autoscaling.onInstanceTerminated((instanceId) => {
+      if (this.ec2.instances().some((i) => i.instanceId === instanceId))
+        this.ec2.setInstanceState(instanceId, 'terminated');
+    });
     this.handlers = new Map<ServiceName, ServiceHandler>(
       [this.ec2, this.autoscaling, this.sqs, this.imds, this.s3, this.logs].map((h) => [h.service, h]),
     );
@@ -89,6 +95,7 @@ export class AwsEmulator {
       this.server!.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
     });
     this.port = (this.server.address() as AddressInfo).port;
+    this.sqs.setBaseUrl(this.url);
   }
 
   async stop(): Promise<void> {
