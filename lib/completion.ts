@@ -9,6 +9,7 @@ import { errorCodeOf } from './aws/errors';
 import { withRetry } from './aws/retry';
 import { Clock } from './clock';
 import { Config } from './config/schema';
+import type { CompletionPort } from './coordinator';
 import { CompletionRecord } from './journal';
 import { Logger } from './log';
 import { LifecycleRef } from './notice';
@@ -394,4 +395,55 @@ export async function completeLifecycleAction(
       }
     }
   }
+}
+
+/**
+ * The coordinator's view of completion for one instance: resolves the target once per lifecycle
+ * ref (token or instance id) and reuses it for heartbeats and completion.
+ */
+export function completionPort(deps: CompletionDeps, instanceId: string): CompletionPort {
+  const resolved = new Map<string, Promise<ResolveResult>>();
+  const resolve = (ref: LifecycleRef | undefined, signal: AbortSignal) => {
+    const key = ref ? `${ref.autoScalingGroupName}/${ref.hookName}/${ref.token ?? ''}` : '(by instance id)';
+    let r = resolved.get(key);
+    if (!r) {
+      r = resolveLifecycleTarget(deps, instanceId, ref, signal);
+      resolved.set(key, r);
+      // A failed lookup is not cached: the next attempt asks again.
+      void r.then((x) => x.target === null && x.reason === 'lookup-failed' && resolved.delete(key));
+    }
+    return r;
+  };
+  return {
+    async startHeartbeat({ episode, lifecycle, lastProgressAt, signal }) {
+      const r = await resolve(lifecycle, signal);
+      if (r.target === null) {
+        deps.logger.info('no lifecycle action to heartbeat', {
+          instanceId,
+          episode,
+          stage: 'completion',
+          reason: r.reason,
+          detail: r.detail,
+        });
+        return null;
+      }
+      const hb = new Heartbeater(deps, r.target, { instanceId, episode, lastProgressAt, signal });
+      hb.start();
+      return hb;
+    },
+    async complete({ episode, lifecycle, result, signal }) {
+      const r = await resolve(lifecycle, signal);
+      if (r.target === null) {
+        deps.logger.info('no lifecycle action to complete', {
+          instanceId,
+          episode,
+          stage: 'completion',
+          reason: r.reason,
+          detail: r.detail,
+        });
+        return { result: r.reason === 'lookup-failed' ? 'failed' : 'not-needed', detail: r.detail };
+      }
+      return completeLifecycleAction(deps, r.target, instanceId, result, signal);
+    },
+  };
 }

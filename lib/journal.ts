@@ -225,7 +225,14 @@ export class Journal {
     const previous = this.writes.get(episode) ?? Promise.resolve();
     const write = previous.catch(() => undefined).then(() => this.writeAtomic(episode, snapshot));
     this.writes.set(episode, write);
-    await write;
+    try {
+      await write;
+    } catch (err) {
+      // Memory must not claim what the disk does not hold.
+      const i = steps.indexOf(step);
+      if (i >= 0) steps.splice(i, 1);
+      throw err;
+    }
     return reduceEpisode(steps);
   }
 
