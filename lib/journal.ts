@@ -184,6 +184,7 @@ export class Journal {
   readonly dir: string;
   private readonly steps = new Map<string, JournalStep[]>();
   private readonly writes = new Map<string, Promise<void>>();
+  private tmpSeq = 0;
 
   constructor(
     stateDir: string,
@@ -260,7 +261,7 @@ export class Journal {
   private async writeAtomic(episode: string, doc: EpisodeFile): Promise<void> {
     await this.fs.mkdir(this.dir, { recursive: true });
     const file = this.fileOf(episode);
-    const tmp = `${file}.${process.pid}.tmp`;
+    const tmp = `${file}.${process.pid}-${++this.tmpSeq}.tmp`;
     const handle = await this.fs.open(tmp, 'w', 0o600);
     try {
       await handle.writeFile(`${JSON.stringify(doc, null, 2)}\n`, 'utf8');

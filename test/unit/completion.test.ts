@@ -76,20 +76,18 @@ describe('resolveLifecycleTarget', () => {
   });
 
   it('without a message: finds the group, then the only terminating hook', async () => {
-    asg
-      .on(DescribeAutoScalingInstancesCommand)
-      .resolves({
-        AutoScalingInstances: [
-          {
-            InstanceId: instanceId,
-            AutoScalingGroupName: 'web',
-            LifecycleState: 'Terminating:Wait',
-            AvailabilityZone: 'a',
-            HealthStatus: 'HEALTHY',
-            ProtectedFromScaleIn: false,
-          },
-        ],
-      });
+    asg.on(DescribeAutoScalingInstancesCommand).resolves({
+      AutoScalingInstances: [
+        {
+          InstanceId: instanceId,
+          AutoScalingGroupName: 'web',
+          LifecycleState: 'Terminating:Wait',
+          AvailabilityZone: 'a',
+          HealthStatus: 'HEALTHY',
+          ProtectedFromScaleIn: false,
+        },
+      ],
+    });
     asg.on(DescribeLifecycleHooksCommand).resolves({
       LifecycleHooks: [
         {
@@ -110,20 +108,18 @@ describe('resolveLifecycleTarget', () => {
   });
 
   it('refuses to pick among several terminating hooks (someone else may own one)', async () => {
-    asg
-      .on(DescribeAutoScalingInstancesCommand)
-      .resolves({
-        AutoScalingInstances: [
-          {
-            InstanceId: instanceId,
-            AutoScalingGroupName: 'web',
-            LifecycleState: 'InService',
-            AvailabilityZone: 'a',
-            HealthStatus: 'HEALTHY',
-            ProtectedFromScaleIn: false,
-          },
-        ],
-      });
+    asg.on(DescribeAutoScalingInstancesCommand).resolves({
+      AutoScalingInstances: [
+        {
+          InstanceId: instanceId,
+          AutoScalingGroupName: 'web',
+          LifecycleState: 'InService',
+          AvailabilityZone: 'a',
+          HealthStatus: 'HEALTHY',
+          ProtectedFromScaleIn: false,
+        },
+      ],
+    });
     asg
       .on(DescribeLifecycleHooksCommand)
       .resolves({ LifecycleHooks: [terminatingHook, { ...terminatingHook, LifecycleHookName: 'drain' }] });
