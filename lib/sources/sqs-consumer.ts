@@ -107,6 +107,7 @@ export class SqsConsumer implements HeldMessages {
     let decision: MessageDecision;
     let format: string | undefined;
     let instanceIds: string[] = [];
+    let episode: string | undefined;
     try {
       const c = classifyMessage(message.Body, {
         selfInstanceId: instanceId,
@@ -122,9 +123,11 @@ export class SqsConsumer implements HeldMessages {
         if (message.ReceiptHandle) this.handles.set(messageId, message.ReceiptHandle);
         const accepted = await this.deps.onNotice(c.notice, { messageId });
         decision = accepted.message ?? decision;
+        episode = accepted.episode;
         if (decision.action !== 'retain') this.handles.delete(messageId);
       }
     } catch (err) {
+      this.handles.delete(messageId);
       category = 'error';
       decision = {
         action: 'retain',
@@ -138,6 +141,7 @@ export class SqsConsumer implements HeldMessages {
     const fields = {
       stage: 'sqs',
       instanceId,
+      episode,
       messageId,
       category,
       decision: decision.action,
