@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerRun } from './run';
 
 /**
  * Each CLI verb lives in its own module under daemon/commands/ and registers itself here.
@@ -6,4 +7,4 @@ import type { Command } from 'commander';
  */
 export type RegisterCommand = (program: Command) => void;
 
-export const commandModules: RegisterCommand[] = [];
+export const commandModules: RegisterCommand[] = [(program) => registerRun(program)];
