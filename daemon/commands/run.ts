@@ -188,9 +188,9 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       loops.push(
         Promise.resolve()
           .then(() => s.start(sources.signal))
-          .catch((err: Error) =>
-            logger.error(`${s.name} failed`, { instanceId, stage: s.name, error: err.message }),
-          ),
+          .catch((err: Error) => {
+            logger.error(`${s.name} failed`, { instanceId, stage: s.name, error: err.message });
+          }),
       );
     }
 
