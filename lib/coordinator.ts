@@ -42,6 +42,8 @@ export interface EpisodeTeardown<R extends ReportLike = ReportLike> {
   writeReport(report: R): Promise<string>;
   /** 0 clean, 1 something left behind. */
   exitCode(report: R): 0 | 1;
+  /** Reads a written report back (after a restart), to ship it and add the completion. */
+  readReport?(path: string): Promise<R>;
   /** The gate decision carried by a `gate-decided` event, to journal and reuse on resume. */
   gateDecisionOf?(event: EngineEventLike): unknown;
 }
@@ -117,6 +119,11 @@ export interface AcceptResult {
   episode?: string;
   /** For a notice that came with an SQS message: what the consumer does with it now. */
   message?: MessageDecision;
+}
+
+/** Identity of a notice inside an episode. */
+function noticeId(n: TerminationNotice): string {
+  return `${n.source}|${n.kind}|${n.sourceId ?? ''}|${n.deadline ?? ''}`;
 }
 
 const SCHEDULED_KINDS = new Set<NoticeKind>(['scheduled-stop', 'scheduled-retire']);
@@ -404,7 +411,11 @@ export class Coordinator<R extends ReportLike = ReportLike> {
     return this.pendingLifecycle(s) !== null;
   }
 
-  /** The lifecycle action still to complete: a token not completed yet, or (once) by instance id. */
+  /**
+   * The lifecycle action still to complete: a token not tried yet; else, by instance id, once at
+   * the end of the teardown, and again when Auto Scaling starts terminating (an `asg-terminate`
+   * notice without token, e.g. IMDS target-lifecycle-state) after an attempt that found nothing.
+   */
   private pendingLifecycle(s: EpisodeState): { ref?: LifecycleRef } | null {
     const tokens = [...new Set(s.notices.map((n) => n.lifecycle?.token).filter((t): t is string => !!t))];
     for (const token of tokens) {
@@ -413,10 +424,14 @@ export class Coordinator<R extends ReportLike = ReportLike> {
         return { ref };
       }
     }
-    if (tokens.length === 0 && s.completions.length === 0) {
-      return { ref: s.notices.find((n) => n.lifecycle)?.lifecycle };
-    }
-    return null;
+    const byInstanceId = { ref: s.notices.find((n) => n.lifecycle)?.lifecycle };
+    if (s.completions.length === 0) return tokens.length === 0 ? byInstanceId : null;
+    if (s.completions.some((c) => c.result === 'completed' || c.result === 'already-done')) return null;
+    const covered = new Set(s.completions.flatMap((c) => c.covers ?? []));
+    const uncovered = s.notices.some(
+      (n) => n.kind === 'asg-terminate' && !n.lifecycle?.token && !covered.has(noticeId(n)),
+    );
+    return uncovered ? byInstanceId : null;
   }
 
   private async drive(episode: string): Promise<void> {
@@ -447,6 +462,16 @@ export class Coordinator<R extends ReportLike = ReportLike> {
           exitCode,
         });
       }
+      if (!this.lastReport && state.report && this.deps.teardown.readReport) {
+        this.lastReport = await this.deps.teardown.readReport(state.report.path).catch((err: Error) => {
+          logger.warn('could not read the written report back', {
+            ...log,
+            resource: state.report?.path,
+            error: err.message,
+          });
+          return undefined;
+        });
+      }
       if (this.deps.shipReport && state.shipped === undefined && this.lastReport) {
         state = await this.ship(episode, this.lastReport, stop);
       }
@@ -454,7 +479,12 @@ export class Coordinator<R extends ReportLike = ReportLike> {
       for (let pending = this.pendingLifecycle(state); pending; pending = this.pendingLifecycle(state)) {
         stop.throwIfAborted();
         const completion = await this.complete(state, pending.ref, stop);
-        state = await journal.append(episode, { type: 'completed', at: this.iso(), completion });
+        const covers = state.notices.map(noticeId);
+        state = await journal.append(episode, {
+          type: 'completed',
+          at: this.iso(),
+          completion: { ...completion, covers },
+        });
         if (this.lastReport) {
           this.lastReport.completion = state.completions;
           await this.deps.teardown

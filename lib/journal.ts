@@ -33,6 +33,8 @@ export interface CompletionRecord {
   token?: string;
   detail?: string;
   errorCode?: string;
+  /** Notices (source|kind|sourceId|deadline) this attempt answered; a later one may need another. */
+  covers?: string[];
 }
 
 export interface ReportRecord {

@@ -276,6 +276,41 @@ describe('one teardown per episode', () => {
   });
 });
 
+describe('completion by instance id', () => {
+  it('a spot episode that found no pending action completes again once Auto Scaling starts terminating', async () => {
+    const { coordinator, completion, teardown } = setup({ autoFinish: 'clean', answer: 'not-needed' });
+    await coordinator.start();
+    await coordinator.accept(notice());
+    await coordinator.idle();
+    expect(completion.completes).toHaveLength(1);
+    // IMDS target-lifecycle-state flips to Terminated: same termination, now a hook waits.
+    const terminated = notice({ kind: 'asg-terminate', deadline: null, sourceId: 'autoscaling/Terminated' });
+    expect((await coordinator.accept(terminated)).status).toBe('merged');
+    await coordinator.idle();
+    expect(completion.completes).toHaveLength(2);
+    expect(completion.completes[1].lifecycle).toBeUndefined();
+    expect(teardown.requests).toHaveLength(1);
+    // Seen again: already covered.
+    await coordinator.accept(
+      notice({ kind: 'asg-terminate', deadline: null, sourceId: 'autoscaling/Terminated' }),
+    );
+    await coordinator.idle();
+    expect(completion.completes).toHaveLength(2);
+  });
+
+  it('after a successful completion, nothing more is completed by instance id', async () => {
+    const { coordinator, completion } = setup({ autoFinish: 'clean', answer: 'completed' });
+    await coordinator.start();
+    await coordinator.accept(
+      notice({ kind: 'asg-terminate', deadline: null, sourceId: 'autoscaling/Terminated' }),
+    );
+    await coordinator.idle();
+    await coordinator.accept(notice());
+    await coordinator.idle();
+    expect(completion.completes).toHaveLength(1);
+  });
+});
+
 describe('resume from the journal', () => {
   it('a crash mid-teardown resumes with the same episode, gate decision and token', async () => {
     const first = setup();
@@ -315,12 +350,23 @@ describe('resume from the journal', () => {
     await first.coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
     await until(() => completing, 3000, 'completion started (report journaled)');
     const second = setup();
+    second.teardown.readReport = async (path) => ({
+      outcome: 'clean',
+      episode: path.replace(/^.*\/|\.json$/g, ''),
+    });
     const resumed = await second.coordinator.start();
     expect(resumed!.report).toMatchObject({ outcome: 'clean', exitCode: 0 });
     await second.coordinator.idle();
     expect(second.teardown.requests).toHaveLength(0);
     expect(second.completion.completes).toHaveLength(1);
     expect(second.coordinator.state()!.closed).toBe(true);
+    expect(second.teardown.written).toEqual([
+      {
+        outcome: 'clean',
+        episode: resumed!.episode,
+        completion: [expect.objectContaining({ result: 'completed', token: 'tok-1' })],
+      },
+    ]);
   });
 
   it('an unfinished episode of an earlier boot is closed, never resumed (the instance came back)', async () => {
@@ -400,7 +446,9 @@ describe('dry-run', () => {
     expect(messages.extended).toEqual([]);
     expect(messages.deleted).toEqual([]);
     expect(messages.released).toEqual([]);
-    expect(coordinator.state()!.completions).toEqual([{ result: 'skipped-dry-run', token: 'tok-1' }]);
+    expect(coordinator.state()!.completions).toEqual([
+      expect.objectContaining({ result: 'skipped-dry-run', token: 'tok-1' }),
+    ]);
     // Seen again later: left alone for a real handler.
     expect(
       (await coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' })).message!.action,
