@@ -46,6 +46,7 @@ class FakeTeardown implements EpisodeTeardown<FakeReport> {
   written: FakeReport[] = [];
   gate = deferred<void>();
   finish = deferred<string>();
+  readReport?: (path: string) => Promise<FakeReport>;
   constructor(
     private readonly t: Timeline,
     private readonly autoFinish?: string,
