@@ -279,7 +279,7 @@ export class Coordinator<R extends ReportLike = ReportLike> {
       reason: 'held by the episode until teardown and completion are done',
     };
     if (!this.current) {
-      const episode = newEpisodeId(this.deps.instanceId, this.deps.clock.now());
+      const episode = newEpisodeId(this.deps.clock.now());
       await journal.append(episode, {
         type: 'opened',
         at: this.iso(),
@@ -486,7 +486,7 @@ export class Coordinator<R extends ReportLike = ReportLike> {
           completion: { ...completion, covers },
         });
         if (this.lastReport) {
-          this.lastReport.completion = state.completions;
+          this.lastReport.completion = { lifecycle: state.completions, shipped: state.shipped ?? null };
           await this.deps.teardown
             .writeReport(this.lastReport)
             .catch((err: Error) =>
@@ -542,9 +542,11 @@ export class Coordinator<R extends ReportLike = ReportLike> {
       onEvent: (event) => {
         this.lastProgressAt = clock.now();
         if (event.type === 'gate-decided' && state.gateDecision === undefined) {
+          // The engine's event carries the decision's fields beside `type`.
+          const { type: _type, ...fields } = event;
           const decision = this.deps.teardown.gateDecisionOf
             ? this.deps.teardown.gateDecisionOf(event)
-            : event.decision;
+            : fields;
           record({ type: 'gate', at: this.iso(), decision });
         } else if (event.type === 'action-finished') {
           record({ type: 'action', at: this.iso(), event });

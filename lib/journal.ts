@@ -173,13 +173,16 @@ export interface LoadedJournal {
   unreadable: Array<{ file: string; error: string }>;
 }
 
-/** An episode id that is also a safe file name: `<instanceId>-<UTC time>`. */
-export function newEpisodeId(instanceId: string, at: number): string {
+/**
+ * An episode id that is also a safe file name: `ep-<UTC time>`. Unique per instance (one episode
+ * per termination); logs, reports and S3 keys always pair it with the instance id.
+ */
+export function newEpisodeId(at: number): string {
   const stamp = new Date(at)
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  return `${instanceId}-${stamp}`;
+  return `ep-${stamp}`;
 }
 
 export class Journal {

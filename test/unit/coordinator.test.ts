@@ -54,7 +54,8 @@ class FakeTeardown implements EpisodeTeardown<FakeReport> {
   async run(req: EpisodeTeardownRequest): Promise<FakeReport> {
     this.requests.push(req);
     this.t.add('teardown');
-    if (req.gateDecision === undefined) req.onEvent?.({ type: 'gate-decided', decision: { scope: 'full' } });
+    if (req.gateDecision === undefined)
+      req.onEvent?.({ type: 'gate-decided', scope: 'full', source: 'loxilb-api', reason: 'last node' });
     req.onEvent?.({ type: 'action-finished', resource: 'eipassoc-1', action: 'DisassociateAddress' });
     const outcome = this.autoFinish ?? (await this.finish.promise);
     return { outcome, episode: req.episode };
@@ -227,9 +228,10 @@ describe('one teardown per episode', () => {
     expect(completion.heartbeats[0]).toMatchObject({ token: 'tok-1' });
     expect(messages.deleted).toEqual(['msg-1']);
     expect(shipped).toHaveLength(1);
-    expect(teardown.written[1].completion).toEqual([
-      expect.objectContaining({ result: 'completed', token: 'tok-1' }),
-    ]);
+    expect(teardown.written[1].completion).toEqual({
+      lifecycle: [expect.objectContaining({ result: 'completed', token: 'tok-1' })],
+      shipped: true,
+    });
     expect(coordinator.state()!.closed).toBe(true);
   });
 
@@ -324,13 +326,16 @@ describe('resume from the journal', () => {
     const resumed = await second.coordinator.start();
     expect(resumed).toMatchObject({
       episode,
-      gateDecision: { scope: 'full' },
+      gateDecision: { scope: 'full', source: 'loxilb-api', reason: 'last node' },
       lifecycle: { token: 'tok-1' },
       messageIds: ['msg-1'],
     });
     await second.coordinator.idle();
     expect(second.teardown.requests).toHaveLength(1);
-    expect(second.teardown.requests[0]).toMatchObject({ episode, gateDecision: { scope: 'full' } });
+    expect(second.teardown.requests[0]).toMatchObject({
+      episode,
+      gateDecision: { scope: 'full', source: 'loxilb-api', reason: 'last node' },
+    });
     expect(second.completion.completes).toEqual([
       { lifecycle: expect.objectContaining({ token: 'tok-1' }), result: 'CONTINUE' },
     ]);
@@ -365,7 +370,10 @@ describe('resume from the journal', () => {
       {
         outcome: 'clean',
         episode: resumed!.episode,
-        completion: [expect.objectContaining({ result: 'completed', token: 'tok-1' })],
+        completion: {
+          lifecycle: [expect.objectContaining({ result: 'completed', token: 'tok-1' })],
+          shipped: null,
+        },
       },
     ]);
   });

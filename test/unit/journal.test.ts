@@ -170,6 +170,6 @@ describe('reduceEpisode', () => {
   });
 
   it('episode ids are safe file names', () => {
-    expect(newEpisodeId('i-0abc', Date.parse('2024-05-01T12:00:00.123Z'))).toBe('i-0abc-20240501T120000Z');
+    expect(newEpisodeId(Date.parse('2024-05-01T12:00:00.123Z'))).toBe('ep-20240501T120000Z');
   });
 });
