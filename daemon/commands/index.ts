@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { registerCheck } from './check';
+import { registerReport } from './report';
 import { registerRun } from './run';
 
 /**
@@ -7,4 +9,8 @@ import { registerRun } from './run';
  */
 export type RegisterCommand = (program: Command) => void;
 
-export const commandModules: RegisterCommand[] = [(program) => registerRun(program)];
+export const commandModules: RegisterCommand[] = [
+  (program) => registerRun(program),
+  registerCheck,
+  registerReport,
+];

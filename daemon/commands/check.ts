@@ -1,0 +1,89 @@
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { access, constants } from 'node:fs/promises';
+import { createAwsClients, destroyAwsClients, AwsClients } from '../../lib/aws/clients';
+import { CheckResult, checkExitCode, formatCheckLine, runChecks } from '../../lib/check';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../../lib/config/load';
+import { Config } from '../../lib/config/schema';
+import { ImdsClient } from '../../lib/sources/imds-client';
+import { EXIT_BAD_INPUT } from '../cli';
+
+interface CheckOptions {
+  json?: boolean;
+  instanceId?: string;
+  config?: string;
+}
+
+function print(results: CheckResult[], exitCode: number, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ok: exitCode === 0, exitCode, checks: results }, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${results.map(formatCheckLine).join('\n')}\n`);
+  }
+}
+
+async function httpGet(url: string, timeoutMs: number): Promise<{ status: number; body: string }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  return { status: res.status, body: await res.text() };
+}
+
+/** `teardownd check`: verifies the set-up without changing anything. Exit 0 OK/WARN, 1 FAIL, 2 bad config. */
+export function registerCheck(program: Command): void {
+  program
+    .command('check')
+    .description(
+      'verify config, IMDS, region, SQS queue, loxilb API and IAM permissions (DryRun) without changing anything',
+    )
+    .option('--json', 'print the results as one JSON document')
+    .option('--instance-id <id>', 'instance to check (default: IMDS instance-id)')
+    .action(async (_opts: CheckOptions, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<CheckOptions>();
+      const path = opts.config ?? DEFAULT_CONFIG_PATH;
+      let config: Config;
+      try {
+        config = loadConfig({ path: opts.config });
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        const results: CheckResult[] = err.problems.map((problem) => ({
+          status: 'FAIL',
+          check: 'config',
+          what: `config ${path}: ${problem}`,
+          fix: 'fix the named field (scripts/config.example.md explains every key)',
+        }));
+        print(results, EXIT_BAD_INPUT, Boolean(opts.json));
+        process.exitCode = EXIT_BAD_INPUT;
+        return;
+      }
+
+      const imdsConfig = config.sources.imds;
+      // IMDSv1 fallback off on purpose: check must see whether IMDSv2 works.
+      const imds = new ImdsClient({
+        endpoint: imdsConfig.endpoint,
+        requestTimeoutMs: imdsConfig.requestTimeoutMs,
+        tokenTtlSeconds: imdsConfig.tokenTtlSeconds,
+        allowV1Fallback: false,
+      });
+      const clients: AwsClients[] = [];
+      try {
+        const results = await runChecks({
+          config,
+          configFile: { path, found: opts.config !== undefined || existsSync(path) },
+          imds,
+          env: process.env,
+          createClients: (region) => {
+            const c = createAwsClients({ region });
+            clients.push(c);
+            return c;
+          },
+          httpGet,
+          checkWritable: (dir) => access(dir, constants.W_OK),
+          instanceId: opts.instanceId,
+        });
+        const code = checkExitCode(results);
+        print(results, code, Boolean(opts.json));
+        process.exitCode = code;
+      } finally {
+        clients.forEach(destroyAwsClients);
+      }
+    });
+}

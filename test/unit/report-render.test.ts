@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatDuration, renderReport } from '../../lib/report-render';
+import { parseReport, ReportDocument } from '../../lib/report-source';
+
+function fixture(): ReportDocument {
+  const path = join(__dirname, '../fixtures/reports/left-behind.json');
+  return parseReport(JSON.parse(readFileSync(path, 'utf8')), path);
+}
+
+/** The lines of one section: from its title to the next blank line. */
+function section(text: string, title: RegExp): string[] {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => title.test(l));
+  expect(start).toBeGreaterThanOrEqual(0);
+  const end = lines.indexOf('', start);
+  return lines.slice(start + 1, end < 0 ? undefined : end);
+}
+
+describe('report renderer', () => {
+  const report = fixture();
+  const text = renderReport(report);
+
+  it('heads the page with the instance, the episode, the trigger and its deadline, and the outcome', () => {
+    const head = text.split('\n\n')[0]!;
+    expect(head).toContain('i-0a1b2c3d4e5f60718');
+    expect(head).toContain('i-0a1b2c3d4e5f60718-20240501T120000Z');
+    expect(head).toMatch(/spot-terminate via imds/);
+    expect(head).toMatch(/deadline 2024-05-01T12:02:00.000Z \(\+120.000s from start\)/);
+    expect(head).toMatch(/LEFT BEHIND/);
+    expect(head).toMatch(/took 14\.3 s/);
+    expect(head).toMatch(/Dry run: +no/);
+    expect(head).toMatch(/4: 2 done, 1 failed, 1 blocked/);
+  });
+
+  it('shows the gate scope, who decided it and why', () => {
+    const gate = section(text, /^Gate decision/).join('\n');
+    expect(gate).toMatch(/scope full \(decided by loxilb-api\)/);
+    expect(gate).toContain('every BFD peer is down');
+    expect(gate).toMatch(/bfdPeersUp: 0/);
+  });
+
+  it('lists every action under its stage, stages in the order they ran, with offset, outcome, duration, attempts and error code', () => {
+    const timeline = section(text, /^Timeline/);
+    const stages = timeline.filter((l) => /^ {2}\S/.test(l)).map((l) => l.trim());
+    expect(stages).toEqual(['eip', 'eni', 'subnet']);
+    const failed = timeline.find((l) => l.includes('+4.800s'))!;
+    expect(failed).toMatch(/delete\s+eni-0c0ffee0000000001\s+failed\s+9\.1 s\s+8\s+UnauthorizedOperation/);
+    const eniRows = timeline.slice(timeline.indexOf('  eni') + 1, timeline.indexOf('  subnet'));
+    expect(eniRows.map((l) => l.trim().split(/\s+/)[1])).toEqual(['detach', 'delete']);
+  });
+
+  it('says why each failed or blocked action did not do its job', () => {
+    const failed = section(text, /^Failed or blocked \(2\)/).join('\n');
+    expect(failed).toMatch(
+      /FAILED eni delete eni-0c0ffee0000000001 \[UnauthorizedOperation\] after 8 attempts/,
+    );
+    expect(failed).toContain('not authorized to perform this operation');
+    expect(failed).toMatch(/BLOCKED subnet delete subnet-0abc0000000000001/);
+    expect(failed).toContain('eni-0c0ffee0000000001 is still in the subnet');
+  });
+
+  it('gives the command to clean up each left-behind resource by hand', () => {
+    const left = section(text, /^Left behind \(2\)/).join('\n');
+    for (const item of report.leftBehind) {
+      expect(left).toContain(item.resource);
+      expect(left).toContain(item.manualCommand);
+    }
+    expect(left).toContain('aws ec2 delete-subnet --subnet-id subnet-0abc0000000000001');
+  });
+
+  it('shows the lifecycle completion result when the daemon recorded one', () => {
+    const done = renderReport({
+      ...report,
+      completion: [{ result: 'CONTINUE', by: 'token', attempts: 2, hookName: 'loxilb-teardown' }],
+    });
+    const completion = section(done, /^Lifecycle completion/).join('\n');
+    expect(completion).toMatch(/result: CONTINUE/);
+    expect(completion).toMatch(/attempts: 2/);
+    expect(section(text, /^Lifecycle completion/).join('\n')).toMatch(/not recorded/);
+  });
+
+  it('a clean report says nothing failed and nothing is left behind', () => {
+    const clean = renderReport({
+      ...report,
+      outcome: 'clean',
+      actions: report.actions.filter((a) => a.outcome === 'done'),
+      leftBehind: [],
+    });
+    expect(clean).toMatch(/CLEAN/);
+    expect(section(clean, /^Failed or blocked \(0\)/).join('\n')).toMatch(/nothing failed/);
+    expect(section(clean, /^Left behind \(0\)/).join('\n')).toMatch(/no manual clean-up needed/);
+  });
+
+  it('a report without a trigger (a CLI run) says so', () => {
+    const manual = renderReport({ ...report, trigger: undefined });
+    expect(manual).toMatch(/Trigger: +none recorded/);
+  });
+
+  it('has no colour codes unless asked, and colours outcomes when asked', () => {
+    // eslint-disable-next-line no-control-regex
+    expect(text).not.toMatch(/\x1b\[/);
+    const coloured = renderReport(report, { color: true });
+    expect(coloured).toContain('\x1b[31mfailed');
+    // eslint-disable-next-line no-control-regex
+    expect(coloured.replace(/\x1b\[\d+m/g, '')).toBe(text);
+  });
+
+  it('formats durations for people', () => {
+    expect(formatDuration(450)).toBe('450 ms');
+    expect(formatDuration(12_345)).toBe('12.3 s');
+    expect(formatDuration(123_000)).toBe('2 min 3 s');
+  });
+});
