@@ -26,9 +26,14 @@ export interface GlobalOptions {
   logLevel?: string;
 }
 
-export function createRuntime(opts: GlobalOptions): Runtime {
+export interface RuntimeOverrides {
+  /** Where log lines go (default stdout); `plan --json` sends them to stderr so stdout is pure JSON. */
+  logStream?: NodeJS.WritableStream;
+}
+
+export function createRuntime(opts: GlobalOptions, overrides: RuntimeOverrides = {}): Runtime {
   const config = loadConfig({ path: opts.config });
-  const logger = createLogger({ level: opts.logLevel ?? config.log.level });
+  const logger = createLogger({ level: opts.logLevel ?? config.log.level, stream: overrides.logStream });
   const imds = new ImdsClient({
     endpoint: config.sources.imds.endpoint,
     requestTimeoutMs: config.sources.imds.requestTimeoutMs,

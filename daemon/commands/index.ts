@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { registerCheck } from './check';
+import { registerPlan } from './plan';
 import { registerReport } from './report';
 import { registerRun } from './run';
+import { registerTeardown } from './teardown';
 
 /**
  * Each CLI verb lives in its own module under daemon/commands/ and registers itself here.
@@ -12,5 +14,7 @@ export type RegisterCommand = (program: Command) => void;
 export const commandModules: RegisterCommand[] = [
   (program) => registerRun(program),
   registerCheck,
+  registerPlan,
   registerReport,
+  registerTeardown,
 ];

@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { runTeardown } from '../../lib/engine';
+import { TerminationNotice } from '../../lib/notice';
+import { reportExitCode, summarizeReport, writeReport } from '../../lib/report';
+import { EXIT_LEFT_BEHIND } from '../cli';
+import { createRuntime, GlobalOptions } from '../runtime';
+import { engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
+
+interface TeardownOptions {
+  instanceId?: string;
+  scope?: string;
+  dryRun?: boolean;
+}
+
+/**
+ * `teardownd teardown`: runs the teardown for this instance now (a manual trigger), writes the report
+ * to reports.dir and prints a summary and its path. Exit 0 done, 1 something left behind, 2 bad input.
+ * SIGINT/SIGTERM abort the run; what was not done is reported.
+ */
+export function registerTeardown(program: Command): void {
+  program
+    .command('teardown')
+    .description("tear down this instance's loxilb resources now and write the report")
+    .option('--instance-id <id>', 'instance to tear down for (default: IMDS instance-id)')
+    .option('--scope <scope>', 'full | instance | none (default: the gate decides)')
+    .option('--dry-run', 'plan and report only: zero mutating calls')
+    .action(async (opts: TeardownOptions, cmd: Command) => {
+      const scope = parseScopeFlag(opts.scope);
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      const runtime = createRuntime(globals);
+      const abort = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => abort.abort(new Error(`received ${sig}`));
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      try {
+        const instanceId = await resolveInstanceId(runtime, opts.instanceId);
+        const { ec2 } = await runtime.aws();
+        const now = runtime.clock.now();
+        const trigger: TerminationNotice = {
+          instanceId,
+          kind: 'manual',
+          deadline: null,
+          source: 'cli',
+          receivedAt: new Date(now).toISOString(),
+        };
+        const report = await runTeardown(engineDeps(runtime, ec2), {
+          instanceId,
+          episode: newCliEpisode(new Date(now)),
+          trigger,
+          scopeOverride: scope,
+          dryRun: Boolean(opts.dryRun),
+          signal: abort.signal,
+        });
+        process.stdout.write(summarizeReport(report) + '\n');
+        let code: number = reportExitCode(report);
+        try {
+          const path = await writeReport(runtime.config.reports.dir, report);
+          process.stdout.write(`report: ${path}\n`);
+        } catch (err) {
+          process.stderr.write(
+            `teardownd: could not write the report to ${runtime.config.reports.dir}: ${(err as Error).message}\n`,
+          );
+          code = EXIT_LEFT_BEHIND;
+        }
+        process.exitCode = code;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        runtime.close();
+      }
+    });
+}

@@ -1,0 +1,220 @@
+/**
+ * The teardown engine: gate → inventory → planner → executor → report, for one instance.
+ *
+ *   runTeardown(deps, req): Promise<TeardownReport>
+ *     Decides the scope (reusing req.gateDecision when the episode already has one; else CLI
+ *     req.scopeOverride, config override/static, or loxilb's REST API), discovers what loxilb left
+ *     for this instance, plans, executes (dry-run: zero mutating calls) and returns the report. It
+ *     does not write the report (callers add completion details first, then `writeReport`), and it
+ *     does not throw for AWS trouble: a failed discovery is a report with `error` and outcome
+ *     `left-behind` where nothing was changed.
+ *   buildPlanFor(deps, req): Promise<{ gate, inventory, plan }>
+ *     The same gate, discovery and plan without executing anything (`teardownd plan`). Throws when
+ *     discovery fails.
+ *
+ * Deadline: (req.deadlineAt ?? start + executor.defaultDeadlineMs) − executor.deadlineReserveMs;
+ * nothing starts after it and no retry sleeps past it. req.signal aborts in-flight calls.
+ * Events (req.onEvent): 'gate-decided', 'plan-built', 'action-started', 'action-finished' — the
+ * daemon journals them and counts progress for lifecycle heartbeats.
+ */
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import { errorCodeOf } from './aws/errors';
+import { Clock } from './clock';
+import { Config, Scope } from './config/schema';
+import { EngineEvent, executePlan } from './executor';
+import { decideScope, GateDecision, LoxilbAnswer, needsLoxilbApi } from './gate';
+import { discoverInventory, Inventory, loxilbTagValues } from './inventory';
+import { Logger } from './log';
+import { LoxilbApi, LoxilbApiError } from './loxilb-api';
+import { TerminationNotice } from './notice';
+import { buildPlan, Plan, planCounts } from './planner';
+import { ActionRecord, buildReport, TeardownReport } from './report';
+import { CallContext, CallCounter } from './teardown/aws-call';
+
+export type { EngineEvent } from './executor';
+export type { GateDecision } from './gate';
+export type { TeardownReport } from './report';
+
+export interface EngineDeps {
+  ec2: EC2Client;
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  loxilb: LoxilbApi;
+  /** Randomness for retry jitter (tests pin it). */
+  random?: () => number;
+}
+
+export interface TeardownRequest {
+  instanceId: string;
+  /** Id of the termination episode (daemon) or a fresh one (CLI). */
+  episode: string;
+  trigger?: TerminationNotice;
+  /** CLI --scope. */
+  scopeOverride?: Scope;
+  /** Decided earlier in this episode (journal): reused, loxilb is not asked again. */
+  gateDecision?: GateDecision;
+  dryRun: boolean;
+  /** Epoch ms. */
+  deadlineAt?: number;
+  signal?: AbortSignal;
+  onEvent?: (e: EngineEvent) => void;
+}
+
+function callContext(
+  deps: EngineDeps,
+  counter: CallCounter,
+  signal?: AbortSignal,
+  deadlineAt?: number,
+): CallContext {
+  return {
+    ec2: deps.ec2,
+    clock: deps.clock,
+    config: deps.config,
+    logger: deps.logger,
+    signal,
+    deadlineAt,
+    counter,
+    random: deps.random,
+  };
+}
+
+/** The gate for this request: reused from the episode, or decided now (asking loxilb only if needed). */
+export async function decideGate(deps: EngineDeps, req: TeardownRequest): Promise<GateDecision> {
+  if (req.scopeOverride === undefined && req.gateDecision) return req.gateDecision;
+  let loxilb: LoxilbAnswer | undefined;
+  if (needsLoxilbApi(deps.config, req.scopeOverride)) {
+    try {
+      loxilb = { ok: true, view: await deps.loxilb.haView(req.signal), url: deps.loxilb.baseUrl };
+    } catch (err) {
+      const e = err as LoxilbApiError;
+      loxilb = {
+        ok: false,
+        error: e.message ?? String(err),
+        errorCode: e.code ?? 'Unknown',
+        url: deps.loxilb.baseUrl,
+      };
+    }
+  }
+  return decideScope({ config: deps.config, cliScope: req.scopeOverride, loxilb });
+}
+
+function effectiveDeadline(deps: EngineDeps, req: TeardownRequest, startedAt: number): number {
+  const { defaultDeadlineMs, deadlineReserveMs } = deps.config.executor;
+  return (req.deadlineAt ?? startedAt + defaultDeadlineMs) - deadlineReserveMs;
+}
+
+async function gateAndPlan(
+  deps: EngineDeps,
+  req: TeardownRequest,
+  counter: CallCounter,
+  deadlineAt?: number,
+): Promise<{ gate: GateDecision; inventory?: Inventory; plan?: Plan; error?: unknown }> {
+  const log = { instanceId: req.instanceId, episode: req.episode };
+  const gate = await decideGate(deps, req);
+  deps.logger.info(`gate: scope ${gate.scope}`, {
+    ...log,
+    stage: 'gate',
+    scope: gate.scope,
+    source: gate.source,
+    reason: gate.reason,
+  });
+  req.onEvent?.({ type: 'gate-decided', ...gate });
+  let inventory: Inventory;
+  try {
+    inventory = await discoverInventory(callContext(deps, counter, req.signal, deadlineAt), {
+      instanceId: req.instanceId,
+      depth: gate.scope === 'full' ? 'full' : 'instance',
+    });
+  } catch (error) {
+    return { gate, error };
+  }
+  const plan = buildPlan(inventory, gate.scope, deps.config);
+  const counts = planCounts(plan);
+  deps.logger.info(`plan: ${counts.planned} planned, ${counts.blocked} blocked, ${counts.skipped} skipped`, {
+    ...log,
+    stage: 'plan',
+    scope: plan.scope,
+    describeCalls: inventory.describeCalls,
+    ...counts,
+  });
+  for (const w of plan.warnings) deps.logger.warn(w, { ...log, stage: 'plan' });
+  req.onEvent?.({ type: 'plan-built', ...counts });
+  return { gate, inventory, plan };
+}
+
+export async function buildPlanFor(
+  deps: EngineDeps,
+  req: TeardownRequest,
+): Promise<{ gate: GateDecision; inventory: Inventory; plan: Plan }> {
+  const counter = { read: 0, mutate: 0 };
+  const r = await gateAndPlan(deps, req, counter, req.deadlineAt);
+  if (r.error !== undefined) throw r.error;
+  return { gate: r.gate, inventory: r.inventory!, plan: r.plan! };
+}
+
+export async function runTeardown(deps: EngineDeps, req: TeardownRequest): Promise<TeardownReport> {
+  const { clock, logger } = deps;
+  const startedAt = clock.now();
+  const deadlineAt = effectiveDeadline(deps, req, startedAt);
+  const counter: CallCounter = { read: 0, mutate: 0 };
+  const log = { instanceId: req.instanceId, episode: req.episode };
+  const dryRun = req.dryRun || deps.config.dryRun;
+
+  const { gate, plan, error } = await gateAndPlan(deps, req, counter, deadlineAt);
+  let actions: ActionRecord[] = [];
+  if (plan) {
+    actions = await executePlan(callContext(deps, counter), plan, {
+      instanceId: req.instanceId,
+      episode: req.episode,
+      dryRun,
+      deadlineAt,
+      signal: req.signal,
+      onEvent: req.onEvent,
+    });
+  }
+  const report = buildReport({
+    episode: req.episode,
+    instanceId: req.instanceId,
+    trigger: req.trigger,
+    startedAt,
+    finishedAt: clock.now(),
+    dryRun,
+    gate,
+    deadlineAt,
+    plan,
+    actions,
+    calls: { ...counter },
+    error: error !== undefined ? discoveryError(error) : undefined,
+    leftBehind: error !== undefined ? discoveryLeftBehind(deps.config, req.instanceId, error) : undefined,
+  });
+  const fields = {
+    ...log,
+    outcome: report.outcome,
+    durationMs: report.durationMs,
+    leftBehind: report.leftBehind.length,
+  };
+  if (report.outcome === 'left-behind') logger.warn('teardown finished: something was left behind', fields);
+  else logger.info(`teardown finished: ${report.outcome}`, fields);
+  return report;
+}
+
+function discoveryError(err: unknown): TeardownReport['error'] {
+  return { stage: 'inventory', message: (err as Error)?.message ?? String(err), errorCode: errorCodeOf(err) };
+}
+
+function discoveryLeftBehind(config: Config, instanceId: string, err: unknown): TeardownReport['leftBehind'] {
+  const tv = loxilbTagValues(config);
+  const key = config.ownership.tagKey;
+  return [
+    {
+      resource: instanceId,
+      kind: 'inventory',
+      reason: `discovery failed, nothing was changed: ${(err as Error)?.message ?? String(err)}`,
+      errorCode: errorCodeOf(err),
+      manualCommand:
+        `aws ec2 describe-network-interfaces --filters Name=tag:${key},Values=${tv.eni} Name=attachment.instance-id,Values=${instanceId}` +
+        ` && aws ec2 describe-subnets --filters Name=tag:${key},Values=${tv.subnet}`,
+    },
+  ];
+}

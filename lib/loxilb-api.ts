@@ -1,0 +1,140 @@
+import { z } from 'zod';
+
+/**
+ * A tiny client for the two loxilb REST endpoints the gate needs. Shapes follow loxilb-io/loxilb:
+ *  GET /netlox/v1/config/cistate/all → {"Attr": [CIStatusGetEntry]}  (api/restapi/handler/cluster.go
+ *      ConfigGetCIState; api/models/c_i_status_get_entry.go: instance, state, sync (*int64, sent as
+ *      null), vip)
+ *  GET /netlox/v1/config/bfd/all     → {"Attr": [BfdGetEntry]}       (cluster.go ConfigGetBFDSession;
+ *      api/models/bfd_get_entry.go: instance, interval, port, remoteIp, retryCount, sourceIP, state
+ *      ∈ BFDAdminDown | BFDDown | BFDInit | BFDUp — proto/bfd.go BFDStateMap)
+ * Sample bodies: test/fixtures/loxilb/. loxilb is usually already dead when the host terminates, so
+ * every failure here is an expected answer for the gate (which then picks the safe scope), never a
+ * crash.
+ */
+
+const ciStateEntry = z.object({
+  instance: z.string().optional(),
+  state: z.string().optional(),
+  sync: z.number().nullable().optional(),
+  vip: z.string().optional(),
+});
+
+const bfdEntry = z.object({
+  instance: z.string().optional(),
+  interval: z.number().optional(),
+  port: z.number().optional(),
+  remoteIp: z.string().optional(),
+  retryCount: z.number().optional(),
+  sourceIP: z.string().optional(),
+  state: z.string().optional(),
+});
+
+const ciStateBody = z.object({ Attr: z.array(ciStateEntry).nullable() });
+const bfdBody = z.object({ Attr: z.array(bfdEntry).nullable() });
+
+export type CiStateEntry = z.infer<typeof ciStateEntry>;
+export type BfdSessionEntry = z.infer<typeof bfdEntry>;
+
+/** What loxilb says about its HA role and its BFD peers. */
+export interface LoxilbHaView {
+  ciStates: CiStateEntry[];
+  bfdSessions: BfdSessionEntry[];
+}
+
+export class LoxilbApiError extends Error {
+  constructor(
+    message: string,
+    /** `ECONNREFUSED`, `timeout`, `http-503`, `malformed-body`, … */
+    readonly code: string,
+    readonly url: string,
+    cause?: unknown,
+  ) {
+    super(message, { cause });
+    this.name = 'LoxilbApiError';
+  }
+}
+
+export interface LoxilbApi {
+  readonly baseUrl: string;
+  /** Both endpoints, asked in parallel. Throws LoxilbApiError. */
+  haView(signal?: AbortSignal): Promise<LoxilbHaView>;
+}
+
+export type FetchFn = (
+  input: string,
+  init?: { signal?: AbortSignal },
+) => Promise<{
+  ok: boolean;
+  status: number;
+  text(): Promise<string>;
+}>;
+
+export interface LoxilbApiOptions {
+  /** config gate.loxilbApiUrl, e.g. http://127.0.0.1:11111 */
+  baseUrl: string;
+  /** config gate.apiTimeoutMs; bounds each request. */
+  timeoutMs: number;
+  fetch: FetchFn;
+}
+
+export const CISTATE_PATH = '/netlox/v1/config/cistate/all';
+export const BFD_PATH = '/netlox/v1/config/bfd/all';
+
+function networkCode(err: unknown): string {
+  const cause = (err as { cause?: { code?: string } })?.cause;
+  return cause?.code ?? (err as { code?: string })?.code ?? (err as Error)?.name ?? 'Unknown';
+}
+
+export function createLoxilbApi(options: LoxilbApiOptions): LoxilbApi {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+
+  async function getJson<T>(path: string, schema: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
+    const url = baseUrl + path;
+    const timeout = AbortSignal.timeout(options.timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    let status: number;
+    let text: string;
+    try {
+      const res = await options.fetch(url, { signal: combined });
+      status = res.status;
+      text = await res.text();
+    } catch (err) {
+      if (timeout.aborted && !signal?.aborted) {
+        throw new LoxilbApiError(`GET ${url} timed out after ${options.timeoutMs} ms`, 'timeout', url, err);
+      }
+      const code = networkCode(err);
+      throw new LoxilbApiError(`GET ${url} failed: ${code}`, code, url, err);
+    }
+    if (status !== 200) {
+      throw new LoxilbApiError(`GET ${url} answered HTTP ${status}`, `http-${status}`, url);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new LoxilbApiError(`GET ${url} answered a body that is not JSON`, 'malformed-body', url, err);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new LoxilbApiError(
+        `GET ${url} answered an unexpected body (${issue.path.join('.') || 'body'}: ${issue.message})`,
+        'malformed-body',
+        url,
+      );
+    }
+    return parsed.data;
+  }
+
+  return {
+    baseUrl,
+    async haView(signal) {
+      const [ci, bfd] = await Promise.all([
+        getJson(CISTATE_PATH, ciStateBody, signal),
+        getJson(BFD_PATH, bfdBody, signal),
+      ]);
+      return { ciStates: ci.Attr ?? [], bfdSessions: bfd.Attr ?? [] };
+    },
+  };
+}

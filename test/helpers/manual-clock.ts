@@ -1,0 +1,121 @@
+import { Clock } from '../../lib/clock';
+
+interface Timer {
+  at: number;
+  seq: number;
+  resolve: () => void;
+}
+
+/** Lets pending promise callbacks and I/O callbacks run. */
+export async function flush(rounds = 5): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+/**
+ * A clock the test drives: `sleep` only resolves when the test advances time, so retries, backoff and
+ * detach polls run in virtual time and no test ever really sleeps.
+ */
+export class ManualClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private timers: Timer[] = [];
+  /** Every sleep requested, in order (ms). */
+  readonly sleeps: number[] = [];
+
+  constructor(start = Date.UTC(2025, 0, 1, 12, 0, 0)) {
+    this.t = start;
+  }
+
+  now(): number {
+    return this.t;
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    this.sleeps.push(ms);
+    return new Promise<void>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
+      const timer: Timer = {
+        at: this.t + Math.max(0, ms),
+        seq: this.seq++,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        this.timers = this.timers.filter((x) => x !== timer);
+        reject(signal?.reason ?? new Error('aborted'));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.timers.push(timer);
+    });
+  }
+
+  get pendingTimers(): number {
+    return this.timers.length;
+  }
+
+  /** Moves time forward by `ms`, firing due timers in order and letting their callbacks run. */
+  async advance(ms: number): Promise<void> {
+    const target = this.t + ms;
+    for (;;) {
+      await flush();
+      const next = this.nextTimer();
+      if (!next || next.at > target) break;
+      this.fire(next);
+    }
+    this.t = target;
+    await flush();
+  }
+
+  /**
+   * Runs `promise` to completion in virtual time: whenever nothing else can happen, jumps to the next
+   * timer. Fails (instead of hanging) when the promise can never settle.
+   */
+  async run<T>(promise: Promise<T>, maxSteps = 100000): Promise<T> {
+    let settled = false;
+    let value: T | undefined;
+    let error: unknown;
+    let failed = false;
+    promise.then(
+      (v) => {
+        settled = true;
+        value = v;
+      },
+      (e) => {
+        settled = true;
+        failed = true;
+        error = e;
+      },
+    );
+    for (let step = 0; step < maxSteps; step++) {
+      await flush();
+      if (settled) break;
+      const next = this.nextTimer();
+      if (!next) {
+        // Maybe real I/O (a socket) is still in flight: give it a moment before calling it stuck.
+        await new Promise((r) => setTimeout(r, 5));
+        if (!settled && !this.nextTimer() && step > 200)
+          throw new Error('ManualClock.run: the promise can never settle');
+        continue;
+      }
+      this.fire(next);
+    }
+    if (!settled) throw new Error(`ManualClock.run: not settled after ${maxSteps} steps`);
+    if (failed) throw error;
+    return value as T;
+  }
+
+  private nextTimer(): Timer | undefined {
+    let best: Timer | undefined;
+    for (const x of this.timers)
+      if (!best || x.at < best.at || (x.at === best.at && x.seq < best.seq)) best = x;
+    return best;
+  }
+
+  private fire(timer: Timer): void {
+    this.timers = this.timers.filter((x) => x !== timer);
+    if (timer.at > this.t) this.t = timer.at;
+    timer.resolve();
+  }
+}
