@@ -1,15 +1,22 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { AwsClients } from '../../lib/aws/clients';
 import { completionPort } from '../../lib/completion';
 import { Config } from '../../lib/config/schema';
 import { Coordinator, EpisodeTeardown, ReportLike, ShipReport } from '../../lib/coordinator';
+import { EngineEvent, GateDecision, runTeardown, TeardownReport } from '../../lib/engine';
 import { Journal } from '../../lib/journal';
+import { reportExitCode, writeReport } from '../../lib/report';
+import { createEpisodeShipper } from '../../lib/report-shipping';
+import { EpisodeLogBuffer } from '../../lib/episode-log';
+import { createSystemdNotifier, SystemdNotifier } from '../../lib/systemd-notify';
 import { Logger } from '../../lib/log';
 import { ImdsPoller } from '../../lib/sources/imds-poller';
 import { probeInstanceState, shutdownNotice } from '../../lib/sources/shutdown-probe';
 import { SqsConsumer } from '../../lib/sources/sqs-consumer';
 import { createRuntime, GlobalOptions, Runtime } from '../runtime';
+import { checkInstanceId, engineDeps } from './teardown-common';
 
 /**
  * `teardownd run`: the long-running daemon. Start-up checks the journal (resuming an unfinished
@@ -43,6 +50,10 @@ export interface RunDeps {
   shipReport?: (ctx: RunContext) => ShipReport | undefined;
   /** Told once the daemon is ready, when NOTIFY_SOCKET is set (systemd Type=notify). */
   notifyReady?: () => Promise<void> | void;
+  /** Told when shutdown starts (the teardown may still run for a while). */
+  notifyStopping?: () => Promise<void> | void;
+  /** Starts the systemd watchdog pings (WatchdogSec); returns the function that stops them. */
+  startWatchdog?: () => () => void;
   /** Extra background services (the sweeper). */
   background?: (ctx: RunContext) => BackgroundService[];
   /** Kernel boot id; episodes of another boot are never resumed. */
@@ -113,7 +124,9 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     stopSignal = sig;
     stopAll.abort(new Error(`received ${sig}`));
   });
+  if (opts.instanceId !== undefined) checkInstanceId(opts.instanceId, '--instance-id');
   const dryRun = !!opts.dryRun || config.dryRun;
+  let stopWatchdog = () => undefined as void;
   try {
     const instanceId = await resolveInstanceId(runtime, opts.instanceId, stopAll.signal);
     const clients = await runtime.aws();
@@ -176,6 +189,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       sqs: sqsUrl ?? null,
     });
     if (process.env.NOTIFY_SOCKET && deps.notifyReady) await deps.notifyReady();
+    stopWatchdog = deps.startWatchdog?.() ?? stopWatchdog;
 
     const sources = new AbortController();
     const stopSources = () => sources.abort();
@@ -195,6 +209,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     }
 
     await signals.promise;
+    if (process.env.NOTIFY_SOCKET && deps.notifyStopping) await deps.notifyStopping();
     await Promise.allSettled(loops);
     for (const s of background) await Promise.resolve(s.stop?.()).catch(() => undefined);
     await shutdown(ctx, coordinator);
@@ -207,6 +222,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     }
     throw err;
   } finally {
+    stopWatchdog();
     signals.dispose();
   }
 }
@@ -253,12 +269,58 @@ async function shutdown(ctx: RunContext, coordinator: Coordinator<ReportLike>): 
   await coordinator.stop();
 }
 
-/** The real dependencies of `run`; the engine binding lands with lib/engine.ts. */
-export function defaultRunDeps(): RunDeps {
+/** The teardown engine bound to this host's clients and config. */
+export function engineTeardown(ctx: RunContext): EpisodeTeardown<TeardownReport> {
+  const { config, clients, runtime } = ctx;
+  const deps = engineDeps(runtime, clients.ec2);
   return {
-    teardown: () => {
-      throw new Error('the teardown engine is not available in this build');
+    run: (req) =>
+      runTeardown(deps, {
+        ...req,
+        gateDecision: req.gateDecision as GateDecision | undefined,
+        onEvent: req.onEvent as ((e: EngineEvent) => void) | undefined,
+      }),
+    writeReport: (report) => writeReport(config.reports.dir, report),
+    exitCode: reportExitCode,
+    readReport: async (path) => JSON.parse(await readFile(path, 'utf8')) as TeardownReport,
+  };
+}
+
+/**
+ * Report shipping to S3 / CloudWatch Logs when configured, with the episode's own log lines
+ * (buffered by a transport added to the daemon's logger).
+ */
+export function episodeShipper(ctx: RunContext): ShipReport | undefined {
+  const { config, clients, logger, runtime } = ctx;
+  if (!config.reports.s3 && !config.reports.cloudwatchLogs) return undefined;
+  const lines = new EpisodeLogBuffer();
+  logger.add(lines);
+  const ship = createEpisodeShipper({
+    deps: {
+      s3: config.reports.s3 ? clients.s3 : undefined,
+      logs: config.reports.cloudwatchLogs ? clients.logs : undefined,
+      clock: runtime.clock,
+      logger,
     },
+    config: config.reports,
+    lines,
+  });
+  return (report, c) => ship(report, c);
+}
+
+/** The real dependencies of `run`. The sweeper plugs in through `background`. */
+export function defaultRunDeps(): RunDeps {
+  let notifier: SystemdNotifier | undefined;
+  const systemd = (logger?: Logger) =>
+    (notifier ??= createSystemdNotifier(process.env, undefined, {
+      onError: (message) => logger?.warn('systemd notification failed', { stage: 'systemd', error: message }),
+    }));
+  return {
+    teardown: engineTeardown,
+    shipReport: episodeShipper,
+    notifyReady: () => systemd().ready(),
+    notifyStopping: () => systemd().stopping(),
+    startWatchdog: () => systemd().startWatchdog(),
   };
 }
 
