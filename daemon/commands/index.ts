@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { registerCheck } from './check';
 import { registerPlan } from './plan';
 import { registerReport } from './report';
+import { registerRun } from './run';
 import { registerTeardown } from './teardown';
 
 /**
@@ -11,6 +12,7 @@ import { registerTeardown } from './teardown';
 export type RegisterCommand = (program: Command) => void;
 
 export const commandModules: RegisterCommand[] = [
+  (program) => registerRun(program),
   registerCheck,
   registerPlan,
   registerReport,

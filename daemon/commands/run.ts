@@ -1,0 +1,343 @@
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { AwsClients } from '../../lib/aws/clients';
+import { completionPort } from '../../lib/completion';
+import { Config } from '../../lib/config/schema';
+import { Coordinator, EpisodeTeardown, ReportLike, ShipReport } from '../../lib/coordinator';
+import { EngineEvent, GateDecision, runTeardown, TeardownReport } from '../../lib/engine';
+import { Journal } from '../../lib/journal';
+import { reportExitCode, writeReport } from '../../lib/report';
+import { createEpisodeShipper } from '../../lib/report-shipping';
+import { EpisodeLogBuffer } from '../../lib/episode-log';
+import { createSystemdNotifier, SystemdNotifier } from '../../lib/systemd-notify';
+import { Logger } from '../../lib/log';
+import { ImdsPoller } from '../../lib/sources/imds-poller';
+import { probeInstanceState, shutdownNotice } from '../../lib/sources/shutdown-probe';
+import { SqsConsumer } from '../../lib/sources/sqs-consumer';
+import { createRuntime, GlobalOptions, Runtime } from '../runtime';
+import { checkInstanceId, engineDeps } from './teardown-common';
+
+/**
+ * `teardownd run`: the long-running daemon. Start-up checks the journal (resuming an unfinished
+ * episode) and IMDS (one poll, so a notice posted while the daemon was down is not missed) before
+ * logging `ready`; then the IMDS poller and the SQS consumer run until SIGTERM/SIGINT. On SIGTERM
+ * the shutdown probe asks EC2 whether this is a termination (finish the teardown first) or a
+ * restart/reboot (leave at once, touching nothing).
+ */
+
+/** A service that runs beside the sources until shutdown (the sweeper plugs in here). */
+export interface BackgroundService {
+  name: string;
+  /** Runs until `signal` aborts; may return at once after scheduling its own work. */
+  start(signal: AbortSignal): Promise<void> | void;
+  stop?(): Promise<void> | void;
+}
+
+export interface RunContext {
+  runtime: Runtime;
+  config: Config;
+  logger: Logger;
+  clients: AwsClients;
+  instanceId: string;
+  dryRun: boolean;
+}
+
+export interface RunDeps {
+  /** Binds the teardown engine (lib/engine.ts) for this host. */
+  teardown: (ctx: RunContext) => EpisodeTeardown;
+  /** Report shipping (S3 / CloudWatch Logs); optional. */
+  shipReport?: (ctx: RunContext) => ShipReport | undefined;
+  /** Told once the daemon is ready, when NOTIFY_SOCKET is set (systemd Type=notify). */
+  notifyReady?: () => Promise<void> | void;
+  /** Told when shutdown starts (the teardown may still run for a while). */
+  notifyStopping?: () => Promise<void> | void;
+  /** Starts the systemd watchdog pings (WatchdogSec); returns the function that stops them. */
+  startWatchdog?: () => () => void;
+  /** Extra background services (the sweeper). */
+  background?: (ctx: RunContext) => BackgroundService[];
+  /** Kernel boot id; episodes of another boot are never resumed. */
+  bootId?: () => string;
+  /** Resolves when the process is asked to stop; default SIGTERM/SIGINT. */
+  stopRequested?: () => Promise<NodeJS.Signals>;
+}
+
+export interface RunOptions {
+  dryRun?: boolean;
+  instanceId?: string;
+}
+
+export function readBootId(path = '/proc/sys/kernel/random/boot_id'): string {
+  try {
+    return readFileSync(path, 'utf8').trim() || 'unknown-boot';
+  } catch {
+    return 'unknown-boot';
+  }
+}
+
+function signalsRequested(): { promise: Promise<NodeJS.Signals>; dispose: () => void } {
+  let dispose = () => undefined as void;
+  const promise = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (sig: NodeJS.Signals) => resolve(sig);
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    dispose = () => {
+      process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGINT', onSignal);
+    };
+  });
+  return { promise, dispose };
+}
+
+/** Instance id from --instance-id or IMDS, retried until IMDS answers or the daemon is stopped. */
+async function resolveInstanceId(
+  runtime: Runtime,
+  explicit: string | undefined,
+  stop: AbortSignal,
+): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runtime.instanceId(explicit);
+    } catch (err) {
+      if (stop.aborted) throw err;
+      if (attempt === 1 || attempt % 30 === 0) {
+        runtime.logger.warn('cannot read the instance id from IMDS yet; retrying', {
+          stage: 'startup',
+          errorCode: (err as { code?: string }).code ?? (err as Error).name,
+          error: (err as Error).message,
+          attempt,
+        });
+      }
+      await runtime.clock.sleep(Math.min(runtime.config.sources.imds.pollIntervalMs, 2000), stop);
+    }
+  }
+}
+
+export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDeps): Promise<number> {
+  const { config, logger, clock } = runtime;
+  const stopAll = new AbortController();
+  const signals = deps.stopRequested
+    ? { promise: deps.stopRequested(), dispose: () => undefined }
+    : signalsRequested();
+  let stopSignal: NodeJS.Signals | undefined;
+  void signals.promise.then((sig) => {
+    stopSignal = sig;
+    stopAll.abort(new Error(`received ${sig}`));
+  });
+  if (opts.instanceId !== undefined) checkInstanceId(opts.instanceId, '--instance-id');
+  const dryRun = !!opts.dryRun || config.dryRun;
+  let stopWatchdog = () => undefined as void;
+  try {
+    const instanceId = await resolveInstanceId(runtime, opts.instanceId, stopAll.signal);
+    const clients = await runtime.aws();
+    const ctx: RunContext = { runtime, config, logger, clients, instanceId, dryRun };
+    logger.info('starting', { instanceId, stage: 'startup', dryRun, region: clients.region, config });
+
+    const sqsUrl = config.sources.sqs.queueUrl;
+    let consumer: SqsConsumer | undefined;
+    const coordinator: Coordinator<ReportLike> = new Coordinator({
+      instanceId,
+      bootId: (deps.bootId ?? readBootId)(),
+      config,
+      dryRun,
+      clock,
+      logger,
+      journal: new Journal(config.stateDir),
+      teardown: deps.teardown(ctx),
+      completion: completionPort({ autoScaling: clients.autoScaling, config, clock, logger }, instanceId),
+      messages: {
+        extend: (ids, s) => consumer?.extend(ids, s) ?? Promise.resolve(),
+        delete: (ids) => consumer?.delete(ids) ?? Promise.resolve([]),
+        release: (ids) => consumer?.release(ids) ?? Promise.resolve([]),
+      },
+      shipReport: deps.shipReport?.(ctx),
+    });
+    if (sqsUrl) {
+      consumer = new SqsConsumer({
+        sqs: clients.sqs,
+        queueUrl: sqsUrl,
+        config,
+        clock,
+        logger,
+        instanceId,
+        dryRun,
+        onNotice: (n, m) => coordinator.accept(n, m),
+      });
+    }
+    const poller = config.sources.imds.enabled
+      ? new ImdsPoller({
+          imds: runtime.imds,
+          instanceId,
+          clock,
+          logger,
+          intervalMs: config.sources.imds.pollIntervalMs,
+          onNotice: async (n) => (await coordinator.accept(n)).status !== 'not-due',
+        })
+      : undefined;
+
+    // Start-up checks, before `ready`: the journal, then IMDS once.
+    const resumed = await coordinator.start();
+    if (poller) await poller.pollOnce(stopAll.signal).catch(() => undefined);
+    stopAll.signal.throwIfAborted();
+    logger.info('ready', {
+      instanceId,
+      stage: 'startup',
+      dryRun,
+      episode: coordinator.activeEpisode,
+      resumed: !!resumed && !resumed.closed,
+      imds: !!poller,
+      sqs: sqsUrl ?? null,
+    });
+    if (process.env.NOTIFY_SOCKET && deps.notifyReady) await deps.notifyReady();
+    stopWatchdog = deps.startWatchdog?.() ?? stopWatchdog;
+
+    const sources = new AbortController();
+    const stopSources = () => sources.abort();
+    stopAll.signal.addEventListener('abort', stopSources, { once: true });
+    const background = deps.background?.(ctx) ?? [];
+    const loops: Array<Promise<void>> = [];
+    if (poller) loops.push(poller.run(sources.signal));
+    if (consumer) loops.push(consumer.run(sources.signal));
+    for (const s of background) {
+      loops.push(
+        Promise.resolve()
+          .then(() => s.start(sources.signal))
+          .catch((err: Error) => {
+            logger.error(`${s.name} failed`, { instanceId, stage: s.name, error: err.message });
+          }),
+      );
+    }
+
+    await signals.promise;
+    if (process.env.NOTIFY_SOCKET && deps.notifyStopping) await deps.notifyStopping();
+    await Promise.allSettled(loops);
+    for (const s of background) await Promise.resolve(s.stop?.()).catch(() => undefined);
+    await shutdown(ctx, coordinator);
+    logger.info('stopped', { instanceId, stage: 'shutdown', signal: stopSignal });
+    return 0;
+  } catch (err) {
+    if (stopAll.signal.aborted) {
+      logger.info('stopped during start-up', { stage: 'startup', signal: stopSignal });
+      return 0;
+    }
+    throw err;
+  } finally {
+    stopWatchdog();
+    signals.dispose();
+  }
+}
+
+/** SIGTERM: a termination (finish the teardown first) or a restart/reboot (leave, touch nothing)? */
+async function shutdown(ctx: RunContext, coordinator: Coordinator<ReportLike>): Promise<void> {
+  const { config, logger, clients, instanceId, runtime } = ctx;
+  const log = { instanceId, stage: 'shutdown-probe', episode: coordinator.activeEpisode };
+  const probeCfg = config.sources.shutdownProbe;
+  if (!probeCfg.enabled) {
+    if (coordinator.busy) logger.info('stopping mid-episode; the journal resumes it on the next start', log);
+    await coordinator.stop();
+    return;
+  }
+  const timeout = AbortSignal.timeout(Math.min(probeCfg.timeoutMs, 10000));
+  const probe = await probeInstanceState(
+    { ec2: clients.ec2, config, clock: runtime.clock },
+    instanceId,
+    timeout,
+  );
+  if (probe.verdict !== 'terminating') {
+    logger.info('shutdown is not a termination; exiting without changes', {
+      ...log,
+      state: probe.state ?? null,
+      verdict: probe.verdict,
+      errorCode: probe.errorCode,
+      error: probe.error,
+    });
+    if (coordinator.busy) logger.info('stopping mid-episode; the journal resumes it on the next start', log);
+    await coordinator.stop();
+    return;
+  }
+  logger.warn('instance is shutting down: running the teardown before exit', { ...log, state: probe.state });
+  const started = runtime.clock.now();
+  await coordinator.accept(shutdownNotice(instanceId, started, probe.state!));
+  const finished = await coordinator.idle(Math.max(0, probeCfg.timeoutMs - (runtime.clock.now() - started)));
+  if (!finished) {
+    logger.error('teardown did not finish within sources.shutdownProbe.timeoutMs', {
+      ...log,
+      episode: coordinator.activeEpisode,
+      durationMs: runtime.clock.now() - started,
+    });
+  }
+  await coordinator.stop();
+}
+
+/** The teardown engine bound to this host's clients and config. */
+export function engineTeardown(ctx: RunContext): EpisodeTeardown<TeardownReport> {
+  const { config, clients, runtime } = ctx;
+  const deps = engineDeps(runtime, clients.ec2);
+  return {
+    run: (req) =>
+      runTeardown(deps, {
+        ...req,
+        gateDecision: req.gateDecision as GateDecision | undefined,
+        onEvent: req.onEvent as ((e: EngineEvent) => void) | undefined,
+      }),
+    writeReport: (report) => writeReport(config.reports.dir, report),
+    exitCode: reportExitCode,
+    readReport: async (path) => JSON.parse(await readFile(path, 'utf8')) as TeardownReport,
+  };
+}
+
+/**
+ * Report shipping to S3 / CloudWatch Logs when configured, with the episode's own log lines
+ * (buffered by a transport added to the daemon's logger).
+ */
+export function episodeShipper(ctx: RunContext): ShipReport | undefined {
+  const { config, clients, logger, runtime } = ctx;
+  if (!config.reports.s3 && !config.reports.cloudwatchLogs) return undefined;
+  const lines = new EpisodeLogBuffer();
+  logger.add(lines);
+  const ship = createEpisodeShipper({
+    deps: {
+      s3: config.reports.s3 ? clients.s3 : undefined,
+      logs: config.reports.cloudwatchLogs ? clients.logs : undefined,
+      clock: runtime.clock,
+      logger,
+    },
+    config: config.reports,
+    lines,
+  });
+  return (report, c) => ship(report, c);
+}
+
+/** The real dependencies of `run`. The sweeper plugs in through `background`. */
+export function defaultRunDeps(): RunDeps {
+  let notifier: SystemdNotifier | undefined;
+  const systemd = (logger?: Logger) =>
+    (notifier ??= createSystemdNotifier(process.env, undefined, {
+      onError: (message) => logger?.warn('systemd notification failed', { stage: 'systemd', error: message }),
+    }));
+  return {
+    teardown: engineTeardown,
+    shipReport: episodeShipper,
+    notifyReady: () => systemd().ready(),
+    notifyStopping: () => systemd().stopping(),
+    startWatchdog: () => systemd().startWatchdog(),
+  };
+}
+
+export function registerRun(program: Command, deps: () => RunDeps = defaultRunDeps): void {
+  program
+    .command('run')
+    .description(
+      'Run the daemon: watch IMDS and SQS, tear down on termination, complete the lifecycle action',
+    )
+    .option('--dry-run', 'observe, decide and report only: zero mutating calls')
+    .option('--instance-id <id>', 'this instance (default: IMDS instance-id)')
+    .action(async (opts: RunOptions, cmd: Command) => {
+      const runtime = createRuntime(cmd.optsWithGlobals<GlobalOptions>());
+      try {
+        process.exitCode = await runDaemon(runtime, opts, deps());
+      } finally {
+        runtime.close();
+      }
+    });
+}

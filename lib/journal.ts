@@ -1,0 +1,286 @@
+import * as nodeFs from 'node:fs/promises';
+import { join } from 'node:path';
+import { LifecycleRef, TerminationNotice } from './notice';
+
+/**
+ * The on-disk record of every episode, so a crash, a `kill -9` or a service restart resumes instead
+ * of starting over or forgetting. One JSON file per episode under `<stateDir>/episodes/`, rewritten
+ * whole on every step through tmp + fsync + rename (+ fsync of the directory): a reader sees either
+ * the previous or the next version, never half of one.
+ */
+
+export const JOURNAL_SCHEMA_VERSION = 1;
+
+export type CompletionResultKind =
+  /** CompleteLifecycleAction accepted. */
+  | 'completed'
+  /** The action was already gone (Terminating:Proceed, Terminated, instance left the group). */
+  | 'already-done'
+  /** Nothing to complete: not in an Auto Scaling group, no pending action, or no hook to name. */
+  | 'not-needed'
+  /** Dry-run: completion skipped on purpose. */
+  | 'skipped-dry-run'
+  /** Gave up (timeout, AccessDenied…); the hook's DefaultResult will apply. */
+  | 'failed';
+
+export interface CompletionRecord {
+  result: CompletionResultKind;
+  /** CONTINUE | ABANDON when a call was made. */
+  lifecycleActionResult?: string;
+  autoScalingGroupName?: string;
+  hookName?: string;
+  by?: 'token' | 'instance-id';
+  token?: string;
+  detail?: string;
+  errorCode?: string;
+  /** Notices (source|kind|sourceId|deadline) this attempt answered; a later one may need another. */
+  covers?: string[];
+}
+
+export interface ReportRecord {
+  path: string;
+  outcome: string;
+  exitCode: 0 | 1;
+}
+
+export type JournalStep =
+  | {
+      type: 'opened';
+      at: string;
+      episode: string;
+      instanceId: string;
+      /** Kernel boot id: a notice after a stop/start (new boot) is a new termination. */
+      bootId: string;
+      dryRun: boolean;
+      notice: TerminationNotice;
+    }
+  /** A further notice merged into this episode (another source, or a lifecycle token arriving later). */
+  | { type: 'notice'; at: string; notice: TerminationNotice }
+  /** An SQS message this episode holds and must delete at the end. */
+  | { type: 'message'; at: string; messageId: string }
+  | { type: 'teardown-started'; at: string; deadlineAt: number | null }
+  | { type: 'gate'; at: string; decision: unknown }
+  | { type: 'action'; at: string; event: unknown }
+  | { type: 'report'; at: string; report: ReportRecord }
+  | { type: 'shipped'; at: string; ok: boolean; detail?: string }
+  | { type: 'completed'; at: string; completion: CompletionRecord }
+  | { type: 'messages-deleted'; at: string; messageIds: string[] }
+  | { type: 'closed'; at: string };
+
+export interface EpisodeState {
+  episode: string;
+  instanceId: string;
+  bootId: string;
+  dryRun: boolean;
+  openedAt: string;
+  notices: TerminationNotice[];
+  /** The lifecycle action to heartbeat and complete; a token-bearing ref wins over a token-less one. */
+  lifecycle?: LifecycleRef;
+  messageIds: string[];
+  teardownStarted: boolean;
+  gateDecision?: unknown;
+  actionsFinished: unknown[];
+  report?: ReportRecord;
+  shipped?: boolean;
+  completions: CompletionRecord[];
+  deletedMessageIds: string[];
+  closed: boolean;
+}
+
+/** Folds an episode's steps into its current state (pure). */
+export function reduceEpisode(steps: JournalStep[]): EpisodeState {
+  const first = steps[0];
+  if (!first || first.type !== 'opened')
+    throw new Error('journal: an episode must start with an "opened" step');
+  const state: EpisodeState = {
+    episode: first.episode,
+    instanceId: first.instanceId,
+    bootId: first.bootId,
+    dryRun: first.dryRun,
+    openedAt: first.at,
+    notices: [],
+    messageIds: [],
+    teardownStarted: false,
+    actionsFinished: [],
+    completions: [],
+    deletedMessageIds: [],
+    closed: false,
+  };
+  const addNotice = (n: TerminationNotice) => {
+    state.notices.push(n);
+    if (n.lifecycle && (!state.lifecycle || (n.lifecycle.token && !state.lifecycle.token))) {
+      state.lifecycle = n.lifecycle;
+    }
+  };
+  for (const step of steps) {
+    switch (step.type) {
+      case 'opened':
+      case 'notice':
+        addNotice(step.notice);
+        break;
+      case 'message':
+        if (!state.messageIds.includes(step.messageId)) state.messageIds.push(step.messageId);
+        break;
+      case 'teardown-started':
+        state.teardownStarted = true;
+        break;
+      case 'gate':
+        state.gateDecision = step.decision;
+        break;
+      case 'action':
+        state.actionsFinished.push(step.event);
+        break;
+      case 'report':
+        state.report = step.report;
+        break;
+      case 'shipped':
+        state.shipped = step.ok;
+        break;
+      case 'completed':
+        state.completions.push(step.completion);
+        break;
+      case 'messages-deleted':
+        for (const id of step.messageIds)
+          if (!state.deletedMessageIds.includes(id)) state.deletedMessageIds.push(id);
+        break;
+      case 'closed':
+        state.closed = true;
+        break;
+    }
+  }
+  return state;
+}
+
+/** The parts of node:fs/promises the journal uses; a test can pass a failing one. */
+export interface JournalFs {
+  mkdir: typeof nodeFs.mkdir;
+  open: typeof nodeFs.open;
+  rename: typeof nodeFs.rename;
+  readdir: typeof nodeFs.readdir;
+  readFile: typeof nodeFs.readFile;
+  unlink: typeof nodeFs.unlink;
+}
+
+interface EpisodeFile {
+  schemaVersion: number;
+  episode: string;
+  steps: JournalStep[];
+}
+
+export interface LoadedJournal {
+  episodes: EpisodeState[];
+  /** Files that could not be read, with why; the caller logs them. They are left in place. */
+  unreadable: Array<{ file: string; error: string }>;
+}
+
+/**
+ * An episode id that is also a safe file name: `ep-<UTC time>`. Unique per instance (one episode
+ * per termination); logs, reports and S3 keys always pair it with the instance id.
+ */
+export function newEpisodeId(at: number): string {
+  const stamp = new Date(at)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `ep-${stamp}`;
+}
+
+export class Journal {
+  readonly dir: string;
+  private readonly steps = new Map<string, JournalStep[]>();
+  private readonly writes = new Map<string, Promise<void>>();
+  private tmpSeq = 0;
+
+  constructor(
+    stateDir: string,
+    private readonly fs: JournalFs = nodeFs,
+  ) {
+    this.dir = join(stateDir, 'episodes');
+  }
+
+  /** Reads every episode file. Leftover `.tmp` files (a crash mid-write) are ignored. */
+  async load(): Promise<LoadedJournal> {
+    await this.fs.mkdir(this.dir, { recursive: true });
+    const names = (await this.fs.readdir(this.dir)).filter((n) => n.endsWith('.json')).sort();
+    const out: LoadedJournal = { episodes: [], unreadable: [] };
+    for (const name of names) {
+      const file = join(this.dir, name);
+      try {
+        const doc = JSON.parse(await this.fs.readFile(file, 'utf8')) as EpisodeFile;
+        if (doc.schemaVersion !== JOURNAL_SCHEMA_VERSION || !Array.isArray(doc.steps)) {
+          throw new Error(`unsupported schemaVersion ${JSON.stringify(doc.schemaVersion)}`);
+        }
+        const state = reduceEpisode(doc.steps);
+        this.steps.set(state.episode, doc.steps);
+        out.episodes.push(state);
+      } catch (err) {
+        out.unreadable.push({ file, error: (err as Error).message });
+      }
+    }
+    return out;
+  }
+
+  /** Appends a step and durably rewrites the episode's file; resolves with the new state. */
+  async append(episode: string, step: JournalStep): Promise<EpisodeState> {
+    const steps = this.steps.get(episode) ?? [];
+    if (steps.length === 0 && step.type !== 'opened')
+      throw new Error(`journal: episode ${episode} was never opened`);
+    steps.push(step);
+    this.steps.set(episode, steps);
+    const snapshot: EpisodeFile = { schemaVersion: JOURNAL_SCHEMA_VERSION, episode, steps: [...steps] };
+    const previous = this.writes.get(episode) ?? Promise.resolve();
+    const write = previous.catch(() => undefined).then(() => this.writeAtomic(episode, snapshot));
+    this.writes.set(episode, write);
+    try {
+      await write;
+    } catch (err) {
+      // Memory must not claim what the disk does not hold.
+      const i = steps.indexOf(step);
+      if (i >= 0) steps.splice(i, 1);
+      throw err;
+    }
+    return reduceEpisode(steps);
+  }
+
+  state(episode: string): EpisodeState | undefined {
+    const steps = this.steps.get(episode);
+    return steps ? reduceEpisode(steps) : undefined;
+  }
+
+  /** Removes the files of closed episodes beyond the newest `keep`. */
+  async prune(keep: number): Promise<void> {
+    const closed = [...this.steps.entries()]
+      .map(([, steps]) => reduceEpisode(steps))
+      .filter((s) => s.closed)
+      .sort((a, b) => a.openedAt.localeCompare(b.openedAt));
+    for (const s of closed.slice(0, Math.max(0, closed.length - keep))) {
+      await this.fs.unlink(this.fileOf(s.episode)).catch(() => undefined);
+      this.steps.delete(s.episode);
+    }
+  }
+
+  private fileOf(episode: string): string {
+    return join(this.dir, `${episode}.json`);
+  }
+
+  private async writeAtomic(episode: string, doc: EpisodeFile): Promise<void> {
+    await this.fs.mkdir(this.dir, { recursive: true });
+    const file = this.fileOf(episode);
+    const tmp = `${file}.${process.pid}-${++this.tmpSeq}.tmp`;
+    const handle = await this.fs.open(tmp, 'w', 0o600);
+    try {
+      await handle.writeFile(`${JSON.stringify(doc, null, 2)}\n`, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await this.fs.rename(tmp, file);
+    // The rename is durable only once the directory entry is on disk.
+    const dir = await this.fs.open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+}

@@ -1,0 +1,521 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../../lib/config/load';
+import {
+  CompletionPort,
+  Coordinator,
+  CoordinatorDeps,
+  EpisodeTeardown,
+  EpisodeTeardownRequest,
+  HeldMessages,
+} from '../../lib/coordinator';
+import { CompletionRecord, Journal } from '../../lib/journal';
+import { nullLogger } from '../../lib/log';
+import { LifecycleRef, TerminationNotice } from '../../lib/notice';
+import { flush, ManualClock, until } from './support/manual-clock';
+
+const instanceId = 'i-0abc';
+
+interface FakeReport {
+  outcome: string;
+  episode: string;
+  completion?: unknown;
+}
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((a, b) => {
+    resolve = a;
+    reject = b;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Records the order of side effects across fakes. */
+class Timeline {
+  entries: string[] = [];
+  add(e: string) {
+    this.entries.push(e);
+  }
+}
+
+class FakeTeardown implements EpisodeTeardown<FakeReport> {
+  requests: EpisodeTeardownRequest[] = [];
+  written: FakeReport[] = [];
+  gate = deferred<void>();
+  finish = deferred<string>();
+  readReport?: (path: string) => Promise<FakeReport>;
+  constructor(
+    private readonly t: Timeline,
+    private readonly autoFinish?: string,
+  ) {}
+  async run(req: EpisodeTeardownRequest): Promise<FakeReport> {
+    this.requests.push(req);
+    this.t.add('teardown');
+    if (req.gateDecision === undefined)
+      req.onEvent?.({ type: 'gate-decided', scope: 'full', source: 'loxilb-api', reason: 'last node' });
+    req.onEvent?.({ type: 'action-finished', resource: 'eipassoc-1', action: 'DisassociateAddress' });
+    const outcome = this.autoFinish ?? (await this.finish.promise);
+    return { outcome, episode: req.episode };
+  }
+  async writeReport(report: FakeReport): Promise<string> {
+    this.written.push(JSON.parse(JSON.stringify(report)) as FakeReport);
+    this.t.add(report.completion ? 'report-rewritten' : 'report');
+    return `/reports/${report.episode}.json`;
+  }
+  exitCode(report: FakeReport): 0 | 1 {
+    return report.outcome === 'left-behind' ? 1 : 0;
+  }
+}
+
+class FakeCompletion implements CompletionPort {
+  heartbeats: Array<LifecycleRef | undefined> = [];
+  completes: Array<{ lifecycle?: LifecycleRef; result: string }> = [];
+  tokensSwitched: string[] = [];
+  constructor(
+    private readonly t: Timeline,
+    private readonly answer: CompletionRecord['result'] = 'completed',
+  ) {}
+  async startHeartbeat(args: { lifecycle?: LifecycleRef }) {
+    this.heartbeats.push(args.lifecycle);
+    this.t.add('heartbeat-start');
+    return {
+      useToken: (token: string) => void this.tokensSwitched.push(token),
+      stop: async () => this.t.add('heartbeat-stop'),
+    };
+  }
+  async complete(args: {
+    lifecycle?: LifecycleRef;
+    result: 'CONTINUE' | 'ABANDON';
+  }): Promise<CompletionRecord> {
+    this.completes.push({ lifecycle: args.lifecycle, result: args.result });
+    this.t.add(`complete ${args.result} ${args.lifecycle?.token ?? 'by-instance-id'}`);
+    return { result: this.answer, lifecycleActionResult: args.result, token: args.lifecycle?.token };
+  }
+}
+
+class FakeMessages implements HeldMessages {
+  extended: string[][] = [];
+  deleted: string[] = [];
+  released: string[] = [];
+  constructor(private readonly t: Timeline) {}
+  async extend(ids: string[]) {
+    this.extended.push(ids);
+  }
+  async delete(ids: string[]) {
+    this.deleted.push(...ids);
+    this.t.add(`delete ${ids.join(',')}`);
+    return ids;
+  }
+  async release(ids: string[]) {
+    this.released.push(...ids);
+    return ids;
+  }
+}
+
+let stateDir: string;
+beforeEach(() => {
+  stateDir = mkdtempSync(join(tmpdir(), 'coord-'));
+});
+afterEach(() => rmSync(stateDir, { recursive: true, force: true }));
+
+function setup(
+  opts: {
+    config?: Record<string, unknown>;
+    dryRun?: boolean;
+    bootId?: string;
+    autoFinish?: string;
+    ship?: CoordinatorDeps<FakeReport>['shipReport'];
+    answer?: CompletionRecord['result'];
+  } = {},
+) {
+  const t = new Timeline();
+  const clock = new ManualClock();
+  const teardown = new FakeTeardown(t, opts.autoFinish);
+  const completion = new FakeCompletion(t, opts.answer);
+  const messages = new FakeMessages(t);
+  const config = parseConfig({ stateDir, ...opts.config });
+  const coordinator = new Coordinator<FakeReport>({
+    instanceId,
+    bootId: opts.bootId ?? 'boot-1',
+    config,
+    dryRun: opts.dryRun ?? false,
+    clock,
+    logger: nullLogger(),
+    journal: new Journal(stateDir),
+    teardown,
+    completion,
+    messages,
+    shipReport: opts.ship,
+  });
+  return { t, clock, teardown, completion, messages, coordinator };
+}
+
+function notice(over: Partial<TerminationNotice> = {}, clock = new ManualClock()): TerminationNotice {
+  return {
+    instanceId,
+    kind: 'spot-terminate',
+    deadline: new Date(clock.now() + 120000).toISOString(),
+    source: 'imds',
+    receivedAt: new Date(clock.now()).toISOString(),
+    sourceId: 'spot/terminate/x',
+    ...over,
+  };
+}
+
+const lifecycleNotice = (token: string, messageId: string): TerminationNotice =>
+  notice({
+    kind: 'asg-terminate',
+    deadline: null,
+    source: 'sqs',
+    sourceId: messageId,
+    lifecycle: { autoScalingGroupName: 'web', hookName: 'teardownd', token },
+  });
+
+describe('one teardown per episode', () => {
+  it('IMDS and SQS reporting the same spot notice → one teardown, the earliest deadline', async () => {
+    const { coordinator, teardown, clock } = setup();
+    await coordinator.start();
+    const imds = notice({}, clock);
+    const sqs = notice(
+      { source: 'sqs', sourceId: 'msg-1', deadline: new Date(clock.now() + 118000).toISOString() },
+      clock,
+    );
+    expect((await coordinator.accept(imds)).status).toBe('opened');
+    const merged = await coordinator.accept(sqs, { messageId: 'msg-1' });
+    expect(merged).toMatchObject({ status: 'merged', message: { action: 'retain' } });
+    expect((await coordinator.accept(imds)).status).toBe('duplicate');
+    teardown.finish.resolve('clean');
+    await coordinator.idle();
+    expect(teardown.requests).toHaveLength(1);
+    expect(teardown.requests[0]).toMatchObject({
+      instanceId,
+      trigger: imds,
+      dryRun: false,
+      deadlineAt: clock.now() + 120000,
+    });
+    // A notice of the same termination after the episode closed still does not tear down again.
+    expect((await coordinator.accept(notice({ sourceId: 'spot/terminate/y' }, clock))).status).toBe('merged');
+    await coordinator.idle();
+    expect(teardown.requests).toHaveLength(1);
+  });
+
+  it('order: teardown → report → ship → heartbeat stop → complete(CONTINUE, token) → delete messages', async () => {
+    const shipped: string[] = [];
+    const { coordinator, teardown, completion, messages, t } = setup({
+      ship: async (r) => {
+        shipped.push(r.episode);
+        t.add('ship');
+      },
+    });
+    await coordinator.start();
+    await coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
+    await flush();
+    teardown.finish.resolve('clean');
+    await coordinator.idle();
+    expect(t.entries).toEqual([
+      'heartbeat-start',
+      'teardown',
+      'report',
+      'ship',
+      'heartbeat-stop',
+      'complete CONTINUE tok-1',
+      'report-rewritten',
+      'delete msg-1',
+    ]);
+    expect(completion.heartbeats[0]).toMatchObject({ token: 'tok-1' });
+    expect(messages.deleted).toEqual(['msg-1']);
+    expect(shipped).toHaveLength(1);
+    expect(teardown.written[1].completion).toEqual({
+      lifecycle: [expect.objectContaining({ result: 'completed', token: 'tok-1' })],
+      shipped: true,
+    });
+    expect(coordinator.state()!.closed).toBe(true);
+  });
+
+  it('a token arriving during the teardown is heartbeated and completed; left-behind → onFailure', async () => {
+    const { coordinator, teardown, completion, clock } = setup({
+      config: { lifecycle: { onFailure: 'ABANDON' } },
+    });
+    await coordinator.start();
+    await coordinator.accept(notice({}, clock));
+    await flush();
+    expect(completion.heartbeats).toEqual([undefined]);
+    await coordinator.accept(lifecycleNotice('tok-late', 'msg-9'), { messageId: 'msg-9' });
+    expect(completion.tokensSwitched).toEqual(['tok-late']);
+    teardown.finish.resolve('left-behind');
+    await coordinator.idle();
+    expect(completion.completes).toEqual([
+      { lifecycle: expect.objectContaining({ token: 'tok-late' }), result: 'ABANDON' },
+    ]);
+    expect(teardown.requests).toHaveLength(1);
+  });
+
+  it('a lifecycle message for a finished episode only completes the action (no second teardown)', async () => {
+    const { coordinator, teardown, completion, messages, t, clock } = setup({
+      autoFinish: 'clean',
+      answer: 'not-needed',
+    });
+    await coordinator.start();
+    await coordinator.accept(notice({}, clock));
+    await coordinator.idle();
+    expect(completion.completes).toHaveLength(1); // by instance id: not in a group yet → not needed
+    const r = await coordinator.accept(lifecycleNotice('tok-2', 'msg-2'), { messageId: 'msg-2' });
+    expect(r.status).toBe('merged');
+    await coordinator.idle();
+    expect(teardown.requests).toHaveLength(1);
+    expect(completion.completes[1].lifecycle!.token).toBe('tok-2');
+    expect(messages.deleted).toEqual(['msg-2']);
+    expect(t.entries.filter((e) => e === 'teardown')).toHaveLength(1);
+    // The same message delivered again is just deleted.
+    expect(await coordinator.accept(lifecycleNotice('tok-2', 'msg-2'), { messageId: 'msg-2' })).toMatchObject(
+      {
+        status: 'duplicate',
+        message: { action: 'delete' },
+      },
+    );
+  });
+});
+
+describe('completion by instance id', () => {
+  it('a spot episode that found no pending action completes again once Auto Scaling starts terminating', async () => {
+    const { coordinator, completion, teardown } = setup({ autoFinish: 'clean', answer: 'not-needed' });
+    await coordinator.start();
+    await coordinator.accept(notice());
+    await coordinator.idle();
+    expect(completion.completes).toHaveLength(1);
+    // IMDS target-lifecycle-state flips to Terminated: same termination, now a hook waits.
+    const terminated = notice({ kind: 'asg-terminate', deadline: null, sourceId: 'autoscaling/Terminated' });
+    expect((await coordinator.accept(terminated)).status).toBe('merged');
+    await coordinator.idle();
+    expect(completion.completes).toHaveLength(2);
+    expect(completion.completes[1].lifecycle).toBeUndefined();
+    expect(teardown.requests).toHaveLength(1);
+    // Seen again: already covered.
+    await coordinator.accept(
+      notice({ kind: 'asg-terminate', deadline: null, sourceId: 'autoscaling/Terminated' }),
+    );
+    await coordinator.idle();
+    expect(completion.completes).toHaveLength(2);
+  });
+
+  it('after a successful completion, nothing more is completed by instance id', async () => {
+    const { coordinator, completion } = setup({ autoFinish: 'clean', answer: 'completed' });
+    await coordinator.start();
+    await coordinator.accept(
+      notice({ kind: 'asg-terminate', deadline: null, sourceId: 'autoscaling/Terminated' }),
+    );
+    await coordinator.idle();
+    await coordinator.accept(notice());
+    await coordinator.idle();
+    expect(completion.completes).toHaveLength(1);
+  });
+});
+
+describe('resume from the journal', () => {
+  it('a crash mid-teardown resumes with the same episode, gate decision and token', async () => {
+    const first = setup();
+    await first.coordinator.start();
+    await first.coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
+    await until(() => first.coordinator.state()?.actionsFinished.length === 1, 3000, 'action journaled');
+    const episode = first.coordinator.activeEpisode!;
+    // kill -9: the first coordinator never finishes.
+    const second = setup({ autoFinish: 'clean' });
+    const resumed = await second.coordinator.start();
+    expect(resumed).toMatchObject({
+      episode,
+      gateDecision: { scope: 'full', source: 'loxilb-api', reason: 'last node' },
+      lifecycle: { token: 'tok-1' },
+      messageIds: ['msg-1'],
+    });
+    await second.coordinator.idle();
+    expect(second.teardown.requests).toHaveLength(1);
+    expect(second.teardown.requests[0]).toMatchObject({
+      episode,
+      gateDecision: { scope: 'full', source: 'loxilb-api', reason: 'last node' },
+    });
+    expect(second.completion.completes).toEqual([
+      { lifecycle: expect.objectContaining({ token: 'tok-1' }), result: 'CONTINUE' },
+    ]);
+    // The SQS message comes back after its visibility timeout: held by the episode, deleted.
+    const again = await second.coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
+    expect(again.message).toEqual({ action: 'delete', reason: `already handled by episode ${episode}` });
+  });
+
+  it('a crash after the report was written does not tear down again: it completes', async () => {
+    const first = setup({ autoFinish: 'clean' });
+    await first.coordinator.start();
+    // Complete hangs (crash during completion).
+    let completing = false;
+    first.completion.complete = () => {
+      completing = true;
+      return new Promise(() => undefined);
+    };
+    await first.coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
+    await until(() => completing, 3000, 'completion started (report journaled)');
+    const second = setup();
+    second.teardown.readReport = async (path) => ({
+      outcome: 'clean',
+      episode: path.replace(/^.*\/|\.json$/g, ''),
+    });
+    const resumed = await second.coordinator.start();
+    expect(resumed!.report).toMatchObject({ outcome: 'clean', exitCode: 0 });
+    await second.coordinator.idle();
+    expect(second.teardown.requests).toHaveLength(0);
+    expect(second.completion.completes).toHaveLength(1);
+    expect(second.coordinator.state()!.closed).toBe(true);
+    expect(second.teardown.written).toEqual([
+      {
+        outcome: 'clean',
+        episode: resumed!.episode,
+        completion: {
+          lifecycle: [expect.objectContaining({ result: 'completed', token: 'tok-1' })],
+          shipped: null,
+        },
+      },
+    ]);
+  });
+
+  it('an unfinished episode of an earlier boot is closed, never resumed (the instance came back)', async () => {
+    const first = setup({ bootId: 'boot-1' });
+    await first.coordinator.start();
+    await first.coordinator.accept(notice({ kind: 'spot-stop' }));
+    await until(() => first.teardown.requests.length === 1);
+    const after = setup({ bootId: 'boot-2', autoFinish: 'clean' });
+    expect(await after.coordinator.start()).toBeUndefined();
+    await after.coordinator.idle();
+    expect(after.teardown.requests).toHaveLength(0);
+    // A new notice in the new boot is a new episode.
+    expect((await after.coordinator.accept(notice({ sourceId: 'spot/terminate/new' }))).status).toBe(
+      'opened',
+    );
+  });
+});
+
+describe('what is not a teardown', () => {
+  it('rebalance is advisory unless sources.teardownOnRebalance', async () => {
+    const { coordinator, teardown } = setup({ autoFinish: 'clean' });
+    await coordinator.start();
+    const r = await coordinator.accept(notice({ kind: 'rebalance', deadline: null }), { messageId: 'm' });
+    expect(r).toMatchObject({ status: 'advisory', message: { action: 'delete' } });
+    expect(coordinator.activeEpisode).toBeUndefined();
+    const acting = setup({ autoFinish: 'clean', config: { sources: { teardownOnRebalance: true } } });
+    await acting.coordinator.start();
+    expect((await acting.coordinator.accept(notice({ kind: 'rebalance', deadline: null }))).status).toBe(
+      'opened',
+    );
+    await acting.coordinator.idle();
+    expect(acting.teardown.requests).toHaveLength(1);
+    expect(teardown.requests).toHaveLength(0);
+  });
+
+  it('a scheduled retirement weeks ahead is not due: the message comes back when it is', async () => {
+    const { coordinator, clock } = setup();
+    await coordinator.start();
+    const inTwoDays = new Date(clock.now() + 2 * 86400000).toISOString();
+    const r = await coordinator.accept(
+      notice({ kind: 'scheduled-retire', deadline: inTwoDays, source: 'sqs' }),
+      { messageId: 'm' },
+    );
+    expect(r.status).toBe('not-due');
+    expect(r.message).toMatchObject({ action: 'release', visibilitySeconds: 43200 });
+    const soon = new Date(clock.now() + 60000).toISOString();
+    expect(
+      (await coordinator.accept(notice({ kind: 'scheduled-retire', deadline: soon, sourceId: 'ev-2' })))
+        .status,
+    ).toBe('opened');
+  });
+
+  it('scheduled reboot never opens an episode', async () => {
+    const { coordinator } = setup();
+    await coordinator.start();
+    expect((await coordinator.accept(notice({ kind: 'scheduled-reboot' }))).status).toBe('advisory');
+  });
+
+  it('a notice about another instance is refused', async () => {
+    const { coordinator } = setup();
+    await coordinator.start();
+    expect((await coordinator.accept(notice({ instanceId: 'i-other' }))).status).toBe('wrong-instance');
+  });
+});
+
+describe('dry-run', () => {
+  it('teardown runs in dry-run; no heartbeat, no completion, no message change', async () => {
+    const { coordinator, teardown, completion, messages, clock } = setup({ dryRun: true });
+    await coordinator.start();
+    await coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
+    await clock.advance(60000);
+    teardown.finish.resolve('dry-run');
+    await coordinator.idle();
+    expect(teardown.requests[0].dryRun).toBe(true);
+    expect(completion.heartbeats).toEqual([]);
+    expect(completion.completes).toEqual([]);
+    expect(messages.extended).toEqual([]);
+    expect(messages.deleted).toEqual([]);
+    expect(messages.released).toEqual([]);
+    expect(coordinator.state()!.completions).toEqual([
+      expect.objectContaining({ result: 'skipped-dry-run', token: 'tok-1' }),
+    ]);
+    // Seen again later: left alone for a real handler.
+    expect(
+      (await coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' })).message!.action,
+    ).toBe('retain');
+  });
+});
+
+describe('while the teardown runs', () => {
+  it('extends the visibility of held messages every half visibility timeout', async () => {
+    const { coordinator, teardown, messages, clock } = setup({
+      config: { sources: { sqs: { visibilityTimeoutSeconds: 30 } } },
+    });
+    await coordinator.start();
+    await coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
+    await clock.advance(14000);
+    expect(messages.extended).toEqual([]);
+    await clock.advance(1000);
+    expect(messages.extended).toEqual([['msg-1']]);
+    await clock.advance(15000);
+    expect(messages.extended).toHaveLength(2);
+    teardown.finish.resolve('clean');
+    await coordinator.idle();
+    await clock.advance(60000);
+    expect(messages.extended).toHaveLength(2);
+  });
+
+  it('a report shipper that hangs is cut at shipTimeoutMs and completion still happens', async () => {
+    let shipping = 0;
+    const { coordinator, completion, clock, teardown } = setup({
+      autoFinish: 'clean',
+      config: { reports: { shipTimeoutMs: 500 } },
+      ship: () => {
+        shipping++;
+        return new Promise(() => undefined);
+      },
+    });
+    await coordinator.start();
+    await coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
+    await until(() => shipping === 1, 3000, 'shipping started');
+    await flush(20);
+    expect(completion.completes).toHaveLength(0);
+    await clock.advance(500);
+    await coordinator.idle();
+    expect(completion.completes).toHaveLength(1);
+    expect(coordinator.state()!.shipped).toBe(false);
+    expect(teardown.requests).toHaveLength(1);
+  });
+
+  it('stop() aborts the teardown; the journal keeps the episode open for the next start', async () => {
+    const { coordinator, teardown } = setup();
+    await coordinator.start();
+    await coordinator.accept(notice());
+    await until(() => teardown.requests.length === 1);
+    const signal = teardown.requests[0].signal!;
+    const stopping = coordinator.stop();
+    expect(signal.aborted).toBe(true);
+    teardown.finish.reject(signal.reason);
+    await stopping;
+    expect(coordinator.state()!.closed).toBe(false);
+  });
+});
