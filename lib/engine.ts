@@ -12,7 +12,8 @@
  *     The same gate, discovery and plan without executing anything (`teardownd plan`). Throws when
  *     discovery fails.
  *
- * Deadline: (req.deadlineAt ?? start + executor.defaultDeadlineMs) − executor.deadlineReserveMs;
+ * Deadline: (req.deadlineAt ?? start + executor.defaultDeadlineMs) − executor.deadlineReserveMs, or the
+ * source's deadline itself when it is closer than the reserve (late is better than nothing);
  * nothing starts after it and no retry sleeps past it. req.signal aborts in-flight calls.
  * Events (req.onEvent): 'gate-decided', 'plan-built', 'action-started', 'action-finished' — the
  * daemon journals them and counts progress for lifecycle heartbeats.
@@ -101,7 +102,11 @@ export async function decideGate(deps: EngineDeps, req: TeardownRequest): Promis
 
 function effectiveDeadline(deps: EngineDeps, req: TeardownRequest, startedAt: number): number {
   const { defaultDeadlineMs, deadlineReserveMs } = deps.config.executor;
-  return (req.deadlineAt ?? startedAt + defaultDeadlineMs) - deadlineReserveMs;
+  const target = req.deadlineAt ?? startedAt + defaultDeadlineMs;
+  // A notice that leaves less time than the reserve (a late scheduled event, a slow restart) still
+  // deserves the attempt: skipping everything protects nothing, the host is going away regardless.
+  // Then the reserve is given up and the work runs until the source's own deadline.
+  return target - deadlineReserveMs > startedAt ? target - deadlineReserveMs : target;
 }
 
 async function gateAndPlan(

@@ -57,6 +57,22 @@ describe('engine', () => {
     expect(ec2.subnets.has('subnet-lx')).toBe(true);
   });
 
+  it('a deadline closer than the reserve still gets the work done, up to the deadline itself', async () => {
+    const { ec2, clock, deps } = setup({ executor: { deadlineReserveMs: 10000, detachPollIntervalMs: 50 } });
+    const report = await clock.run(
+      runTeardown(deps, {
+        instanceId: ME,
+        episode: 'e',
+        dryRun: false,
+        scopeOverride: 'full',
+        deadlineAt: clock.now() + 3000,
+      }),
+    );
+    expect(report.actions.filter((a) => a.outcome === 'deadline')).toEqual([]);
+    expect(ec2.enis.has('eni-lx')).toBe(false);
+    expect(ec2.subnets.has('subnet-lx')).toBe(false);
+  });
+
   it('reuses the episode’s gate decision without asking loxilb again', async () => {
     const { clock, deps } = setup();
     const report = await clock.run(
