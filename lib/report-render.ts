@@ -156,7 +156,21 @@ export function renderReport(report: ReportDocument, options: RenderOptions = {}
   ]);
   header.push(['Started', report.startedAt]);
   header.push(['Finished', `${report.finishedAt} (took ${formatDuration(report.durationMs)})`]);
+  if (report.deadlineAt)
+    header.push([
+      'Deadline',
+      `${report.deadlineAt} (${offset(start, report.deadlineAt)} from start): no new action started after it`,
+    ]);
   header.push(['Dry run', report.dryRun ? 'yes: no AWS resource was changed' : 'no']);
+  if (report.calls) header.push(['AWS calls', `${report.calls.read} read, ${report.calls.mutate} mutating`]);
+  if (report.error)
+    header.push([
+      'Error',
+      paint(
+        `${report.error.stage} failed${report.error.errorCode ? ` [${report.error.errorCode}]` : ''}: ${report.error.message}`,
+        'red',
+      ),
+    ]);
   const counts = new Map<string, number>();
   for (const a of report.actions) counts.set(a.outcome, (counts.get(a.outcome) ?? 0) + 1);
   header.push([
@@ -165,7 +179,7 @@ export function renderReport(report: ReportDocument, options: RenderOptions = {}
       ? 'none'
       : `${report.actions.length}: ${[...counts].map(([o, n]) => `${n} ${o}`).join(', ')}`,
   ]);
-  for (const [label, value] of header) out.push(`  ${(label ? `${label}:` : '').padEnd(10)} ${value}`);
+  for (const [label, value] of header) out.push(`  ${(label ? `${label}:` : '').padEnd(11)} ${value}`);
 
   section('Gate decision');
   out.push(`  scope ${paint(report.gate.scope, 'bold')} (decided by ${report.gate.source})`);
@@ -209,7 +223,11 @@ export function renderReport(report: ReportDocument, options: RenderOptions = {}
       `  ${paint(a.outcome.toUpperCase(), outcomeStyle(a.outcome))} ${a.stage} ${a.action} ${a.resource}` +
         `${a.errorCode ? ` [${a.errorCode}]` : ''} after ${plural(a.attempts, 'attempt')}`,
     );
-    out.push(`    why: ${a.message ?? '(no message recorded)'}`);
+    if (a.summary) out.push(`    what: ${a.summary}`);
+    out.push(
+      `    why: ${a.message ?? (a.aborted ? 'the run stopped before this action' : '(no message recorded)')}`,
+    );
+    if (a.blockers?.length) out.push(`    blocked by: ${a.blockers.join(', ')}`);
   }
 
   section(`Left behind (${report.leftBehind.length})`);
@@ -218,6 +236,17 @@ export function renderReport(report: ReportDocument, options: RenderOptions = {}
     out.push(`  ${item.kind} ${paint(item.resource, 'bold')}${item.errorCode ? ` [${item.errorCode}]` : ''}`);
     out.push(`    why: ${item.reason}`);
     out.push(`    clean up by hand: ${paint(item.manualCommand, 'cyan')}`);
+  }
+
+  if (report.untouched) {
+    section(`Not touched on purpose (${report.untouched.length})`);
+    if (report.untouched.length === 0) out.push('  nothing');
+    for (const u of report.untouched) out.push(`  ${u.kind} ${u.resource}: ${u.reason}`);
+  }
+
+  if (report.warnings?.length) {
+    section(`Warnings (${report.warnings.length})`);
+    for (const w of report.warnings) out.push(`  ${paint(w, 'yellow')}`);
   }
 
   section('Lifecycle completion');

@@ -48,6 +48,10 @@ const ActionSchema = z.looseObject({
   attempts: z.number().int().min(0),
   errorCode: z.string().optional(),
   message: z.string().optional(),
+  kind: z.string().optional(),
+  summary: z.string().optional(),
+  blockers: z.array(z.string()).optional(),
+  aborted: z.boolean().optional(),
 });
 
 const LeftBehindSchema = z.looseObject({
@@ -81,6 +85,16 @@ export const TeardownReportSchema = z.looseObject({
   leftBehind: z.array(LeftBehindSchema),
   outcome: z.enum(reportOutcomes),
   completion: z.unknown().optional(),
+  scope: z.enum(['full', 'instance', 'none']).optional(),
+  deadlineAt: isoTime.optional(),
+  untouched: z
+    .array(z.looseObject({ resource: z.string(), kind: z.string(), reason: z.string() }))
+    .optional(),
+  warnings: z.array(z.string()).optional(),
+  calls: z.looseObject({ read: z.number(), mutate: z.number() }).optional(),
+  error: z
+    .looseObject({ stage: z.string(), message: z.string(), errorCode: z.string().optional() })
+    .optional(),
 });
 
 export type ReportDocument = z.infer<typeof TeardownReportSchema>;

@@ -45,18 +45,23 @@ describe('report renderer', () => {
     const stages = timeline.filter((l) => /^ {2}\S/.test(l)).map((l) => l.trim());
     expect(stages).toEqual(['eip', 'eni', 'subnet']);
     const failed = timeline.find((l) => l.includes('+4.800s'))!;
-    expect(failed).toMatch(/delete\s+eni-0c0ffee0000000001\s+failed\s+9\.1 s\s+8\s+UnauthorizedOperation/);
+    expect(failed).toMatch(
+      /DeleteNetworkInterface\s+eni-0c0ffee0000000001\s+failed\s+9\.1 s\s+8\s+UnauthorizedOperation/,
+    );
     const eniRows = timeline.slice(timeline.indexOf('  eni') + 1, timeline.indexOf('  subnet'));
-    expect(eniRows.map((l) => l.trim().split(/\s+/)[1])).toEqual(['detach', 'delete']);
+    expect(eniRows.map((l) => l.trim().split(/\s+/)[1])).toEqual([
+      'DetachNetworkInterface',
+      'DeleteNetworkInterface',
+    ]);
   });
 
   it('says why each failed or blocked action did not do its job', () => {
     const failed = section(text, /^Failed or blocked \(2\)/).join('\n');
     expect(failed).toMatch(
-      /FAILED eni delete eni-0c0ffee0000000001 \[UnauthorizedOperation\] after 8 attempts/,
+      /FAILED eni DeleteNetworkInterface eni-0c0ffee0000000001 \[UnauthorizedOperation\] after 8 attempts/,
     );
     expect(failed).toContain('not authorized to perform this operation');
-    expect(failed).toMatch(/BLOCKED subnet delete subnet-0abc0000000000001/);
+    expect(failed).toMatch(/BLOCKED subnet DeleteSubnet subnet-0abc0000000000001/);
     expect(failed).toContain('eni-0c0ffee0000000001 is still in the subnet');
   });
 
@@ -67,6 +72,32 @@ describe('report renderer', () => {
       expect(left).toContain(item.manualCommand);
     }
     expect(left).toContain('aws ec2 delete-subnet --subnet-id subnet-0abc0000000000001');
+  });
+
+  it('shows the executor deadline, the AWS call counts, blockers, what was left alone on purpose, and warnings', () => {
+    expect(text).toMatch(/Deadline: +2024-05-01T12:01:50.000Z \(\+110.000s from start\)/);
+    expect(text).toMatch(/AWS calls: +9 read, 13 mutating/);
+    expect(section(text, /^Failed or blocked/).join('\n')).toMatch(/blocked by: eni-0c0ffee0000000001/);
+    expect(section(text, /^Not touched on purpose \(1\)/).join('\n')).toContain(
+      'eni eni-0bbb000000000000b: attached to i-0ffff00000000000f, another instance',
+    );
+    expect(section(text, /^Warnings \(1\)/).join('\n')).toContain('stages.routeTable=false');
+  });
+
+  it('puts a discovery error in the header', () => {
+    const failed = renderReport({
+      ...report,
+      actions: [],
+      leftBehind: [],
+      error: {
+        stage: 'inventory',
+        message: 'DescribeNetworkInterfaces was refused',
+        errorCode: 'UnauthorizedOperation',
+      },
+    });
+    expect(failed.split('\n\n')[0]).toMatch(
+      /Error: +inventory failed \[UnauthorizedOperation\]: DescribeNetworkInterfaces was refused/,
+    );
   });
 
   it('shows the lifecycle completion result when the daemon recorded one', () => {
