@@ -1,0 +1,248 @@
+import { AwsEmulator } from '../emulator/server';
+import { fixture, withFields } from '../fixtures/events';
+import { DaemonProcess, TempWorkspace } from '../helpers/daemon-process';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+
+/**
+ * `teardownd run` as a real process against the emulator: one teardown per episode whatever the
+ * sources, resume after kill -9, the shutdown probe, hostile queue contents and a flaky IMDS.
+ */
+describe('teardownd run: termination episodes', () => {
+  let emulator: AwsEmulator;
+  let ws: TempWorkspace;
+  let ids: LoxilbClusterIds;
+  let daemons: DaemonProcess[];
+  let queueUrl: string;
+
+  beforeEach(async () => {
+    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 100 } });
+    ws = new TempWorkspace();
+    ids = seedLoxilbCluster(emulator);
+    emulator.imds.configure({ instanceId: ids.masterInstanceId });
+    queueUrl = emulator.sqs.createQueue('teardownd-events');
+    daemons = [];
+  });
+  afterEach(async () => {
+    for (const d of daemons) await d.stop();
+    await emulator.stop();
+    ws.cleanup();
+  });
+
+  function start(extra: Record<string, unknown> = {}, args: string[] = []): DaemonProcess {
+    const config = ws.writeConfig({
+      gate: { mode: 'override', override: 'full' },
+      sources: {
+        imds: { pollIntervalMs: 100, requestTimeoutMs: 300 },
+        sqs: { queueUrl, waitTimeSeconds: 1, visibilityTimeoutSeconds: 5 },
+      },
+      executor: { detachPollIntervalMs: 50, retryBaseDelayMs: 20 },
+      sweeper: { enabled: false },
+      ...extra,
+    });
+    const d = new DaemonProcess(['run', '--config', config, ...args], emulator.env());
+    daemons.push(d);
+    return d;
+  }
+
+  const ready = (d: DaemonProcess) => d.waitForLog((l) => l.message === 'ready', 15000, 'ready');
+  const closed = (d: DaemonProcess, timeoutMs = 20000) =>
+    d.waitForLog((l) => l.message === 'episode closed', timeoutMs, 'episode closed');
+
+  /** Successful mutating EC2 calls, as "Action resource". */
+  const successfulMutations = () =>
+    emulator.calls
+      .mutating('ec2')
+      .filter((c) => c.status === 200)
+      .map((c) => `${c.action} ${Object.values(c.params)[0]}`);
+
+  it('the same spot interruption seen by IMDS and by SQS is one teardown', async () => {
+    const d = start();
+    await ready(d);
+    const now = new Date();
+    emulator.sqs.send(
+      queueUrl,
+      withFields('eventbridge-spot-interruption.json', {
+        time: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        'detail.instance-id': ids.masterInstanceId,
+        'detail.instance-action': 'terminate',
+      }),
+    );
+    emulator.imds.setSpotAction('terminate');
+    await closed(d);
+    expect(leftovers(emulator, ids)).toEqual([]);
+    expect(decoysIntact(emulator, ids)).toEqual([]);
+    const done = successfulMutations();
+    expect(new Set(done).size).toBe(done.length);
+    const opened = d.logs.filter((l) => l.message === 'episode opened');
+    expect(new Set(opened.map((l) => l.source))).toEqual(new Set(['imds', 'sqs']));
+    expect(new Set(opened.map((l) => l.episode)).size).toBe(1);
+    expect(d.logs.filter((l) => l.message === 'teardown started')).toHaveLength(1);
+    await DaemonProcess.until(
+      () => emulator.sqs.deletedCount(queueUrl) === 1,
+      5000,
+      'the SQS message to be deleted',
+    );
+  });
+
+  it('a spot notice in IMDS: the first change comes within a poll interval (plus margin) and the report is written', async () => {
+    const d = start();
+    await ready(d);
+    const noticeAt = Date.now();
+    emulator.imds.setSpotAction('terminate');
+    await closed(d);
+    const first = emulator.calls.mutating('ec2')[0];
+    // Poll interval 100 ms; the margin covers discovery and a loaded 2-core CI machine.
+    expect(first.at - noticeAt).toBeLessThan(100 + 1500);
+    const written = d.logs.find((l) => l.message === 'report written');
+    expect(written?.outcome).toBe('clean');
+    expect(leftovers(emulator, ids)).toEqual([]);
+  });
+
+  it('an ASG lifecycle message: heartbeats while it works, CONTINUE with the token, then the message is deleted', async () => {
+    emulator.ec2.configure({ detachDelayMs: 1200 });
+    emulator.autoscaling.putHook({
+      asgName: 'loxilb-asg',
+      hookName: 'teardownd',
+      heartbeatTimeoutSeconds: 1,
+      defaultResult: 'ABANDON',
+      notificationQueueUrl: queueUrl,
+    });
+    emulator.autoscaling.addInstance('loxilb-asg', ids.masterInstanceId);
+    const d = start();
+    await ready(d);
+    const { token } = emulator.autoscaling.startTermination(ids.masterInstanceId);
+    await closed(d);
+    const history = emulator.autoscaling.history();
+    expect(
+      history.filter((h) => h.action === 'RecordLifecycleActionHeartbeat' && h.ok).length,
+    ).toBeGreaterThanOrEqual(1);
+    expect(history.filter((h) => h.action === 'Timeout')).toEqual([]);
+    expect(history.filter((h) => h.action === 'CompleteLifecycleAction' && h.ok)).toEqual([
+      expect.objectContaining({ token, result: 'CONTINUE' }),
+    ]);
+    expect(emulator.sqs.deletedCount(queueUrl)).toBe(1);
+    expect(leftovers(emulator, ids)).toEqual([]);
+  });
+
+  it('kill -9 mid-teardown, then restart: the episode resumes and finishes without repeating work', async () => {
+    emulator.ec2.configure({ detachDelayMs: 1500 });
+    const first = start();
+    await ready(first);
+    emulator.imds.setSpotAction('terminate');
+    await DaemonProcess.until(
+      () => emulator.calls.of('ec2', 'DetachNetworkInterface').some((c) => c.status === 200),
+      10000,
+      'a detach',
+    );
+    first.child.kill('SIGKILL');
+    await first.exit();
+    const beforeRestart = successfulMutations();
+    expect(beforeRestart.some((m) => m.startsWith('DeleteSubnet'))).toBe(false);
+
+    const second = start();
+    await second.waitForLog((l) => l.message === 'resuming episode from the journal', 15000, 'resume');
+    await closed(second);
+    expect(leftovers(emulator, ids)).toEqual([]);
+    expect(decoysIntact(emulator, ids)).toEqual([]);
+    const all = successfulMutations();
+    expect(new Set(all).size).toBe(all.length);
+    expect(second.logs.filter((l) => l.message === 'episode opened')).toHaveLength(0);
+  });
+
+  it('SIGTERM while the instance is running (a restart or reboot) changes nothing', async () => {
+    const d = start();
+    await ready(d);
+    d.signal('SIGTERM');
+    const { code } = await d.exit();
+    expect(code).toBe(0);
+    expect(emulator.calls.mutating()).toEqual([]);
+    expect(leftovers(emulator, ids).length).toBeGreaterThan(0);
+  });
+
+  it('SIGTERM while EC2 says shutting-down runs the teardown before exiting', async () => {
+    const d = start();
+    await ready(d);
+    emulator.ec2.setInstanceState(ids.masterInstanceId, 'shutting-down');
+    d.signal('SIGTERM');
+    await d.exit(30000);
+    expect(leftovers(emulator, ids)).toEqual([]);
+    expect(decoysIntact(emulator, ids)).toEqual([]);
+  });
+
+  it('poison, foreign, test and malformed messages are handled and the daemon stays up', async () => {
+    const d = start();
+    await ready(d);
+    emulator.sqs.send(queueUrl, 'this is not json');
+    emulator.sqs.send(queueUrl, fixture('asg-test-notification.json'));
+    emulator.sqs.send(
+      queueUrl,
+      withFields('eventbridge-spot-interruption.json', {
+        time: new Date().toISOString(),
+        'detail.instance-id': ids.peerInstanceId,
+      }),
+    );
+    emulator.sqs.send(
+      queueUrl,
+      JSON.stringify({ 'detail-type': 'Something Else', source: 'aws.custom', detail: {} }),
+    );
+    await DaemonProcess.until(
+      () => emulator.sqs.deletedCount(queueUrl) >= 2 && emulator.sqs.releasedCount(queueUrl) >= 1,
+      8000,
+      'decisions',
+    );
+    const bodies = emulator.sqs.messages(queueUrl);
+    expect(bodies.find((m) => m.body === 'this is not json')?.deleted).toBe(true);
+    expect(bodies.find((m) => m.body.includes('TEST_NOTIFICATION'))?.deleted).toBe(true);
+    expect(bodies.find((m) => m.body.includes(ids.peerInstanceId!))?.deleted).toBe(false);
+    expect(d.running).toBe(true);
+    expect(emulator.calls.mutating('ec2')).toEqual([]);
+    // Still watching: a real notice for this instance is acted on.
+    emulator.imds.setSpotAction('terminate');
+    await closed(d);
+    expect(leftovers(emulator, ids)).toEqual([]);
+  });
+
+  it('IMDS answering 401, 500 and timing out: the daemon stays up and still catches the notice', async () => {
+    const d = start();
+    await ready(d);
+    const spotPath = 'GET /latest/meta-data/spot/instance-action';
+    const undo = [
+      emulator.faults.add({
+        service: 'imds',
+        action: spotPath,
+        kind: 'error',
+        code: 'x',
+        status: 500,
+        count: 3,
+      }),
+      emulator.faults.add({ service: 'imds', action: spotPath, kind: 'hang', count: 2 }),
+    ];
+    emulator.imds.revokeTokens();
+    emulator.imds.setSpotAction('terminate');
+    await closed(d, 30000);
+    undo.forEach((u) => u());
+    expect(leftovers(emulator, ids)).toEqual([]);
+    expect(emulator.calls.of('imds').filter((c) => c.injected).length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('dry-run: the notice is observed and reported, with zero mutating calls of any kind', async () => {
+    emulator.autoscaling.putHook({
+      asgName: 'loxilb-asg',
+      hookName: 'teardownd',
+      heartbeatTimeoutSeconds: 30,
+      notificationQueueUrl: queueUrl,
+    });
+    emulator.autoscaling.addInstance('loxilb-asg', ids.masterInstanceId);
+    const d = start({}, ['--dry-run']);
+    await ready(d);
+    emulator.autoscaling.startTermination(ids.masterInstanceId);
+    await d.waitForLog((l) => l.message === 'report written', 15000, 'report written');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(
+      emulator.calls.mutating().filter((c) => c.service !== 'sqs' || c.action !== 'ChangeMessageVisibility'),
+    ).toEqual([]);
+    expect(emulator.sqs.deletedCount(queueUrl)).toBe(0);
+    expect(emulator.autoscaling.history().filter((h) => h.action !== 'Timeout')).toEqual([]);
+    expect(leftovers(emulator, ids).length).toBeGreaterThan(0);
+  });
+});
