@@ -246,3 +246,65 @@ describe('teardownd run: termination episodes', () => {
     expect(leftovers(emulator, ids).length).toBeGreaterThan(0);
   });
 });
+
+describe('teardownd run: the report outlives the host', () => {
+  it('the report and the episode’s log lines are in S3 and CloudWatch Logs before the lifecycle action is completed', async () => {
+    const emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 100 } });
+    const ws = new TempWorkspace();
+    let d: DaemonProcess | undefined;
+    try {
+      const ids = seedLoxilbCluster(emulator);
+      emulator.imds.configure({ instanceId: ids.masterInstanceId });
+      emulator.s3.createBucket('loxilb-reports');
+      emulator.logs.createLogGroup('/teardownd');
+      const queueUrl = emulator.sqs.createQueue('events');
+      emulator.autoscaling.putHook({
+        asgName: 'loxilb-asg',
+        hookName: 'teardownd',
+        heartbeatTimeoutSeconds: 30,
+        notificationQueueUrl: queueUrl,
+      });
+      emulator.autoscaling.addInstance('loxilb-asg', ids.masterInstanceId);
+      const config = ws.writeConfig({
+        gate: { mode: 'override', override: 'full' },
+        sources: { imds: { pollIntervalMs: 100 }, sqs: { queueUrl, waitTimeSeconds: 1 } },
+        executor: { detachPollIntervalMs: 50 },
+        sweeper: { enabled: false },
+        reports: {
+          s3: { bucket: 'loxilb-reports', prefix: 'teardownd/' },
+          cloudwatchLogs: { logGroupName: '/teardownd' },
+        },
+      });
+      d = new DaemonProcess(['run', '--config', config], emulator.env());
+      await d.waitForLog((l) => l.message === 'ready', 15000, 'ready');
+      emulator.autoscaling.startTermination(ids.masterInstanceId);
+      const closedLine = await d.waitForLog((l) => l.message === 'episode closed', 20000, 'episode closed');
+      await d.stop();
+
+      const objects = emulator.s3.objects('loxilb-reports');
+      const day = new Date().toISOString().slice(0, 10);
+      expect(objects.map((o) => o.key)).toEqual([
+        `teardownd/${ids.masterInstanceId}/${day}/${closedLine.episode}.json`,
+      ]);
+      const shipped = JSON.parse(objects[0].body);
+      expect(shipped).toMatchObject({
+        instanceId: ids.masterInstanceId,
+        episode: closedLine.episode,
+        outcome: 'clean',
+      });
+
+      const events = emulator.logs.events('/teardownd', `teardownd/${ids.masterInstanceId}`);
+      expect(events.some((e) => e.message.includes('DeleteSubnet'))).toBe(true);
+      // Shipped first, completed after: the S3 object predates the CompleteLifecycleAction call.
+      const complete = emulator.calls
+        .of('autoscaling', 'CompleteLifecycleAction')
+        .find((c) => c.status === 200)!;
+      const put = emulator.calls.of('s3', 'PutObject').find((c) => c.status === 200)!;
+      expect(put.seq).toBeLessThan(complete.seq);
+    } finally {
+      await d?.stop();
+      await emulator.stop();
+      ws.cleanup();
+    }
+  });
+});
