@@ -1,0 +1,530 @@
+/**
+ * `npm run bench`: how fast teardownd releases a host's loxilb resources, how it scales, and what it
+ * costs at rest — against the bundled emulator with injected per-call latency and ENI detach delay.
+ * Prints a table and writes JSON (bench-results/bench-<time>.json or --out). Outside the test suite
+ * on purpose: figures, not assertions.
+ *
+ *   npm run bench -- [--latency-ms 50] [--detach-delay-ms 1000] [--footprints 1,10,100]
+ *                    [--episodes 5] [--idle-seconds 60] [--quick] [--out FILE]
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import {
+  DeleteNetworkInterfaceCommand,
+  DeleteRouteTableCommand,
+  DeleteSubnetCommand,
+  DescribeNetworkInterfacesCommand,
+  DetachNetworkInterfaceCommand,
+  DisassociateAddressCommand,
+  DisassociateRouteTableCommand,
+  DisassociateVpcCidrBlockCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
+import { Command } from 'commander';
+import { systemClock } from '../lib/clock';
+import { parseConfig } from '../lib/config/load';
+import { buildPlanFor, runTeardown } from '../lib/engine';
+import { nullLogger } from '../lib/log';
+import { createLoxilbApi } from '../lib/loxilb-api';
+import { PlannedAction } from '../lib/planner';
+import { AwsEmulator } from '../test/emulator/server';
+import { leftovers, seedLoxilbCluster } from '../test/helpers/footprint';
+
+interface Options {
+  latencyMs: number;
+  detachDelayMs: number;
+  footprints: number[];
+  episodes: number;
+  idleSeconds: number;
+  out?: string;
+}
+
+const CLI = resolve(__dirname, '../daemon/main.js');
+const VIPS = 4;
+
+function parseOptions(): Options {
+  const p = new Command('npm run bench --')
+    .option('--latency-ms <n>', 'latency added to every AWS call', '50')
+    .option('--detach-delay-ms <n>', 'time an ENI takes to detach', '1000')
+    .option('--footprints <list>', 'ENI counts to tear down', '1,10,100')
+    .option('--episodes <n>', 'notice-latency episodes per source', '5')
+    .option('--idle-seconds <n>', 'at-rest measurement length', '60')
+    .option('--quick', 'small everything: a smoke run in well under a minute')
+    .option('--out <file>', 'JSON output file');
+  p.parse(process.argv);
+  const o = p.opts<Record<string, string | boolean | undefined>>();
+  const quick = Boolean(o.quick);
+  return {
+    latencyMs: Number(o.latencyMs),
+    detachDelayMs: quick ? 300 : Number(o.detachDelayMs),
+    footprints: quick ? [1, 10] : String(o.footprints).split(',').map(Number),
+    episodes: quick ? 2 : Number(o.episodes),
+    idleSeconds: quick ? 6 : Number(o.idleSeconds),
+    out: o.out as string | undefined,
+  };
+}
+
+const median = (xs: number[]) => percentile(xs, 50);
+export function percentile(xs: number[], p: number): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const rank = (p / 100) * (s.length - 1);
+  const lo = Math.floor(rank);
+  const hi = Math.ceil(rank);
+  return s[lo] + (s[hi] - s[lo]) * (rank - lo);
+}
+
+/**
+ * The critical-path bound of a full teardown: the longest chain of calls that must happen one after
+ * another — discovery (two parallel Describe rounds), DisassociateAddress → DetachNetworkInterface →
+ * [detach delay] → DeleteNetworkInterface → DisassociateRouteTable → DeleteRouteTable → DeleteSubnet
+ * → DisassociateVpcCidrBlock — each call costing the injected latency.
+ */
+export function criticalPathMs(latencyMs: number, detachDelayMs: number): number {
+  const discoveryRounds = 2;
+  const chain = 7;
+  return (discoveryRounds + chain) * latencyMs + detachDelayMs;
+}
+
+function ec2Client(emulator: AwsEmulator): EC2Client {
+  return new EC2Client({
+    region: 'us-east-1',
+    endpoint: emulator.url,
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+    maxAttempts: 1,
+  });
+}
+
+async function engineDeps(emulator: AwsEmulator, concurrency?: number) {
+  const config = parseConfig({
+    gate: { mode: 'override', override: 'full' },
+    executor: { detachPollIntervalMs: 100, ...(concurrency ? { concurrency } : {}) },
+  });
+  return {
+    ec2: ec2Client(emulator),
+    config,
+    clock: systemClock,
+    logger: nullLogger(),
+    loxilb: createLoxilbApi({ baseUrl: config.gate.loxilbApiUrl, timeoutMs: 100, fetch }),
+  };
+}
+
+interface TeardownRow {
+  enis: number;
+  wallMs: number;
+  sequentialMs: number;
+  criticalPathMs: number;
+  vsCriticalPath: number;
+  speedupVsSequential: number;
+  calls: number;
+  describeCalls: number;
+  mutatingCalls: number;
+  clean: boolean;
+}
+
+async function withEmulator<T>(opts: Options, fn: (e: AwsEmulator) => Promise<T>): Promise<T> {
+  const emulator = await AwsEmulator.start({ ec2: { detachDelayMs: opts.detachDelayMs } });
+  emulator.faults.baseLatencyMs = opts.latencyMs;
+  try {
+    return await fn(emulator);
+  } finally {
+    await emulator.stop();
+  }
+}
+
+/** The same plan, one call at a time with a fixed-interval wait for each detach: loxilb's shutdown path, or a shell script of CLI calls. */
+async function runSequential(ec2: EC2Client, actions: PlannedAction[]): Promise<void> {
+  for (const a of actions) {
+    const p = a.params;
+    switch (p.action) {
+      case 'DisassociateAddress':
+        await ec2.send(new DisassociateAddressCommand({ AssociationId: p.associationId }));
+        break;
+      case 'DetachNetworkInterface':
+        await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: p.attachmentId }));
+        break;
+      case 'DeleteNetworkInterface':
+        for (;;) {
+          const r = await ec2.send(
+            new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [p.networkInterfaceId] }),
+          );
+          if (r.NetworkInterfaces?.[0]?.Status === 'available') break;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: p.networkInterfaceId }));
+        break;
+      case 'DisassociateRouteTable':
+        await ec2.send(new DisassociateRouteTableCommand({ AssociationId: p.associationId }));
+        break;
+      case 'DeleteRouteTable':
+        await ec2.send(new DeleteRouteTableCommand({ RouteTableId: p.routeTableId }));
+        break;
+      case 'DeleteSubnet':
+        await ec2.send(new DeleteSubnetCommand({ SubnetId: p.subnetId }));
+        break;
+      case 'DisassociateVpcCidrBlock':
+        await ec2.send(new DisassociateVpcCidrBlockCommand({ AssociationId: p.associationId }));
+        break;
+      default:
+        throw new Error(`bench: unexpected ${p.action}`);
+    }
+  }
+}
+
+/** Orders the plan the way a sequential script would: each ENI's EIPs, detach, wait, delete; then the shared resources. */
+function sequentialOrder(actions: PlannedAction[]): PlannedAction[] {
+  const byEni = new Map<string, PlannedAction[]>();
+  const rest: PlannedAction[] = [];
+  for (const a of actions.filter((x) => x.status === 'planned')) {
+    const eni =
+      a.params.action === 'DisassociateAddress' ||
+      a.params.action === 'DetachNetworkInterface' ||
+      a.params.action === 'DeleteNetworkInterface'
+        ? a.params.networkInterfaceId
+        : undefined;
+    if (eni) byEni.set(eni, [...(byEni.get(eni) ?? []), a]);
+    else rest.push(a);
+  }
+  return [...[...byEni.values()].flat(), ...rest];
+}
+
+async function teardownRow(opts: Options, enis: number): Promise<TeardownRow> {
+  const parallel = await withEmulator(opts, async (emulator) => {
+    const ids = seedLoxilbCluster(emulator, { enis, vips: VIPS, eips: VIPS });
+    const deps = await engineDeps(emulator);
+    const started = Date.now();
+    await runTeardown(deps, { instanceId: ids.masterInstanceId, episode: `bench-${enis}`, dryRun: false });
+    const wallMs = Date.now() - started;
+    const calls = emulator.calls.of('ec2');
+    deps.ec2.destroy();
+    return {
+      wallMs,
+      calls: calls.length,
+      describeCalls: calls.filter((c) => c.action.startsWith('Describe')).length,
+      mutatingCalls: calls.filter((c) => c.mutating).length,
+      clean: leftovers(emulator, ids).length === 0,
+    };
+  });
+  const sequentialMs = await withEmulator(opts, async (emulator) => {
+    const ids = seedLoxilbCluster(emulator, { enis, vips: VIPS, eips: VIPS });
+    const deps = await engineDeps(emulator);
+    const started = Date.now();
+    const { plan } = await buildPlanFor(deps, {
+      instanceId: ids.masterInstanceId,
+      episode: 'seq',
+      dryRun: true,
+    });
+    await runSequential(deps.ec2, sequentialOrder(plan.actions));
+    const ms = Date.now() - started;
+    deps.ec2.destroy();
+    if (leftovers(emulator, ids).length)
+      throw new Error('bench: the sequential baseline left resources behind');
+    return ms;
+  });
+  const cp = criticalPathMs(opts.latencyMs, opts.detachDelayMs);
+  return {
+    enis,
+    ...parallel,
+    sequentialMs,
+    criticalPathMs: cp,
+    vsCriticalPath: parallel.wallMs / cp,
+    speedupVsSequential: sequentialMs / parallel.wallMs,
+  };
+}
+
+/** A 10-ENI and a 100-ENI teardown inside EC2's real account bucket for mutating calls (50 burst, 5/s). */
+async function throttledRow(opts: Options, enis: number) {
+  return withEmulator(opts, async (emulator) => {
+    emulator.faults.addBucket({ service: 'ec2', action: /^(?!Describe)/, capacity: 50, refillPerSecond: 5 });
+    emulator.faults.addBucket({ service: 'ec2', action: /^Describe/, capacity: 100, refillPerSecond: 20 });
+    const ids = seedLoxilbCluster(emulator, { enis, vips: VIPS, eips: VIPS });
+    const deps = await engineDeps(emulator);
+    const started = Date.now();
+    const report = await runTeardown(deps, {
+      instanceId: ids.masterInstanceId,
+      episode: 'throttled',
+      dryRun: false,
+    });
+    deps.ec2.destroy();
+    const calls = emulator.calls.of('ec2');
+    return {
+      enis,
+      wallMs: Date.now() - started,
+      throttled: calls.filter((c) => c.errorCode === 'RequestLimitExceeded').length,
+      calls: calls.length,
+      outcome: report.outcome,
+      clean: leftovers(emulator, ids).length === 0,
+    };
+  });
+}
+
+interface Daemon {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  spawnedAt: number;
+  readyAt?: number;
+}
+
+function startDaemon(emulator: AwsEmulator, config: Record<string, unknown>, dir: string): Daemon {
+  const path = join(dir, 'config.json');
+  writeFileSync(
+    path,
+    JSON.stringify({
+      stateDir: join(dir, 'state'),
+      reports: { dir: join(dir, 'reports') },
+      sweeper: { enabled: false },
+      ...config,
+    }),
+  );
+  const child = spawn(process.execPath, [CLI, 'run', '--config', path], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_NO_WARNINGS: '1', ...emulator.env() },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const d: Daemon = { child, lines: [], spawnedAt: Date.now() };
+  let buf = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    buf += c.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const t = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        const line = JSON.parse(t) as Record<string, unknown>;
+        d.lines.push(line);
+        if (line.message === 'ready') d.readyAt ??= Date.now();
+      } catch {
+        /* not a log line */
+      }
+    }
+  });
+  return d;
+}
+
+async function until(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`bench: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+async function stopDaemon(d: Daemon): Promise<void> {
+  if (d.child.exitCode !== null) return;
+  const exited = new Promise((r) => d.child.once('exit', r));
+  d.child.kill('SIGTERM');
+  const t = setTimeout(() => d.child.kill('SIGKILL'), 10000);
+  await exited;
+  clearTimeout(t);
+}
+
+/** Notice → first mutating EC2 call, with the daemon's default 2 s IMDS poll and a 20 s SQS long poll. */
+async function noticeLatency(opts: Options, source: 'imds' | 'sqs'): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < opts.episodes; i++) {
+    await withEmulator({ ...opts, latencyMs: opts.latencyMs }, async (emulator) => {
+      const dir = mkdtempSync(join(tmpdir(), 'teardownd-bench-'));
+      const ids = seedLoxilbCluster(emulator);
+      emulator.imds.configure({ instanceId: ids.masterInstanceId });
+      const queueUrl = emulator.sqs.createQueue('events');
+      const d = startDaemon(
+        emulator,
+        { gate: { mode: 'override', override: 'full' }, sources: { sqs: { queueUrl } } },
+        dir,
+      );
+      try {
+        await until(() => d.readyAt !== undefined, 20000, 'ready');
+        // Land the notice at a random point of the poll cycle.
+        await new Promise((r) => setTimeout(r, Math.random() * 2000));
+        const noticeAt = Date.now();
+        if (source === 'imds') emulator.imds.setSpotAction('terminate');
+        else {
+          emulator.sqs.send(
+            queueUrl,
+            JSON.stringify({
+              version: '0',
+              id: `bench-${i}`,
+              'detail-type': 'EC2 Spot Instance Interruption Warning',
+              source: 'aws.ec2',
+              account: '123456789012',
+              time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+              region: 'us-east-1',
+              resources: [],
+              detail: { 'instance-id': ids.masterInstanceId, 'instance-action': 'terminate' },
+            }),
+          );
+        }
+        await until(() => emulator.calls.mutating('ec2').length > 0, 20000, 'the first mutating call');
+        samples.push(emulator.calls.mutating('ec2')[0].at - noticeAt);
+      } finally {
+        await stopDaemon(d);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+  return samples;
+}
+
+function procStat(pid: number): { cpuTicks: number; rssKb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuTicks = Number(fields[11]) + Number(fields[12]);
+  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return { cpuTicks, rssKb: rss ? Number(rss[1]) : NaN };
+}
+
+/** At rest: IMDS polled every 2 s, SQS long-polled; CPU and RSS of the daemon process. */
+async function atRest(opts: Options) {
+  return withEmulator({ ...opts, latencyMs: 0 }, async (emulator) => {
+    const dir = mkdtempSync(join(tmpdir(), 'teardownd-bench-'));
+    const ids = seedLoxilbCluster(emulator);
+    emulator.imds.configure({ instanceId: ids.masterInstanceId });
+    const queueUrl = emulator.sqs.createQueue('events');
+    const d = startDaemon(
+      emulator,
+      { gate: { mode: 'override', override: 'full' }, sources: { sqs: { queueUrl } } },
+      dir,
+    );
+    try {
+      await until(() => d.readyAt !== undefined, 20000, 'ready');
+      const startupMs = d.readyAt! - d.spawnedAt;
+      await new Promise((r) => setTimeout(r, 2000)); // let start-up work settle
+      const pid = d.child.pid!;
+      const clk = 100; // USER_HZ on Linux
+      const before = procStat(pid);
+      const t0 = Date.now();
+      let maxRssKb = before.rssKb;
+      while (Date.now() - t0 < opts.idleSeconds * 1000) {
+        await new Promise((r) => setTimeout(r, 1000));
+        maxRssKb = Math.max(maxRssKb, procStat(pid).rssKb);
+      }
+      const after = procStat(pid);
+      const seconds = (Date.now() - t0) / 1000;
+      return {
+        startupMs,
+        idleSeconds: seconds,
+        cpuPercentOfCore: ((after.cpuTicks - before.cpuTicks) / clk / seconds) * 100,
+        maxRssMb: maxRssKb / 1024,
+        imdsRequests: emulator.calls.of('imds').length,
+        sqsReceives: emulator.calls.of('sqs', 'ReceiveMessage').length,
+      };
+    } finally {
+      await stopDaemon(d);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+async function main(): Promise<void> {
+  const opts = parseOptions();
+  console.log(
+    `teardownd benchmark: latency ${opts.latencyMs} ms/call, ENI detach ${opts.detachDelayMs} ms, footprints ${opts.footprints.join('/')} ENIs × ${VIPS} VIPs/EIPs\n`,
+  );
+
+  const rows: TeardownRow[] = [];
+  for (const n of opts.footprints) {
+    process.stdout.write(`  full teardown, ${n} ENIs … `);
+    const row = await teardownRow(opts, n);
+    rows.push(row);
+    console.log(`${row.wallMs} ms`);
+  }
+  console.log('\nFull teardown (engine in-process, real SDK against the emulator)');
+  console.log(
+    '  ENIs  teardownd   sequential  critical-path  ×bound  ×faster  calls  describe  mutating  clean',
+  );
+  for (const r of rows) {
+    console.log(
+      `  ${String(r.enis).padStart(4)}  ${fmt(r.wallMs).padStart(7)} ms  ${fmt(r.sequentialMs).padStart(7)} ms  ${fmt(r.criticalPathMs).padStart(10)} ms  ${fmt(r.vsCriticalPath, 2).padStart(6)}  ${fmt(r.speedupVsSequential, 1).padStart(7)}  ${String(r.calls).padStart(5)}  ${String(r.describeCalls).padStart(8)}  ${String(r.mutatingCalls).padStart(8)}  ${r.clean ? 'yes' : 'NO'}`,
+    );
+  }
+  console.log(
+    `  critical path = (2 discovery rounds + 7 chained calls) × ${opts.latencyMs} ms + ${opts.detachDelayMs} ms detach`,
+  );
+  console.log(
+    '  sequential = the same plan, one call at a time, each ENI detached and polled (100 ms) before the next',
+  );
+
+  const throttled = [];
+  for (const n of opts.footprints.filter((x) => x >= 10)) {
+    process.stdout.write(`\n  inside EC2's mutating bucket (50 burst, 5/s), ${n} ENIs … `);
+    const t = await throttledRow(opts, n);
+    throttled.push(t);
+    console.log(`${t.wallMs} ms, ${t.throttled} RequestLimitExceeded answers retried, outcome ${t.outcome}`);
+  }
+
+  console.log('\nNotice → first mutating call (real daemon process, IMDS poll 2000 ms, SQS long poll 20 s)');
+  const imds = await noticeLatency(opts, 'imds');
+  const sqs = await noticeLatency(opts, 'sqs');
+  console.log(
+    `  IMDS: median ${fmt(median(imds))} ms, p95 ${fmt(percentile(imds, 95))} ms over ${imds.length} episodes`,
+  );
+  console.log(
+    `  SQS:  median ${fmt(median(sqs))} ms, p95 ${fmt(percentile(sqs, 95))} ms over ${sqs.length} episodes`,
+  );
+
+  console.log(`\nAt rest (${opts.idleSeconds} s)`);
+  const rest = await atRest(opts);
+  console.log(
+    `  start-up to ready ${rest.startupMs} ms; CPU ${fmt(rest.cpuPercentOfCore, 2)} % of a core; max RSS ${fmt(rest.maxRssMb, 1)} MB; ${rest.imdsRequests} IMDS requests, ${rest.sqsReceives} SQS receives`,
+  );
+
+  const ten = rows.find((r) => r.enis === 10);
+  const targets = [
+    [
+      '10-ENI teardown ≤ 1.5× critical path',
+      ten ? `${fmt(ten.vsCriticalPath, 2)}×` : 'n/a',
+      ten ? ten.vsCriticalPath <= 1.5 : false,
+    ],
+    [
+      '10-ENI teardown ≥ 5× faster than sequential',
+      ten ? `${fmt(ten.speedupVsSequential, 1)}×` : 'n/a',
+      ten ? ten.speedupVsSequential >= 5 : false,
+    ],
+    [
+      'IMDS notice → first action p95 < 2000 + 200 ms',
+      `${fmt(percentile(imds, 95))} ms`,
+      percentile(imds, 95) < 2200,
+    ],
+    [
+      'SQS notice → first action p95 < 2000 + 200 ms',
+      `${fmt(percentile(sqs, 95))} ms`,
+      percentile(sqs, 95) < 2200,
+    ],
+    ['idle CPU < 1 % of a core', `${fmt(rest.cpuPercentOfCore, 2)} %`, rest.cpuPercentOfCore < 1],
+    ['RSS < 80 MB', `${fmt(rest.maxRssMb, 1)} MB`, rest.maxRssMb < 80],
+  ] as const;
+  console.log('\nTargets');
+  for (const [what, value, ok] of targets)
+    console.log(`  ${ok ? 'PASS' : 'MISS'}  ${what.padEnd(48)} ${value}`);
+
+  const out =
+    opts.out ?? join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  mkdirSync(resolve(out, '..'), { recursive: true });
+  writeFileSync(
+    out,
+    JSON.stringify(
+      {
+        options: opts,
+        node: process.version,
+        teardown: rows,
+        throttled,
+        notice: { imds, sqs },
+        atRest: rest,
+        targets,
+      },
+      null,
+      2,
+    ),
+  );
+  console.log(`\nJSON: ${out}`);
+}
+
+if (require.main === module) {
+  main().catch((err: Error) => {
+    console.error(`bench failed: ${err.stack ?? err.message}`);
+    process.exitCode = 1;
+  });
+}
