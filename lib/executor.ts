@@ -44,6 +44,17 @@ export interface ExecuteOptions {
   deadlineAt: number;
   signal?: AbortSignal;
   onEvent?: (e: EngineEvent) => void;
+  /**
+   * Called inside the concurrency slot right before each mutating call (after the deadline check,
+   * before the safety check). An answer ends the action without the call: `skipped` (no longer
+   * wanted) or `already-done`. The sweeper re-checks here that the resource is still an orphan.
+   */
+  preflight?: (a: PlannedAction) => Promise<PreflightVerdict | undefined>;
+}
+
+export interface PreflightVerdict {
+  outcome: 'skipped' | 'already-done';
+  message: string;
 }
 
 const OK_OUTCOMES = new Set<ActionOutcome>(['done', 'already-done', 'dry-run']);
@@ -171,6 +182,14 @@ export async function executePlan(
     return limit(async () => {
       const late = notStarted(a, startedAt);
       if (late) return late;
+      if (opts.preflight) {
+        try {
+          const verdict = await opts.preflight({ ...a, facts });
+          if (verdict) return finish(a, startedAt, verdict.outcome, { message: verdict.message });
+        } catch (err) {
+          return finishError(a, startedAt, err, 0);
+        }
+      }
       // The planner's safety invariants, once more, right before the mutating call.
       const unsafe = safetyViolation({ ...a, facts }, opts.instanceId);
       if (unsafe) return finish(a, startedAt, 'skipped', { message: unsafe });

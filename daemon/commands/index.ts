@@ -3,6 +3,7 @@ import { registerCheck } from './check';
 import { registerPlan } from './plan';
 import { registerReport } from './report';
 import { registerRun } from './run';
+import { registerSweep } from './sweep';
 import { registerTeardown } from './teardown';
 
 /**
@@ -17,4 +18,5 @@ export const commandModules: RegisterCommand[] = [
   registerPlan,
   registerReport,
   registerTeardown,
+  registerSweep,
 ];

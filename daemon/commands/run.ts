@@ -16,6 +16,7 @@ import { ImdsPoller } from '../../lib/sources/imds-poller';
 import { probeInstanceState, shutdownNotice } from '../../lib/sources/shutdown-probe';
 import { SqsConsumer } from '../../lib/sources/sqs-consumer';
 import { createRuntime, GlobalOptions, Runtime } from '../runtime';
+import { sweeperBackground } from './sweep';
 import { checkInstanceId, engineDeps } from './teardown-common';
 
 /**
@@ -321,6 +322,7 @@ export function defaultRunDeps(): RunDeps {
     notifyReady: () => systemd().ready(),
     notifyStopping: () => systemd().stopping(),
     startWatchdog: () => systemd().startWatchdog(),
+    background: sweeperBackground,
   };
 }
 

@@ -46,6 +46,21 @@ export function createAwsClients(opts: CreateClientsOptions): AwsClients {
   };
 }
 
+/**
+ * An EC2 client alone, for another region (the sweeper's sweeper.regions), configured exactly as the
+ * EC2 client of createAwsClients.
+ */
+export function createEc2Client(opts: CreateClientsOptions): EC2Client {
+  return new EC2Client({
+    region: opts.region,
+    requestHandler: {
+      requestTimeout: opts.requestTimeoutMs ?? 10000,
+      connectionTimeout: opts.connectionTimeoutMs ?? 3000,
+    },
+    maxAttempts: 1,
+  });
+}
+
 export function destroyAwsClients(clients: AwsClients): void {
   clients.ec2.destroy();
   clients.autoScaling.destroy();
