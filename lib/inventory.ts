@@ -175,7 +175,7 @@ function toAddressInfo(a: Address): AddressInfo {
   };
 }
 
-function toSubnetInfo(s: Subnet): SubnetInfo {
+export function toSubnetInfo(s: Subnet): SubnetInfo {
   return {
     subnetId: s.SubnetId ?? '',
     vpcId: s.VpcId,
@@ -185,7 +185,7 @@ function toSubnetInfo(s: Subnet): SubnetInfo {
   };
 }
 
-function toRouteTableInfo(r: RouteTable): RouteTableInfo {
+export function toRouteTableInfo(r: RouteTable): RouteTableInfo {
   return {
     routeTableId: r.RouteTableId ?? '',
     vpcId: r.VpcId,

@@ -27,6 +27,8 @@ import {
   SubnetInfo,
   tagsOf,
   toEniInfo,
+  toRouteTableInfo,
+  toSubnetInfo,
 } from './inventory';
 import { LogFields } from './log';
 import { InstanceState, instancesToLookUp, VpcFacts } from './orphans';
@@ -60,33 +62,6 @@ function chunks<T>(xs: T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += CHUNK) out.push(xs.slice(i, i + CHUNK));
   return out;
-}
-
-function toSubnetInfo(s: Subnet): SubnetInfo {
-  return {
-    subnetId: s.SubnetId ?? '',
-    vpcId: s.VpcId,
-    cidrBlock: s.CidrBlock,
-    availabilityZone: s.AvailabilityZone,
-    tags: tagsOf(s.Tags),
-  };
-}
-
-function toRouteTableInfo(r: RouteTable): RouteTableInfo {
-  return {
-    routeTableId: r.RouteTableId ?? '',
-    vpcId: r.VpcId,
-    tags: tagsOf(r.Tags),
-    associations: (r.Associations ?? [])
-      .filter((a) => a.RouteTableAssociationId)
-      .map((a) => ({
-        associationId: a.RouteTableAssociationId!,
-        subnetId: a.SubnetId,
-        gatewayId: a.GatewayId,
-        main: a.Main === true,
-        state: a.AssociationState?.State,
-      })),
-  };
 }
 
 function toVpcFacts(v: Vpc, subnets: SubnetInfo[]): VpcFacts {

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { AwsEmulator } from '../emulator/server';
+import type { ServiceHandler } from '../emulator/types';
 import { runCli, RunResult, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
 
@@ -222,7 +223,8 @@ describe('teardownd sweep: orphans of a dead master', () => {
     emulator.faults.baseLatencyMs = 5;
     // A barrier in front of EC2: no change goes through until both sweepers have finished discovery
     // (each sends one DescribeVpcs then), so both plan the same deletes and then race for them.
-    const ec2 = emulator.ec2;
+    // The server awaits handlers (ServiceHandler.handle may be async), so a test may hold EC2 calls back.
+    const ec2: ServiceHandler = emulator.ec2;
     const handle = ec2.handle.bind(ec2);
     let open = false;
     const barrier = (async () => {
