@@ -167,23 +167,29 @@ export interface ReportFs {
   rm?(path: string, opts: { force: true }): Promise<void>;
 }
 
-/** Atomic: written to a temp file in the same directory, then renamed. Returns the final path. */
-export async function writeReport(
+/** Writes JSON atomically: a temp file in the same directory, then a rename. Returns the final path. */
+export async function writeJsonAtomic(
   dir: string,
-  report: TeardownReport,
+  fileName: string,
+  value: unknown,
   fs: ReportFs = nodeFs,
 ): Promise<string> {
   await fs.mkdir(dir, { recursive: true });
-  const path = join(dir, reportFileName(report));
+  const path = join(dir, fileName);
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
-    await fs.writeFile(tmp, JSON.stringify(report, null, 2) + '\n', { mode: 0o640 });
+    await fs.writeFile(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o640 });
     await fs.rename(tmp, path);
   } catch (err) {
     await fs.rm?.(tmp, { force: true }).catch(() => undefined);
     throw err;
   }
   return path;
+}
+
+/** Atomic (see writeJsonAtomic). Returns the final path. */
+export function writeReport(dir: string, report: TeardownReport, fs: ReportFs = nodeFs): Promise<string> {
+  return writeJsonAtomic(dir, reportFileName(report), report, fs);
 }
 
 /** A short human summary (CLI output). */

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
-import { join } from 'node:path';
 import { Candidate, CandidateKind, Verdict } from './orphans';
 import { ActionName, PlannedStatus } from './planner';
-import { ActionOutcome, ReportFs } from './report';
+import { ActionOutcome, ReportFs, writeJsonAtomic } from './report';
 import { TagValues } from './inventory';
 
 /**
@@ -100,23 +99,9 @@ export function sweepReportFileName(
   return `sweep-${safe(report.region)}-${ts}-${suffix ?? randomBytes(2).toString('hex')}.json`;
 }
 
-/** Atomic: written to a temp file in the same directory, then renamed. Returns the final path. */
-export async function writeSweepReport(
-  dir: string,
-  report: SweepReport,
-  fs: ReportFs = nodeFs,
-): Promise<string> {
-  await fs.mkdir(dir, { recursive: true });
-  const path = join(dir, sweepReportFileName(report));
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  try {
-    await fs.writeFile(tmp, JSON.stringify(report, null, 2) + '\n', { mode: 0o640 });
-    await fs.rename(tmp, path);
-  } catch (err) {
-    await fs.rm?.(tmp, { force: true }).catch(() => undefined);
-    throw err;
-  }
-  return path;
+/** Atomic (see writeJsonAtomic). Returns the final path. */
+export function writeSweepReport(dir: string, report: SweepReport, fs: ReportFs = nodeFs): Promise<string> {
+  return writeJsonAtomic(dir, sweepReportFileName(report), report, fs);
 }
 
 /** A short human summary (CLI output). */
