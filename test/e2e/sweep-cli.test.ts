@@ -46,6 +46,7 @@ describe('teardownd sweep: command line', () => {
   it.each([
     ['--region mars', ['sweep', '--region', 'mars'], {}, '--region "mars" is not an AWS region name'],
     [
+      'sweeper.regions',
       ['sweep'],
       { sweeper: { regions: ['us-east-1', 'moon-1'] } },
       'sweeper.regions[1] "moon-1" is not an AWS region name',
