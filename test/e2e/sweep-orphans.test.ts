@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { AwsEmulator } from '../emulator/server';
+import { EmulatorRequest, EmulatorResponse } from '../emulator/types';
 import { runCli, RunResult, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
 
@@ -232,10 +233,12 @@ describe('teardownd sweep: orphans of a dead master', () => {
       }
       open = true;
     })();
-    ec2.handle = async (req) => {
+    // The server awaits the handler's answer, so an async stand-in may hold a call back.
+    const held = async (req: EmulatorRequest): Promise<EmulatorResponse> => {
       if (!open && !/^Describe/.test(req.action)) await barrier;
       return handle(req);
     };
+    ec2.handle = held as unknown as typeof ec2.handle;
     const file = config({ sweeper: { graceMs: 0 } });
     const env = emulator.env();
     const [a, b] = await Promise.all([
