@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { AwsEmulator } from '../emulator/server';
-import type { ServiceHandler } from '../emulator/types';
+import { EmulatorRequest, EmulatorResponse } from '../emulator/types';
 import { runCli, RunResult, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
 
@@ -223,8 +223,7 @@ describe('teardownd sweep: orphans of a dead master', () => {
     emulator.faults.baseLatencyMs = 5;
     // A barrier in front of EC2: no change goes through until both sweepers have finished discovery
     // (each sends one DescribeVpcs then), so both plan the same deletes and then race for them.
-    // The server awaits handlers (ServiceHandler.handle may be async), so a test may hold EC2 calls back.
-    const ec2: ServiceHandler = emulator.ec2;
+    const ec2 = emulator.ec2;
     const handle = ec2.handle.bind(ec2);
     let open = false;
     const barrier = (async () => {
@@ -234,10 +233,12 @@ describe('teardownd sweep: orphans of a dead master', () => {
       }
       open = true;
     })();
-    ec2.handle = async (req) => {
+    // The server awaits the handler's answer, so an async stand-in may hold a call back.
+    const held = async (req: EmulatorRequest): Promise<EmulatorResponse> => {
       if (!open && !/^Describe/.test(req.action)) await barrier;
       return handle(req);
     };
+    ec2.handle = held as unknown as typeof ec2.handle;
     const file = config({ sweeper: { graceMs: 0 } });
     const env = emulator.env();
     const [a, b] = await Promise.all([
