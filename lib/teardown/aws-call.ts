@@ -115,4 +115,3 @@ export async function describeAll<P extends { NextToken?: string }, T>(
   }
   return out;
 }
-
