@@ -1,67 +1,44 @@
 import { randomBytes } from 'node:crypto';
 import { EmulatorContext } from './context';
+import {
+  buildImdsTree,
+  ImdsConfig,
+  ImdsScheduledEvent,
+  ImdsTime,
+  imdsNoticeTime,
+  lookupImds,
+} from './imds-tree';
 import { imdsErrorPage } from './render';
 import { EmulatorRequest, EmulatorResponse, ServiceHandler } from './types';
 
+export type { ImdsConfig, ImdsMac, ImdsScheduledEvent } from './imds-tree';
+export { imdsEventDate } from './imds-tree';
+
 /**
- * IMDSv2 as real IMDS behaves (not as AEMM does): tokens are required and validated, expired or
- * revoked tokens get 401, absent notices get the XHTML 404 page, bodies are text/plain, spot and
- * rebalance JSON is compact, scheduled events use Jackson's " : " spacing and "21 Jan 2019
- * 09:00:43 GMT" dates. See shared/reference/aws-wire-formats.md §1.
+ * IMDSv2 as real IMDS behaves (not as AEMM does): a GET needs a valid, unexpired token (401
+ * otherwise, unless `v1Allowed`); PUT /latest/api/token needs X-aws-ec2-metadata-token-ttl-seconds
+ * in 1..21600 (else 400), is refused with X-Forwarded-For (403) and on a versioned path (403);
+ * absent items (no spot notice, …) get the XHTML 404 page; bodies are text/plain. Every response to
+ * a tokened request carries the token's remaining TTL in X-aws-ec2-metadata-token-ttl-seconds.
+ * Faults (401/500/timeouts) come from the emulator's FaultInjector with service 'imds' and actions
+ * like 'GET /latest/meta-data/spot/instance-action'.
  *
  * Programmatic API (`emulator.imds`):
- *   configure(partial ImdsConfig)         any field below; `spotAction: null` clears the notice
+ *   configure(partial ImdsConfig)        any field; `spotAction: null` clears the notice
  *   setSpotAction(action='terminate', time=now+120 s) / clearSpotAction()
- *   setTargetLifecycleState(state) / setScheduledEvents(events) / setRebalance(noticeTime?)
- *   revokeTokens()                        every issued token now answers 401
- *   tokensIssued, requests (path → count)
+ *   setRebalance(noticeTime=now) / clearRebalance() / setScheduledEvents(events) / setTargetLifecycleState(s)
+ *   revokeTokens()                       every issued token now answers 401
+ *   tokensIssued, requests (path → count), requestCount(path), config
  */
-export interface ImdsMac {
-  mac: string;
-  deviceNumber: number;
-  interfaceId: string;
-  vpcId?: string;
-  subnetId?: string;
-  localIpv4s?: string[];
-  vpcCidrBlocks?: string[];
-}
-
-export interface ImdsScheduledEvent {
-  Code: string;
-  Description: string;
-  EventId: string;
-  State: 'active' | 'completed' | 'canceled';
-  NotBefore: string;
-  NotAfter?: string;
-}
-
-export interface ImdsConfig {
-  instanceId: string;
-  region: string;
-  az: string;
-  lifeCycle: 'on-demand' | 'spot';
-  macs: ImdsMac[];
-  spotAction: { action: 'terminate' | 'stop' | 'hibernate'; time: string } | null;
-  rebalanceNoticeTime: string | null;
-  scheduledEvents: ImdsScheduledEvent[];
-  targetLifecycleState: string | null;
-  tags: Record<string, string>;
-  /** Allow tokenless (IMDSv1) GETs; real instances with HttpTokens=optional. */
-  v1Allowed: boolean;
-  /** Caps the TTL granted to a token (seconds), so tests can watch tokens expire. */
-  tokenTtlCapSeconds: number | null;
-}
-
-/** "21 Jan 2019 09:00:43 GMT": the date format IMDS uses for scheduled events. */
-export function imdsEventDate(ms: number): string {
-  const d = new Date(ms);
-  const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getUTCDate()} ${months[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} GMT`;
-}
-
 function text(body: string, headers: Record<string, string> = {}): EmulatorResponse {
   return { status: 200, headers: { 'content-type': 'text/plain', ...headers }, body };
+}
+
+const TTL_HEADER = 'x-aws-ec2-metadata-token-ttl-seconds';
+
+function header(req: EmulatorRequest, name: string): string | undefined {
+  const raw = req.headers[name];
+  return Array.isArray(raw) ? raw[0] : raw;
 }
 
 export class ImdsService implements ServiceHandler {
@@ -70,6 +47,9 @@ export class ImdsService implements ServiceHandler {
     instanceId: 'i-0123456789abcdef0',
     region: 'us-east-1',
     az: 'us-east-1a',
+    accountId: '123456789012',
+    instanceType: 'c6i.large',
+    amiId: 'ami-0123456789abcdef0',
     lifeCycle: 'on-demand',
     macs: [],
     spotAction: null,
@@ -80,7 +60,8 @@ export class ImdsService implements ServiceHandler {
     v1Allowed: false,
     tokenTtlCapSeconds: null,
   };
-  private tokens = new Map<string, number>();
+  /** token → expiry (epoch ms) */
+  private readonly tokens = new Map<string, number>();
   tokensIssued = 0;
   readonly requests = new Map<string, number>();
 
@@ -91,18 +72,23 @@ export class ImdsService implements ServiceHandler {
   }
 
   get config(): ImdsConfig {
-    return JSON.parse(JSON.stringify(this.cfg)) as ImdsConfig;
+    return structuredClone(this.cfg);
   }
 
-  setSpotAction(action: 'terminate' | 'stop' | 'hibernate' = 'terminate', time?: string): void {
-    this.cfg.spotAction = {
-      action,
-      time: time ?? new Date(this.ctx.now() + 120_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    };
+  setSpotAction(action: 'terminate' | 'stop' | 'hibernate' = 'terminate', time?: ImdsTime): void {
+    this.cfg.spotAction = { action, time: imdsNoticeTime(time ?? this.ctx.now() + 120_000) };
   }
 
   clearSpotAction(): void {
     this.cfg.spotAction = null;
+  }
+
+  setRebalance(noticeTime: ImdsTime | null = this.ctx.now()): void {
+    this.cfg.rebalanceNoticeTime = noticeTime === null ? null : imdsNoticeTime(noticeTime);
+  }
+
+  clearRebalance(): void {
+    this.cfg.rebalanceNoticeTime = null;
   }
 
   setTargetLifecycleState(state: string | null): void {
@@ -111,12 +97,6 @@ export class ImdsService implements ServiceHandler {
 
   setScheduledEvents(events: ImdsScheduledEvent[]): void {
     this.cfg.scheduledEvents = events;
-  }
-
-  setRebalance(
-    noticeTime: string | null = new Date(this.ctx.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
-  ): void {
-    this.cfg.rebalanceNoticeTime = noticeTime;
   }
 
   revokeTokens(): void {
@@ -135,128 +115,46 @@ export class ImdsService implements ServiceHandler {
 
   handle(req: EmulatorRequest): EmulatorResponse {
     this.requests.set(req.path, (this.requests.get(req.path) ?? 0) + 1);
-    if (req.path === '/latest/api/token') return this.token(req);
-    if (/^\/[^/]+\/api\/token$/.test(req.path)) return imdsErrorPage(403);
+    const versioned = !req.path.startsWith('/latest/');
+    if (/^\/[^/]+\/api\/token\/?$/.test(req.path)) {
+      // "PUT to a version-specific path … returns 403 Forbidden by design."
+      if (versioned) return imdsErrorPage(403);
+      return this.token(req);
+    }
+    if (req.method === 'PUT' && versioned) return imdsErrorPage(403);
     if (req.method !== 'GET' && req.method !== 'HEAD') return imdsErrorPage(405);
-    if (!this.authorized(req)) return imdsErrorPage(401);
-    const value = this.lookup(req.path.replace(/\/+$/, ''));
+    const auth = this.authorize(req);
+    if (auth === 'denied') return imdsErrorPage(401);
+    const relative = req.path.replace(/^\/[^/]+\//, '');
+    const value = lookupImds(buildImdsTree(this.cfg), relative);
     if (value === undefined) return imdsErrorPage(404);
-    return text(value);
+    return text(value, auth === 'v1' ? {} : { [TTL_HEADER]: String(auth) });
   }
 
   private token(req: EmulatorRequest): EmulatorResponse {
     if (req.method !== 'PUT') return imdsErrorPage(405);
-    if (req.headers['x-forwarded-for'] !== undefined) return imdsErrorPage(403);
-    const raw = req.headers['x-aws-ec2-metadata-token-ttl-seconds'];
-    const ttl = Number(Array.isArray(raw) ? raw[0] : raw);
+    if (header(req, 'x-forwarded-for') !== undefined) return imdsErrorPage(403);
+    const raw = header(req, TTL_HEADER);
+    const ttl = raw !== undefined && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) return imdsErrorPage(400);
     const granted = this.cfg.tokenTtlCapSeconds ? Math.min(ttl, this.cfg.tokenTtlCapSeconds) : ttl;
-    const token = randomBytes(24).toString('base64url');
+    const token = `AQAEA${randomBytes(40).toString('base64url')}==`;
     this.tokens.set(token, this.ctx.now() + granted * 1000);
     this.tokensIssued++;
-    return text(token, { 'x-aws-ec2-metadata-token-ttl-seconds': String(granted) });
+    return text(token, { [TTL_HEADER]: String(granted) });
   }
 
-  private authorized(req: EmulatorRequest): boolean {
-    const raw = req.headers['x-aws-ec2-metadata-token'];
-    const token = Array.isArray(raw) ? raw[0] : raw;
-    if (token === undefined) return this.cfg.v1Allowed;
+  /** 'v1' (tokenless, allowed), the token's remaining seconds, or 'denied'. */
+  private authorize(req: EmulatorRequest): 'v1' | 'denied' | number {
+    const token = header(req, 'x-aws-ec2-metadata-token');
+    if (token === undefined) return this.cfg.v1Allowed ? 'v1' : 'denied';
     const expires = this.tokens.get(token);
-    if (expires === undefined) return false;
-    if (expires <= this.ctx.now()) {
+    const now = this.ctx.now();
+    if (expires === undefined) return 'denied';
+    if (expires <= now) {
       this.tokens.delete(token);
-      return false;
+      return 'denied';
     }
-    return true;
+    return Math.max(1, Math.floor((expires - now) / 1000));
   }
-
-  private lookup(path: string): string | undefined {
-    const c = this.cfg;
-    if (path === '/latest/dynamic/instance-identity/document') {
-      return JSON.stringify(
-        {
-          accountId: '123456789012',
-          architecture: 'x86_64',
-          availabilityZone: c.az,
-          imageId: 'ami-0123456789abcdef0',
-          instanceId: c.instanceId,
-          instanceType: 'c6i.large',
-          privateIp: c.macs[0]?.localIpv4s?.[0] ?? '10.0.1.10',
-          region: c.region,
-          version: '2017-09-30',
-        },
-        null,
-        2,
-      );
-    }
-    const md = '/latest/meta-data/';
-    if (!path.startsWith(md)) return undefined;
-    const p = path.slice(md.length);
-    switch (p) {
-      case 'instance-id':
-        return c.instanceId;
-      case 'placement/region':
-        return c.region;
-      case 'placement/availability-zone':
-        return c.az;
-      case 'instance-life-cycle':
-        return c.lifeCycle;
-      case 'mac':
-        return c.macs.find((m) => m.deviceNumber === 0)?.mac;
-      case 'network/interfaces/macs':
-        return c.macs.length ? c.macs.map((m) => `${m.mac}/`).join('\n') : undefined;
-      case 'spot/instance-action':
-        return c.spotAction
-          ? `{"action": "${c.spotAction.action}", "time": "${c.spotAction.time}"}`
-          : undefined;
-      case 'spot/termination-time':
-        return c.spotAction?.action === 'terminate' ? c.spotAction.time : undefined;
-      case 'events/recommendations/rebalance':
-        return c.rebalanceNoticeTime ? `{"noticeTime": "${c.rebalanceNoticeTime}"}` : undefined;
-      case 'events/maintenance/scheduled':
-        return jacksonArray(c.scheduledEvents.filter((e) => e.State === 'active'));
-      case 'events/maintenance/history':
-        return jacksonArray(c.scheduledEvents.filter((e) => e.State !== 'active'));
-      case 'autoscaling/target-lifecycle-state':
-        return c.targetLifecycleState ?? undefined;
-      case 'tags/instance':
-        return Object.keys(c.tags).length ? Object.keys(c.tags).join('\n') : undefined;
-    }
-    if (p.startsWith('tags/instance/')) return c.tags[p.slice('tags/instance/'.length)];
-    const m = /^network\/interfaces\/macs\/([^/]+)(?:\/(.+))?$/.exec(p);
-    if (m) return this.macValue(m[1], m[2]);
-    return undefined;
-  }
-
-  private macValue(mac: string, leaf: string | undefined): string | undefined {
-    const entry = this.cfg.macs.find((m) => m.mac === mac);
-    if (!entry) return undefined;
-    const leaves: Record<string, string | undefined> = {
-      'device-number': String(entry.deviceNumber),
-      'interface-id': entry.interfaceId,
-      mac: entry.mac,
-      'vpc-id': entry.vpcId,
-      'subnet-id': entry.subnetId,
-      'local-ipv4s': entry.localIpv4s?.join('\n'),
-      'vpc-ipv4-cidr-block': entry.vpcCidrBlocks?.[0],
-      'vpc-ipv4-cidr-blocks': entry.vpcCidrBlocks?.join('\n'),
-    };
-    if (leaf === undefined)
-      return Object.keys(leaves)
-        .filter((k) => leaves[k] !== undefined)
-        .join('\n');
-    return leaves[leaf];
-  }
-}
-
-/** Scheduled events as real IMDS prints them (Jackson pretty printer). */
-function jacksonArray(events: ImdsScheduledEvent[]): string {
-  if (events.length === 0) return '[]';
-  const objects = events.map((e) => {
-    const fields = Object.entries(e)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `    "${k}" : ${JSON.stringify(v)}`);
-    return `  {\n${fields.join(',\n')}\n  }`;
-  });
-  return `[ \n${objects.join(', \n')} \n]`;
 }

@@ -32,6 +32,18 @@ export function imdsErrorPage(status: number): EmulatorResponse {
   return { status, headers: { 'content-type': 'text/html' }, body };
 }
 
+/** SQS's JSON protocol is query-compatible: x-amzn-query-error carries the old Query error code. */
+const SQS_QUERY_CODES: Record<string, string> = {
+  QueueDoesNotExist: 'AWS.SimpleQueueService.NonExistentQueue',
+  MessageNotInflight: 'AWS.SimpleQueueService.MessageNotInflight',
+  QueueDeletedRecently: 'AWS.SimpleQueueService.QueueDeletedRecently',
+  PurgeQueueInProgress: 'AWS.SimpleQueueService.PurgeQueueInProgress',
+  EmptyBatchRequest: 'AWS.SimpleQueueService.EmptyBatchRequest',
+  TooManyEntriesInBatchRequest: 'AWS.SimpleQueueService.TooManyEntriesInBatchRequest',
+  BatchEntryIdsNotDistinct: 'AWS.SimpleQueueService.BatchEntryIdsNotDistinct',
+  UnsupportedOperation: 'AWS.SimpleQueueService.UnsupportedOperation',
+};
+
 /** An AWS error in the wire format of the given service, as real AWS sends it. */
 export function renderError(
   service: ServiceName,
@@ -59,7 +71,7 @@ export function renderError(
         headers: {
           'content-type': 'application/x-amz-json-1.0',
           'x-amzn-requestid': requestId,
-          'x-amzn-query-error': `${code};${status >= 500 ? 'Receiver' : 'Sender'}`,
+          'x-amzn-query-error': `${SQS_QUERY_CODES[code] ?? code};${status >= 500 ? 'Receiver' : 'Sender'}`,
         },
         body: JSON.stringify({ __type: `com.amazonaws.sqs#${code}`, message }),
       };

@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
-import { AutoScalingService } from './autoscaling';
+import { AutoScalingService, AutoScalingServiceOptions } from './autoscaling';
 import { CallLog } from './call-log';
 import { createContext, EmulatorContext } from './context';
 import { Ec2Service, Ec2ServiceOptions } from './ec2';
@@ -10,7 +10,7 @@ import { LogsService } from './logs';
 import { isMutating } from './mutating';
 import { renderError, throttleCode } from './render';
 import { S3Service } from './s3';
-import { SqsService } from './sqs';
+import { SqsService, SqsServiceOptions } from './sqs';
 import { EmulatorError, EmulatorRequest, EmulatorResponse, ServiceHandler, ServiceName } from './types';
 
 export interface EmulatorOptions {
@@ -18,6 +18,8 @@ export interface EmulatorOptions {
   port?: number;
   seed?: number;
   ec2?: Ec2ServiceOptions;
+  sqs?: SqsServiceOptions;
+  autoscaling?: AutoScalingServiceOptions;
 }
 
 /**
@@ -45,8 +47,8 @@ export class AwsEmulator {
     this.context = createContext(random);
     this.faults = new FaultInjector(seededRandom((options.seed ?? 42) + 1));
     this.ec2 = new Ec2Service(this.context, options.ec2);
-    this.autoscaling = new AutoScalingService(this.context);
-    this.sqs = new SqsService(this.context);
+    this.autoscaling = new AutoScalingService(this.context, options.autoscaling);
+    this.sqs = new SqsService(this.context, options.sqs);
     this.imds = new ImdsService(this.context);
     this.s3 = new S3Service(this.context);
     this.logs = new LogsService(this.context);
@@ -102,6 +104,9 @@ export class AwsEmulator {
     this.ec2.stop?.();
     this.autoscaling.stop?.();
     this.sqs.stop?.();
+    this.imds.stop?.();
+    this.s3.stop?.();
+    this.logs.stop?.();
     for (const s of this.sockets) s.destroy();
     if (this.server) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     this.server = undefined;
@@ -120,6 +125,11 @@ export class AwsEmulator {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(`emulator: ${(err as Error).message}`);
       return;
     }
+    const hangUp = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) hangUp.abort();
+    });
+    parsed.signal = hangUp.signal;
     const record = this.calls.begin(this.context.now(), parsed, isMutating(parsed.service, parsed.action));
     const answer = await this.answer(parsed, res);
     if (answer === 'dropped') {
@@ -198,7 +208,8 @@ export class AwsEmulator {
   private parse(req: IncomingMessage, url: URL, body: Buffer): EmulatorRequest {
     const method = req.method ?? 'GET';
     const base = { method, path: url.pathname, query: url.searchParams, headers: req.headers, body };
-    if (url.pathname.startsWith('/latest/')) {
+    // Versioned IMDS paths (/2021-03-23/...) too, so a PUT there gets IMDS's 403 rather than S3.
+    if (/^\/(latest|\d{4}-\d{2}-\d{2})\//.test(url.pathname)) {
       return {
         ...base,
         service: 'imds',
@@ -266,12 +277,21 @@ export class AwsEmulator {
 
 function s3Action(method: string, url: URL): string {
   const parts = url.pathname.split('/').filter(Boolean);
-  if (parts.length <= 1)
-    return method === 'GET'
-      ? url.searchParams.get('list-type') === '2'
-        ? 'ListObjectsV2'
-        : 'ListObjects'
-      : `${method}Bucket`;
+  if (parts.length === 0 && method === 'GET') return 'ListBuckets';
+  if (parts.length <= 1) {
+    switch (method) {
+      case 'GET':
+        return url.searchParams.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects';
+      case 'PUT':
+        return 'CreateBucket';
+      case 'HEAD':
+        return 'HeadBucket';
+      case 'DELETE':
+        return 'DeleteBucket';
+      default:
+        return `${method}Bucket`;
+    }
+  }
   switch (method) {
     case 'PUT':
       return 'PutObject';

@@ -1,55 +1,85 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { EmulatorContext } from './context';
+import {
+  md5Hex,
+  md5OfMessageAttributes,
+  MessageAttributeValue,
+  QueueSettings,
+  SqsQueue,
+  StoredMessage,
+  VisibilityChange,
+} from './sqs-queue';
 import { EmulatorError, EmulatorRequest, EmulatorResponse, ServiceHandler } from './types';
 
 /**
- * SQS over AWS JSON 1.0 (X-Amz-Target AmazonSQS.<Action>), with the semantics a consumer must
- * respect: visibility timeouts, redelivery with ApproximateReceiveCount, receipt handles that go
- * stale when a message is received again, long polls that return as soon as a message is visible,
- * and redrive to a dead-letter queue at maxReceiveCount.
+ * SQS over AWS JSON 1.0 (X-Amz-Target AmazonSQS.<Action>, query-compatible errors), with the
+ * semantics a consumer must respect: visibility timeouts, redelivery with ApproximateReceiveCount,
+ * receipt handles that go stale when a message is received again, long polls that return as soon as
+ * a message is visible (and end at once on stop() or when the client hangs up, taking nothing), and
+ * redrive to a dead-letter queue on the receive after maxReceiveCount.
  *
  * Programmatic API (`emulator.sqs`):
- *   createQueue(name, {visibilityTimeoutSeconds?, deadLetterQueue?: name, maxReceiveCount?}) → queueUrl
- *   send(queueUrl, body) → messageId
- *   messages(queueUrl) → [{messageId, body, receiveCount, visible, inFlight, deleted}]
- *   deletedCount(queueUrl), releasedCount(queueUrl) (ChangeMessageVisibility to 0)
+ *   createQueue(name, {visibilityTimeoutSeconds?, deadLetterQueue?, maxReceiveCount?, redrive?}) → queueUrl
+ *     (idempotent; the dead-letter queue, by name/URL/ARN, is created when missing)
+ *   send(queueUrl, body, {delaySeconds?, messageAttributes?}) → messageId   (URL, ARN or name)
+ *   messages(queueUrl)  every message still in the queue, deleted ones included, with receive counts
+ *   deleted(queueUrl), deletedCount(queueUrl), releasedCount(queueUrl) (ChangeMessageVisibility 0),
+ *   visibilityChanges(queueUrl), stats(queueUrl), queueUrl(name), configure({timeScale})
+ *
+ * Deliberate simplifications: a stale receipt handle (the message was received again since) is
+ * answered ReceiptHandleIsInvalid, so a consumer that deletes late is caught — real SQS may instead
+ * accept it and keep the message; ChangeMessageVisibility on a message that is not in flight is
+ * MessageNotInflight. Only standard queues.
+ *
+ * `timeScale` (default 1) multiplies every duration the API gives in seconds (VisibilityTimeout,
+ * WaitTimeSeconds, DelaySeconds): at 0.1 a 1 s visibility timeout lasts 100 ms. Attributes still
+ * report the seconds as given.
  */
+export interface SqsServiceOptions {
+  timeScale?: number;
+  accountId?: string;
+  region?: string;
+}
+
+export interface CreateQueueOptions {
+  visibilityTimeoutSeconds?: number;
+  delaySeconds?: number;
+  receiveWaitTimeSeconds?: number;
+  /** Dead-letter queue by name, URL or ARN. */
+  deadLetterQueue?: string;
+  maxReceiveCount?: number;
+  /** Same as deadLetterQueue + maxReceiveCount. */
+  redrive?: { deadLetterQueue: string; maxReceiveCount: number };
+}
+
 export interface SqsMessageView {
   messageId: string;
   body: string;
   receiveCount: number;
+  /** Receivable now. */
   visible: boolean;
+  /** Received and hidden by its visibility timeout. */
   inFlight: boolean;
+  /** Sent with a delay that has not passed yet. */
+  delayed: boolean;
   deleted: boolean;
-}
-
-interface Message {
-  messageId: string;
-  body: string;
-  md5: string;
   sentAt: number;
   firstReceivedAt?: number;
-  receiveCount: number;
-  visibleAt: number;
-  receiptHandle?: string;
-  deleted: boolean;
+  deletedAt?: number;
+  messageAttributes: Record<string, MessageAttributeValue>;
+  deadLetterSourceArn?: string;
 }
 
-interface Queue {
-  name: string;
-  url: string;
-  arn: string;
-  visibilityTimeoutSeconds: number;
-  deadLetterQueue?: string;
-  maxReceiveCount?: number;
-  messages: Message[];
-  deletedCount: number;
-  releasedCount: number;
-  visibilityChanges: Array<{ messageId: string; seconds: number; at: number }>;
-}
-
-const ACCOUNT = '123456789012';
-const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex');
+const SYSTEM_ATTRIBUTES = [
+  'SenderId',
+  'SentTimestamp',
+  'ApproximateReceiveCount',
+  'ApproximateFirstReceiveTimestamp',
+  'DeadLetterQueueSourceArn',
+];
+const SENDER_ID = 'AIDAEMULATOREXAMPLE01';
+const MAX_WAIT_SECONDS = 20;
+const MAX_VISIBILITY_SECONDS = 43200;
 
 function json(value: unknown): EmulatorResponse {
   return {
@@ -59,232 +89,522 @@ function json(value: unknown): EmulatorResponse {
   };
 }
 
+function invalidParameter(name: string, value: unknown, reason: string): EmulatorError {
+  return new EmulatorError(
+    'InvalidParameterValue',
+    `Value ${String(value)} for parameter ${name} is invalid. Reason: ${reason}`,
+  );
+}
+
+/** An optional integer parameter within [min, max], or the fallback. */
+function intParam(
+  input: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+  fallback: number,
+  reason: string,
+): number {
+  const raw = input[name];
+  if (raw === undefined || raw === null) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw invalidParameter(name, raw, reason);
+  return n;
+}
+
+function requiredString(input: Record<string, unknown>, name: string): string {
+  const v = input[name];
+  if (typeof v !== 'string' || v === '') {
+    throw new EmulatorError('MissingParameter', `The request must contain the parameter ${name}.`);
+  }
+  return v;
+}
+
 export class SqsService implements ServiceHandler {
   readonly service = 'sqs' as const;
-  private queues = new Map<string, Queue>();
+  timeScale: number;
+  private readonly accountId: string;
+  private readonly region: string;
+  private readonly queues = new Map<string, SqsQueue>();
   private baseUrl = 'http://127.0.0.1';
   private stopped = false;
+  private readonly stopListeners = new Set<() => void>();
 
-  constructor(readonly ctx: EmulatorContext) {}
+  constructor(
+    readonly ctx: EmulatorContext,
+    options: SqsServiceOptions = {},
+  ) {
+    this.timeScale = options.timeScale ?? 1;
+    this.accountId = options.accountId ?? '123456789012';
+    this.region = options.region ?? 'us-east-1';
+  }
+
+  configure(input: { timeScale?: number }): void {
+    if (input.timeScale !== undefined) {
+      if (!(input.timeScale > 0)) throw new Error('emulator sqs: timeScale must be > 0');
+      this.timeScale = input.timeScale;
+    }
+  }
 
   /** Queue URLs point at the emulator itself; the server tells us its URL once it listens. */
   setBaseUrl(url: string): void {
-    this.baseUrl = url;
-    for (const q of this.queues.values()) q.url = `${url}/${ACCOUNT}/${q.name}`;
+    this.baseUrl = url.replace(/\/+$/, '');
+    for (const q of this.queues.values()) q.url = this.urlOf(q.name);
   }
 
-  createQueue(
-    name: string,
-    opts: { visibilityTimeoutSeconds?: number; deadLetterQueue?: string; maxReceiveCount?: number } = {},
-  ): string {
+  createQueue(name: string, opts: CreateQueueOptions = {}): string {
     const existing = this.queues.get(name);
     if (existing) return existing.url;
-    this.queues.set(name, {
+    const dlq = opts.redrive?.deadLetterQueue ?? opts.deadLetterQueue;
+    const maxReceiveCount = opts.redrive?.maxReceiveCount ?? opts.maxReceiveCount;
+    let redrive: QueueSettings['redrive'];
+    if (dlq !== undefined) {
+      const dlqName = this.nameOf(dlq);
+      if (!this.queues.has(dlqName)) this.createQueue(dlqName);
+      redrive = { deadLetterTargetArn: this.arnOf(dlqName), maxReceiveCount: maxReceiveCount ?? 10 };
+    }
+    const q = new SqsQueue(
       name,
-      url: `${this.baseUrl}/${ACCOUNT}/${name}`,
-      arn: `arn:aws:sqs:us-east-1:${ACCOUNT}:${name}`,
-      visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds ?? 30,
-      deadLetterQueue: opts.deadLetterQueue,
-      maxReceiveCount: opts.maxReceiveCount,
-      messages: [],
-      deletedCount: 0,
-      releasedCount: 0,
-      visibilityChanges: [],
-    });
-    if (opts.deadLetterQueue && !this.queues.has(opts.deadLetterQueue))
-      this.createQueue(opts.deadLetterQueue);
-    return this.queues.get(name)!.url;
+      this.urlOf(name),
+      this.arnOf(name),
+      {
+        visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds ?? 30,
+        delaySeconds: opts.delaySeconds ?? 0,
+        receiveWaitTimeSeconds: opts.receiveWaitTimeSeconds ?? 0,
+        redrive,
+      },
+      this.ctx.now(),
+    );
+    this.queues.set(name, q);
+    return q.url;
   }
 
-  send(queueUrl: string, body: string): string {
-    const q = this.queueByUrl(queueUrl);
-    const message: Message = {
+  queueUrl(name: string): string | undefined {
+    return this.queues.get(name)?.url;
+  }
+
+  send(
+    queue: string,
+    body: string,
+    opts: { delaySeconds?: number; messageAttributes?: Record<string, MessageAttributeValue> } = {},
+  ): string {
+    const q = this.queue(queue);
+    const now = this.ctx.now();
+    const delay = opts.delaySeconds ?? q.settings.delaySeconds;
+    const message: StoredMessage = {
       messageId: randomUUID(),
       body,
-      md5: md5(body),
-      sentAt: this.ctx.now(),
+      md5OfBody: md5Hex(body),
+      messageAttributes: opts.messageAttributes ?? {},
+      sentAt: now,
+      visibleAt: now + this.ms(delay),
       receiveCount: 0,
-      visibleAt: 0,
       deleted: false,
     };
-    q.messages.push(message);
+    q.add(message);
+    if (delay > 0) this.wakeAt(q, message.visibleAt);
     return message.messageId;
   }
 
-  messages(queueUrl: string): SqsMessageView[] {
+  messages(queue: string): SqsMessageView[] {
     const now = this.ctx.now();
-    return this.queueByUrl(queueUrl).messages.map((m) => ({
-      messageId: m.messageId,
-      body: m.body,
-      receiveCount: m.receiveCount,
-      visible: !m.deleted && m.visibleAt <= now,
-      inFlight: !m.deleted && m.visibleAt > now,
-      deleted: m.deleted,
-    }));
+    return this.queue(queue).messages.map((m) => this.view(m, now));
   }
 
-  deletedCount(queueUrl: string): number {
-    return this.queueByUrl(queueUrl).deletedCount;
+  deleted(queue: string): SqsMessageView[] {
+    return this.messages(queue).filter((m) => m.deleted);
   }
 
-  releasedCount(queueUrl: string): number {
-    return this.queueByUrl(queueUrl).releasedCount;
+  deletedCount(queue: string): number {
+    return this.queue(queue).deletedCount;
   }
 
-  visibilityChanges(queueUrl: string): Array<{ messageId: string; seconds: number; at: number }> {
-    return [...this.queueByUrl(queueUrl).visibilityChanges];
+  releasedCount(queue: string): number {
+    return this.queue(queue).releasedCount;
+  }
+
+  visibilityChanges(queue: string): VisibilityChange[] {
+    return [...this.queue(queue).visibilityChanges];
+  }
+
+  stats(queue: string): { visible: number; inFlight: number; delayed: number; deleted: number } {
+    const q = this.queue(queue);
+    return { ...q.counts(this.ctx.now()), deleted: q.deletedCount };
   }
 
   snapshot(): unknown {
     return [...this.queues.values()].map((q) => ({
       name: q.name,
       url: q.url,
+      redrivePolicy: q.settings.redrive,
+      deletedCount: q.deletedCount,
       messages: this.messages(q.url),
     }));
   }
 
+  /** Ends every long poll now (answering no messages) and refuses to start new waits. */
   stop(): void {
     this.stopped = true;
+    for (const l of [...this.stopListeners]) l();
   }
 
   async handle(req: EmulatorRequest): Promise<EmulatorResponse> {
     const input = req.json;
     switch (req.action) {
-      case 'CreateQueue': {
-        const attrs = (input.Attributes ?? {}) as Record<string, string>;
-        const redrive = attrs.RedrivePolicy
-          ? (JSON.parse(attrs.RedrivePolicy) as {
-              deadLetterTargetArn: string;
-              maxReceiveCount: number | string;
-            })
-          : undefined;
-        const url = this.createQueue(String(input.QueueName), {
-          visibilityTimeoutSeconds: attrs.VisibilityTimeout ? Number(attrs.VisibilityTimeout) : undefined,
-          deadLetterQueue: redrive?.deadLetterTargetArn.split(':').pop(),
-          maxReceiveCount: redrive ? Number(redrive.maxReceiveCount) : undefined,
-        });
-        return json({ QueueUrl: url });
-      }
+      case 'CreateQueue':
+        return json({ QueueUrl: this.createQueueFromWire(input) });
       case 'GetQueueUrl': {
-        const q = this.queues.get(String(input.QueueName));
+        const q = this.queues.get(requiredString(input, 'QueueName'));
         if (!q) throw nonExistent();
         return json({ QueueUrl: q.url });
       }
-      case 'SendMessage': {
-        const id = this.send(String(input.QueueUrl), String(input.MessageBody));
-        return json({ MessageId: id, MD5OfMessageBody: md5(String(input.MessageBody)) });
+      case 'ListQueues': {
+        const prefix = typeof input.QueueNamePrefix === 'string' ? input.QueueNamePrefix : '';
+        const urls = [...this.queues.values()].filter((q) => q.name.startsWith(prefix)).map((q) => q.url);
+        return json(urls.length ? { QueueUrls: urls } : {});
       }
-      case 'ReceiveMessage':
-        return json(await this.receive(input));
-      case 'DeleteMessage':
-        this.deleteMessage(this.queueByUrl(String(input.QueueUrl)), String(input.ReceiptHandle));
+      case 'DeleteQueue':
+        this.queues.delete(this.queueFromInput(input).name);
         return json({});
-      case 'ChangeMessageVisibility':
-        this.changeVisibility(
-          this.queueByUrl(String(input.QueueUrl)),
-          String(input.ReceiptHandle),
-          Number(input.VisibilityTimeout),
-        );
+      case 'PurgeQueue':
+        this.queueFromInput(input).purge(this.ctx.now());
         return json({});
       case 'GetQueueAttributes':
-        return json({ Attributes: this.attributes(this.queueByUrl(String(input.QueueUrl))) });
-      case 'PurgeQueue':
-        this.queueByUrl(String(input.QueueUrl)).messages = [];
+        return json({ Attributes: this.attributes(this.queueFromInput(input), input.AttributeNames) });
+      case 'SetQueueAttributes': {
+        const q = this.queueFromInput(input);
+        q.settings = this.settingsFrom((input.Attributes ?? {}) as Record<string, string>, q.settings);
+        q.lastModifiedAt = this.ctx.now();
         return json({});
+      }
+      case 'SendMessage':
+        return json(this.sendFromWire(this.queueFromInput(input), input));
+      case 'SendMessageBatch':
+        return json(this.batch(input, (q, entry) => ({ Id: entry.Id, ...this.sendFromWire(q, entry) })));
+      case 'ReceiveMessage':
+        return json(await this.receive(input, req.signal));
+      case 'DeleteMessage': {
+        const q = this.queueFromInput(input);
+        q.delete(this.messageByHandle(q, requiredString(input, 'ReceiptHandle')), this.ctx.now());
+        return json({});
+      }
+      case 'DeleteMessageBatch':
+        return json(
+          this.batch(input, (q, entry) => {
+            q.delete(this.messageByHandle(q, requiredString(entry, 'ReceiptHandle')), this.ctx.now());
+            return { Id: entry.Id };
+          }),
+        );
+      case 'ChangeMessageVisibility':
+        this.changeVisibility(this.queueFromInput(input), input);
+        return json({});
+      case 'ChangeMessageVisibilityBatch':
+        return json(
+          this.batch(input, (q, entry) => {
+            this.changeVisibility(q, entry);
+            return { Id: entry.Id };
+          }),
+        );
       default:
         throw new EmulatorError('InvalidAction', `${req.action} is not implemented by the emulator`, 400);
     }
   }
 
-  private queueByUrl(url: string): Queue {
-    const name = url.split('/').pop() ?? '';
-    const q = this.queues.get(name);
-    if (!q) throw nonExistent();
-    return q;
-  }
+  // ---- wire helpers -------------------------------------------------------------------------
 
-  private async receive(input: Record<string, unknown>): Promise<{ Messages?: unknown[] }> {
-    const q = this.queueByUrl(String(input.QueueUrl));
-    const max = Number(input.MaxNumberOfMessages ?? 1);
-    if (!Number.isInteger(max) || max < 1 || max > 10) {
+  private createQueueFromWire(input: Record<string, unknown>): string {
+    const name = requiredString(input, 'QueueName');
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) {
       throw new EmulatorError(
         'InvalidParameterValue',
-        'Value for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.',
+        'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length',
       );
     }
-    const waitMs = Number(input.WaitTimeSeconds ?? 0) * 1000;
-    const visibilityS =
-      input.VisibilityTimeout !== undefined ? Number(input.VisibilityTimeout) : q.visibilityTimeoutSeconds;
-    const deadline = this.ctx.now() + waitMs;
-    for (;;) {
-      const got = this.take(q, max, visibilityS);
-      if (got.length || this.stopped || this.ctx.now() >= deadline) {
-        return got.length ? { Messages: got } : {};
+    const attrs = (input.Attributes ?? {}) as Record<string, string>;
+    const settings = this.settingsFrom(attrs, {
+      visibilityTimeoutSeconds: 30,
+      delaySeconds: 0,
+      receiveWaitTimeSeconds: 0,
+    });
+    const existing = this.queues.get(name);
+    if (existing) {
+      for (const key of ['visibilityTimeoutSeconds', 'delaySeconds', 'receiveWaitTimeSeconds'] as const) {
+        if (attrs[attrName(key)] !== undefined && existing.settings[key] !== settings[key]) {
+          throw new EmulatorError(
+            'QueueAlreadyExists',
+            `A queue already exists with the same name and a different value for attribute ${attrName(key)}`,
+          );
+        }
       }
-      await new Promise((r) => setTimeout(r, Math.min(20, Math.max(1, deadline - this.ctx.now()))));
+      return existing.url;
     }
+    const url = this.createQueue(name);
+    this.queues.get(name)!.settings = settings;
+    return url;
   }
 
-  private take(q: Queue, max: number, visibilityS: number): unknown[] {
-    const now = this.ctx.now();
-    const out: unknown[] = [];
-    for (const m of q.messages) {
-      if (out.length >= max) break;
-      if (m.deleted || m.visibleAt > now) continue;
-      if (q.maxReceiveCount !== undefined && q.deadLetterQueue && m.receiveCount >= q.maxReceiveCount) {
-        // Redrive: the receive after the limit moves the message instead of delivering it.
-        m.deleted = true;
-        const dlq = this.queues.get(q.deadLetterQueue);
-        if (dlq) dlq.messages.push({ ...m, deleted: false, visibleAt: 0, receiptHandle: undefined });
-        continue;
+  private settingsFrom(attrs: Record<string, string>, base: QueueSettings): QueueSettings {
+    const out: QueueSettings = { ...base };
+    const num = (key: string, min: number, max: number): number | undefined => {
+      if (attrs[key] === undefined) return undefined;
+      const n = Number(attrs[key]);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        throw new EmulatorError('InvalidAttributeValue', `Invalid value for the parameter ${key}.`);
       }
-      m.receiveCount++;
-      m.firstReceivedAt ??= now;
-      m.visibleAt = now + visibilityS * 1000;
-      m.receiptHandle = `${m.messageId}#${randomUUID()}`;
-      out.push({
-        MessageId: m.messageId,
-        ReceiptHandle: m.receiptHandle,
-        MD5OfBody: m.md5,
-        Body: m.body,
-        Attributes: {
-          ApproximateReceiveCount: String(m.receiveCount),
-          SentTimestamp: String(m.sentAt),
-          ApproximateFirstReceiveTimestamp: String(m.firstReceivedAt),
-          SenderId: 'AIDAEMULATOR',
-        },
-      });
+      return n;
+    };
+    out.visibilityTimeoutSeconds =
+      num('VisibilityTimeout', 0, MAX_VISIBILITY_SECONDS) ?? out.visibilityTimeoutSeconds;
+    out.delaySeconds = num('DelaySeconds', 0, 900) ?? out.delaySeconds;
+    out.receiveWaitTimeSeconds =
+      num('ReceiveMessageWaitTimeSeconds', 0, MAX_WAIT_SECONDS) ?? out.receiveWaitTimeSeconds;
+    if (attrs.RedrivePolicy !== undefined) {
+      if (attrs.RedrivePolicy === '') {
+        out.redrive = undefined;
+      } else {
+        let policy: { deadLetterTargetArn?: unknown; maxReceiveCount?: unknown };
+        try {
+          policy = JSON.parse(attrs.RedrivePolicy) as typeof policy;
+        } catch {
+          throw new EmulatorError(
+            'InvalidAttributeValue',
+            `Value ${attrs.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Redrive policy is not a valid JSON map.`,
+          );
+        }
+        const target = String(policy.deadLetterTargetArn ?? '');
+        const max = Number(policy.maxReceiveCount);
+        if (!this.queues.has(this.nameOf(target))) {
+          throw new EmulatorError(
+            'InvalidAttributeValue',
+            `Value ${attrs.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Dead-letter target does not exist.`,
+          );
+        }
+        if (!Number.isInteger(max) || max < 1 || max > 1000) {
+          throw new EmulatorError(
+            'InvalidAttributeValue',
+            `Value ${attrs.RedrivePolicy} for parameter RedrivePolicy is invalid. Reason: Invalid value for maxReceiveCount: ${String(policy.maxReceiveCount)}, valid values are from 1 to 1000 both inclusive.`,
+          );
+        }
+        out.redrive = { deadLetterTargetArn: this.arnOf(this.nameOf(target)), maxReceiveCount: max };
+      }
     }
     return out;
   }
 
-  private byHandle(q: Queue, handle: string): Message {
-    const id = handle.split('#')[0];
-    const m = q.messages.find((x) => x.messageId === id);
-    if (!m || (m.receiptHandle !== handle && !m.deleted)) {
+  private sendFromWire(
+    q: SqsQueue,
+    input: Record<string, unknown>,
+  ): { MessageId: string; MD5OfMessageBody: string; MD5OfMessageAttributes?: string } {
+    const body = input.MessageBody;
+    if (typeof body !== 'string' || body.length === 0) {
+      throw new EmulatorError('MissingParameter', 'The request must contain the parameter MessageBody.');
+    }
+    if (Buffer.byteLength(body) > 262144) {
+      throw invalidParameter('MessageBody', '(too long)', 'Message must be shorter than 262144 bytes.');
+    }
+    const delaySeconds = intParam(
+      input,
+      'DelaySeconds',
+      0,
+      900,
+      q.settings.delaySeconds,
+      'Must be >= 0 and <= 900, if provided.',
+    );
+    const messageAttributes = (input.MessageAttributes ?? {}) as Record<string, MessageAttributeValue>;
+    const id = this.send(q.url, body, { delaySeconds, messageAttributes });
+    const out: { MessageId: string; MD5OfMessageBody: string; MD5OfMessageAttributes?: string } = {
+      MessageId: id,
+      MD5OfMessageBody: md5Hex(body),
+    };
+    const attrMd5 = md5OfMessageAttributes(messageAttributes);
+    if (attrMd5) out.MD5OfMessageAttributes = attrMd5;
+    return out;
+  }
+
+  /** Batch actions: each entry succeeds or fails on its own, as on SQS. */
+  private batch(
+    input: Record<string, unknown>,
+    each: (q: SqsQueue, entry: Record<string, unknown>) => Record<string, unknown>,
+  ): { Successful: unknown[]; Failed: unknown[] } {
+    const q = this.queueFromInput(input);
+    const entries = (input.Entries ?? []) as Array<Record<string, unknown>>;
+    if (entries.length === 0) {
+      throw new EmulatorError('EmptyBatchRequest', 'There should be at least one entry in the request.');
+    }
+    if (entries.length > 10) {
+      throw new EmulatorError(
+        'TooManyEntriesInBatchRequest',
+        'Maximum number of entries per request are 10.',
+      );
+    }
+    const ids = new Set(entries.map((e) => e.Id));
+    if (ids.size !== entries.length) {
+      throw new EmulatorError('BatchEntryIdsNotDistinct', 'Two or more batch entries have the same Id.');
+    }
+    const Successful: unknown[] = [];
+    const Failed: unknown[] = [];
+    for (const entry of entries) {
+      try {
+        Successful.push(each(q, entry));
+      } catch (err) {
+        if (!(err instanceof EmulatorError)) throw err;
+        Failed.push({ Id: entry.Id, SenderFault: err.status < 500, Code: err.code, Message: err.message });
+      }
+    }
+    return { Successful, Failed };
+  }
+
+  private async receive(
+    input: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<{ Messages?: unknown[] }> {
+    const q = this.queueFromInput(input);
+    const max = intParam(input, 'MaxNumberOfMessages', 1, 10, 1, 'Must be between 1 and 10, if provided.');
+    const waitSeconds = intParam(
+      input,
+      'WaitTimeSeconds',
+      0,
+      MAX_WAIT_SECONDS,
+      q.settings.receiveWaitTimeSeconds,
+      'Must be >= 0 and <= 20, if provided.',
+    );
+    const visibilitySeconds = intParam(
+      input,
+      'VisibilityTimeout',
+      0,
+      MAX_VISIBILITY_SECONDS,
+      q.settings.visibilityTimeoutSeconds,
+      'Must be between 0 and 43200, if provided.',
+    );
+    const systemNames = new Set([
+      ...((input.AttributeNames ?? []) as string[]),
+      ...((input.MessageSystemAttributeNames ?? []) as string[]),
+    ]);
+    const attributeNames = (input.MessageAttributeNames ?? []) as string[];
+    const deadline = this.ctx.now() + this.ms(waitSeconds);
+    for (;;) {
+      const taken = this.take(q, max, visibilitySeconds);
+      if (taken.length)
+        return { Messages: taken.map((m) => this.wireMessage(m, systemNames, attributeNames)) };
+      const now = this.ctx.now();
+      if (now >= deadline || this.stopped || signal?.aborted || !this.queues.has(q.name)) return {};
+      await this.waitForChange(q, Math.min(deadline, q.nextVisibleAt(now) ?? deadline) - now, signal);
+    }
+  }
+
+  /** Resolves when the queue changes, `ms` pass, the client hangs up or the emulator stops. */
+  private waitForChange(q: SqsQueue, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        offChange();
+        this.stopListeners.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      // +1 ms: timers may fire a hair before Date.now() reaches the deadline.
+      const timer = setTimeout(done, Math.max(0, ms) + 1);
+      const offChange = q.onChange(done);
+      this.stopListeners.add(done);
+      signal?.addEventListener('abort', done);
+    });
+  }
+
+  /** Delayed messages: nothing else would wake a long poll when their delay ends. */
+  private wakeAt(q: SqsQueue, at: number): void {
+    const timer = setTimeout(
+      () => {
+        this.stopListeners.delete(cancel);
+        q.notify();
+      },
+      at - this.ctx.now() + 1,
+    );
+    const cancel = () => clearTimeout(timer);
+    this.stopListeners.add(cancel);
+  }
+
+  /** Receives up to `max` messages, redriving those past maxReceiveCount to the dead-letter queue. */
+  private take(q: SqsQueue, max: number, visibilitySeconds: number): StoredMessage[] {
+    const now = this.ctx.now();
+    const out: StoredMessage[] = [];
+    for (const m of q.receivable(now)) {
+      if (out.length >= max) break;
+      const redrive = q.settings.redrive;
+      const dlq = redrive && this.queues.get(this.nameOf(redrive.deadLetterTargetArn));
+      if (redrive && dlq && m.receiveCount >= redrive.maxReceiveCount) {
+        // The receive after the limit moves the message instead of delivering it.
+        q.remove(m);
+        dlq.add({
+          ...m,
+          visibleAt: now,
+          receiptHandle: undefined,
+          deletedAt: undefined,
+          deadLetterSourceArn: q.arn,
+        });
+        continue;
+      }
+      q.markReceived(m, now, this.ms(visibilitySeconds));
+      out.push(m);
+    }
+    return out;
+  }
+
+  private wireMessage(m: StoredMessage, systemNames: Set<string>, attributeNames: string[]): unknown {
+    const all = systemNames.has('All');
+    const system: Record<string, string | undefined> = {
+      SenderId: SENDER_ID,
+      SentTimestamp: String(m.sentAt),
+      ApproximateReceiveCount: String(m.receiveCount),
+      ApproximateFirstReceiveTimestamp:
+        m.firstReceivedAt !== undefined ? String(m.firstReceivedAt) : undefined,
+      DeadLetterQueueSourceArn: m.deadLetterSourceArn,
+    };
+    const attributes: Record<string, string> = {};
+    for (const name of SYSTEM_ATTRIBUTES) {
+      const value = system[name];
+      if ((all || systemNames.has(name)) && value !== undefined) attributes[name] = value;
+    }
+    const messageAttributes: Record<string, MessageAttributeValue> = {};
+    for (const [name, value] of Object.entries(m.messageAttributes)) {
+      const wanted = attributeNames.some(
+        (n) =>
+          n === 'All' || n === '.*' || n === name || (n.endsWith('.*') && name.startsWith(n.slice(0, -1))),
+      );
+      if (wanted) messageAttributes[name] = value;
+    }
+    const out: Record<string, unknown> = {
+      MessageId: m.messageId,
+      ReceiptHandle: m.receiptHandle,
+      MD5OfBody: m.md5OfBody,
+      Body: m.body,
+    };
+    if (Object.keys(attributes).length) out.Attributes = attributes;
+    if (Object.keys(messageAttributes).length) {
+      out.MessageAttributes = messageAttributes;
+      out.MD5OfMessageAttributes = md5OfMessageAttributes(messageAttributes);
+    }
+    return out;
+  }
+
+  private messageByHandle(q: SqsQueue, handle: string): StoredMessage {
+    const m = q.byHandle(handle);
+    if (!m) {
       throw new EmulatorError(
         'ReceiptHandleIsInvalid',
         `The input receipt handle "${handle}" is not a valid receipt handle.`,
+        404,
       );
     }
     return m;
   }
 
-  private deleteMessage(q: Queue, handle: string): void {
-    const m = this.byHandle(q, handle);
-    if (m.deleted) return;
-    m.deleted = true;
-    q.deletedCount++;
-  }
-
-  private changeVisibility(q: Queue, handle: string, seconds: number): void {
-    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 43200) {
-      throw new EmulatorError(
-        'InvalidParameterValue',
-        `Value ${seconds} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200.`,
-      );
+  private changeVisibility(q: SqsQueue, input: Record<string, unknown>): void {
+    const seconds = input.VisibilityTimeout;
+    const n = Number(seconds);
+    if (seconds === undefined || !Number.isInteger(n) || n < 0 || n > MAX_VISIBILITY_SECONDS) {
+      throw invalidParameter('VisibilityTimeout', seconds, 'Must be between 0 and 43200.');
     }
-    const m = this.byHandle(q, handle);
+    const m = this.messageByHandle(q, requiredString(input, 'ReceiptHandle'));
     const now = this.ctx.now();
     if (m.deleted || m.visibleAt <= now) {
       throw new EmulatorError(
@@ -292,30 +612,94 @@ export class SqsService implements ServiceHandler {
         'Message does not exist or is not available for visibility timeout change.',
       );
     }
-    m.visibleAt = now + seconds * 1000;
-    if (seconds === 0) q.releasedCount++;
-    q.visibilityChanges.push({ messageId: m.messageId, seconds, at: now });
+    q.changeVisibility(m, now, n, this.ms(n));
   }
 
-  private attributes(q: Queue): Record<string, string> {
+  private attributes(q: SqsQueue, requested: unknown): Record<string, string> {
     const now = this.ctx.now();
-    const live = q.messages.filter((m) => !m.deleted);
-    const attrs: Record<string, string> = {
+    const counts = q.counts(now);
+    const all: Record<string, string | undefined> = {
       QueueArn: q.arn,
-      ApproximateNumberOfMessages: String(live.filter((m) => m.visibleAt <= now).length),
-      ApproximateNumberOfMessagesNotVisible: String(live.filter((m) => m.visibleAt > now).length),
-      VisibilityTimeout: String(q.visibilityTimeoutSeconds),
-      ReceiveMessageWaitTimeSeconds: '0',
+      ApproximateNumberOfMessages: String(counts.visible),
+      ApproximateNumberOfMessagesNotVisible: String(counts.inFlight),
+      ApproximateNumberOfMessagesDelayed: String(counts.delayed),
+      CreatedTimestamp: String(Math.floor(q.createdAt / 1000)),
+      LastModifiedTimestamp: String(Math.floor(q.lastModifiedAt / 1000)),
+      VisibilityTimeout: String(q.settings.visibilityTimeoutSeconds),
+      MaximumMessageSize: '262144',
+      MessageRetentionPeriod: '345600',
+      DelaySeconds: String(q.settings.delaySeconds),
+      ReceiveMessageWaitTimeSeconds: String(q.settings.receiveWaitTimeSeconds),
       SqsManagedSseEnabled: 'true',
+      RedrivePolicy: q.settings.redrive ? JSON.stringify(q.settings.redrive) : undefined,
     };
-    if (q.deadLetterQueue && q.maxReceiveCount !== undefined) {
-      attrs.RedrivePolicy = JSON.stringify({
-        deadLetterTargetArn: `arn:aws:sqs:us-east-1:${ACCOUNT}:${q.deadLetterQueue}`,
-        maxReceiveCount: q.maxReceiveCount,
-      });
+    const names = Array.isArray(requested) && requested.length ? (requested as string[]) : [];
+    const out: Record<string, string> = {};
+    for (const name of names.includes('All') ? Object.keys(all) : names) {
+      if (!(name in all)) throw new EmulatorError('InvalidAttributeName', `Unknown Attribute ${name}.`);
+      const v = all[name];
+      if (v !== undefined) out[name] = v;
     }
-    return attrs;
+    return out;
   }
+
+  // ---- names, URLs, time ----------------------------------------------------------------
+
+  private ms(seconds: number): number {
+    return seconds * 1000 * this.timeScale;
+  }
+
+  private urlOf(name: string): string {
+    return `${this.baseUrl}/${this.accountId}/${name}`;
+  }
+
+  private arnOf(name: string): string {
+    return `arn:aws:sqs:${this.region}:${this.accountId}:${name}`;
+  }
+
+  /** Queue name from a URL (`…/123456789012/name`), an ARN or a bare name. */
+  private nameOf(ref: string): string {
+    if (ref.startsWith('arn:')) return ref.split(':').pop() ?? '';
+    if (/^https?:\/\//.test(ref)) return ref.replace(/\/+$/, '').split('/').pop() ?? '';
+    return ref;
+  }
+
+  private queue(ref: string): SqsQueue {
+    const q = this.queues.get(this.nameOf(ref));
+    if (!q) throw nonExistent();
+    return q;
+  }
+
+  private queueFromInput(input: Record<string, unknown>): SqsQueue {
+    return this.queue(requiredString(input, 'QueueUrl'));
+  }
+
+  private view(m: StoredMessage, now: number): SqsMessageView {
+    const hidden = !m.deleted && m.visibleAt > now;
+    return {
+      messageId: m.messageId,
+      body: m.body,
+      receiveCount: m.receiveCount,
+      visible: !m.deleted && !hidden,
+      inFlight: hidden && m.receiveCount > 0,
+      delayed: hidden && m.receiveCount === 0,
+      deleted: m.deleted,
+      sentAt: m.sentAt,
+      firstReceivedAt: m.firstReceivedAt,
+      deletedAt: m.deletedAt,
+      messageAttributes: { ...m.messageAttributes },
+      deadLetterSourceArn: m.deadLetterSourceArn,
+    };
+  }
+}
+
+function attrName(key: keyof QueueSettings): string {
+  return {
+    visibilityTimeoutSeconds: 'VisibilityTimeout',
+    delaySeconds: 'DelaySeconds',
+    receiveWaitTimeSeconds: 'ReceiveMessageWaitTimeSeconds',
+    redrive: 'RedrivePolicy',
+  }[key];
 }
 
 function nonExistent(): EmulatorError {

@@ -15,6 +15,8 @@ export interface EmulatorRequest {
   form: URLSearchParams;
   /** JSON-protocol services (SQS, CloudWatch Logs): the parsed body. */
   json: Record<string, unknown>;
+  /** Aborted when the client hangs up before the answer is sent (ends an SQS long poll early). */
+  signal?: AbortSignal;
 }
 
 export interface EmulatorResponse {

@@ -295,8 +295,8 @@ describe('S3 and CloudWatch Logs', () => {
         logGroupName: '/teardownd',
         logStreamName: 'teardownd/i-1',
         logEvents: [
-          { timestamp: 1, message: 'a' },
-          { timestamp: 2, message: 'b' },
+          { timestamp: Date.now() - 1, message: 'a' },
+          { timestamp: Date.now(), message: 'b' },
         ],
       }),
     );
