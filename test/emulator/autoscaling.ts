@@ -208,14 +208,14 @@ export class AutoScalingService implements ServiceHandler {
     }
   }
 
+  /** Called at Terminating:Proceed (EC2 would now be shutting the instance down); returns an unsubscribe. */
   onInstanceTerminating(cb: InstanceCallback): () => void {
-    this.terminating.push(cb);
-    return () => this.terminating.splice(this.terminating.indexOf(cb) >>> 0, 1);
+    return subscribe(this.terminating, cb);
   }
 
+  /** Called at Terminated; returns an unsubscribe. */
   onInstanceTerminated(cb: InstanceCallback): () => void {
-    this.terminated.push(cb);
-    return () => this.terminated.splice(this.terminated.indexOf(cb) >>> 0, 1);
+    return subscribe(this.terminated, cb);
   }
 
   state(instanceId: string): string | undefined {
@@ -704,6 +704,14 @@ export class AutoScalingService implements ServiceHandler {
   private xml(action: string, result: string): EmulatorResponse {
     return asgResponse(action, result, this.ctx.requestId());
   }
+}
+
+function subscribe(list: InstanceCallback[], cb: InstanceCallback): () => void {
+  list.push(cb);
+  return () => {
+    const i = list.indexOf(cb);
+    if (i >= 0) list.splice(i, 1);
+  };
 }
 
 function noActive(f: URLSearchParams): EmulatorError {
