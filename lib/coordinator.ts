@@ -531,30 +531,34 @@ export class Coordinator<R extends ReportLike = ReportLike> {
     const record = (step: JournalStep) => {
       writes = writes.then(() => journal.append(state.episode, step)).catch(() => undefined);
     };
-    const report = await this.deps.teardown.run({
-      instanceId: state.instanceId,
-      episode: state.episode,
-      trigger: state.notices[0],
-      gateDecision: state.gateDecision,
-      dryRun: this.deps.dryRun,
-      deadlineAt,
-      signal,
-      onEvent: (event) => {
-        this.lastProgressAt = clock.now();
-        if (event.type === 'gate-decided' && state.gateDecision === undefined) {
-          // The engine's event carries the decision's fields beside `type`.
-          const { type: _type, ...fields } = event;
-          const decision = this.deps.teardown.gateDecisionOf
-            ? this.deps.teardown.gateDecisionOf(event)
-            : fields;
-          record({ type: 'gate', at: this.iso(), decision });
-        } else if (event.type === 'action-finished') {
-          record({ type: 'action', at: this.iso(), event });
-        }
-      },
-    });
-    await writes;
-    return report;
+    // The chain is awaited even when the teardown rejects (stop() aborts it): `stop()` must not
+    // resolve while a journal write of this episode is still landing.
+    try {
+      return await this.deps.teardown.run({
+        instanceId: state.instanceId,
+        episode: state.episode,
+        trigger: state.notices[0],
+        gateDecision: state.gateDecision,
+        dryRun: this.deps.dryRun,
+        deadlineAt,
+        signal,
+        onEvent: (event) => {
+          this.lastProgressAt = clock.now();
+          if (event.type === 'gate-decided' && state.gateDecision === undefined) {
+            // The engine's event carries the decision's fields beside `type`.
+            const { type: _type, ...fields } = event;
+            const decision = this.deps.teardown.gateDecisionOf
+              ? this.deps.teardown.gateDecisionOf(event)
+              : fields;
+            record({ type: 'gate', at: this.iso(), decision });
+          } else if (event.type === 'action-finished') {
+            record({ type: 'action', at: this.iso(), event });
+          }
+        },
+      });
+    } finally {
+      await writes;
+    }
   }
 
   /** The earliest deadline any source gave that is still ahead; none → the engine's default budget. */

@@ -105,7 +105,12 @@ describe('teardownd run: termination episodes', () => {
   });
 
   it('an ASG lifecycle message: heartbeats while it works, CONTINUE with the token, then the message is deleted', async () => {
-    emulator.ec2.configure({ detachDelayMs: 1200 });
+    // The teardown outlasts a heartbeat by construction: detaches are held until the emulator has
+    // recorded one. Describe says 1 s (so the daemon beats every 333 ms) while the emulator's hook
+    // really times out only after 60 s (timeScale), so a loaded machine cannot turn a late beat into
+    // an ABANDON. No test timing depends on the scheduler being prompt.
+    emulator.ec2.configure({ holdDetaches: true });
+    emulator.autoscaling.configure({ timeScale: 60 });
     emulator.autoscaling.putHook({
       asgName: 'loxilb-asg',
       hookName: 'teardownd',
@@ -114,9 +119,15 @@ describe('teardownd run: termination episodes', () => {
       notificationQueueUrl: queueUrl,
     });
     emulator.autoscaling.addInstance('loxilb-asg', ids.masterInstanceId);
-    const d = start();
+    // Stalled-teardown detection must not stop heartbeats while the detach is held on purpose.
+    const d = start({ lifecycle: { maxStalledHeartbeats: 1000 } });
     await ready(d);
     const { token } = emulator.autoscaling.startTermination(ids.masterInstanceId);
+    const beat = () =>
+      emulator.autoscaling.history().some((h) => h.action === 'RecordLifecycleActionHeartbeat' && h.ok);
+    await DaemonProcess.until(beat, 30000, 'a lifecycle heartbeat while the detach is held');
+    expect(emulator.calls.of('ec2', 'DeleteSubnet')).toEqual([]);
+    emulator.ec2.releaseHeldDetaches();
     await closed(d);
     const history = emulator.autoscaling.history();
     expect(

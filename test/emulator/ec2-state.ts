@@ -238,11 +238,24 @@ export class Ec2State extends Ec2Network {
     if (att.status === 'detaching') return;
     att.status = 'detaching';
     eni.status = 'detaching';
-    this.schedule(this.options.detachDelayMs ?? 100, () => {
+    const finish = () => {
       if (eni.attachment !== att || !this.eniMap.has(eni.networkInterfaceId)) return;
       delete eni.attachment;
       eni.status = 'available';
-    });
+    };
+    if (this.options.holdDetaches) this.heldDetaches.push(finish);
+    else this.schedule(this.options.detachDelayMs ?? 100, finish);
+  }
+
+  private heldDetaches: Array<() => void> = [];
+
+  /** Finishes every detach held by `holdDetaches` (now) and stops holding new ones. Returns how many. */
+  releaseHeldDetaches(): number {
+    this.options.holdDetaches = false;
+    const held = this.heldDetaches;
+    this.heldDetaches = [];
+    for (const finish of held) finish();
+    return held.length;
   }
 
   /** DeleteNetworkInterface: refused while attached or detaching; disassociates its EIPs. */

@@ -18,6 +18,11 @@ import {
 export interface Ec2ServiceOptions {
   /** How long `DetachNetworkInterface` keeps an ENI in `detaching` before it is `available` (default 100). */
   detachDelayMs?: number;
+  /**
+   * Detaches stay `detaching` until `releaseHeldDetaches()` (default false): a test can then make the
+   * teardown outlast something (a heartbeat, a signal) by construction instead of by timing.
+   */
+  holdDetaches?: boolean;
   /** How long `DisassociateVpcCidrBlock` keeps the association `disassociating` before it is gone (default 100). */
   cidrDisassociateDelayMs?: number;
   /** How long `TerminateInstances` (over the wire) keeps an instance `shutting-down` (default 100). */

@@ -517,5 +517,38 @@ describe('while the teardown runs', () => {
     teardown.finish.reject(signal.reason);
     await stopping;
     expect(coordinator.state()!.closed).toBe(false);
+    // Once stop() has resolved, every step of the aborted teardown is on disk: a fresh start sees
+    // the gate decision and the finished action, and nothing writes to the state dir any more.
+    const reloaded = await new Journal(stateDir).load();
+    const episode = reloaded.episodes.find((e) => e.episode === coordinator.activeEpisode)!;
+    expect(episode.gateDecision).toBeDefined();
+    expect(episode.actionsFinished).toHaveLength(1);
+    expect(episode.closed).toBe(false);
+  });
+
+  it('stop() waits for journal writes that are still landing when the teardown is aborted', async () => {
+    const { coordinator, teardown } = setup();
+    // A slow disk: each append takes a while, so the event writes are still queued at stop().
+    const journal = (coordinator as unknown as { deps: { journal: Journal } }).deps.journal;
+    const append = journal.append.bind(journal);
+    let landed = 0;
+    journal.append = async (ep, step) => {
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 20));
+      const s = await append(ep, step);
+      landed++;
+      return s;
+    };
+    await coordinator.start();
+    await coordinator.accept(notice());
+    await until(() => teardown.requests.length === 1);
+    const before = landed;
+    const stopping = coordinator.stop();
+    teardown.finish.reject(teardown.requests[0].signal!.reason);
+    await stopping;
+    const after = landed;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(after).toBeGreaterThan(before);
+    expect(landed).toBe(after);
   });
 });
