@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { classifyAwsError } from './aws/errors';
 import { Config, Scope } from './config/schema';
+import { describeInstanceStates, INSTANCE_ID, InstanceState } from './instance-state';
 import { CallContext, callEc2, describeAll } from './teardown/aws-call';
 
 /**
@@ -27,10 +28,15 @@ import { CallContext, callEc2, describeAll } from './teardown/aws-call';
  * buckets are shared by every host of the account), issued in two parallel waves:
  *   1. ENIs by tag `<tagKey>=loxilb-eni<inst>`; and for `full` also this instance (its VPC), subnets
  *      by tag `loxilb-subnet<inst>`, route tables by tag `loxilb-routetable<inst>`;
- *   2. EIPs by `network-interface-id` of this instance's loxilb ENIs; and for `full` also every ENI in
- *      the loxilb subnets (foreign ones included), the VPC (its CIDR associations) and every subnet
- *      of the VPC (to know what sits inside the cloud CIDR).
+ *   2. EIPs by `network-interface-id` of this instance's loxilb ENIs (for `full` also of every
+ *      unattached loxilb ENI); and for `full` also every ENI in the loxilb subnets (foreign ones
+ *      included), the VPC (its CIDR associations), every subnet of the VPC (to know what sits inside
+ *      the cloud CIDR) and the state of the instances the unattached ENIs' owner tags name.
  * The inventory is raw data; which of it is ours to touch is the planner's decision (lib/planner.ts).
+ *
+ * A resumed teardown passes what an earlier run of its episode found (`remembered`, from the journal):
+ * once the subnet is deleted, the CIDR no longer "holds the loxilb subnet", and once an ENI is
+ * detached, it is no longer "attached here" — without the record a restart would forget them.
  */
 
 export interface EniInfo {
@@ -91,8 +97,24 @@ export interface CidrAssociationInfo {
   state?: string;
   /** The VPC's primary CIDR: never disassociated. */
   primary: boolean;
-  /** Why this association was picked: config cloud.cidrBlock, or it contains the loxilb subnet. */
-  source: 'config' | 'loxilb-subnet';
+  /**
+   * Why this association was picked: config cloud.cidrBlock, it contains the loxilb subnet, or an
+   * earlier run of this episode found it (journal).
+   */
+  source: 'config' | 'loxilb-subnet' | 'journal';
+}
+
+/**
+ * What discovery found, journaled before the first change so that a resumed run (after a crash, a
+ * kill -9, a CLI re-run) still knows it when AWS no longer shows the link that led to it.
+ */
+export interface RememberedFacts {
+  vpcId?: string;
+  /** This host's loxilb ENIs (attached here at index ≠ 0, or unattached with our owner tag). */
+  ownEniIds: string[];
+  subnetIds: string[];
+  routeTableIds: string[];
+  cidr?: { vpcId: string; associationId: string; cidrBlock: string };
 }
 
 export interface TagValues {
@@ -124,6 +146,12 @@ export interface Inventory {
   cidr?: CidrAssociationInfo;
   /** Every subnet of the VPC (to know which ones sit inside the cloud CIDR). */
   vpcSubnets: SubnetInfo[];
+  /** `full` only: state of each instance an unattached loxilb ENI's owner tag names. */
+  ownerStates: Record<string, InstanceState>;
+  /** ENI ids an earlier run of this episode recorded as this host's (journal). */
+  rememberedEniIds: string[];
+  /** What this discovery adds up to, with the earlier runs' record: journaled before any change. */
+  remembered: RememberedFacts;
   /** Describe requests sent (retries included). */
   describeCalls: number;
   warnings: string[];
@@ -204,13 +232,25 @@ export function toRouteTableInfo(r: RouteTable): RouteTableInfo {
 
 /**
  * Whether an ENI is this instance's to tear down: attached here at a device index other than 0, or
- * (after a crash between detach and delete) unattached and carrying our owner tag. Shared by the
- * inventory (which EIPs to look up) and the planner (which re-checks every invariant).
+ * (after a crash between detach and delete) unattached and carrying our owner tag or recorded as ours
+ * by an earlier run of this episode (`remembered`). Shared by the inventory (which EIPs to look up)
+ * and the planner (which re-checks every invariant).
  */
-export function isOwnEni(eni: EniInfo, instanceId: string, ownerTagKey: string): boolean {
+export function isOwnEni(
+  eni: EniInfo,
+  instanceId: string,
+  ownerTagKey: string,
+  remembered: readonly string[] = [],
+): boolean {
   const a = eni.attachment;
   if (a && a.instanceId && a.status !== 'detached') return a.instanceId === instanceId && a.deviceIndex !== 0;
-  return eni.tags[ownerTagKey] === instanceId;
+  return eni.tags[ownerTagKey] === instanceId || remembered.includes(eni.networkInterfaceId);
+}
+
+/** Unattached: no attachment, or one EC2 reports as detached. */
+export function isUnattached(eni: EniInfo): boolean {
+  const a = eni.attachment;
+  return !a?.instanceId || a.status === 'detached';
 }
 
 /** IPv4 CIDR → [first, last] as unsigned numbers; undefined if malformed. */
@@ -238,6 +278,8 @@ export interface DiscoverOptions {
   instanceId: string;
   /** `full` also discovers the shared resources; `instance`/`none` only this instance's. */
   depth: Scope;
+  /** What earlier runs of this episode found (journal). */
+  remembered?: RememberedFacts;
 }
 
 export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions): Promise<Inventory> {
@@ -283,11 +325,14 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
   ]);
 
   const loxilbEnis = eniList.map(toEniInfo);
-  const own = loxilbEnis.filter((e) => isOwnEni(e, instanceId, ownerTagKey));
+  const rememberedEniIds = opts.remembered?.ownEniIds ?? [];
+  const own = loxilbEnis.filter((e) => isOwnEni(e, instanceId, ownerTagKey, rememberedEniIds));
   let vpcId = instanceVpc;
   if (full && !vpcId) {
     const vpcs = [...new Set(own.map((e) => e.vpcId).filter((v): v is string => !!v))];
     if (vpcs.length === 1) vpcId = vpcs[0];
+    // After its ENIs are gone a terminated instance has nothing left that names its VPC: the record does.
+    else if (vpcs.length === 0 && opts.remembered?.vpcId) vpcId = opts.remembered.vpcId;
   }
   if (full && !vpcId) {
     warnings.push(
@@ -298,9 +343,14 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
   const subnets = inVpc(taggedSubnets.map(toSubnetInfo));
   const routeTables = inVpc(taggedRouteTables.map(toRouteTableInfo));
 
-  // Wave 2
-  const ownIds = own.map((e) => e.networkInterfaceId);
-  const [addresses, subnetEnis, vpc, vpcSubnets] = await Promise.all([
+  // Wave 2. Full scope also removes unattached loxilb ENIs no live instance owns (lib/planner.ts):
+  // their EIPs and their owners' states are read here.
+  const unattached = full ? loxilbEnis.filter((e) => isUnattached(e) && !own.includes(e)) : [];
+  const ownIds = [...own, ...unattached].map((e) => e.networkInterfaceId);
+  const owners = unattached
+    .map((e) => e.tags[ownerTagKey])
+    .filter((o): o is string => !!o && INSTANCE_ID.test(o));
+  const [addresses, subnetEnis, vpc, vpcSubnets, ownerStates] = await Promise.all([
     ownIds.length
       ? callEc2<DescribeAddressesResult>(
           c,
@@ -335,6 +385,9 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
           log,
         ).then((xs) => xs.map(toSubnetInfo))
       : Promise.resolve([] as SubnetInfo[]),
+    owners.length
+      ? describeInstanceStates(c, owners, log)
+      : Promise.resolve({} as Record<string, InstanceState>),
   ]);
 
   let cidr: CidrAssociationInfo | undefined;
@@ -343,11 +396,11 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
       LIVE_CIDR_STATES.has(a.CidrBlockState?.State),
     );
     const configured = config.cloud.cidrBlock;
-    const pick = configured
-      ? assocs.find((a) => a.CidrBlock === configured)
-      : assocs.find(
-          (a) => a.CidrBlock !== vpc.CidrBlock && subnets.some((s) => cidrContains(a.CidrBlock, s.cidrBlock)),
-        );
+    const fromSubnet = assocs.find(
+      (a) => a.CidrBlock !== vpc.CidrBlock && subnets.some((s) => cidrContains(a.CidrBlock, s.cidrBlock)),
+    );
+    const fromJournal = assocs.find((a) => a.AssociationId === opts.remembered?.cidr?.associationId);
+    const pick = configured ? assocs.find((a) => a.CidrBlock === configured) : (fromSubnet ?? fromJournal);
     if (pick?.AssociationId && pick.CidrBlock) {
       cidr = {
         vpcId,
@@ -355,10 +408,18 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
         cidrBlock: pick.CidrBlock,
         state: pick.CidrBlockState?.State,
         primary: pick.CidrBlock === vpc.CidrBlock,
-        source: configured ? 'config' : 'loxilb-subnet',
+        source: configured ? 'config' : pick === fromSubnet ? 'loxilb-subnet' : 'journal',
       };
     }
   }
+
+  const remembered = rememberFacts(opts.remembered, {
+    vpcId,
+    ownEniIds: own.map((e) => e.networkInterfaceId),
+    subnetIds: subnets.map((s) => s.subnetId),
+    routeTableIds: routeTables.map((r) => r.routeTableId),
+    cidr: cidr && { vpcId: cidr.vpcId, associationId: cidr.associationId, cidrBlock: cidr.cidrBlock },
+  });
 
   return {
     instanceId,
@@ -375,9 +436,27 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
     routeTables,
     cidr,
     vpcSubnets,
+    ownerStates,
+    rememberedEniIds,
+    remembered,
     describeCalls: counter.read - readsBefore,
     warnings,
   };
+}
+
+/** The earlier record and what this run found, together (pure; nothing is ever dropped). */
+export function rememberFacts(earlier: RememberedFacts | undefined, now: RememberedFacts): RememberedFacts {
+  const union = (a: string[] = [], b: string[] = []) => [...new Set([...a, ...b])];
+  const out: RememberedFacts = {
+    ownEniIds: union(earlier?.ownEniIds, now.ownEniIds),
+    subnetIds: union(earlier?.subnetIds, now.subnetIds),
+    routeTableIds: union(earlier?.routeTableIds, now.routeTableIds),
+  };
+  const vpcId = now.vpcId ?? earlier?.vpcId;
+  if (vpcId) out.vpcId = vpcId;
+  const cidr = now.cidr ?? earlier?.cidr;
+  if (cidr) out.cidr = cidr;
+  return out;
 }
 
 async function vpcOfInstance(

@@ -1,4 +1,5 @@
 import { Config } from './config/schema';
+import { describeState, INSTANCE_ID, InstanceState, liveness } from './instance-state';
 import type { PreflightVerdict } from './executor';
 import { AddressInfo, cidrContains, EniInfo, RouteTableInfo, SubnetInfo, TagValues } from './inventory';
 import {
@@ -43,14 +44,7 @@ import {
 
 export type Verdict = 'orphan' | 'in-use' | 'uncertain';
 export type CandidateKind = 'eni' | 'subnet' | 'route-table' | 'vpc-cidr';
-
-/** What DescribeInstances said; `not-found` means it was asked and did not return the instance. */
-export type InstanceState =
-  'pending' | 'running' | 'shutting-down' | 'terminated' | 'stopping' | 'stopped' | 'not-found';
-
-const ALIVE = new Set<string>(['pending', 'running', 'stopping', 'stopped']);
-const GONE = new Set<string>(['terminated', 'not-found']);
-export const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+export type { InstanceState } from './instance-state';
 
 export interface CidrAssociationFact {
   associationId: string;
@@ -120,20 +114,6 @@ export interface OrphanAnalysis {
     /** Why the shared resources stay (undefined: the cluster is gone). */
     sharedKeptBecause?: { verdict: Verdict; reason: string };
   };
-}
-
-type Liveness = 'alive' | 'going' | 'gone' | 'unknown';
-
-function liveness(state: InstanceState | undefined): Liveness {
-  if (state === undefined) return 'unknown';
-  if (ALIVE.has(state)) return 'alive';
-  if (GONE.has(state)) return 'gone';
-  return 'going';
-}
-
-function describeState(state: InstanceState | undefined): string {
-  if (state === undefined) return 'state unknown';
-  return state === 'not-found' ? 'does not exist' : state;
 }
 
 /** Instance ids the ENIs name (owner tags that look like instance ids, attachments): to look up. */

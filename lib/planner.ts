@@ -1,5 +1,6 @@
 import { Config, Scope } from './config/schema';
-import { cidrContains, EniInfo, Inventory, isOwnEni } from './inventory';
+import { describeState, InstanceState, liveness } from './instance-state';
+import { cidrContains, EniInfo, Inventory, isOwnEni, isUnattached } from './inventory';
 
 /**
  * The planner is pure: inventory + scope + config → an ordered plan. `teardownd plan` prints exactly
@@ -64,6 +65,14 @@ export interface SafetyFacts {
   eniAttachment?: { instanceId?: string; deviceIndex?: number; status?: string };
   /** ENI actions: the owner tag, for an ENI that is no longer attached. */
   ownerTag?: { key: string; value?: string };
+  /** ENI actions: an earlier run of this episode recorded the (now unattached) ENI as this host's. */
+  remembered?: boolean;
+  /**
+   * Full scope only: an unattached ENI no live instance owns (an attach that failed, a host that died
+   * after its detach), which loxilb's own destroy removes too; `ownerState` is what EC2 said of the
+   * instance its owner tag names (absent: no owner tag).
+   */
+  abandoned?: { ownerState?: InstanceState };
   /** CIDR action: the block and the VPC's primary block. */
   cidr?: { cidrBlock: string; primary: boolean; vpcPrimaryCidr?: string };
 }
@@ -134,8 +143,15 @@ export function safetyViolation(action: PlannedAction, instanceId: string): stri
       if (a.instanceId !== instanceId)
         return `safety: the ENI is attached to another instance (${a.instanceId})`;
       if (a.deviceIndex === 0) return 'safety: the ENI is at device index 0 (the primary interface)';
-    } else if (action.kind === 'eni' && f.ownerTag && f.ownerTag.value !== instanceId) {
-      return `safety: the ENI is not attached to ${instanceId} and its ${f.ownerTag.key} tag does not name it`;
+    } else if (action.kind === 'eni' && f.ownerTag && f.ownerTag.value !== instanceId && !f.remembered) {
+      const owner = f.ownerTag.value;
+      const ownerState = f.abandoned?.ownerState;
+      const unowned = !!f.abandoned && (owner === undefined || ownerNotLive(ownerState));
+      if (!unowned) {
+        return owner !== undefined && f.abandoned
+          ? `safety: the ENI's owner ${owner} is ${describeState(ownerState)}: it may still use it`
+          : `safety: the ENI is not attached to ${instanceId} and its ${f.ownerTag.key} tag does not name it`;
+      }
     }
   }
   if (action.kind === 'eip') {
@@ -145,6 +161,28 @@ export function safetyViolation(action: PlannedAction, instanceId: string): stri
     }
   }
   return undefined;
+}
+
+/** An owner that can no longer use its ENI: terminated, gone, or shutting down itself. */
+function ownerNotLive(state: InstanceState | undefined): boolean {
+  const l = liveness(state);
+  return l === 'gone' || l === 'going';
+}
+
+/**
+ * Full scope (last node standing) removes what loxilb's own destroy removes: every loxilb ENI of the
+ * cluster — but never one attached to another instance (DESIGN invariant 2). So besides this host's
+ * own ENIs it takes the unattached (`available`) ones no live instance owns: no owner tag (the daemon
+ * tags only attached ENIs, so an attach that failed leaves none) or an owner tag naming an instance
+ * that is terminated, gone or shutting down. Otherwise such an ENI would keep the subnet, route table
+ * and CIDR from going. Returns why the ENI is abandoned, or undefined.
+ */
+function abandonedReason(eni: EniInfo, inventory: Inventory): string | undefined {
+  if (!isUnattached(eni) || eni.status !== 'available' || eni.requesterManaged) return undefined;
+  const owner = eni.tags[inventory.ownerTagKey];
+  if (owner === undefined) return 'unattached, no owner tag (an attach that failed)';
+  const state = inventory.ownerStates[owner];
+  return ownerNotLive(state) ? `unattached, its owner ${owner} ${describeState(state)}` : undefined;
 }
 
 export function buildPlan(inventory: Inventory, scope: Scope, config: Config): Plan {
@@ -180,13 +218,19 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
     return action;
   };
 
-  // ENIs: which loxilb ENIs are ours (attached here at index ≠ 0, or unattached with our owner tag).
+  // ENIs: which loxilb ENIs are ours (attached here at index ≠ 0, or unattached with our owner tag or
+  // in this episode's record), and in full scope the unattached ones no live instance owns.
   const ownEnis: EniInfo[] = [];
+  const abandoned = new Map<string, string>();
   for (const eni of inventory.loxilbEnis) {
+    const whyAbandoned = scope === 'full' ? abandonedReason(eni, inventory) : undefined;
     if (eni.tags[tagKey] !== tv.eni) {
       untouched.push({ resource: eni.networkInterfaceId, kind: 'eni', reason: `no ${tagKey}=${tv.eni} tag` });
-    } else if (isOwnEni(eni, instanceId, inventory.ownerTagKey)) {
+    } else if (isOwnEni(eni, instanceId, inventory.ownerTagKey, inventory.rememberedEniIds)) {
       ownEnis.push(eni);
+    } else if (whyAbandoned) {
+      ownEnis.push(eni);
+      abandoned.set(eni.networkInterfaceId, whyAbandoned);
     } else if (eni.attachment?.instanceId === instanceId && eni.attachment.deviceIndex === 0) {
       untouched.push({
         resource: eni.networkInterfaceId,
@@ -201,12 +245,20 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
     }
   }
   const ownEniById = new Map(ownEnis.map((e) => [e.networkInterfaceId, e]));
-  const eniFacts = (eni: EniInfo): SafetyFacts => ({
-    tags: eni.tags,
-    expectedTag: { key: tagKey, value: tv.eni },
-    eniAttachment: eni.attachment,
-    ownerTag: { key: inventory.ownerTagKey, value: eni.tags[inventory.ownerTagKey] },
-  });
+  const eniFacts = (eni: EniInfo): SafetyFacts => {
+    const id = eni.networkInterfaceId;
+    const owner = eni.tags[inventory.ownerTagKey];
+    const facts: SafetyFacts = {
+      tags: eni.tags,
+      expectedTag: { key: tagKey, value: tv.eni },
+      eniAttachment: eni.attachment,
+      ownerTag: { key: inventory.ownerTagKey, value: owner },
+    };
+    if (inventory.rememberedEniIds.includes(id)) facts.remembered = true;
+    if (abandoned.has(id))
+      facts.abandoned = owner === undefined ? {} : { ownerState: inventory.ownerStates[owner] };
+    return facts;
+  };
 
   // Stage eip
   for (const addr of inventory.addresses) {
@@ -275,7 +327,9 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
         dependsOn: detach ? [detach.id] : [],
         summary: `${waits ? 'wait until available, then ' : ''}delete ${id}${
           eni.privateIps.length > 1 ? ` (${eni.privateIps.length - 1} secondary IPs go with it)` : ''
-        }${detaching && !detach ? ' — already detaching' : ''}`,
+        }${detaching && !detach ? ' — already detaching' : ''}${
+          abandoned.has(id) ? ` — ${abandoned.get(id)}` : ''
+        }`,
         facts: eniFacts(eni),
       }),
     );

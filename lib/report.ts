@@ -82,16 +82,29 @@ export interface TeardownReport {
 
 const LEFT_OUTCOMES = new Set<ActionOutcome>(['blocked', 'failed', 'deadline']);
 
-export function leftBehindOf(actions: ActionRecord[], plan: Plan | undefined): LeftBehind[] {
+/**
+ * What is still standing, by construction from the action outcomes (no final read: every loxilb
+ * resource in scope has an action in the plan — or is blocked with its reason — so "every action ended
+ * done or already-done" is "everything in scope is gone"). A refused action counts: one the safety
+ * rules or a disabled stage skipped (e.g. `cloud.cidrBlock` naming the VPC's primary CIDR) leaves its
+ * resource behind. Only scope `none`, which skips everything on purpose, leaves nothing "behind".
+ */
+export function leftBehindOf(
+  actions: ActionRecord[],
+  plan: Plan | undefined,
+  scope: Scope | undefined = plan?.scope,
+): LeftBehind[] {
   const planned = new Map<string, PlannedAction>((plan?.actions ?? []).map((a) => [a.id, a]));
   const out: LeftBehind[] = [];
   for (const r of actions) {
-    if (!LEFT_OUTCOMES.has(r.outcome) && !r.aborted) continue;
+    const refused = r.outcome === 'skipped' && scope !== 'none';
+    if (!LEFT_OUTCOMES.has(r.outcome) && !r.aborted && !refused) continue;
     const p = planned.get(r.id);
+    const how = refused && !r.aborted ? 'refused' : r.outcome;
     out.push({
       resource: r.resource,
       kind: r.kind,
-      reason: `${r.action} ${r.outcome}${r.message ? `: ${r.message}` : ''}`,
+      reason: `${r.action} ${how}${r.message ? `: ${r.message}` : ''}`,
       errorCode: r.errorCode,
       manualCommand: p ? manualCommand(p.params) : `# ${r.action} ${r.resource}`,
     });
@@ -118,7 +131,10 @@ export interface BuildReportInput {
 }
 
 export function buildReport(input: BuildReportInput): TeardownReport {
-  const leftBehind = [...(input.leftBehind ?? []), ...leftBehindOf(input.actions, input.plan)];
+  const leftBehind = [
+    ...(input.leftBehind ?? []),
+    ...leftBehindOf(input.actions, input.plan, input.gate.scope),
+  ];
   const scope = input.gate.scope;
   let outcome: ReportOutcome;
   if (input.dryRun) outcome = 'dry-run';

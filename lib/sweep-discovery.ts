@@ -1,8 +1,6 @@
 import {
   DescribeAddressesCommand,
   DescribeAddressesResult,
-  DescribeInstancesCommand,
-  DescribeInstancesResult,
   DescribeNetworkInterfacesCommand,
   DescribeNetworkInterfacesResult,
   DescribeRouteTablesCommand,
@@ -12,9 +10,7 @@ import {
   DescribeVpcsCommand,
   DescribeVpcsResult,
   Filter,
-  Instance,
   NetworkInterface,
-  Reservation,
   RouteTable,
   Subnet,
   Vpc,
@@ -31,7 +27,8 @@ import {
   toSubnetInfo,
 } from './inventory';
 import { LogFields } from './log';
-import { InstanceState, instancesToLookUp, VpcFacts } from './orphans';
+import { describeInstanceStates, InstanceState } from './instance-state';
+import { instancesToLookUp, VpcFacts } from './orphans';
 import { CallContext, describeAll } from './teardown/aws-call';
 
 /**
@@ -174,15 +171,7 @@ export async function discoverCluster(ctx: CallContext): Promise<ClusterDiscover
     ...new Set([...subnets, ...routeTables].map((x) => x.vpcId).filter((v): v is string => !!v)),
   ].sort();
   const [instances, addresses, subnetEnis, vpcs, vpcSubnets] = await Promise.all([
-    inChunks(instanceIds, (ids) =>
-      describeAll<DescribeInstancesResult, Reservation>(
-        ctx,
-        (NextToken) =>
-          new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: ids }], NextToken }),
-        (o) => o.Reservations,
-        LOG,
-      ).then((rs) => rs.flatMap((r) => r.Instances ?? [])),
-    ),
+    describeInstanceStates(ctx, instanceIds, LOG),
     inChunks(eniIds, (ids) =>
       describeAll<DescribeAddressesResult & { NextToken?: string }, AddressInfo>(
         ctx,
@@ -218,14 +207,6 @@ export async function discoverCluster(ctx: CallContext): Promise<ClusterDiscover
     ),
   ]);
 
-  const states: Record<string, InstanceState> = {};
-  for (const id of instanceIds) states[id] = 'not-found';
-  for (const i of instances as Instance[]) {
-    if (!i.InstanceId) continue;
-    // No state in the answer: unknown, which the orphan rules treat as "not gone".
-    if (i.State?.Name) states[i.InstanceId] = i.State.Name as InstanceState;
-    else delete states[i.InstanceId];
-  }
   return {
     enis,
     addresses,
@@ -233,6 +214,6 @@ export async function discoverCluster(ctx: CallContext): Promise<ClusterDiscover
     subnetEnis,
     routeTables,
     vpcs: vpcs.map((v) => toVpcFacts(v, vpcSubnets)),
-    instances: states,
+    instances,
   };
 }

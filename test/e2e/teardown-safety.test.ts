@@ -114,5 +114,14 @@ describe('teardownd teardown: safety invariants', () => {
     const cidr = report.actions.find((a: { action: string }) => a.action === 'DisassociateVpcCidrBlock');
     expect(cidr).toMatchObject({ resource: ids.primaryCidrAssociationId, outcome: 'skipped' });
     expect(cidr.message).toMatch(/primary CIDR, which is never disassociated/);
+    // Honest outcome: the refused CIDR is left behind with the reason, not a `clean` report.
+    expect(res.code).toBe(1);
+    expect(report.outcome).toBe('left-behind');
+    expect(report.leftBehind).toContainEqual(
+      expect.objectContaining({
+        resource: ids.primaryCidrAssociationId,
+        reason: expect.stringMatching(/refused: .*primary CIDR/),
+      }),
+    );
   });
 });

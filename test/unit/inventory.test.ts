@@ -87,6 +87,35 @@ describe('inventory', () => {
     expect(again.cidr).toBeUndefined();
   });
 
+  it('after DeleteSubnet (no cloud.cidrBlock): the CIDR is found again only through the journaled record', async () => {
+    const { ec2, clock, ctx } = setup();
+    const first = await clock.run(discoverInventory(ctx, { instanceId: ME, depth: 'full' }));
+    expect(first.remembered).toMatchObject({
+      vpcId: 'vpc-1',
+      ownEniIds: ['eni-lx'],
+      subnetIds: ['subnet-lx'],
+      routeTableIds: ['rtb-lx'],
+      cidr: { associationId: 'vpc-cidr-assoc-lx', cidrBlock: '123.123.123.0/28', vpcId: 'vpc-1' },
+    });
+    // The crash came after the ENI and the subnet were deleted; the instance is gone too.
+    ec2.enis.delete('eni-lx');
+    ec2.subnets.delete('subnet-lx');
+    ec2.instances.clear();
+    const forgetful = await clock.run(discoverInventory(ctx, { instanceId: ME, depth: 'full' }));
+    expect(forgetful.cidr).toBeUndefined();
+    const resumed = await clock.run(
+      discoverInventory(ctx, { instanceId: ME, depth: 'full', remembered: first.remembered }),
+    );
+    expect(resumed.vpcId).toBe('vpc-1');
+    expect(resumed.cidr).toMatchObject({
+      associationId: 'vpc-cidr-assoc-lx',
+      primary: false,
+      source: 'journal',
+    });
+    // The record only grows: what is gone now is still remembered for the next resume.
+    expect(resumed.remembered).toEqual(first.remembered);
+  });
+
   it('loxilb resources of another VPC are not this instance’s', async () => {
     const { ec2, clock, ctx } = setup();
     ec2.subnets.set('subnet-other-vpc', {

@@ -88,6 +88,9 @@ function inventory(over: Partial<Inventory> = {}): Inventory {
         tags: { loxiType: 'loxilb-subnet' },
       },
     ],
+    ownerStates: {},
+    rememberedEniIds: [],
+    remembered: { ownEniIds: ['eni-lx'], subnetIds: ['subnet-lx'], routeTableIds: ['rtb-lx'] },
     describeCalls: 0,
     warnings: [],
     ...over,
@@ -165,6 +168,120 @@ describe('planner', () => {
     const plan = buildPlan(inv, 'instance', cfg());
     expect(byAction(plan)).toEqual(['DeleteNetworkInterface eni-lx planned']);
     expect(find(plan, 'DeleteNetworkInterface').params).toMatchObject({ waitForDetach: false });
+  });
+
+  describe('full scope as loxilb destroy: unattached ENIs no live instance owns', () => {
+    const failedAttach = eni('eni-failed', {
+      status: 'available',
+      attachment: undefined,
+      privateIps: [{ address: '123.123.123.20', primary: true }],
+    });
+    const withFailedAttach = (over: Partial<Inventory> = {}) =>
+      inventory({
+        loxilbEnis: [eni('eni-lx'), failedAttach],
+        subnetEnis: [eni('eni-lx'), failedAttach],
+        ...over,
+      });
+
+    it('an unattached tagged ENI with no owner tag goes first, so subnet, route table and CIDR are not blocked', () => {
+      const plan = buildPlan(withFailedAttach(), 'full', cfg());
+      const del = find(plan, 'DeleteNetworkInterface', 'eni-failed');
+      expect(del).toMatchObject({ status: 'planned', params: { waitForDetach: false } });
+      expect(del.summary).toMatch(/no owner tag/);
+      expect(find(plan, 'DeleteSubnet')).toMatchObject({ status: 'planned' });
+      expect(find(plan, 'DeleteSubnet').dependsOn).toContain(del.id);
+      expect(find(plan, 'DeleteRouteTable').status).toBe('planned');
+      expect(find(plan, 'DisassociateVpcCidrBlock').status).toBe('planned');
+      expect(safetyViolation(del, ME)).toBeUndefined();
+    });
+
+    it('its owner terminated or gone: removed; its owner alive (running, stopped) or unknown: kept and the subnet stays', () => {
+      for (const state of ['terminated', 'not-found', 'shutting-down'] as const) {
+        const owned = { ...failedAttach, tags: { ...T, 'teardownd:owner': PEER } };
+        const plan = buildPlan(
+          withFailedAttach({
+            loxilbEnis: [eni('eni-lx'), owned],
+            subnetEnis: [owned],
+            ownerStates: { [PEER]: state },
+          }),
+          'full',
+          cfg(),
+        );
+        expect(find(plan, 'DeleteNetworkInterface', 'eni-failed').status).toBe('planned');
+        expect(find(plan, 'DeleteSubnet').status).toBe('planned');
+      }
+      for (const states of [{ [PEER]: 'running' as const }, { [PEER]: 'stopped' as const }, {}]) {
+        const owned = { ...failedAttach, tags: { ...T, 'teardownd:owner': PEER } };
+        const plan = buildPlan(
+          withFailedAttach({ loxilbEnis: [eni('eni-lx'), owned], subnetEnis: [owned], ownerStates: states }),
+          'full',
+          cfg(),
+        );
+        expect(find(plan, 'DeleteNetworkInterface', 'eni-failed')).toBeUndefined();
+        expect(plan.untouched).toContainEqual(expect.objectContaining({ resource: 'eni-failed' }));
+        expect(find(plan, 'DeleteSubnet')).toMatchObject({ status: 'blocked', blockers: ['eni-failed'] });
+      }
+    });
+
+    it('instance scope never takes them; a detaching one or one attached to another instance never goes', () => {
+      expect(
+        find(buildPlan(withFailedAttach(), 'instance', cfg()), 'DeleteNetworkInterface', 'eni-failed'),
+      ).toBe(undefined);
+      for (const other of [
+        eni('eni-failed', {
+          attachment: { attachmentId: 'x', instanceId: PEER, deviceIndex: 1, status: 'attached' },
+        }),
+        eni('eni-failed', {
+          status: 'detaching',
+          attachment: { attachmentId: 'x', instanceId: PEER, deviceIndex: 1, status: 'detaching' },
+        }),
+      ]) {
+        const plan = buildPlan(withFailedAttach({ loxilbEnis: [eni('eni-lx'), other] }), 'full', cfg());
+        expect(find(plan, 'DeleteNetworkInterface', 'eni-failed')).toBeUndefined();
+      }
+    });
+
+    it('safetyViolation refuses an unattached ENI whose owner is alive, even when marked abandoned', () => {
+      const plan = buildPlan(withFailedAttach(), 'full', cfg());
+      const del = find(plan, 'DeleteNetworkInterface', 'eni-failed');
+      const owned = {
+        ...del,
+        facts: {
+          ...del.facts,
+          ownerTag: { key: 'teardownd:owner', value: PEER },
+          abandoned: { ownerState: 'running' as const },
+        },
+      };
+      expect(safetyViolation(owned, ME)).toMatch(/owner i-0bbbbbbbbbbbbbbb2 is running/);
+      const notAbandoned = { ...del, facts: { ...del.facts, abandoned: undefined } };
+      expect(safetyViolation(notAbandoned, ME)).toMatch(/not attached to/);
+      const attached = {
+        ...del,
+        facts: { ...del.facts, eniAttachment: { instanceId: PEER, deviceIndex: 1, status: 'attached' } },
+      };
+      expect(safetyViolation(attached, ME)).toMatch(/another instance/);
+    });
+  });
+
+  it('an ENI this episode recorded as its own (journal) is deleted after a crash between detach and delete, owner tag or not', () => {
+    const detached = eni('eni-lx', { status: 'available', attachment: undefined });
+    const inv = inventory({ loxilbEnis: [detached], subnetEnis: [detached], addresses: [] });
+    expect(find(buildPlan(inv, 'instance', cfg()), 'DeleteNetworkInterface')).toBeUndefined();
+    const plan = buildPlan({ ...inv, rememberedEniIds: ['eni-lx'] }, 'instance', cfg());
+    expect(find(plan, 'DeleteNetworkInterface')).toMatchObject({
+      status: 'planned',
+      facts: { remembered: true },
+    });
+    // Re-attached elsewhere meanwhile: the record does not override invariant 2.
+    const elsewhere = eni('eni-lx', {
+      attachment: { attachmentId: 'x', instanceId: PEER, deviceIndex: 1, status: 'attached' },
+    });
+    const again = buildPlan(
+      { ...inv, loxilbEnis: [elsewhere], rememberedEniIds: ['eni-lx'] },
+      'instance',
+      cfg(),
+    );
+    expect(again.actions).toEqual([]);
   });
 
   describe('safety invariants', () => {

@@ -62,6 +62,30 @@ describe('report', () => {
     expect(buildReport(input({ actions: [rec({ outcome: 'skipped', aborted: true })] })).outcome).toBe(
       'left-behind',
     );
+    // A refused action (a safety rule, a disabled stage) leaves its resource standing: never `clean`.
+    const refused = buildReport(
+      input({
+        actions: [
+          rec({}),
+          rec({
+            id: 'cidr',
+            stage: 'cidr',
+            action: 'DisassociateVpcCidrBlock',
+            resource: 'vpc-cidr-assoc-1',
+            kind: 'vpc-cidr',
+            outcome: 'skipped',
+            message: "safety: 10.0.0.0/16 is the VPC's primary CIDR, which is never disassociated",
+          }),
+        ],
+      }),
+    );
+    expect(refused.outcome).toBe('left-behind');
+    expect(refused.leftBehind).toEqual([
+      expect.objectContaining({
+        resource: 'vpc-cidr-assoc-1',
+        reason: expect.stringMatching(/^DisassociateVpcCidrBlock refused: safety: .*primary CIDR/),
+      }),
+    ]);
     expect(buildReport(input()).durationMs).toBe(500);
   });
 
