@@ -21,10 +21,13 @@ export interface EpisodeTeardownRequest {
   trigger?: TerminationNotice;
   /** The gate decision journaled earlier in this episode: reused on resume. */
   gateDecision?: unknown;
+  /** What earlier runs of this episode discovered (journal): a resumed run does not forget it. */
+  remembered?: unknown;
   dryRun: boolean;
   deadlineAt?: number;
   signal?: AbortSignal;
-  onEvent?: (event: EngineEventLike) => void;
+  /** The engine waits for the promise returned for `discovered` before its first change. */
+  onEvent?: (event: EngineEventLike) => void | Promise<void>;
 }
 export interface EngineEventLike {
   type: string;
@@ -528,8 +531,9 @@ export class Coordinator<R extends ReportLike = ReportLike> {
     });
     // Journal writes from events are chained so they land in order and are awaited before the report.
     let writes: Promise<unknown> = Promise.resolve();
-    const record = (step: JournalStep) => {
+    const record = (step: JournalStep): Promise<void> => {
       writes = writes.then(() => journal.append(state.episode, step)).catch(() => undefined);
+      return writes.then(() => undefined);
     };
     // The chain is awaited even when the teardown rejects (stop() aborts it): `stop()` must not
     // resolve while a journal write of this episode is still landing.
@@ -539,11 +543,15 @@ export class Coordinator<R extends ReportLike = ReportLike> {
         episode: state.episode,
         trigger: state.notices[0],
         gateDecision: state.gateDecision,
+        remembered: state.discovered,
         dryRun: this.deps.dryRun,
         deadlineAt,
         signal,
         onEvent: (event) => {
           this.lastProgressAt = clock.now();
+          // Journaled before the first change: a restart after DeleteSubnet still knows the CIDR.
+          if (event.type === 'discovered')
+            return record({ type: 'discovered', at: this.iso(), facts: event.facts });
           if (event.type === 'gate-decided' && state.gateDecision === undefined) {
             // The engine's event carries the decision's fields beside `type`.
             const { type: _type, ...fields } = event;

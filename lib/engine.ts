@@ -24,7 +24,7 @@ import { Clock } from './clock';
 import { Config, Scope } from './config/schema';
 import { EngineEvent, executePlan } from './executor';
 import { decideScope, GateDecision, LoxilbAnswer, needsLoxilbApi } from './gate';
-import { discoverInventory, Inventory, loxilbTagValues } from './inventory';
+import { discoverInventory, Inventory, loxilbTagValues, RememberedFacts } from './inventory';
 import { Logger } from './log';
 import { LoxilbApi, LoxilbApiError } from './loxilb-api';
 import { TerminationNotice } from './notice';
@@ -55,11 +55,17 @@ export interface TeardownRequest {
   scopeOverride?: Scope;
   /** Decided earlier in this episode (journal): reused, loxilb is not asked again. */
   gateDecision?: GateDecision;
+  /** What earlier runs of this episode discovered (journal): a resumed run does not forget it. */
+  remembered?: RememberedFacts;
   dryRun: boolean;
   /** Epoch ms. */
   deadlineAt?: number;
   signal?: AbortSignal;
-  onEvent?: (e: EngineEvent) => void;
+  /**
+   * Progress events. For `discovered` the engine waits for the returned promise before the first
+   * change, so the record is on disk before anything it describes is touched.
+   */
+  onEvent?: (e: EngineEvent) => void | Promise<void>;
 }
 
 function callContext(
@@ -130,10 +136,12 @@ async function gateAndPlan(
     inventory = await discoverInventory(callContext(deps, counter, req.signal, deadlineAt), {
       instanceId: req.instanceId,
       depth: gate.scope === 'full' ? 'full' : 'instance',
+      remembered: req.remembered,
     });
   } catch (error) {
     return { gate, error };
   }
+  await req.onEvent?.({ type: 'discovered', facts: inventory.remembered });
   const plan = buildPlan(inventory, gate.scope, deps.config);
   const counts = planCounts(plan);
   deps.logger.info(`plan: ${counts.planned} planned, ${counts.blocked} blocked, ${counts.skipped} skipped`, {

@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import { classifyAwsError, errorCodeOf } from './aws/errors';
 import type { GateDecision } from './gate';
+import type { RememberedFacts } from './inventory';
 import { Plan, PlannedAction, safetyViolation, STAGE_ORDER } from './planner';
 import { ActionOutcome, ActionRecord } from './report';
 import { CallContext, AttemptedError } from './teardown/aws-call';
@@ -24,6 +25,8 @@ import { ActionHandler } from './teardown/handler';
 export type EngineEvent =
   /** Carries the decision's own fields beside `type`, so the event minus `type` is the GateDecision. */
   | ({ type: 'gate-decided' } & GateDecision)
+  /** What discovery found (with the earlier runs' record), before the first change: to journal. */
+  | { type: 'discovered'; facts: RememberedFacts }
   | { type: 'plan-built'; planned: number; blocked: number; skipped: number }
   | { type: 'action-started'; id: string; stage: string; action: string; resource: string }
   | {

@@ -60,6 +60,8 @@ export type JournalStep =
   | { type: 'message'; at: string; messageId: string }
   | { type: 'teardown-started'; at: string; deadlineAt: number | null }
   | { type: 'gate'; at: string; decision: unknown }
+  /** What discovery found, before the first change (lib/inventory.ts RememberedFacts); the last one counts. */
+  | { type: 'discovered'; at: string; facts: unknown }
   | { type: 'action'; at: string; event: unknown }
   | { type: 'report'; at: string; report: ReportRecord }
   | { type: 'shipped'; at: string; ok: boolean; detail?: string }
@@ -79,6 +81,8 @@ export interface EpisodeState {
   messageIds: string[];
   teardownStarted: boolean;
   gateDecision?: unknown;
+  /** The latest discovery record: a resumed run starts from it. */
+  discovered?: unknown;
   actionsFinished: unknown[];
   report?: ReportRecord;
   shipped?: boolean;
@@ -126,6 +130,9 @@ export function reduceEpisode(steps: JournalStep[]): EpisodeState {
         break;
       case 'gate':
         state.gateDecision = step.decision;
+        break;
+      case 'discovered':
+        state.discovered = step.facts;
         break;
       case 'action':
         state.actionsFinished.push(step.event);

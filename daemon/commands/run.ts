@@ -6,6 +6,7 @@ import { completionPort } from '../../lib/completion';
 import { Config } from '../../lib/config/schema';
 import { Coordinator, EpisodeTeardown, ReportLike, ShipReport } from '../../lib/coordinator';
 import { EngineEvent, GateDecision, runTeardown, TeardownReport } from '../../lib/engine';
+import { RememberedFacts } from '../../lib/inventory';
 import { Journal } from '../../lib/journal';
 import { reportExitCode, writeReport } from '../../lib/report';
 import { createEpisodeShipper } from '../../lib/report-shipping';
@@ -279,7 +280,8 @@ export function engineTeardown(ctx: RunContext): EpisodeTeardown<TeardownReport>
       runTeardown(deps, {
         ...req,
         gateDecision: req.gateDecision as GateDecision | undefined,
-        onEvent: req.onEvent as ((e: EngineEvent) => void) | undefined,
+        remembered: req.remembered as RememberedFacts | undefined,
+        onEvent: req.onEvent as ((e: EngineEvent) => void | Promise<void>) | undefined,
       }),
     writeReport: (report) => writeReport(config.reports.dir, report),
     exitCode: reportExitCode,

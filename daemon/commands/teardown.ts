@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
+import { openCliEpisode } from '../../lib/cli-episode';
 import { runTeardown } from '../../lib/engine';
 import { TerminationNotice } from '../../lib/notice';
 import { reportExitCode, summarizeReport, writeReport } from '../../lib/report';
 import { EXIT_LEFT_BEHIND } from '../cli';
 import { createRuntime, GlobalOptions } from '../runtime';
+import { readBootId } from './run';
 import { ec2Client, engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
 
 interface TeardownOptions {
@@ -15,7 +17,8 @@ interface TeardownOptions {
 /**
  * `teardownd teardown`: runs the teardown for this instance now (a manual trigger), writes the report
  * to reports.dir and prints a summary and its path. Exit 0 done, 1 something left behind, 2 bad input.
- * SIGINT/SIGTERM abort the run; what was not done is reported.
+ * SIGINT/SIGTERM abort the run; what was not done is reported. The run is journaled under
+ * `<stateDir>/cli/` (lib/cli-episode.ts): an interrupted run is finished by the next one.
  */
 export function registerTeardown(program: Command): void {
   program
@@ -43,19 +46,37 @@ export function registerTeardown(program: Command): void {
           source: 'cli',
           receivedAt: new Date(now).toISOString(),
         };
+        const dryRun = Boolean(opts.dryRun) || runtime.config.dryRun;
+        // The state-dir lock (issue 10) goes here, around the journal: taken before openCliEpisode,
+        // released after close.
+        const journal = await openCliEpisode({
+          stateDir: runtime.config.stateDir,
+          instanceId,
+          bootId: readBootId(),
+          notice: trigger,
+          dryRun,
+          newEpisode: () => newCliEpisode(new Date(now)),
+          logger: runtime.logger,
+          now: () => new Date(runtime.clock.now()).toISOString(),
+        });
         const report = await runTeardown(engineDeps(runtime, ec2), {
           instanceId,
-          episode: newCliEpisode(new Date(now)),
+          episode: journal.episode,
           trigger,
           scopeOverride: scope,
+          remembered: journal.remembered,
           dryRun: Boolean(opts.dryRun),
           signal: abort.signal,
+          onEvent: (e) => journal.onEvent(e),
         });
         process.stdout.write(summarizeReport(report) + '\n');
         let code: number = reportExitCode(report);
         try {
           const path = await writeReport(runtime.config.reports.dir, report);
           process.stdout.write(`report: ${path}\n`);
+          // An aborted run (SIGINT/SIGTERM) stays open: the next run finishes it.
+          if (!abort.signal.aborted)
+            await journal.close({ path, outcome: report.outcome, exitCode: reportExitCode(report) });
         } catch (err) {
           process.stderr.write(
             `teardownd: could not write the report to ${runtime.config.reports.dir}: ${(err as Error).message}\n`,

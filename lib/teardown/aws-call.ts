@@ -30,8 +30,13 @@ export interface CallCounter {
 }
 
 export interface CallOptions {
-  /** How many times a `blocked` error is tried before it surfaces (default 1 = not retried). */
-  blockedAttempts?: number;
+  /**
+   * How many times a `blocked` error is tried before it surfaces (default 1 = not retried).
+   * `until-deadline`: a dependency AWS is still letting go of (DependencyViolation right after the
+   * ENI delete, InvalidCidrBlock.InUse right after the subnet delete — eventual consistency) is retried
+   * with backoff until the deadline (the backoff never sleeps past it); without a deadline, 5 tries.
+   */
+  blockedAttempts?: number | 'until-deadline';
   mutating: boolean;
   logFields?: LogFields;
 }
@@ -53,7 +58,7 @@ export async function callEc2<O>(
   options: CallOptions,
 ): Promise<{ output: O; attempts: number }> {
   const { executor } = ctx.config;
-  const blockedAttempts = options.blockedAttempts ?? 1;
+  const blockedAttempts = blockedAttemptsOf(ctx, options.blockedAttempts);
   let blockedSeen = 0;
   let attempts = 0;
   const classify = (err: unknown): ErrorClass => {
@@ -95,6 +100,14 @@ export async function callEc2<O>(
     if (err && typeof err === 'object') (err as AttemptedError).attempts = attempts;
     throw err;
   }
+}
+
+/** Upper bound on tries for `until-deadline`: the deadline check in withRetry ends it much earlier. */
+const MAX_BLOCKED_ATTEMPTS = 1000;
+
+function blockedAttemptsOf(ctx: CallContext, wanted: CallOptions['blockedAttempts']): number {
+  if (wanted !== 'until-deadline') return wanted ?? 1;
+  return ctx.deadlineAt === undefined ? 5 : MAX_BLOCKED_ATTEMPTS;
 }
 
 /** Follows NextToken until the last page; `page` builds the command for one token. */

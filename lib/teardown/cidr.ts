@@ -4,7 +4,7 @@ import { ActionHandler } from './handler';
 
 /**
  * The cloud CIDR (loxilb --cloudcidrblock), never the VPC's primary one (the planner and the executor
- * both refuse it). InvalidCidrBlock.InUse right after the subnet deletion is retried a few times.
+ * both refuse it). InvalidCidrBlock.InUse right after the subnet deletion is retried with backoff until the deadline.
  */
 export const disassociateVpcCidrBlock: ActionHandler<'DisassociateVpcCidrBlock'> = {
   action: 'DisassociateVpcCidrBlock',
@@ -12,7 +12,7 @@ export const disassociateVpcCidrBlock: ActionHandler<'DisassociateVpcCidrBlock'>
     callEc2(ctx, new DisassociateVpcCidrBlockCommand({ AssociationId: p.associationId }), {
       mutating: true,
       logFields,
-      blockedAttempts: 5,
+      blockedAttempts: 'until-deadline',
     }),
   manualCommand: (p) => `aws ec2 disassociate-vpc-cidr-block --association-id ${p.associationId}`,
 };

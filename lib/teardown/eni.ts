@@ -13,7 +13,7 @@ import { ActionHandler } from './handler';
 /**
  * loxilb's secondary ENIs: detach (by attachment id, never Force), wait until `available`, delete.
  * InvalidAttachmentID.NotFound on detach and InvalidNetworkInterfaceID.NotFound on delete mean
- * already done. "In use" on delete right after the wait is eventual consistency: retried a few times.
+ * already done. "In use" on delete right after the wait is eventual consistency: retried with backoff until the deadline.
  */
 export const detachNetworkInterface: ActionHandler<'DetachNetworkInterface'> = {
   action: 'DetachNetworkInterface',
@@ -31,7 +31,7 @@ export const deleteNetworkInterface: ActionHandler<'DeleteNetworkInterface'> = {
     callEc2(ctx, new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: p.networkInterfaceId }), {
       mutating: true,
       logFields,
-      blockedAttempts: 4,
+      blockedAttempts: 'until-deadline',
     }),
   manualCommand: (p) => `aws ec2 delete-network-interface --network-interface-id ${p.networkInterfaceId}`,
 };

@@ -13,14 +13,14 @@ export const disassociateRouteTable: ActionHandler<'DisassociateRouteTable'> = {
   manualCommand: (p) => `aws ec2 disassociate-route-table --association-id ${p.associationId}`,
 };
 
-/** DependencyViolation right after the disassociations is eventual consistency: retried a few times. */
+/** DependencyViolation right after the disassociations is eventual consistency: retried with backoff until the deadline. */
 export const deleteRouteTable: ActionHandler<'DeleteRouteTable'> = {
   action: 'DeleteRouteTable',
   run: (ctx, p, logFields) =>
     callEc2(ctx, new DeleteRouteTableCommand({ RouteTableId: p.routeTableId }), {
       mutating: true,
       logFields,
-      blockedAttempts: 4,
+      blockedAttempts: 'until-deadline',
     }),
   manualCommand: (p) => `aws ec2 delete-route-table --route-table-id ${p.routeTableId}`,
 };

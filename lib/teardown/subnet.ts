@@ -4,8 +4,8 @@ import { ActionHandler } from './handler';
 
 /**
  * The planner only plans this when no ENI we are not deleting is left in the subnet; a
- * DependencyViolation here is then an ENI deletion that has not propagated yet, so it is retried a few
- * times before it is reported as blocked.
+ * DependencyViolation here is then an ENI deletion that has not propagated yet, so it is retried with
+ * backoff until the deadline before it is reported as blocked.
  */
 export const deleteSubnet: ActionHandler<'DeleteSubnet'> = {
   action: 'DeleteSubnet',
@@ -13,7 +13,7 @@ export const deleteSubnet: ActionHandler<'DeleteSubnet'> = {
     callEc2(ctx, new DeleteSubnetCommand({ SubnetId: p.subnetId }), {
       mutating: true,
       logFields,
-      blockedAttempts: 5,
+      blockedAttempts: 'until-deadline',
     }),
   manualCommand: (p) => `aws ec2 delete-subnet --subnet-id ${p.subnetId}`,
 };

@@ -54,10 +54,19 @@ class FakeTeardown implements EpisodeTeardown<FakeReport> {
   async run(req: EpisodeTeardownRequest): Promise<FakeReport> {
     this.requests.push(req);
     this.t.add('teardown');
+    // A test may reject `finish` while the run still awaits the journal write below.
+    const finishing = this.finish.promise;
+    finishing.catch(() => undefined);
     if (req.gateDecision === undefined)
       req.onEvent?.({ type: 'gate-decided', scope: 'full', source: 'loxilb-api', reason: 'last node' });
+    // The engine awaits this one before its first change; the facts grow with each run.
+    const earlier = (req.remembered as { ownEniIds: string[] } | undefined)?.ownEniIds ?? [];
+    await req.onEvent?.({
+      type: 'discovered',
+      facts: { ownEniIds: [...earlier, `eni-run${this.requests.length}`] },
+    });
     req.onEvent?.({ type: 'action-finished', resource: 'eipassoc-1', action: 'DisassociateAddress' });
-    const outcome = this.autoFinish ?? (await this.finish.promise);
+    const outcome = this.autoFinish ?? (await finishing);
     return { outcome, episode: req.episode };
   }
   async writeReport(report: FakeReport): Promise<string> {
@@ -320,6 +329,8 @@ describe('resume from the journal', () => {
     await first.coordinator.start();
     await first.coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
     await until(() => first.coordinator.state()?.actionsFinished.length === 1, 3000, 'action journaled');
+    // On disk before the first change went out.
+    expect(first.coordinator.state()!.discovered).toEqual({ ownEniIds: ['eni-run1'] });
     const episode = first.coordinator.activeEpisode!;
     // kill -9: the first coordinator never finishes.
     const second = setup({ autoFinish: 'clean' });
@@ -335,7 +346,10 @@ describe('resume from the journal', () => {
     expect(second.teardown.requests[0]).toMatchObject({
       episode,
       gateDecision: { scope: 'full', source: 'loxilb-api', reason: 'last node' },
+      // What the first run discovered (e.g. the CIDR, before its subnet went) reaches the resumed run.
+      remembered: { ownEniIds: ['eni-run1'] },
     });
+    expect(second.coordinator.state()!.discovered).toEqual({ ownEniIds: ['eni-run1', 'eni-run1'] });
     expect(second.completion.completes).toEqual([
       { lifecycle: expect.objectContaining({ token: 'tok-1' }), result: 'CONTINUE' },
     ]);

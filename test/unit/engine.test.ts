@@ -96,16 +96,45 @@ describe('engine', () => {
         episode: 'e',
         dryRun: false,
         scopeOverride: 'instance',
-        onEvent: (e) => events.push(e),
+        onEvent: (e) => void events.push(e),
       }),
     );
     // The event minus its type is the decision itself (the daemon journals it and reuses it on resume).
     const { type, ...decision } = events[0];
     expect(type).toBe('gate-decided');
     expect(decision).toEqual(report.gate);
-    expect(events[1]).toEqual({ type: 'plan-built', planned: 6, blocked: 0, skipped: 0 });
+    // What discovery found comes before the plan and before any change, for the journal.
+    expect(events[1]).toEqual({
+      type: 'discovered',
+      facts: { ownEniIds: ['eni-lx'], subnetIds: [], routeTableIds: [] },
+    });
+    expect(events[2]).toEqual({ type: 'plan-built', planned: 6, blocked: 0, skipped: 0 });
     expect(events.filter((e) => e.type === 'action-finished')).toHaveLength(6);
     expect(events.filter((e) => e.type === 'action-started')).toHaveLength(6);
+  });
+
+  it('no change goes out before the discovery record is on disk (the engine awaits the journal write)', async () => {
+    const { ec2, clock, deps } = setup();
+    let landed = false;
+    let mutatingBeforeLanded = -1;
+    const report = await clock.run(
+      runTeardown(deps, {
+        instanceId: ME,
+        episode: 'e',
+        dryRun: false,
+        scopeOverride: 'full',
+        onEvent: async (e) => {
+          if (e.type !== 'discovered') return;
+          mutatingBeforeLanded = ec2.mutatingCalls().length;
+          // A slow disk: the write lands only after a few turns of the event loop.
+          for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+          landed = ec2.mutatingCalls().length === 0;
+        },
+      }),
+    );
+    expect(mutatingBeforeLanded).toBe(0);
+    expect(landed).toBe(true);
+    expect(report.outcome).toBe('clean');
   });
 
   it('a failed discovery changes nothing and is reported, not thrown', async () => {

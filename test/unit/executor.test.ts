@@ -171,13 +171,36 @@ describe('executor', () => {
     ).toEqual(['InvalidAssociationID.NotFound', 'InvalidRouteTableID.NotFound']);
   });
 
-  it('a persistent DependencyViolation is retried a few times, then reported with the manual command', async () => {
-    const { ec2, run } = setup();
-    ec2.fail('DeleteSubnet', ...Array.from({ length: 20 }, () => awsError('DependencyViolation')));
-    const report = await run();
+  it('a DependencyViolation that outlasts ~1.5 s (AWS letting go of a deleted ENI) is retried until it clears', async () => {
+    const { ec2, clock, run } = setup();
+    const started = clock.now();
+    let clearedAt = 0;
+    ec2.beforeCall = (action) => {
+      if (action !== 'DeleteSubnet') return;
+      // Blocked for the first 20 s of the teardown, as a slow propagation would be.
+      if (clock.now() - started < 20000) throw awsError('DependencyViolation');
+      clearedAt ||= clock.now();
+    };
+    const report = await run({ deadlineAt: started + 60000 });
+    expect(report.outcome).toBe('clean');
+    const subnet = report.actions.find((a) => a.action === 'DeleteSubnet')!;
+    expect(subnet.outcome).toBe('done');
+    expect(subnet.attempts).toBeGreaterThan(5);
+    expect(clearedAt - started).toBeGreaterThanOrEqual(20000);
+    expect(report.actions.find((a) => a.action === 'DisassociateVpcCidrBlock')!.outcome).toBe('done');
+  });
+
+  it('a persistent DependencyViolation is retried until the deadline, then reported with the manual command', async () => {
+    const { ec2, clock, run } = setup({ executor: { deadlineReserveMs: 0, retryMaxDelayMs: 100 } });
+    ec2.fail('DeleteSubnet', ...Array.from({ length: 100000 }, () => awsError('DependencyViolation')));
+    const started = clock.now();
+    const report = await run({ deadlineAt: started + 5000 });
     expect(report.outcome).toBe('left-behind');
     const subnet = report.actions.find((a) => a.action === 'DeleteSubnet')!;
-    expect(subnet).toMatchObject({ outcome: 'blocked', errorCode: 'DependencyViolation', attempts: 5 });
+    expect(subnet).toMatchObject({ outcome: 'blocked', errorCode: 'DependencyViolation' });
+    // Backoff capped at 100 ms (random 0.5 → 50 ms a sleep) over the ~5 s left: dozens of tries, no sleep past the deadline.
+    expect(subnet.attempts).toBeGreaterThan(20);
+    expect(clock.now()).toBeLessThanOrEqual(started + 5000);
     const cidr = report.actions.find((a) => a.action === 'DisassociateVpcCidrBlock')!;
     expect(cidr.outcome).toBe('blocked');
     expect(cidr.message).toMatch(/depends on DeleteSubnet subnet-lx/);

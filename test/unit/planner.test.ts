@@ -1,5 +1,6 @@
 import { parseConfig } from '../../lib/config/load';
 import { ConfigInput } from '../../lib/config/schema';
+import { InstanceState } from '../../lib/instance-state';
 import { EniInfo, Inventory } from '../../lib/inventory';
 import { buildPlan, Plan, PlannedAction, safetyViolation } from '../../lib/planner';
 
@@ -210,7 +211,9 @@ describe('planner', () => {
         expect(find(plan, 'DeleteNetworkInterface', 'eni-failed').status).toBe('planned');
         expect(find(plan, 'DeleteSubnet').status).toBe('planned');
       }
-      for (const states of [{ [PEER]: 'running' as const }, { [PEER]: 'stopped' as const }, {}]) {
+      for (const states of [{ [PEER]: 'running' }, { [PEER]: 'stopped' }, {}] as Array<
+        Record<string, InstanceState>
+      >) {
         const owned = { ...failedAttach, tags: { ...T, 'teardownd:owner': PEER } };
         const plan = buildPlan(
           withFailedAttach({ loxilbEnis: [eni('eni-lx'), owned], subnetEnis: [owned], ownerStates: states }),
