@@ -1,0 +1,199 @@
+import { readFileSync } from 'node:fs';
+import { AwsEmulator } from '../emulator/server';
+import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+
+/**
+ * Full scope removes what loxilb's own destroy removes, and nothing is forgotten across a crash:
+ * the daemon killed with SIGKILL at the steps after which AWS no longer shows what led to the next
+ * one, the CLI killed mid-detach, then run again. No `cloud.cidrBlock` in the config: the CIDR is
+ * found through the loxilb subnet, which a run killed after DeleteSubnet no longer has.
+ */
+describe('full scope and resume after a crash', () => {
+  let emulator: AwsEmulator;
+  let ws: TempWorkspace;
+  let ids: LoxilbClusterIds;
+  let procs: DaemonProcess[];
+
+  beforeEach(async () => {
+    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 80, cidrDisassociateDelayMs: 50 } });
+    ws = new TempWorkspace();
+    ids = seedLoxilbCluster(emulator);
+    emulator.imds.configure({ instanceId: ids.masterInstanceId });
+    procs = [];
+  });
+  afterEach(async () => {
+    for (const p of procs) await p.stop();
+    await emulator.stop();
+    ws.cleanup();
+  });
+
+  const config = (extra: Record<string, unknown> = {}) =>
+    ws.writeConfig({
+      executor: { detachPollIntervalMs: 30, retryBaseDelayMs: 20 },
+      sweeper: { enabled: false },
+      ...extra,
+    });
+  const teardownArgs = (scope: string) => [
+    '-c',
+    config(),
+    'teardown',
+    '--instance-id',
+    ids.masterInstanceId,
+    '--scope',
+    scope,
+  ];
+  const reportOf = (stdout: string) => JSON.parse(readFileSync(/^report: (.+)$/m.exec(stdout)![1], 'utf8'));
+  /** Successful mutating EC2 calls as "Action resource": a resource deleted twice shows up twice. */
+  const successfulMutations = () =>
+    emulator.calls
+      .mutating('ec2')
+      .filter((c) => c.status === 200)
+      .map((c) => `${c.action} ${Object.values(c.params)[0]}`);
+  const succeeded = (action: string) => emulator.calls.of('ec2', action).some((c) => c.status === 200);
+  const sent = (action: string) => emulator.calls.of('ec2', action).length > 0;
+
+  describe('full scope as loxilb destroy', () => {
+    it('an unattached tagged ENI from a failed attach: subnet, route table and CIDR still go', async () => {
+      // loxilb created it in its subnet, the attach failed: no attachment, no owner tag.
+      const failed = emulator.ec2.createNetworkInterface({
+        subnetId: ids.subnetId,
+        description: 'loxilb-eni',
+        tags: { [ids.tagKey]: ids.tags.eni },
+      }).networkInterfaceId;
+      const res = await runCli(teardownArgs('full'), emulator.env());
+      expect(res.stderr).toBe('');
+      expect(res.code).toBe(0);
+      expect(emulator.ec2.networkInterfaceById(failed)).toBeUndefined();
+      expect(leftovers(emulator, ids)).toEqual([]);
+      expect(decoysIntact(emulator, ids)).toEqual([]);
+      const report = reportOf(res.stdout);
+      expect(report.outcome).toBe('clean');
+      expect(report.actions).toContainEqual(
+        expect.objectContaining({ action: 'DeleteNetworkInterface', resource: failed, outcome: 'done' }),
+      );
+    });
+
+    it('an unattached tagged ENI whose owner is a running instance stays, and so does the subnet: left-behind, not clean', async () => {
+      const kept = emulator.ec2.createNetworkInterface({
+        subnetId: ids.subnetId,
+        description: 'loxilb-eni',
+        tags: { [ids.tagKey]: ids.tags.eni, 'teardownd:owner': ids.peerInstanceId! },
+      }).networkInterfaceId;
+      const res = await runCli(teardownArgs('full'), emulator.env());
+      expect(res.code).toBe(1);
+      expect(emulator.ec2.networkInterfaceById(kept)).toBeDefined();
+      expect(emulator.ec2.subnetById(ids.subnetId)).toBeDefined();
+      const report = reportOf(res.stdout);
+      expect(report.outcome).toBe('left-behind');
+      expect(report.leftBehind).toContainEqual(
+        expect.objectContaining({ resource: ids.subnetId, reason: expect.stringContaining(kept) }),
+      );
+      expect(decoysIntact(emulator, ids)).toEqual([]);
+    });
+  });
+
+  describe('the daemon killed with SIGKILL, then restarted: nothing leaked, nothing deleted twice', () => {
+    const start = () => {
+      const d = new DaemonProcess(
+        [
+          'run',
+          '--config',
+          config({
+            gate: { mode: 'override', override: 'full' },
+            sources: { imds: { pollIntervalMs: 100, requestTimeoutMs: 300 } },
+          }),
+        ],
+        emulator.env(),
+      );
+      procs.push(d);
+      return d;
+    };
+
+    const points: Array<{
+      after: string;
+      arrange: () => void;
+      killWhen: () => boolean;
+      before?: () => void;
+    }> = [
+      {
+        // The detach went out; it completes while the daemon is dead: the ENI is `available`,
+        // unattached (the owner tag the daemon wrote at start-up and the journal both still name it).
+        after: 'DetachNetworkInterface',
+        arrange: () => emulator.ec2.configure({ holdDetaches: true }),
+        killWhen: () => succeeded('DetachNetworkInterface'),
+        before: () => emulator.ec2.releaseHeldDetaches(),
+      },
+      {
+        after: 'DeleteNetworkInterface',
+        arrange: () =>
+          emulator.faults.add({ service: 'ec2', action: 'DisassociateRouteTable', kind: 'hang', count: 1 }),
+        killWhen: () => succeeded('DeleteNetworkInterface') && sent('DisassociateRouteTable'),
+      },
+      {
+        // The subnet is gone: nothing AWS shows ties the cloud CIDR to loxilb any more.
+        after: 'DeleteSubnet',
+        arrange: () =>
+          emulator.faults.add({ service: 'ec2', action: 'DisassociateVpcCidrBlock', kind: 'hang', count: 1 }),
+        killWhen: () => succeeded('DeleteSubnet') && sent('DisassociateVpcCidrBlock'),
+      },
+    ];
+
+    it.each(points)('after $after', async ({ after, arrange, killWhen, before }) => {
+      arrange();
+      const first = start();
+      await first.waitForLog((l) => l.message === 'ready', 15000, 'ready');
+      emulator.imds.setSpotAction('terminate');
+      await DaemonProcess.until(killWhen, 15000, `the daemon to get past ${after}`);
+      first.child.kill('SIGKILL');
+      await first.exit();
+      before?.();
+      expect(leftovers(emulator, ids).length).toBeGreaterThan(0);
+
+      const second = start();
+      await second.waitForLog((l) => l.message === 'resuming episode from the journal', 15000, 'resume');
+      const written = await second.waitForLog((l) => l.message === 'report written', 20000, 'report written');
+      expect(written.outcome).toBe('clean');
+      expect(leftovers(emulator, ids)).toEqual([]);
+      expect(decoysIntact(emulator, ids)).toEqual([]);
+      const all = successfulMutations();
+      expect(all.filter((m, i) => all.indexOf(m) !== i)).toEqual([]);
+    });
+  });
+
+  it('a CLI teardown killed mid-detach finds its detached ENI on the re-run', async () => {
+    // Instance scope on purpose: there only "this host's" ENIs go, and after the detach nothing on
+    // the ENI says whose it was (the CLI does not write the owner tag) — only its journal does.
+    emulator.ec2.configure({ holdDetaches: true });
+    const first = new DaemonProcess(teardownArgs('instance'), emulator.env());
+    procs.push(first);
+    await DaemonProcess.until(() => succeeded('DetachNetworkInterface'), 15000, 'the detach');
+    first.child.kill('SIGKILL');
+    await first.exit();
+    emulator.ec2.releaseHeldDetaches();
+    const eniId = ids.enis[0].eniId;
+    expect(emulator.ec2.networkInterfaceById(eniId)).toMatchObject({ status: 'available' });
+
+    const res = await runCli(teardownArgs('instance'), emulator.env());
+    expect(res.code).toBe(0);
+    expect(res.logs.some((l) => l.message === 'resuming an interrupted teardown from the CLI journal')).toBe(
+      true,
+    );
+    expect(emulator.ec2.networkInterfaceById(eniId)).toBeUndefined();
+    const report = reportOf(res.stdout);
+    expect(report.outcome).toBe('clean');
+    expect(report.actions).toContainEqual(
+      expect.objectContaining({ action: 'DeleteNetworkInterface', resource: eniId, outcome: 'done' }),
+    );
+    // Instance scope: the shared resources stay for a peer; everything of this host is gone.
+    expect(leftovers(emulator, ids).map((l) => l.kind)).toEqual([
+      'route-table-association',
+      'route-table',
+      'subnet',
+      'cidr-association',
+    ]);
+    expect(decoysIntact(emulator, ids)).toEqual([]);
+    const all = successfulMutations();
+    expect(all.filter((m, i) => all.indexOf(m) !== i)).toEqual([]);
+  });
+});
