@@ -1,6 +1,6 @@
 import { AwsClients, createAwsClients, destroyAwsClients, regionFromEnv } from '../lib/aws/clients';
 import { Clock, systemClock } from '../lib/clock';
-import { loadConfig } from '../lib/config/load';
+import { flagMismatches, loadConfigWithLoxilbFlags, LoxilbFlags } from '../lib/loxilb-flags';
 import { Config } from '../lib/config/schema';
 import { createLogger, Logger } from '../lib/log';
 import { ImdsClient } from '../lib/sources/imds-client';
@@ -11,6 +11,8 @@ import { ImdsClient } from '../lib/sources/imds-client';
  */
 export interface Runtime {
   config: Config;
+  /** The running loxilb whose flags are the config's defaults, if one was found. */
+  loxilb?: LoxilbFlags;
   logger: Logger;
   clock: Clock;
   imds: ImdsClient;
@@ -32,8 +34,27 @@ export interface RuntimeOverrides {
 }
 
 export function createRuntime(opts: GlobalOptions, overrides: RuntimeOverrides = {}): Runtime {
-  const config = loadConfig({ path: opts.config });
+  const { config, loxilb, others } = loadConfigWithLoxilbFlags({ path: opts.config });
   const logger = createLogger({ level: opts.logLevel ?? config.log.level, stream: overrides.logStream });
+  if (loxilb) {
+    logger.debug("loxilb's own flags are the defaults under the config", {
+      stage: 'config',
+      pid: loxilb.pid,
+      cloud: loxilb.cloud,
+      cloudCidrBlock: loxilb.cloudCidrBlock,
+      cloudInstance: loxilb.cloudInstance,
+      ka: loxilb.ka,
+    });
+  }
+  if (others.length) {
+    logger.warn(`${others.length + 1} loxilb processes found; the flags of pid ${loxilb!.pid} are used`, {
+      stage: 'config',
+      pids: [loxilb!.pid, ...others.map((o) => o.pid)],
+    });
+  }
+  for (const m of loxilb ? flagMismatches(config, loxilb) : []) {
+    logger.warn(`config ${m.field} overrides loxilb ${m.flag}`, { stage: 'config', ...m });
+  }
   const imds = new ImdsClient({
     endpoint: config.sources.imds.endpoint,
     requestTimeoutMs: config.sources.imds.requestTimeoutMs,
@@ -47,6 +68,7 @@ export function createRuntime(opts: GlobalOptions, overrides: RuntimeOverrides =
   let clients: Promise<AwsClients> | undefined;
   return {
     config,
+    loxilb,
     logger,
     clock: systemClock,
     imds,

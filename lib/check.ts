@@ -27,6 +27,7 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { AwsClients } from './aws/clients';
 import { errorCodeOf } from './aws/errors';
 import type { Config } from './config/schema';
+import { flagMismatches, LoxilbFlags } from './loxilb-flags';
 
 /**
  * `teardownd check`: verifies the host's set-up without changing anything. Every check becomes one
@@ -73,6 +74,8 @@ export interface CheckDeps {
   checkWritable(dir: string): Promise<void>;
   /** --instance-id, for running off-instance or when IMDS is down. */
   instanceId?: string;
+  /** The running loxilb whose flags are the config's defaults (lib/loxilb-flags.ts), if found. */
+  loxilb?: LoxilbFlags;
 }
 
 /**
@@ -264,6 +267,7 @@ export async function runChecks(deps: CheckDeps): Promise<CheckResult[]> {
   }
 
   add(await checkStateDirs(deps));
+  checkLoxilbFlags(deps).forEach(add);
   add(await checkLoxilbApi(deps));
 
   if (!region) {
@@ -282,6 +286,52 @@ export async function runChecks(deps: CheckDeps): Promise<CheckResult[]> {
   await checkAutoScaling(deps, clients, discovery.instanceId, add);
   add(await checkQueue(deps, clients));
   return results;
+}
+
+/** loxilb's own flags against the config: a config that overrides one looks for the wrong resources. */
+export function checkLoxilbFlags(deps: Pick<CheckDeps, 'config' | 'loxilb'>): CheckResult[] {
+  const { config, loxilb } = deps;
+  const check = 'loxilb-flags';
+  if (!config.loxilbFlags.enabled) {
+    return [{ status: 'OK', check, what: 'loxilbFlags.enabled is false: loxilb flags are not read' }];
+  }
+  if (!loxilb) {
+    return [
+      {
+        status: 'WARN',
+        check,
+        what: `no loxilb process under ${config.loxilbFlags.procRoot}: its --cloudcidrblock/--cloudinstance/--ka cannot be compared with the config`,
+        fix: 'start loxilb first; if it runs but is not seen, the unit must not hide other users’ processes (ProtectProc=default)',
+      },
+    ];
+  }
+  const out: CheckResult[] = [];
+  const flags = `--cloud=${loxilb.cloud ?? '(default on-prem)'} --cloudcidrblock=${loxilb.cloudCidrBlock ?? '(unset)'} --cloudinstance=${loxilb.cloudInstance ?? '(unset)'} --ka=${loxilb.ka ?? '(unset)'}`;
+  const mismatches = flagMismatches(config, loxilb);
+  for (const m of mismatches) {
+    out.push({
+      status: m.field === 'gate.static.bfd' ? 'WARN' : 'FAIL',
+      check,
+      what: `config ${m.field} is ${JSON.stringify(m.config)} but loxilb (pid ${loxilb.pid}) runs with ${m.flag}=${m.flagValue}`,
+      fix: `remove ${m.field} from the config (loxilb's flag is the default) or make it match`,
+    });
+  }
+  if (loxilb.cloud !== 'aws') {
+    out.push({
+      status: 'WARN',
+      check,
+      what: `loxilb (pid ${loxilb.pid}) runs without --cloud=aws: it creates nothing on AWS for teardownd to remove`,
+      fix: 'run loxilb with --cloud=aws --cloudcidrblock=<CIDR> (loxilbdocs: aws-multi-az)',
+    });
+  }
+  if (!mismatches.length) {
+    out.push({
+      status: 'OK',
+      check,
+      what: `loxilb (pid ${loxilb.pid}) runs with ${flags}; the config agrees`,
+    });
+  }
+  return out;
 }
 
 async function checkStateDirs(deps: CheckDeps): Promise<CheckResult> {

@@ -20,6 +20,7 @@ import {
 import { classifyAwsError } from './aws/errors';
 import { Config, Scope } from './config/schema';
 import { describeInstanceStates, INSTANCE_ID, InstanceState } from './instance-state';
+import { LogFields } from './log';
 import { CallContext, callEc2, describeAll } from './teardown/aws-call';
 
 /**
@@ -350,7 +351,7 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
   const owners = unattached
     .map((e) => e.tags[ownerTagKey])
     .filter((o): o is string => !!o && INSTANCE_ID.test(o));
-  const [addresses, subnetEnis, vpc, vpcSubnets, ownerStates] = await Promise.all([
+  const [addresses, subnetEnis, vpc, vpcSubnets, ownerStates, elsewhere] = await Promise.all([
     ownIds.length
       ? callEc2<DescribeAddressesResult>(
           c,
@@ -388,7 +389,12 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
     owners.length
       ? describeInstanceStates(c, owners, log)
       : Promise.resolve({} as Record<string, InstanceState>),
+    // Nothing of ours attached here: is there loxilb's under another --cloudinstance suffix?
+    own.length
+      ? Promise.resolve([] as EniInfo[])
+      : otherSuffixEnis(c, instanceId, tagKey, tagValues.eni, log),
   ]);
+  if (elsewhere.length) warnings.push(otherSuffixWarning(elsewhere, tagKey, tagValues.eni, config));
 
   let cidr: CidrAssociationInfo | undefined;
   if (vpc && vpcId) {
@@ -442,6 +448,41 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
     describeCalls: counter.read - readsBefore,
     warnings,
   };
+}
+
+/** loxilb ENIs attached to this instance whose tag is `loxilb-eni<another suffix>`. */
+async function otherSuffixEnis(
+  ctx: CallContext,
+  instanceId: string,
+  tagKey: string,
+  ours: string,
+  log: LogFields,
+): Promise<EniInfo[]> {
+  const list = await describeAll<DescribeNetworkInterfacesResult, NetworkInterface>(
+    ctx,
+    (NextToken) =>
+      new DescribeNetworkInterfacesCommand({
+        Filters: [
+          { Name: `tag:${tagKey}`, Values: ['loxilb-eni*'] },
+          { Name: 'attachment.instance-id', Values: [instanceId] },
+        ],
+        NextToken,
+      }),
+    (o) => o.NetworkInterfaces,
+    log,
+  );
+  return list.map(toEniInfo).filter((e) => e.tags[tagKey] !== ours);
+}
+
+/** Loud, because the alternative is a silent "nothing to do" while loxilb's resources stay. */
+function otherSuffixWarning(enis: EniInfo[], tagKey: string, ours: string, config: Config): string {
+  const suffixes = [...new Set(enis.map((e) => e.tags[tagKey].slice('loxilb-eni'.length)))];
+  return (
+    `this instance has loxilb ENI(s) ${enis.map((e) => `${e.networkInterfaceId} (${tagKey}=${e.tags[tagKey]})`).join(', ')}` +
+    ` of loxilb --cloudinstance ${suffixes.map((x) => JSON.stringify(x)).join(', ')}, but teardownd looks for ${tagKey}=${ours}` +
+    ` (ownership.cloudInstance ${JSON.stringify(config.ownership.cloudInstance)}): none of them is touched —` +
+    ' set ownership.cloudInstance (or let teardownd read it from the running loxilb)'
+  );
 }
 
 /** The earlier record and what this run found, together (pure; nothing is ever dropped). */

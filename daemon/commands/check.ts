@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import { createAwsClients, destroyAwsClients, AwsClients } from '../../lib/aws/clients';
 import { CheckResult, checkExitCode, formatCheckLine, runChecks } from '../../lib/check';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig } from '../../lib/config/load';
+import { ConfigError, DEFAULT_CONFIG_PATH } from '../../lib/config/load';
+import { loadConfigWithLoxilbFlags, LoxilbFlags } from '../../lib/loxilb-flags';
 import { Config } from '../../lib/config/schema';
 import { ImdsClient } from '../../lib/sources/imds-client';
 import { EXIT_BAD_INPUT } from '../cli';
@@ -40,8 +41,9 @@ export function registerCheck(program: Command): void {
       const opts = cmd.optsWithGlobals<CheckOptions>();
       const path = opts.config ?? DEFAULT_CONFIG_PATH;
       let config: Config;
+      let loxilb: LoxilbFlags | undefined;
       try {
-        config = loadConfig({ path: opts.config });
+        ({ config, loxilb } = loadConfigWithLoxilbFlags({ path: opts.config }));
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         const results: CheckResult[] = err.problems.map((problem) => ({
@@ -78,6 +80,7 @@ export function registerCheck(program: Command): void {
           httpGet,
           checkWritable: (dir) => access(dir, constants.W_OK),
           instanceId: opts.instanceId,
+          loxilb,
         });
         const code = checkExitCode(results);
         print(results, code, Boolean(opts.json));

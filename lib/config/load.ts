@@ -19,6 +19,26 @@ export interface LoadConfigOptions {
   /** Path given with --config; a missing explicit path is an error, a missing default path means defaults. */
   path?: string;
   readFile?: (path: string) => string;
+  /**
+   * Values under the file's (e.g. loxilb's own flags, lib/loxilb-flags.ts): used where the file does
+   * not set the key; merged object by object.
+   */
+  defaults?: Record<string, unknown>;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `over` wins; objects are merged key by key. Anything that is not an object is left to the schema. */
+function underlay(defaults: Record<string, unknown>, over: unknown): unknown {
+  if (over === undefined) return defaults;
+  if (!isPlainObject(over)) return over;
+  const out: Record<string, unknown> = { ...defaults };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isPlainObject(defaults[k]) && isPlainObject(v) ? underlay(defaults[k], v) : v;
+  }
+  return out;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -51,7 +71,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     text = readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && options.path === undefined) return parseConfig({}, 'default config');
+    if (code === 'ENOENT' && options.path === undefined)
+      return parseConfig(options.defaults ?? {}, 'default config');
     throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, [
       `${path}: unreadable`,
     ]);
@@ -64,5 +85,5 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       `${path}: not JSON`,
     ]);
   }
-  return parseConfig(raw, `config file ${path}`);
+  return parseConfig(options.defaults ? underlay(options.defaults, raw) : raw, `config file ${path}`);
 }

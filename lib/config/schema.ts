@@ -62,6 +62,18 @@ const gateSchema = z
     }
   });
 
+const loxilbFlagsSchema = z
+  .object({
+    /**
+     * Read `--cloudcidrblock`, `--cloudinstance` and `--ka` from the running loxilb process and use
+     * them as defaults for cloud.cidrBlock, ownership.cloudInstance and gate.static.bfd.
+     */
+    enabled: z.boolean().default(true),
+    /** The host's /proc (a loxilb in a container is a host process too). */
+    procRoot: z.string().min(1).default('/proc'),
+  })
+  .strict();
+
 const eipSchema = z
   .object({
     /** `disassociate`: never release; `release-owned`: release addresses carrying `releaseTag`. */
@@ -197,6 +209,7 @@ export const ConfigSchema = z
     ownership: ownershipSchema.default(ownershipSchema.parse({})),
     cloud: cloudSchema.default({}),
     gate: gateSchema.default(gateSchema.parse({})),
+    loxilbFlags: loxilbFlagsSchema.default(loxilbFlagsSchema.parse({})),
     eip: eipSchema.default(eipSchema.parse({})),
     stages: stagesSchema.default(stagesSchema.parse({})),
     executor: executorSchema.default(executorSchema.parse({})),

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AwsEmulator } from '../emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 import { LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
@@ -38,8 +39,19 @@ describe('teardownd check', () => {
     ws.cleanup();
   });
 
+  /** The host's /proc as teardownd sees it: loxilb running with `args` (a fake, config loxilbFlags.procRoot). */
+  function fakeProc(args: string[]): string {
+    const dir = ws.path('proc', '812');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'cmdline'), ['/usr/local/sbin/loxilb', ...args, ''].join('\0'));
+    return ws.path('proc');
+  }
+
   function writeConfig(overrides: Record<string, unknown> = {}): string {
     return ws.writeConfig({
+      loxilbFlags: overrides.loxilbFlags ?? {
+        procRoot: fakeProc(['--cloud=aws', `--cloudcidrblock=${ids.cloudCidr}`]),
+      },
       cloud: { cidrBlock: ids.cloudCidr },
       gate: { mode: 'static', static: { bfd: false, setRoles: false, master: true } },
       sources: { sqs: { queueUrl } },
@@ -90,6 +102,21 @@ describe('teardownd check', () => {
     );
     expectNothingChanged();
     expect(JSON.stringify(emulator.ec2.snapshot())).toBe(before);
+  });
+
+  it("a config that overrides loxilb's own --cloudinstance is a FAIL naming both values", async () => {
+    const config = writeConfig({
+      loxilbFlags: {
+        procRoot: fakeProc(['--cloud=aws', `--cloudcidrblock=${ids.cloudCidr}`, '--cloudinstance=blue']),
+      },
+      ownership: { cloudInstance: '' },
+    });
+    const res = await runCli(['-c', config, 'check'], emulator.env());
+    expect(res.code).toBe(1);
+    expect(res.stdout.split('\n').filter((l) => l.startsWith('FAIL'))).toEqual([
+      'FAIL config ownership.cloudInstance is "" but loxilb (pid 812) runs with --cloudinstance=blue — ' +
+        "remove ownership.cloudInstance from the config (loxilb's flag is the default) or make it match",
+    ]);
   });
 
   it('reports a missing permission with the action, the resource and the statement to add', async () => {

@@ -147,6 +147,8 @@ function deps(overrides: Partial<CheckDeps> = {}, config: ConfigInput = baseConf
     }),
     httpGet: async () => ({ status: 200, body: '{"Attr":[{"instance":"llb-inst0","state":"MASTER"}]}' }),
     checkWritable: async () => undefined,
+    // loxilb runs on the host with the flags the config agrees with.
+    loxilb: { pid: 812, program: '/usr/local/sbin/loxilb', cloud: 'aws', cloudInstance: '' },
     ...overrides,
   };
 }

@@ -138,6 +138,9 @@ describe('systemd/teardownd.service settings', () => {
     expect(one('Service', 'SystemCallArchitectures')).toBe('native');
     // V8's JIT needs W+X pages: this setting would make Node abort at start-up.
     expect(unit.Service.MemoryDenyWriteExecute).toBeUndefined();
+    // loxilb's flags are read from its /proc/<pid>/cmdline; it runs as another user (root, a container).
+    expect(one('Service', 'ProtectProc')).toBe('default');
+    expect(unit.Service.ProcSubset).toBeUndefined();
   });
 });
 
