@@ -1,8 +1,9 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AwsEmulator } from '../emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { reportOf, teardownArgs } from '../helpers/teardown-cli';
 
 /**
  * loxilb's own flags (`--cloudinstance`, `--cloudcidrblock`) read from its process in /proc are the
@@ -40,18 +41,13 @@ describe("loxilb's own flags from /proc", () => {
   };
   const teardown = (config: Record<string, unknown>) =>
     runCli(
-      [
-        '-c',
+      teardownArgs(
         ws.writeConfig({ executor: { detachPollIntervalMs: 30, retryBaseDelayMs: 20 }, ...config }),
-        'teardown',
-        '--instance-id',
         ids.masterInstanceId,
-        '--scope',
         'full',
-      ],
+      ),
       emulator.env(),
     );
-  const reportOf = (stdout: string) => JSON.parse(readFileSync(/^report: (.+)$/m.exec(stdout)![1], 'utf8'));
 
   it('--cloudinstance and --cloudcidrblock of the running loxilb are used when the config does not set them', async () => {
     const procRoot = fakeProc(['--cloud=aws', `--cloudcidrblock=${ids.cloudCidr}`, '--cloudinstance=blue']);

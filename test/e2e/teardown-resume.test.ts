@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { AwsEmulator } from '../emulator/server';
 import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { reportOf, teardownArgs } from '../helpers/teardown-cli';
 
 /**
  * Full scope removes what loxilb's own destroy removes, and nothing is forgotten across a crash:
@@ -34,16 +34,7 @@ describe('full scope and resume after a crash', () => {
       sweeper: { enabled: false },
       ...extra,
     });
-  const teardownArgs = (scope: string) => [
-    '-c',
-    config(),
-    'teardown',
-    '--instance-id',
-    ids.masterInstanceId,
-    '--scope',
-    scope,
-  ];
-  const reportOf = (stdout: string) => JSON.parse(readFileSync(/^report: (.+)$/m.exec(stdout)![1], 'utf8'));
+  const args = (scope: string) => teardownArgs(config(), ids.masterInstanceId, scope);
   /** Successful mutating EC2 calls as "Action resource": a resource deleted twice shows up twice. */
   const successfulMutations = () =>
     emulator.calls
@@ -61,7 +52,7 @@ describe('full scope and resume after a crash', () => {
         description: 'loxilb-eni',
         tags: { [ids.tagKey]: ids.tags.eni },
       }).networkInterfaceId;
-      const res = await runCli(teardownArgs('full'), emulator.env());
+      const res = await runCli(args('full'), emulator.env());
       expect(res.stderr).toBe('');
       expect(res.code).toBe(0);
       expect(emulator.ec2.networkInterfaceById(failed)).toBeUndefined();
@@ -80,7 +71,7 @@ describe('full scope and resume after a crash', () => {
         description: 'loxilb-eni',
         tags: { [ids.tagKey]: ids.tags.eni, 'teardownd:owner': ids.peerInstanceId! },
       }).networkInterfaceId;
-      const res = await runCli(teardownArgs('full'), emulator.env());
+      const res = await runCli(args('full'), emulator.env());
       expect(res.code).toBe(1);
       expect(emulator.ec2.networkInterfaceById(kept)).toBeDefined();
       expect(emulator.ec2.subnetById(ids.subnetId)).toBeDefined();
@@ -165,7 +156,7 @@ describe('full scope and resume after a crash', () => {
     // Instance scope on purpose: there only "this host's" ENIs go, and after the detach nothing on
     // the ENI says whose it was (the CLI does not write the owner tag) — only its journal does.
     emulator.ec2.configure({ holdDetaches: true });
-    const first = new DaemonProcess(teardownArgs('instance'), emulator.env());
+    const first = new DaemonProcess(args('instance'), emulator.env());
     procs.push(first);
     await DaemonProcess.until(() => succeeded('DetachNetworkInterface'), 15000, 'the detach');
     first.child.kill('SIGKILL');
@@ -174,7 +165,7 @@ describe('full scope and resume after a crash', () => {
     const eniId = ids.enis[0].eniId;
     expect(emulator.ec2.networkInterfaceById(eniId)).toMatchObject({ status: 'available' });
 
-    const res = await runCli(teardownArgs('instance'), emulator.env());
+    const res = await runCli(args('instance'), emulator.env());
     expect(res.code).toBe(0);
     expect(res.logs.some((l) => l.message === 'resuming an interrupted teardown from the CLI journal')).toBe(
       true,
