@@ -29,8 +29,13 @@ import {
  * Rules:
  *  - a loxilb ENI attached to an instance that is not gone is in use; attached to a gone one, or
  *    detaching, is uncertain (EC2 has not finished with it);
- *  - an unattached (`available`) loxilb ENI whose owner tag names a gone instance is an orphan;
- *    whose owner tag names an instance that still exists is uncertain (left to its owner);
+ *  - an unattached (`available`) loxilb ENI whose owner tag names a gone instance is an orphan —
+ *    but while any member of the cluster may be alive (the sweeping host, or an instance the cluster's
+ *    ENIs name that is not gone), only once it has looked like that for sweeper.takeoverGraceMs: the
+ *    dead master's ENI belongs to the surviving peer's takeover (loxilb force-detaches and deletes it,
+ *    and aborts the takeover on a NotFound a sweeper caused), so the sweeper never touches the ENI of a
+ *    host that died within that period; whose owner tag names an instance that still exists is
+ *    uncertain (left to its owner);
  *  - an unattached loxilb ENI with no owner tag is an orphan once it has been seen unattached for
  *    sweeper.graceMs (EC2 reports no creation time for ENIs, so the sweeper's first-seen record is
  *    the clock: see lib/sweep-state.ts); before that it is uncertain (loxilb may be attaching it);
@@ -64,6 +69,8 @@ export interface OrphanFacts {
   /** Epoch ms of the sweep. */
   now: number;
   graceMs: number;
+  /** How long a dead owner's ENI is left to a takeover while the cluster may be alive (sweeper.takeoverGraceMs). */
+  takeoverGraceMs: number;
   tagKey: string;
   ownerTagKey: string;
   tagValues: TagValues;
@@ -192,8 +199,27 @@ export function judgeEni(eni: EniInfo, facts: OrphanFacts): EniJudgement {
     const state = facts.instances[owner];
     evidence.ownerState = state ?? null;
     switch (liveness(state)) {
-      case 'gone':
-        return j('orphan', `unattached and its owner ${owner} ${describeState(state)}`);
+      case 'gone': {
+        if (!clusterMayBeAlive(facts))
+          return j('orphan', `unattached and its owner ${owner} ${describeState(state)}`);
+        // Re-applied right before the call (recheckEni), with the clock of that moment.
+        const since = facts.firstSeen[eni.networkInterfaceId] ?? facts.now;
+        const ageMs = Math.max(0, facts.now - since);
+        evidence.ownerGoneSeenSince = new Date(since).toISOString();
+        evidence.takeoverGraceMs = facts.takeoverGraceMs;
+        if (ageMs >= facts.takeoverGraceMs) {
+          return j(
+            'orphan',
+            `unattached, its owner ${owner} ${describeState(state)}, for ${ageMs} ms (takeover grace ${facts.takeoverGraceMs} ms)`,
+            { graceSince: since },
+          );
+        }
+        return j(
+          'uncertain',
+          `unattached, its owner ${owner} ${describeState(state)} (first seen so ${ageMs} ms ago): while the cluster may be alive it belongs to the takeover, an orphan only after ${facts.takeoverGraceMs} ms (sweeper.takeoverGraceMs)`,
+          { graceSince: since },
+        );
+      }
       case 'alive':
         return j('uncertain', `unattached, but its owner ${owner} is ${state}: left to its owner`);
       case 'going':
@@ -204,19 +230,36 @@ export function judgeEni(eni: EniInfo, facts: OrphanFacts): EniJudgement {
   }
   const since = facts.firstSeen[eni.networkInterfaceId] ?? facts.now;
   const ageMs = Math.max(0, facts.now - since);
+  // With no owner tag it may as well be a dead master's ENI (a host without teardownd): while the
+  // cluster may be alive, the takeover grace applies too.
+  const takeover = clusterMayBeAlive(facts) && facts.takeoverGraceMs > facts.graceMs;
+  const graceMs = takeover ? facts.takeoverGraceMs : facts.graceMs;
   evidence.firstSeenUnattachedAt = new Date(since).toISOString();
   evidence.unattachedForMs = ageMs;
-  evidence.graceMs = facts.graceMs;
-  if (ageMs >= facts.graceMs) {
-    return j('orphan', `unattached with no owner tag for ${ageMs} ms (grace ${facts.graceMs} ms)`, {
+  evidence.graceMs = graceMs;
+  if (ageMs >= graceMs) {
+    return j('orphan', `unattached with no owner tag for ${ageMs} ms (grace ${graceMs} ms)`, {
       graceSince: since,
     });
   }
   return j(
     'uncertain',
-    `unattached with no owner tag, first seen ${ageMs} ms ago: an orphan only after ${facts.graceMs} ms (loxilb may be attaching it)`,
+    `unattached with no owner tag, first seen ${ageMs} ms ago: an orphan only after ${graceMs} ms (${
+      takeover
+        ? 'while the cluster may be alive it belongs to the takeover, sweeper.takeoverGraceMs'
+        : 'loxilb may be attaching it'
+    })`,
     { graceSince: since },
   );
+}
+
+/**
+ * Whether a member of the cluster may be alive to take over: the sweeping host itself, or an instance
+ * the cluster's ENIs name that is not gone (alive, shutting down, or of unknown state).
+ */
+function clusterMayBeAlive(facts: OrphanFacts): boolean {
+  if (facts.memberInstanceIds.length) return true;
+  return Object.values(facts.instances).some((s) => liveness(s) !== 'gone');
 }
 
 export function analyzeOrphans(facts: OrphanFacts): OrphanAnalysis {

@@ -128,6 +128,7 @@ export async function sweepOnce(deps: SweepDeps, opts: SweepOptions): Promise<Sw
     facts = {
       now: clock.now(),
       graceMs: config.sweeper.graceMs,
+      takeoverGraceMs: config.sweeper.takeoverGraceMs,
       tagKey: config.ownership.tagKey,
       ownerTagKey: config.ownership.ownerTagKey,
       tagValues: loxilbTagValues(config),

@@ -197,6 +197,12 @@ const sweeperSchema = z
     mode: z.enum(['report', 'apply']).default('report'),
     /** An unattached loxilb ENI younger than this is never an orphan (loxilb may be attaching it). */
     graceMs: z.number().int().min(0).default(600000),
+    /**
+     * An unattached loxilb ENI whose owner is gone belongs to the surviving peer's takeover (loxilb
+     * deletes it itself, and a sweeper racing it aborts the takeover) while any member of the cluster
+     * may be alive: it is an orphan only after it has looked so for this long (minutes; default 10).
+     */
+    takeoverGraceMs: z.number().int().min(0).default(600000),
     /** Random delay before each scheduled sweep so the hosts of one cluster do not sweep in lockstep. */
     jitterMs: z.number().int().min(0).default(30000),
     /** Regions to sweep; empty means the host's own region. */

@@ -34,8 +34,9 @@ describe('teardownd run: ownership marking and the scheduled sweep', () => {
     const file = ws.writeConfig({
       gate: { mode: 'override', override: 'instance' },
       sources: { imds: { pollIntervalMs: 200 } },
-      // Every second, up to 200 ms of jitter; no grace: the dead master's ENI is an orphan at once.
-      sweeper: { schedule: '* * * * * *', jitterMs: 200, graceMs: 0, mode: 'apply' },
+      // Every second, up to 200 ms of jitter; no grace (nor takeover grace): the dead master's ENI is
+      // an orphan at once.
+      sweeper: { schedule: '* * * * * *', jitterMs: 200, graceMs: 0, takeoverGraceMs: 0, mode: 'apply' },
     });
     daemon = new DaemonProcess(['-c', file, 'run', ...extra], emulator.env());
     return daemon;

@@ -157,7 +157,7 @@ describe('teardownd sweep: orphans of a dead master', () => {
     expect(emulator.calls.mutating().length).toBe(mutated);
   });
 
-  it('owner tag naming a terminated or a non-existent instance: removed at once; the live peer keeps the shared resources', async () => {
+  it('owner tag naming a terminated or a non-existent instance: left to the live peer’s takeover for sweeper.takeoverGraceMs, then removed; the live peer keeps the shared resources', async () => {
     ids = seedLoxilbCluster(emulator, { vips: 2, eips: 2 });
     // What the master's daemon wrote at start-up (lib/ownership.ts).
     emulator.ec2.createTags([ids.enis[0].eniId], { 'teardownd:owner': ids.masterInstanceId });
@@ -175,7 +175,20 @@ describe('teardownd sweep: orphans of a dead master', () => {
     }).networkInterfaceId;
     emulator.ec2.terminateInstance(ids.masterInstanceId);
 
-    const res = await sweep('--apply');
+    // The peer is alive: the dead master's ENI belongs to its takeover (default grace: 10 minutes).
+    const early = await sweep('--apply');
+    expect(early.code).toBe(0);
+    for (const id of [ids.enis[0].eniId, ghost]) {
+      expect(verdictOf(early.doc, id)).toMatchObject({ verdict: 'uncertain', result: 'kept' });
+      expect(verdictOf(early.doc, id)!.reason).toContain('belongs to the takeover');
+    }
+    expect(emulator.calls.mutating('ec2')).toEqual([]);
+
+    // Past the grace (here: none), the takeover is over and what is left is an orphan.
+    const res = await runCli(
+      ['-c', config({ sweeper: { graceMs: 10 * MINUTE, takeoverGraceMs: 0 } }), 'sweep', '--json', '--apply'],
+      emulator.env(),
+    ).then((r) => ({ ...r, doc: JSON.parse(r.stdout) as SweepDoc }));
     expect(stderrProblems(res.stderr)).toEqual([]);
     expect(res.code).toBe(0);
     expect(verdictOf(res.doc, ids.enis[0].eniId)).toMatchObject({ verdict: 'orphan', result: 'removed' });

@@ -14,6 +14,7 @@ import {
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
 const GRACE = 600000;
+const TAKEOVER_GRACE = 900000;
 const MASTER = 'i-0aaaaaaaaaaaaaaa1';
 const PEER = 'i-0bbbbbbbbbbbbbbb2';
 const GHOST = 'i-0ccccccccccccccc3';
@@ -48,6 +49,7 @@ function facts(over: Partial<OrphanFacts> = {}): OrphanFacts {
   return {
     now: NOW,
     graceMs: GRACE,
+    takeoverGraceMs: TAKEOVER_GRACE,
     tagKey: 'loxiType',
     ownerTagKey: OWNER,
     tagValues: { eni: 'loxilb-eni', subnet: 'loxilb-subnet', routeTable: 'loxilb-routetable' },
@@ -150,8 +152,55 @@ describe('orphan rules: loxilb ENIs', () => {
     const c = candidate(f, 'eni-1');
     expect(c.verdict).toBe(verdict);
     expect(c.reason).toContain(why);
-    // The owner tag decides at once: no grace clock.
+    // No member of the cluster can be alive: the owner tag decides at once, no grace clock.
     expect(analyzeOrphans(f).graceClock['eni-1']).toBeUndefined();
+  });
+
+  describe('never racing a takeover: a dead owner’s ENI while the cluster may be alive', () => {
+    const dead = eni('eni-1', { tags: { loxiType: 'loxilb-eni', [OWNER]: MASTER } });
+    const alive: Array<[string, Partial<OrphanFacts>]> = [
+      ['the sweeping host is a member', { memberInstanceIds: [PEER] }],
+      ['a peer the cluster names is running', { enis: [dead, attached('eni-2', PEER)] }],
+      ['a peer the cluster names is of unknown state', { enis: [dead, attached('eni-2', GHOST)] }],
+    ];
+    it.each(alive)('%s: uncertain until sweeper.takeoverGraceMs, then an orphan', (_why, over) => {
+      const at = (firstSeen?: number) =>
+        facts({
+          enis: [dead],
+          instances: { [MASTER]: 'terminated', [PEER]: 'running' },
+          ...over,
+          ...(firstSeen === undefined ? {} : { firstSeen: { 'eni-1': firstSeen } }),
+        });
+      // Just died (first seen now): left to the surviving peer's takeover, and its clock starts.
+      const now = at();
+      expect(candidate(now, 'eni-1')).toMatchObject({
+        verdict: 'uncertain',
+        reason: expect.stringContaining('belongs to the takeover'),
+      });
+      expect(analyzeOrphans(now).graceClock['eni-1']).toBe(NOW);
+      expect(candidate(at(NOW - TAKEOVER_GRACE + 1), 'eni-1').verdict).toBe('uncertain');
+      expect(candidate(at(NOW - TAKEOVER_GRACE), 'eni-1')).toMatchObject({
+        verdict: 'orphan',
+        reason: expect.stringContaining(`takeover grace ${TAKEOVER_GRACE} ms`),
+      });
+      // The same rule right before the call: a sweep that planned it a moment early does not go ahead.
+      expect(recheckEni(dead, at(NOW - TAKEOVER_GRACE + 1))).toMatchObject({ outcome: 'skipped' });
+      expect(recheckEni(dead, at(NOW - TAKEOVER_GRACE))).toBeUndefined();
+    });
+  });
+
+  it('an ENI with no owner tag (a dead master without teardownd) also waits out the takeover grace while a member lives', () => {
+    const at = (firstSeen: number) =>
+      facts({ enis: [eni('eni-1')], memberInstanceIds: [PEER], firstSeen: { 'eni-1': firstSeen } });
+    expect(candidate(at(NOW - GRACE), 'eni-1')).toMatchObject({
+      verdict: 'uncertain',
+      reason: expect.stringContaining('belongs to the takeover'),
+    });
+    expect(candidate(at(NOW - TAKEOVER_GRACE), 'eni-1').verdict).toBe('orphan');
+    // Nobody alive: only the attach grace.
+    expect(
+      candidate(facts({ enis: [eni('eni-1')], firstSeen: { 'eni-1': NOW - GRACE } }), 'eni-1').verdict,
+    ).toBe('orphan');
   });
 
   it('an owner tag that is not an instance id, or names an instance never looked up: uncertain', () => {
@@ -257,6 +306,8 @@ describe('orphan rules: the shared subnet, route table and CIDR', () => {
         attached('eni-peer', PEER, { subnetId: 'subnet-peer' }),
       ],
       instances: { [MASTER]: 'terminated', [PEER]: 'running' },
+      // Past the takeover grace (tested on its own above): the dead master's ENI is an orphan.
+      firstSeen: { 'eni-1': NOW - TAKEOVER_GRACE },
     });
     const a = analyzeOrphans(f);
     expect(verdicts(f)).toMatchObject({
@@ -451,6 +502,7 @@ describe('the orphan plan', () => {
     const f = dead();
     f.enis.push(attached('eni-live', PEER));
     f.instances[PEER] = 'running';
+    f.takeoverGraceMs = 0;
     const { plan } = buildOrphanPlan(f, analyzeOrphans(f), config({ stages: { eip: false } }), 'sweeper');
     expect(plan.actions.filter((a) => a.stage === 'eip').every((a) => a.status === 'skipped')).toBe(true);
     expect(plan.actions.find((a) => a.action === 'DeleteNetworkInterface')?.status).toBe('planned');

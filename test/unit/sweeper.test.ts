@@ -204,8 +204,26 @@ describe('sweepOnce', () => {
     expect(sweepExitCode([r])).toBe(1);
   });
 
-  it('a host sweeping as a member of the cluster removes orphan ENIs but keeps the shared resources', async () => {
-    const r = await sweepOnce(deps(), {
+  it('a member sweeping in apply mode leaves a just-dead master’s ENI to the takeover until sweeper.takeoverGraceMs', async () => {
+    const member = { region: 'us-east-1', mode: 'apply' as const, memberInstanceId: 'i-0ddddddddddddddd4' };
+    const d = deps({ sweeper: { graceMs: 0, takeoverGraceMs: 5 * 60000 } });
+    const first = await sweepOnce(d, member);
+    expect(emulator.calls.mutating()).toEqual([]);
+    expect(byResource(first)[ids.enis[0].eniId]).toMatchObject({
+      verdict: 'uncertain',
+      reason: expect.stringContaining('belongs to the takeover'),
+    });
+    clock.t += 5 * 60000 - 1;
+    await sweepOnce(d, member);
+    expect(emulator.calls.mutating()).toEqual([]);
+    clock.t += 1;
+    const late = await sweepOnce(d, member);
+    expect(byResource(late)[ids.enis[0].eniId]).toMatchObject({ verdict: 'orphan', result: 'removed' });
+    expect(emulator.ec2.networkInterfaceById(ids.enis[0].eniId)).toBeUndefined();
+  });
+
+  it('a host sweeping as a member of the cluster removes orphan ENIs (past the takeover grace) but keeps the shared resources', async () => {
+    const r = await sweepOnce(deps({ sweeper: { graceMs: 0, takeoverGraceMs: 0 } }), {
       region: 'us-east-1',
       mode: 'apply',
       memberInstanceId: 'i-0ddddddddddddddd4',
