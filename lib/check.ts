@@ -26,7 +26,7 @@ import {
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { AwsClients } from './aws/clients';
 import { errorCodeOf } from './aws/errors';
-import type { Config } from './config/schema';
+import { cloudInstanceOf, type Config } from './config/schema';
 import { flagMismatches, LoxilbFlags } from './loxilb-flags';
 
 /**
@@ -176,7 +176,7 @@ function awsFailure(check: string, action: string, err: unknown, resource?: stri
 function loxilbTag(config: Config, kind: 'eni' | 'subnet' | 'routetable'): Filter {
   return {
     Name: `tag:${config.ownership.tagKey}`,
-    Values: [`loxilb-${kind}${config.ownership.cloudInstance}`],
+    Values: [`loxilb-${kind}${cloudInstanceOf(config)}`],
   };
 }
 

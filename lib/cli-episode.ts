@@ -65,9 +65,7 @@ export async function openCliEpisode(opts: OpenCliEpisodeOptions): Promise<CliEp
     for (const u of loaded.unreadable) {
       logger.warn('CLI journal file unreadable; ignoring it', { ...log, resource: u.file, error: u.error });
     }
-    unfinished = loaded.episodes
-      .filter((e) => e.instanceId === instanceId && !e.closed && !e.dryRun)
-      .sort((a, b) => a.openedAt.localeCompare(b.openedAt));
+    unfinished = unfinishedOf(loaded.episodes, instanceId);
   } catch (err) {
     writable = false;
     logger.warn('cannot read the CLI journal; going on without it (an interrupted run will not be resumed)', {
@@ -77,9 +75,7 @@ export async function openCliEpisode(opts: OpenCliEpisodeOptions): Promise<CliEp
     });
   }
   const latest = unfinished[unfinished.length - 1];
-  let remembered: RememberedFacts | undefined;
-  for (const e of unfinished)
-    remembered = rememberFacts(remembered, (e.discovered as RememberedFacts) ?? emptyFacts());
+  const remembered = recordOf(unfinished);
   const episode = latest && !opts.dryRun ? latest.episode : opts.newEpisode();
 
   const append = async (step: JournalStep, ep = episode): Promise<void> => {
@@ -143,6 +139,38 @@ export async function openCliEpisode(opts: OpenCliEpisodeOptions): Promise<CliEp
   };
 }
 
-function emptyFacts(): RememberedFacts {
-  return { ownEniIds: [], subnetIds: [], routeTableIds: [] };
+/** Unfinished real runs of this instance, oldest first. */
+function unfinishedOf(episodes: EpisodeState[], instanceId: string): EpisodeState[] {
+  return episodes
+    .filter((e) => e.instanceId === instanceId && !e.closed && !e.dryRun)
+    .sort((a, b) => a.openedAt.localeCompare(b.openedAt));
+}
+
+/** What the unfinished runs discovered, together. */
+function recordOf(unfinished: EpisodeState[]): RememberedFacts | undefined {
+  let out: RememberedFacts | undefined;
+  for (const e of unfinished) {
+    const facts = (e.discovered as RememberedFacts | undefined) ?? {
+      ownEniIds: [],
+      subnetIds: [],
+      routeTableIds: [],
+    };
+    out = rememberFacts(out, facts);
+  }
+  return out;
+}
+
+/**
+ * Read-only: the record an interrupted CLI run left (for `plan`, so it shows what the next real run
+ * would do). Undefined when there is none or the journal cannot be read.
+ */
+export async function readCliRecord(
+  stateDir: string,
+  instanceId: string,
+): Promise<RememberedFacts | undefined> {
+  try {
+    return recordOf(unfinishedOf((await cliJournal(stateDir).load()).episodes, instanceId));
+  } catch {
+    return undefined;
+  }
 }

@@ -18,7 +18,7 @@ import {
   Tag,
 } from '@aws-sdk/client-ec2';
 import { classifyAwsError } from './aws/errors';
-import { Config, Scope } from './config/schema';
+import { cloudInstanceOf, Config, Scope } from './config/schema';
 import { describeInstanceStates, INSTANCE_ID, InstanceState } from './instance-state';
 import { LogFields } from './log';
 import { CallContext, callEc2, describeAll } from './teardown/aws-call';
@@ -159,7 +159,7 @@ export interface Inventory {
 }
 
 export function loxilbTagValues(config: Config): TagValues {
-  const inst = config.ownership.cloudInstance;
+  const inst = cloudInstanceOf(config);
   return { eni: `loxilb-eni${inst}`, subnet: `loxilb-subnet${inst}`, routeTable: `loxilb-routetable${inst}` };
 }
 
@@ -480,7 +480,7 @@ function otherSuffixWarning(enis: EniInfo[], tagKey: string, ours: string, confi
   return (
     `this instance has loxilb ENI(s) ${enis.map((e) => `${e.networkInterfaceId} (${tagKey}=${e.tags[tagKey]})`).join(', ')}` +
     ` of loxilb --cloudinstance ${suffixes.map((x) => JSON.stringify(x)).join(', ')}, but teardownd looks for ${tagKey}=${ours}` +
-    ` (ownership.cloudInstance ${JSON.stringify(config.ownership.cloudInstance)}): none of them is touched —` +
+    ` (ownership.cloudInstance ${JSON.stringify(cloudInstanceOf(config))}): none of them is touched —` +
     ' set ownership.cloudInstance (or let teardownd read it from the running loxilb)'
   );
 }

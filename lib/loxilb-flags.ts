@@ -1,7 +1,7 @@
 import * as nodeFs from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfig, LoadConfigOptions } from './config/load';
-import { Config } from './config/schema';
+import { cloudInstanceOf, Config } from './config/schema';
 
 /**
  * loxilb's own flags, read from the running loxilb process: `--cloudcidrblock` (the cloud CIDR),
@@ -155,10 +155,10 @@ export interface FlagMismatch {
 /** Where the effective config differs from what loxilb runs with (the config overrode a flag). */
 export function flagMismatches(config: Config, flags: LoxilbFlags): FlagMismatch[] {
   const out: FlagMismatch[] = [];
-  if (flags.cloudInstance !== undefined && flags.cloudInstance !== config.ownership.cloudInstance) {
+  if (flags.cloudInstance !== undefined && flags.cloudInstance !== cloudInstanceOf(config)) {
     out.push({
       field: 'ownership.cloudInstance',
-      config: config.ownership.cloudInstance,
+      config: cloudInstanceOf(config),
       flag: '--cloudinstance',
       flagValue: flags.cloudInstance,
     });

@@ -1,7 +1,7 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { errorCodeOf } from './aws/errors';
 import { Clock } from './clock';
-import { Config } from './config/schema';
+import { cloudInstanceOf, Config } from './config/schema';
 import { executePlan, PreflightVerdict } from './executor';
 import { loxilbTagValues } from './inventory';
 import { Logger } from './log';
@@ -111,7 +111,7 @@ export async function sweepOnce(deps: SweepDeps, opts: SweepOptions): Promise<Sw
     graceMs: config.sweeper.graceMs,
     cluster: {
       tagKey: config.ownership.tagKey,
-      cloudInstance: config.ownership.cloudInstance,
+      cloudInstance: cloudInstanceOf(config),
       tagValues: loxilbTagValues(config),
       ownerTagKey: config.ownership.ownerTagKey,
       enis: [],

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { readCliRecord } from '../../lib/cli-episode';
 import { buildPlanFor } from '../../lib/engine';
 import { GateDecision } from '../../lib/gate';
 import { Inventory } from '../../lib/inventory';
@@ -41,6 +42,8 @@ export function registerPlan(program: Command): void {
             episode: newCliEpisode(),
             dryRun: true,
             scopeOverride: scope,
+            // What an interrupted `teardownd teardown` recorded: the next real run would use it too.
+            remembered: await readCliRecord(runtime.config.stateDir, instanceId),
           });
         } catch (err) {
           process.stderr.write(

@@ -20,8 +20,12 @@ const ownershipSchema = z
   .object({
     /** Tag key loxilb writes on everything it creates (`loxiType`). */
     tagKey: z.string().min(1).default('loxiType'),
-    /** loxilb `--cloudinstance` value; appended to the tag values with no separator. */
-    cloudInstance: z.string().default(''),
+    /**
+     * loxilb `--cloudinstance` value; appended to the tag values with no separator. Unset: the running
+     * loxilb's own flag (lib/loxilb-flags.ts), else empty (loxilb's default). Read it with
+     * `cloudInstanceOf`.
+     */
+    cloudInstance: z.string().optional(),
     /** Tag the daemon writes on loxilb resources attached to it, naming the owning instance id. */
     ownerTagKey: z.string().min(1).default('teardownd:owner'),
   })
@@ -235,4 +239,9 @@ export const ConfigSchema = z
   .strict();
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** loxilb's `--cloudinstance` suffix in effect: the config's (or loxilb's own flag under it), else ''. */
+export function cloudInstanceOf(config: Pick<Config, 'ownership'>): string {
+  return config.ownership.cloudInstance ?? '';
+}
 export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, parseConfig } from '../../lib/config/load';
+import { cloudInstanceOf } from '../../lib/config/schema';
 
 describe('config', () => {
   it('a missing default file means the stock loxilb defaults', () => {
@@ -8,7 +9,7 @@ describe('config', () => {
       },
     });
     expect(config.ownership.tagKey).toBe('loxiType');
-    expect(config.ownership.cloudInstance).toBe('');
+    expect(cloudInstanceOf(config)).toBe('');
     expect(config.gate.mode).toBe('loxilb-api');
     expect(config.eip.policy).toBe('disassociate');
   });
