@@ -60,12 +60,13 @@ test("the default footprint has loxilb's real shape: one tagged ENI, on the mast
 describe('DetachNetworkInterface Force', () => {
   test('a forced detach from a shutting-down instance is accepted and still asynchronous', async () => {
     emulator.ec2.setInstanceState(ids.masterInstanceId, 'shutting-down');
+    emulator.ec2.configure({ holdDetaches: true });
     const { eniId, attachmentId } = ids.enis[0];
     await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId, Force: true }));
     expect(eni(eniId)).toMatchObject({ status: 'detaching', attachment: { forcedDetach: true } });
     const inUse = await failure(ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eniId })));
     expect(inUse.name).toBe('InvalidParameterValue');
-    emulator.ec2.settle();
+    expect(emulator.ec2.releaseHeldDetaches()).toBe(1);
     expect(eni(eniId)).toMatchObject({ status: 'available' });
     expect(eni(eniId)!.attachment).toBeUndefined();
     await ec2.send(new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: eniId }));
