@@ -172,6 +172,7 @@ test('AssignPrivateIpAddresses with AllowReassignment moves a VIP and its EIP fr
 
 test('AssociateVpcCidrBlock fails while the same CIDR is still disassociating, and works once it is gone', async () => {
   const e0 = emulator.ec2;
+  e0.configure({ cidrDisassociateDelayMs: 60_000 }); // gone only at settle(): no race with the next call
   e0.detachNetworkInterface(ids.enis[0].attachmentId);
   e0.settle();
   e0.deleteNetworkInterface(ids.enis[0].eniId);
