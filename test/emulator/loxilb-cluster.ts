@@ -27,6 +27,8 @@ export interface LoxilbClusterSetup extends WorldOptions {
   sigtermCleanup?: boolean;
   /** kube-loxilb's poll interval (default 50 ms; real: about 2 s). */
   electorPollMs?: number;
+  /** How long kube-loxilb waits for an answer before it counts a node unreachable (default 5000 ms). */
+  electorTimeoutMs?: number;
   /** Defaults for both nodes (per-node overrides through `nodeOptions`). */
   nodeOptions?: Partial<LoxilbNodeOptions>;
 }
@@ -89,7 +91,11 @@ export async function startLoxilbCluster(
     });
   let elector: KubeLoxilbElector | undefined;
   if (setup.mode === 'setroles')
-    elector = new KubeLoxilbElector(nodes, { pollMs: setup.electorPollMs, master });
+    elector = new KubeLoxilbElector(nodes, {
+      pollMs: setup.electorPollMs,
+      timeoutMs: setup.electorTimeoutMs,
+      master,
+    });
   return {
     mode: setup.mode,
     world,
@@ -106,13 +112,15 @@ export async function startLoxilbCluster(
 
 /**
  * kube-loxilb `--setRoles`: every `pollMs` it asks each loxilb's API for its state; a node that
- * answers is reachable. It keeps the current master while that one answers, else elects the first
+ * answers 200 within `timeoutMs` is reachable (a stopped node refuses at once, so a generous
+ * timeout keeps a slow machine from electing a new master by accident). It keeps the current master while that one answers, else elects the first
  * reachable node, and POSTs MASTER to it and BACKUP to every other reachable node each round
  * (loxilb ignores a state it already has). It knows nothing of AWS.
  */
 export class KubeLoxilbElector {
   private master?: LoxilbNode;
   private readonly pollMs: number;
+  private readonly timeoutMs: number;
   private timer?: NodeJS.Timeout;
   private round?: Promise<void>;
   private stopped = false;
@@ -121,9 +129,10 @@ export class KubeLoxilbElector {
 
   constructor(
     private readonly nodes: LoxilbNode[],
-    opts: { pollMs?: number; master?: LoxilbNode } = {},
+    opts: { pollMs?: number; timeoutMs?: number; master?: LoxilbNode } = {},
   ) {
     this.pollMs = opts.pollMs ?? 50;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
     this.master = opts.master;
     this.schedule();
   }
@@ -144,7 +153,7 @@ export class KubeLoxilbElector {
     const reachable: LoxilbNode[] = [];
     for (const node of this.nodes) {
       const ok = await fetch(`${node.apiUrl}/netlox/v1/config/cistate/all`, {
-        signal: AbortSignal.timeout(Math.max(this.pollMs * 4, 200)),
+        signal: AbortSignal.timeout(this.timeoutMs),
       }).then(
         (r) => r.ok,
         () => false,
@@ -165,7 +174,7 @@ export class KubeLoxilbElector {
           state: node === this.master ? 'MASTER' : 'BACKUP',
           vip: '0.0.0.0',
         }),
-        signal: AbortSignal.timeout(Math.max(this.pollMs * 4, 200)),
+        signal: AbortSignal.timeout(this.timeoutMs),
       }).catch(() => undefined);
   }
 
