@@ -14,7 +14,7 @@ import type { AwsEmulator } from './server';
  *   node.bfdSessions()          [{remoteIp, state: BFDUp|BFDDown|BFDInit|BFDAdminDown}]; undefined = BFD off
  *   node.takeover()             {status: none|running|succeeded|aborted, failedCall?, phase?, calls, eniId?}
  *   node.takeovers()            every takeover so far (a repeated MASTER starts none)
- *   await node.waitForTakeover()   until the current/next takeover settles (bounded)
+ *   await node.waitForTakeover(timeoutMs?, count?)   until takeover #count (default 1) settled (bounded)
  *   await node.stop()           SIGTERM: loxilb's shutdown path (LB rules removed: for the MASTER,
  *                               DisassociateAddress per EIP-mapped VIP and UnassignPrivateIpAddresses
  *                               per plain VIP; then CloudDestroyVIPNetWork only if MASTER + BFD
@@ -32,7 +32,10 @@ import type { AwsEmulator } from './server';
  * the peer's + 1 and it becomes MASTER; a peer that deletes its session sends AdminDown once and
  * this side sits in BFDInit. A peer is live when its node is running AND its EC2 instance is
  * `running` in the emulator; a node whose instance reaches `terminated` or `stopped` dies by itself
- * (no cleanup); while `shutting-down` it still runs, so its SIGTERM path can be played by the test.
+ * (no cleanup). While its instance is `shutting-down` (or `stopping`) the node still runs — its API
+ * answers and the test can play its SIGTERM path — but it takes no part in BFD any more: peers see
+ * it Down, and its own sessions stay as they were (so two nodes reclaimed together each still see
+ * the other Up, and neither destroys: loxilb's leak that teardownd must cover).
  * Becoming MASTER runs CloudPrepareVIPNetWork, then adds each VIP (loxilb-cloud.ts); becoming
  * BACKUP only drops the host side; a state equal to the current one is ignored.
  *
@@ -248,11 +251,11 @@ export class LoxilbNode implements LoxilbApiBackend {
     return last ? { ...last, calls: [...last.calls] } : { status: 'none', calls: [] };
   }
 
-  /** Resolves with the latest takeover once one has started and settled. */
-  async waitForTakeover(timeoutMs = 15_000): Promise<TakeoverView> {
+  /** Resolves with the latest takeover once at least `count` have started and the latest settled. */
+  async waitForTakeover(timeoutMs = 15_000, count = 1): Promise<TakeoverView> {
     await waitUntil(
-      () => this.records.length > 0 && this.records[this.records.length - 1].status !== 'running',
-      `a settled takeover on ${this.name}`,
+      () => this.records.length >= count && this.records[this.records.length - 1].status !== 'running',
+      `takeover #${count} on ${this.name} to settle`,
       timeoutMs,
     );
     return this.takeover();
