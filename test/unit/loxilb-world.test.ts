@@ -340,6 +340,21 @@ describe('SIGTERM path (loxilb main loop: RuleDestructAll, then CloudDestroyVIPN
     expect(s.calls.map((c) => c.action)).toContain('DetachNetworkInterface');
   });
 
+  test("both nodes reclaimed at once (BFD): each still sees the other Up, nobody takes over or destroys — loxilb's leak", async () => {
+    cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd' });
+    const { master, peer } = cluster;
+    emulator.ec2.setInstanceState(ids.masterInstanceId, 'shutting-down');
+    emulator.ec2.setInstanceState(ids.peerInstanceId!, 'shutting-down');
+    await Promise.all([master.stop(), peer!.stop()]);
+    expect(master.shutdown()!.destroy).toBe('session-not-down');
+    expect(peer!.shutdown()!.destroy).toBe('not-master');
+    expect(peer!.takeovers()).toEqual([]);
+    const now = currentFootprint(emulator, ids);
+    expect(now.enis.map((e) => e.eniId)).toEqual([ids.enis[0].eniId]);
+    expect(now.subnetIds).toEqual([ids.subnetId]);
+    expect(now.cidrAssociationId).toBe(ids.cidrAssociationId);
+  });
+
   test('setRoles (BFD off): never destroys, even alone', async () => {
     cluster = await startLoxilbCluster(emulator, ids, { mode: 'setroles' });
     const { master, peer } = cluster;
