@@ -133,7 +133,15 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     const instanceId = await resolveInstanceId(runtime, opts.instanceId, stopAll.signal);
     const clients = await runtime.aws();
     const ctx: RunContext = { runtime, config, logger, clients, instanceId, dryRun };
-    logger.info('starting', { instanceId, stage: 'startup', dryRun, region: clients.region, config });
+    logger.info('starting', {
+      instanceId,
+      stage: 'startup',
+      dryRun,
+      region: clients.region,
+      config,
+      // loxilb's own flags, the defaults under the config (null: no loxilb process found in /proc).
+      loxilb: runtime.loxilb ?? null,
+    });
 
     const sqsUrl = config.sources.sqs.queueUrl;
     let consumer: SqsConsumer | undefined;
