@@ -233,8 +233,8 @@ export function toRouteTableInfo(r: RouteTable): RouteTableInfo {
 
 /**
  * Whether an ENI is this instance's to tear down: attached here at a device index other than 0, or
- * (after a crash between detach and delete) unattached and carrying our owner tag or recorded as ours
- * by an earlier run of this episode (`remembered`). Shared by the inventory (which EIPs to look up)
+ * (after a crash between detach and delete) unattached and carrying our owner tag, or no owner tag
+ * and recorded as ours by an earlier run of this episode (`remembered`). Shared by the inventory (which EIPs to look up)
  * and the planner (which re-checks every invariant).
  */
 export function isOwnEni(
@@ -245,7 +245,8 @@ export function isOwnEni(
 ): boolean {
   const a = eni.attachment;
   if (a && a.instanceId && a.status !== 'detached') return a.instanceId === instanceId && a.deviceIndex !== 0;
-  return eni.tags[ownerTagKey] === instanceId || remembered.includes(eni.networkInterfaceId);
+  const owner = eni.tags[ownerTagKey];
+  return owner === instanceId || (owner === undefined && remembered.includes(eni.networkInterfaceId));
 }
 
 /** Unattached: no attachment, or one EC2 reports as detached. */

@@ -65,7 +65,10 @@ export interface SafetyFacts {
   eniAttachment?: { instanceId?: string; deviceIndex?: number; status?: string };
   /** ENI actions: the owner tag, for an ENI that is no longer attached. */
   ownerTag?: { key: string; value?: string };
-  /** ENI actions: an earlier run of this episode recorded the (now unattached) ENI as this host's. */
+  /**
+   * ENI actions: an earlier run of this episode recorded the (now unattached) ENI as this host's; it
+   * counts only while no owner tag names another instance.
+   */
   remembered?: boolean;
   /**
    * Full scope only: an unattached ENI no live instance owns (an attach that failed, a host that died
@@ -143,8 +146,10 @@ export function safetyViolation(action: PlannedAction, instanceId: string): stri
       if (a.instanceId !== instanceId)
         return `safety: the ENI is attached to another instance (${a.instanceId})`;
       if (a.deviceIndex === 0) return 'safety: the ENI is at device index 0 (the primary interface)';
-    } else if (action.kind === 'eni' && f.ownerTag && f.ownerTag.value !== instanceId && !f.remembered) {
+    } else if (action.kind === 'eni' && f.ownerTag && f.ownerTag.value !== instanceId) {
       const owner = f.ownerTag.value;
+      // The episode's own record vouches for an ENI nobody else has claimed since.
+      if (f.remembered && owner === undefined) return undefined;
       const ownerState = f.abandoned?.ownerState;
       const unowned = !!f.abandoned && (owner === undefined || ownerNotLive(ownerState));
       if (!unowned) {

@@ -275,6 +275,18 @@ describe('planner', () => {
       status: 'planned',
       facts: { remembered: true },
     });
+    // Claimed by another instance meanwhile (its owner tag): the record does not override it.
+    const claimed = { ...detached, tags: { ...T, 'teardownd:owner': PEER } };
+    expect(
+      buildPlan({ ...inv, loxilbEnis: [claimed], rememberedEniIds: ['eni-lx'] }, 'instance', cfg()).actions,
+    ).toEqual([]);
+    const del = find(plan, 'DeleteNetworkInterface');
+    expect(
+      safetyViolation(
+        { ...del, facts: { ...del.facts, ownerTag: { key: 'teardownd:owner', value: PEER } } },
+        ME,
+      ),
+    ).toMatch(/tag does not name it/);
     // Re-attached elsewhere meanwhile: the record does not override invariant 2.
     const elsewhere = eni('eni-lx', {
       attachment: { attachmentId: 'x', instanceId: PEER, deviceIndex: 1, status: 'attached' },
