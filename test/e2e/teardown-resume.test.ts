@@ -165,6 +165,15 @@ describe('full scope and resume after a crash', () => {
     const eniId = ids.enis[0].eniId;
     expect(emulator.ec2.networkInterfaceById(eniId)).toMatchObject({ status: 'available' });
 
+    // `plan` shows what the re-run will do: it reads the interrupted run's record too.
+    const plan = await runCli(
+      ['-c', config(), 'plan', '--instance-id', ids.masterInstanceId, '--scope', 'instance', '--json'],
+      emulator.env(),
+    );
+    expect(JSON.parse(plan.stdout).actions).toContainEqual(
+      expect.objectContaining({ action: 'DeleteNetworkInterface', resource: eniId, status: 'planned' }),
+    );
+
     const res = await runCli(args('instance'), emulator.env());
     expect(res.code).toBe(0);
     expect(res.logs.some((l) => l.message === 'resuming an interrupted teardown from the CLI journal')).toBe(
