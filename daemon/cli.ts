@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/config/load';
+import { StateDirError } from '../lib/state-dir';
 import { commandModules } from './commands';
 
 /** Exit codes: 0 done, 1 something left behind (or failed), 2 bad input. */
@@ -40,7 +41,7 @@ export async function runCli(argv: string[]): Promise<number> {
         return EXIT_OK;
       return EXIT_BAD_INPUT;
     }
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StateDirError) {
       process.stderr.write(`teardownd: ${err.message}\n`);
       return EXIT_BAD_INPUT;
     }

@@ -10,6 +10,7 @@ import { EXIT_BAD_INPUT } from '../cli';
 
 interface CheckOptions {
   json?: boolean;
+  logLevel?: string;
   instanceId?: string;
   config?: string;
 }
@@ -41,7 +42,7 @@ export function registerCheck(program: Command): void {
       const path = opts.config ?? DEFAULT_CONFIG_PATH;
       let config: Config;
       try {
-        config = loadConfig({ path: opts.config });
+        config = loadConfig({ path: opts.config, overrides: { logLevel: opts.logLevel } });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         const results: CheckResult[] = err.problems.map((problem) => ({
