@@ -280,6 +280,9 @@ export class Coordinator<R extends ReportLike = ReportLike> {
     };
     if (!this.current) {
       const episode = newEpisodeId(this.deps.clock.now());
+      // Claimed before the first await: a notice from another source arriving while the journal
+      // write lands joins this episode instead of opening a second one.
+      this.current = episode;
       await journal.append(episode, {
         type: 'opened',
         at: this.iso(),
@@ -291,7 +294,6 @@ export class Coordinator<R extends ReportLike = ReportLike> {
       });
       if (message)
         await journal.append(episode, { type: 'message', at: this.iso(), messageId: message.messageId });
-      this.current = episode;
       logger.info('episode opened', {
         ...fields,
         episode,
