@@ -108,6 +108,22 @@ describe('teardownd run: the state dir and the reports dir', () => {
     },
   );
 
+  it('the state dir fills up after start: the journal carries on in memory, loudly, and the episode completes', async () => {
+    inAutoScalingGroup();
+    const stateDir = mounts.small(ws.path('state'));
+    const d = start({ stateDir });
+    await ready(d);
+    expect(d.logs.find((l) => l.message === 'starting')?.stateDir).toBe('disk');
+    mounts.fill(stateDir);
+    const { token } = emulator.autoscaling.startTermination(ids.masterInstanceId);
+    const done = await closed(d);
+    expect(done.outcome).toBe('clean');
+    expect(leftovers(emulator, ids)).toEqual([]);
+    expect(completions()).toEqual([expect.objectContaining({ token, result: 'CONTINUE' })]);
+    const journalErrors = d.logs.filter((l) => l.level === 'error' && l.stage === 'journal');
+    expect(journalErrors).toEqual([expect.objectContaining({ episode: done.episode, errorCode: 'ENOSPC' })]);
+  });
+
   it('a state dir path that is a file: one line naming it, exit 2, nothing touched', async () => {
     const file = ws.path('not-a-dir');
     writeFileSync(file, 'x');

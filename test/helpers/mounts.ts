@@ -20,8 +20,18 @@ export class TestMounts {
 
   /** `dir` (created if needed) becomes a 64 KiB tmpfs filled to the last byte: writes fail with ENOSPC. */
   full(dir: string): string {
+    return this.fill(this.small(dir));
+  }
+
+  /** `dir` (created if needed) becomes an empty 64 KiB tmpfs; `fill(dir)` later. */
+  small(dir: string): string {
     mkdirSync(dir, { recursive: true });
     this.mount(['-t', 'tmpfs', '-o', 'size=64k,mode=0750', 'tmpfs', dir]);
+    return dir;
+  }
+
+  /** Writes into `dir` until ENOSPC. */
+  fill(dir: string): string {
     const fd = openSync(join(dir, 'filler'), 'w');
     const chunk = Buffer.alloc(4096, 0x61);
     try {
@@ -35,9 +45,14 @@ export class TestMounts {
     return dir;
   }
 
+  /** Every mount goes, even when one is busy (then lazily, so the next test starts clean). */
   unmountAll(): void {
     for (const dir of this.mounted.splice(0).reverse()) {
-      execFileSync('umount', [dir], { stdio: 'pipe' });
+      try {
+        execFileSync('umount', [dir], { stdio: 'pipe' });
+      } catch {
+        execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+      }
     }
   }
 
