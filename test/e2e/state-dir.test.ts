@@ -134,6 +134,10 @@ describe('teardownd run: the state dir and the reports dir', () => {
     );
     expect(res.logs.some((l) => l.message === 'ready')).toBe(false);
     expect(emulator.calls.mutating()).toEqual([]);
+    // check agrees with run.
+    const check = await runCli(['check', '--config', config({ stateDir: file })], emulator.env(), 15000);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toMatch(new RegExp(`^FAIL .*not a directory: ${file} \\(ENOTDIR\\)`, 'm'));
   });
 
   it('a second run, or a CLI teardown, during a run exits 2 naming its pid; kill -9 leaves no stale lock', async () => {
