@@ -34,8 +34,12 @@ export interface RuntimeOverrides {
 }
 
 export function createRuntime(opts: GlobalOptions, overrides: RuntimeOverrides = {}): Runtime {
-  const { config, loxilb, others } = loadConfigWithLoxilbFlags({ path: opts.config });
-  const logger = createLogger({ level: opts.logLevel ?? config.log.level, stream: overrides.logStream });
+  // --log-level is checked by the config schema like log.level, so `--log-level bogus` is exit 2.
+  const { config, loxilb, others } = loadConfigWithLoxilbFlags({
+    path: opts.config,
+    overrides: { logLevel: opts.logLevel },
+  });
+  const logger = createLogger({ level: config.log.level, stream: overrides.logStream });
   if (loxilb) {
     logger.debug("loxilb's own flags are the defaults under the config", {
       stage: 'config',

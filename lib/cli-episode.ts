@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { EngineEvent } from './executor';
 import { RememberedFacts, rememberFacts } from './inventory';
-import { EpisodeState, Journal, JournalFs, JournalStep, ReportRecord } from './journal';
+import { EpisodeState, Journal, JournalFs, JournalOptions, JournalStep, ReportRecord } from './journal';
 import { Logger } from './log';
 import { TerminationNotice } from './notice';
 
@@ -20,9 +20,8 @@ import { TerminationNotice } from './notice';
  * teardown and never gates it: a state dir that cannot be read or written is logged and the run goes
  * on from what AWS shows.
  *
- * The state-dir lock (issue 10, "two daemons on one state dir") belongs around this: a CLI teardown
- * during a `run` must refuse before it opens anything here. Take it in the caller before
- * `openCliEpisode` and release it after `close`.
+ * The caller holds the state-dir lock (lib/state-dir.ts) around this: a CLI teardown during a `run`
+ * refuses before it opens anything here, and two CLI runs never share an episode file.
  */
 
 export interface CliEpisode {
@@ -46,20 +45,22 @@ export interface OpenCliEpisodeOptions {
   newEpisode: () => string;
   logger: Logger;
   fs?: JournalFs;
+  /** false: the state dir cannot be written (lib/state-dir.ts memory mode): nothing is read or kept. */
+  persist?: boolean;
   now: () => string;
 }
 
 /** Where the CLI keeps its episodes: `<stateDir>/cli/episodes/`. */
-export function cliJournal(stateDir: string, fs?: JournalFs): Journal {
-  return new Journal(join(stateDir, 'cli'), fs);
+export function cliJournal(stateDir: string, fs?: JournalFs, options?: JournalOptions): Journal {
+  return new Journal(join(stateDir, 'cli'), fs, options);
 }
 
 export async function openCliEpisode(opts: OpenCliEpisodeOptions): Promise<CliEpisode> {
   const { logger, instanceId } = opts;
   const log = { instanceId, stage: 'journal' };
-  const journal = cliJournal(opts.stateDir, opts.fs);
+  const journal = cliJournal(opts.stateDir, opts.fs, { persist: opts.persist ?? true, logger });
   let unfinished: EpisodeState[] = [];
-  let writable = !opts.dryRun;
+  let writable = !opts.dryRun && (opts.persist ?? true);
   try {
     const loaded = await journal.load();
     for (const u of loaded.unreadable) {

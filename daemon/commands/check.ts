@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
 import { createAwsClients, destroyAwsClients, AwsClients } from '../../lib/aws/clients';
 import { CheckResult, checkExitCode, formatCheckLine, runChecks } from '../../lib/check';
 import { ConfigError, DEFAULT_CONFIG_PATH } from '../../lib/config/load';
@@ -11,6 +11,7 @@ import { EXIT_BAD_INPUT } from '../cli';
 
 interface CheckOptions {
   json?: boolean;
+  logLevel?: string;
   instanceId?: string;
   config?: string;
 }
@@ -43,7 +44,10 @@ export function registerCheck(program: Command): void {
       let config: Config;
       let loxilb: LoxilbFlags | undefined;
       try {
-        ({ config, loxilb } = loadConfigWithLoxilbFlags({ path: opts.config }));
+        ({ config, loxilb } = loadConfigWithLoxilbFlags({
+          path: opts.config,
+          overrides: { logLevel: opts.logLevel },
+        }));
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         const results: CheckResult[] = err.problems.map((problem) => ({
@@ -78,7 +82,11 @@ export function registerCheck(program: Command): void {
             return c;
           },
           httpGet,
-          checkWritable: (dir) => access(dir, constants.W_OK),
+          checkWritable: async (dir) => {
+            if (!(await stat(dir)).isDirectory())
+              throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
+            await access(dir, constants.W_OK);
+          },
           instanceId: opts.instanceId,
           loxilb,
         });

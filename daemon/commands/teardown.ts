@@ -3,6 +3,7 @@ import { openCliEpisode } from '../../lib/cli-episode';
 import { runTeardown } from '../../lib/engine';
 import { TerminationNotice } from '../../lib/notice';
 import { reportExitCode, summarizeReport, writeReport } from '../../lib/report';
+import { openStateDir } from '../../lib/state-dir';
 import { EXIT_LEFT_BEHIND } from '../cli';
 import { createRuntime, GlobalOptions } from '../runtime';
 import { readBootId } from './run';
@@ -17,8 +18,9 @@ interface TeardownOptions {
 /**
  * `teardownd teardown`: runs the teardown for this instance now (a manual trigger), writes the report
  * to reports.dir and prints a summary and its path. Exit 0 done, 1 something left behind, 2 bad input.
- * SIGINT/SIGTERM abort the run; what was not done is reported. The run is journaled under
- * `<stateDir>/cli/` (lib/cli-episode.ts): an interrupted run is finished by the next one.
+ * SIGINT/SIGTERM abort the run; what was not done is reported. While a `teardownd run` holds the
+ * state dir, this refuses with exit 2 naming its pid (lib/state-dir.ts). The run is journaled under
+ * `<stateDir>/cli/` (lib/cli-episode.ts), inside that lock: an interrupted run is finished by the next.
  */
 export function registerTeardown(program: Command): void {
   program
@@ -31,6 +33,15 @@ export function registerTeardown(program: Command): void {
       const scope = parseScopeFlag(opts.scope);
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const runtime = createRuntime(globals);
+      // A `teardownd run` on this host owns its teardowns: refuse (exit 2, naming its pid) rather
+      // than race it. An unwritable state dir does not stop a manual teardown.
+      const stateDir = await openStateDir(runtime.config.stateDir, {
+        logger: runtime.logger,
+        holder: 'teardown',
+      }).catch((err: unknown) => {
+        runtime.close();
+        throw err;
+      });
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(new Error(`received ${sig}`));
       process.once('SIGINT', onSignal);
@@ -47,10 +58,10 @@ export function registerTeardown(program: Command): void {
           receivedAt: new Date(now).toISOString(),
         };
         const dryRun = Boolean(opts.dryRun) || runtime.config.dryRun;
-        // The state-dir lock (issue 10) goes here, around the journal: taken before openCliEpisode,
-        // released after close.
+        // Inside the state-dir lock taken above; in memory mode nothing is journaled.
         const journal = await openCliEpisode({
           stateDir: runtime.config.stateDir,
+          persist: stateDir.mode === 'disk',
           instanceId,
           bootId: readBootId(),
           notice: trigger,
@@ -88,6 +99,7 @@ export function registerTeardown(program: Command): void {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         runtime.close();
+        await stateDir.release();
       }
     });
 }
