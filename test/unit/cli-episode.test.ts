@@ -73,6 +73,17 @@ describe('CLI teardown journal', () => {
     expect(JSON.stringify((await cliJournal(stateDir).load()).episodes)).toBe(before);
   });
 
+  it('memory mode (the state dir cannot be written): nothing is read or written, the run goes on', async () => {
+    const first = await open();
+    await first.onEvent({ type: 'discovered', facts });
+    const before = JSON.stringify((await cliJournal(stateDir).load()).episodes);
+    const run = await open({ persist: false });
+    expect(run).toMatchObject({ episode: 'cli-2', resumed: false, remembered: undefined });
+    await run.onEvent({ type: 'discovered', facts });
+    await run.close({ path: '/r.json', outcome: 'clean', exitCode: 0 });
+    expect(JSON.stringify((await cliJournal(stateDir).load()).episodes)).toBe(before);
+  });
+
   it('a state dir that cannot be used does not stop the teardown', async () => {
     const file = join(stateDir, 'not-a-dir');
     writeFileSync(file, 'x');
