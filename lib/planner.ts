@@ -334,6 +334,13 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
           eni.privateIps.length > 1 ? ` (${eni.privateIps.length - 1} secondary IPs go with it)` : ''
         }${detaching && !detach ? ' — already detaching' : ''}${
           abandoned.has(id) ? ` — ${abandoned.get(id)}` : ''
+        }${
+          !attached &&
+          !detaching &&
+          !eni.tags[inventory.ownerTagKey] &&
+          inventory.rememberedEniIds.includes(id)
+            ? ' — recorded as this host’s by an earlier run of this episode (journal)'
+            : ''
         }`,
         facts: eniFacts(eni),
       }),

@@ -153,10 +153,10 @@ describe('full scope and resume after a crash', () => {
   });
 
   it('a CLI teardown killed mid-detach finds its detached ENI on the re-run', async () => {
-    // Instance scope on purpose: there only "this host's" ENIs go, and after the detach nothing on
-    // the ENI says whose it was (the CLI does not write the owner tag) — only its journal does.
+    // After the detach nothing on the ENI says whose it was (the CLI does not write the owner tag):
+    // only its journal does (the plan says which rule found it).
     emulator.ec2.configure({ holdDetaches: true });
-    const first = new DaemonProcess(args('instance'), emulator.env());
+    const first = new DaemonProcess(args('full'), emulator.env());
     procs.push(first);
     await DaemonProcess.until(() => succeeded('DetachNetworkInterface'), 15000, 'the detach');
     first.child.kill('SIGKILL');
@@ -167,14 +167,19 @@ describe('full scope and resume after a crash', () => {
 
     // `plan` shows what the re-run will do: it reads the interrupted run's record too.
     const plan = await runCli(
-      ['-c', config(), 'plan', '--instance-id', ids.masterInstanceId, '--scope', 'instance', '--json'],
+      ['-c', config(), 'plan', '--instance-id', ids.masterInstanceId, '--scope', 'full', '--json'],
       emulator.env(),
     );
     expect(JSON.parse(plan.stdout).actions).toContainEqual(
-      expect.objectContaining({ action: 'DeleteNetworkInterface', resource: eniId, status: 'planned' }),
+      expect.objectContaining({
+        action: 'DeleteNetworkInterface',
+        resource: eniId,
+        status: 'planned',
+        summary: expect.stringContaining('recorded as this host’s by an earlier run of this episode'),
+      }),
     );
 
-    const res = await runCli(args('instance'), emulator.env());
+    const res = await runCli(args('full'), emulator.env());
     expect(res.code).toBe(0);
     expect(res.logs.some((l) => l.message === 'resuming an interrupted teardown from the CLI journal')).toBe(
       true,
@@ -185,13 +190,7 @@ describe('full scope and resume after a crash', () => {
     expect(report.actions).toContainEqual(
       expect.objectContaining({ action: 'DeleteNetworkInterface', resource: eniId, outcome: 'done' }),
     );
-    // Instance scope: the shared resources stay for a peer; everything of this host is gone.
-    expect(leftovers(emulator, ids).map((l) => l.kind)).toEqual([
-      'route-table-association',
-      'route-table',
-      'subnet',
-      'cidr-association',
-    ]);
+    expect(leftovers(emulator, ids)).toEqual([]);
     expect(decoysIntact(emulator, ids)).toEqual([]);
     const all = successfulMutations();
     expect(all.filter((m, i) => all.indexOf(m) !== i)).toEqual([]);
