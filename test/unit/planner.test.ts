@@ -269,18 +269,24 @@ describe('planner', () => {
   it('an ENI this episode recorded as its own (journal) is deleted after a crash between detach and delete, owner tag or not', () => {
     const detached = eni('eni-lx', { status: 'available', attachment: undefined });
     const inv = inventory({ loxilbEnis: [detached], subnetEnis: [detached], addresses: [] });
-    expect(find(buildPlan(inv, 'instance', cfg()), 'DeleteNetworkInterface')).toBeUndefined();
-    const plan = buildPlan({ ...inv, rememberedEniIds: ['eni-lx'] }, 'instance', cfg());
-    expect(find(plan, 'DeleteNetworkInterface')).toMatchObject({
-      status: 'planned',
-      facts: { remembered: true },
-    });
-    // Claimed by another instance meanwhile (its owner tag): the record does not override it.
+    const eniDelete = (p: Plan) => find(p, 'DeleteNetworkInterface', 'eni-lx');
+    // Without the record, only full scope's "no live owner" rule would take it.
+    expect(eniDelete(buildPlan(inv, 'full', cfg())).summary).toMatch(/no owner tag/);
+    const plan = buildPlan({ ...inv, rememberedEniIds: ['eni-lx'] }, 'full', cfg());
+    expect(eniDelete(plan)).toMatchObject({ status: 'planned', facts: { remembered: true } });
+    expect(eniDelete(plan).summary).toMatch(/recorded as this host’s by an earlier run of this episode/);
+    // Claimed by another (running) instance meanwhile, by its owner tag: the record does not override it.
     const claimed = { ...detached, tags: { ...T, 'teardownd:owner': PEER } };
+    const withClaim = {
+      ...inv,
+      loxilbEnis: [claimed],
+      subnetEnis: [claimed],
+      ownerStates: { [PEER]: 'running' as const },
+    };
     expect(
-      buildPlan({ ...inv, loxilbEnis: [claimed], rememberedEniIds: ['eni-lx'] }, 'instance', cfg()).actions,
-    ).toEqual([]);
-    const del = find(plan, 'DeleteNetworkInterface');
+      eniDelete(buildPlan({ ...withClaim, rememberedEniIds: ['eni-lx'] }, 'full', cfg())),
+    ).toBeUndefined();
+    const del = eniDelete(plan);
     expect(
       safetyViolation(
         { ...del, facts: { ...del.facts, ownerTag: { key: 'teardownd:owner', value: PEER } } },
@@ -292,11 +298,12 @@ describe('planner', () => {
       attachment: { attachmentId: 'x', instanceId: PEER, deviceIndex: 1, status: 'attached' },
     });
     const again = buildPlan(
-      { ...inv, loxilbEnis: [elsewhere], rememberedEniIds: ['eni-lx'] },
-      'instance',
+      { ...inv, loxilbEnis: [elsewhere], subnetEnis: [elsewhere], rememberedEniIds: ['eni-lx'] },
+      'full',
       cfg(),
     );
-    expect(again.actions).toEqual([]);
+    expect(eniDelete(again)).toBeUndefined();
+    expect(again.untouched).toContainEqual(expect.objectContaining({ resource: 'eni-lx' }));
   });
 
   describe('safety invariants', () => {
