@@ -83,25 +83,26 @@ export interface TeardownReport {
 
 const LEFT_OUTCOMES = new Set<ActionOutcome>(['blocked', 'failed', 'deadline']);
 
+/** Skipped because a safety rule (planner or executor re-check) or a disabled stage refused it. */
+export function isRefused(r: ActionRecord): boolean {
+  return r.outcome === 'skipped' && !r.aborted && /^(safety:|stage disabled)/.test(r.message ?? '');
+}
+
 /**
  * What is still standing, by construction from the action outcomes (no final read: every loxilb
  * resource in scope has an action in the plan — or is blocked with its reason — so "every action ended
  * done or already-done" is "everything in scope is gone"). A refused action counts: one the safety
  * rules or a disabled stage skipped (e.g. `cloud.cidrBlock` naming the VPC's primary CIDR) leaves its
- * resource behind. Only scope `none`, which skips everything on purpose, leaves nothing "behind".
+ * resource behind. Actions a scope skips on purpose (`none`: observe only) are not "behind".
  */
-export function leftBehindOf(
-  actions: ActionRecord[],
-  plan: Plan | undefined,
-  scope: Scope | undefined = plan?.scope,
-): LeftBehind[] {
+export function leftBehindOf(actions: ActionRecord[], plan: Plan | undefined): LeftBehind[] {
   const planned = new Map<string, PlannedAction>((plan?.actions ?? []).map((a) => [a.id, a]));
   const out: LeftBehind[] = [];
   for (const r of actions) {
-    const refused = r.outcome === 'skipped' && scope !== 'none';
-    if (!LEFT_OUTCOMES.has(r.outcome) && !r.aborted && !refused) continue;
+    const refusal = isRefused(r);
+    if (!LEFT_OUTCOMES.has(r.outcome) && !r.aborted && !refusal) continue;
     const p = planned.get(r.id);
-    const how = refused && !r.aborted ? 'refused' : r.outcome;
+    const how = refusal ? 'refused' : r.outcome;
     out.push({
       resource: r.resource,
       kind: r.kind,
@@ -132,10 +133,7 @@ export interface BuildReportInput {
 }
 
 export function buildReport(input: BuildReportInput): TeardownReport {
-  const leftBehind = [
-    ...(input.leftBehind ?? []),
-    ...leftBehindOf(input.actions, input.plan, input.gate.scope),
-  ];
+  const leftBehind = [...(input.leftBehind ?? []), ...leftBehindOf(input.actions, input.plan)];
   const scope = input.gate.scope;
   let outcome: ReportOutcome;
   if (input.dryRun) outcome = 'dry-run';

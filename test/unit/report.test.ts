@@ -80,6 +80,15 @@ describe('report', () => {
       }),
     );
     expect(refused.outcome).toBe('left-behind');
+    // A disabled stage is refused too; a scope that skips on purpose (none) is not.
+    const disabled = rec({ outcome: 'skipped', message: 'stage disabled by config stages.subnet' });
+    expect(buildReport(input({ actions: [disabled] })).leftBehind[0].reason).toBe(
+      'DeleteSubnet refused: stage disabled by config stages.subnet',
+    );
+    const observed = rec({ outcome: 'skipped', message: 'scope none: observe and report only' });
+    expect(buildReport(input({ gate: { ...gate, scope: 'none' }, actions: [observed] })).outcome).toBe(
+      'scope-none',
+    );
     expect(refused.leftBehind).toEqual([
       expect.objectContaining({
         resource: 'vpc-cidr-assoc-1',
