@@ -18,12 +18,15 @@
  * Events (req.onEvent): 'gate-decided', 'plan-built', 'action-started', 'action-finished' — the
  * daemon journals them and counts progress for lifecycle heartbeats.
  */
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { errorCodeOf } from './aws/errors';
 import { Clock } from './clock';
 import { Config, Scope } from './config/schema';
 import { EngineEvent, executePlan } from './executor';
-import { decideScope, GateDecision, LoxilbAnswer, needsLoxilbApi } from './gate';
+import { decideScope, GateDecision, LoxilbAnswer, needsLoxilbApi, peerQuestions } from './gate';
+import { gatherPeerFacts } from './ha-facts';
+import { HaObserver } from './ha-observer';
 import { discoverInventory, Inventory, loxilbTagValues } from './inventory';
 import { Logger } from './log';
 import { LoxilbApi, LoxilbApiError } from './loxilb-api';
@@ -42,6 +45,13 @@ export interface EngineDeps {
   clock: Clock;
   logger: Logger;
   loxilb: LoxilbApi;
+  /** For AWS's view of the peers (Auto Scaling lifecycle states, group members). */
+  autoScaling?: AutoScalingClient;
+  /**
+   * The daemon's observer: a decision reads loxilb live and falls back to the last observation it
+   * kept. Without it (CLI), only a live read counts.
+   */
+  observer?: HaObserver;
   /** Randomness for retry jitter (tests pin it). */
   random?: () => number;
 }
@@ -55,6 +65,8 @@ export interface TeardownRequest {
   scopeOverride?: Scope;
   /** Decided earlier in this episode (journal): reused, loxilb is not asked again. */
   gateDecision?: GateDecision;
+  /** Set when an earlier `handover` of this episode is being re-examined (copied into the report). */
+  redecided?: { at: string; reason: string; previous?: unknown };
   dryRun: boolean;
   /** Epoch ms. */
   deadlineAt?: number;
@@ -80,24 +92,51 @@ function callContext(
   };
 }
 
-/** The gate for this request: reused from the episode, or decided now (asking loxilb only if needed). */
+/** loxilb's answer: the observer's (live, else the last kept) or a bare live read. Never throws. */
+async function askLoxilb(deps: EngineDeps, signal?: AbortSignal): Promise<LoxilbAnswer> {
+  if (deps.observer) return deps.observer.observeOnce(signal);
+  try {
+    const view = await deps.loxilb.haView(signal);
+    return {
+      url: deps.loxilb.baseUrl,
+      live: true,
+      observation: { observedAt: deps.clock.now(), url: deps.loxilb.baseUrl, view },
+    };
+  } catch (err) {
+    const e = err as LoxilbApiError;
+    return {
+      url: deps.loxilb.baseUrl,
+      live: false,
+      error: e.message ?? String(err),
+      errorCode: e.code ?? 'Unknown',
+    };
+  }
+}
+
+/**
+ * The gate for this request: reused from the episode, or decided now — loxilb's HA state (asked only
+ * if needed), then AWS's view of the peers that state names (asked only if the decision hinges on it).
+ */
 export async function decideGate(deps: EngineDeps, req: TeardownRequest): Promise<GateDecision> {
   if (req.scopeOverride === undefined && req.gateDecision) return req.gateDecision;
-  let loxilb: LoxilbAnswer | undefined;
-  if (needsLoxilbApi(deps.config, req.scopeOverride)) {
-    try {
-      loxilb = { ok: true, view: await deps.loxilb.haView(req.signal), url: deps.loxilb.baseUrl };
-    } catch (err) {
-      const e = err as LoxilbApiError;
-      loxilb = {
-        ok: false,
-        error: e.message ?? String(err),
-        errorCode: e.code ?? 'Unknown',
-        url: deps.loxilb.baseUrl,
-      };
-    }
+  const { config, clock } = deps;
+  const loxilb = needsLoxilbApi(config, req.scopeOverride) ? await askLoxilb(deps, req.signal) : undefined;
+  const asked = { config, cliScope: req.scopeOverride, loxilb, now: clock.now() };
+  const questions = peerQuestions(asked);
+  let aws;
+  if (questions) {
+    aws = deps.autoScaling
+      ? await gatherPeerFacts(
+          {
+            ec2: callContext(deps, { read: 0, mutate: 0 }, req.signal, req.deadlineAt),
+            autoScaling: deps.autoScaling,
+          },
+          req.instanceId,
+          questions,
+        )
+      : { error: 'no Auto Scaling client to read the cluster with' };
   }
-  return decideScope({ config: deps.config, cliScope: req.scopeOverride, loxilb });
+  return decideScope({ ...asked, aws, now: clock.now() });
 }
 
 function effectiveDeadline(deps: EngineDeps, req: TeardownRequest, startedAt: number): number {
@@ -125,6 +164,14 @@ async function gateAndPlan(
     reason: gate.reason,
   });
   req.onEvent?.({ type: 'gate-decided', ...gate });
+  if (gate.scope === 'handover') {
+    // Nothing to discover: every loxilb resource here belongs to the peer's takeover, and even a
+    // read-only sweep of them is AWS budget the takeover may need.
+    return {
+      gate,
+      plan: { instanceId: req.instanceId, scope: gate.scope, actions: [], untouched: [], warnings: [] },
+    };
+  }
   let inventory: Inventory;
   try {
     inventory = await discoverInventory(callContext(deps, counter, req.signal, deadlineAt), {
@@ -151,11 +198,11 @@ async function gateAndPlan(
 export async function buildPlanFor(
   deps: EngineDeps,
   req: TeardownRequest,
-): Promise<{ gate: GateDecision; inventory: Inventory; plan: Plan }> {
+): Promise<{ gate: GateDecision; inventory?: Inventory; plan: Plan }> {
   const counter = { read: 0, mutate: 0 };
   const r = await gateAndPlan(deps, req, counter, req.deadlineAt);
   if (r.error !== undefined) throw r.error;
-  return { gate: r.gate, inventory: r.inventory!, plan: r.plan! };
+  return { gate: r.gate, inventory: r.inventory, plan: r.plan! };
 }
 
 export async function runTeardown(deps: EngineDeps, req: TeardownRequest): Promise<TeardownReport> {
@@ -191,6 +238,7 @@ export async function runTeardown(deps: EngineDeps, req: TeardownRequest): Promi
     actions,
     calls: { ...counter },
     error: error !== undefined ? discoveryError(error) : undefined,
+    redecided: req.redecided,
     leftBehind: error !== undefined ? discoveryLeftBehind(deps.config, req.instanceId, error) : undefined,
   });
   const fields = {

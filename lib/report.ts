@@ -49,7 +49,11 @@ export interface LeftBehind {
   manualCommand: string;
 }
 
-export type ReportOutcome = 'clean' | 'left-behind' | 'nothing-to-do' | 'dry-run' | 'scope-none';
+/**
+ * `handover`: a live peer takes over; this host changed nothing on loxilb's resources (the gate names
+ * the peer and why).
+ */
+export type ReportOutcome = 'clean' | 'left-behind' | 'nothing-to-do' | 'dry-run' | 'scope-none' | 'handover';
 
 export interface TeardownReport {
   schemaVersion: 1;
@@ -78,6 +82,8 @@ export interface TeardownReport {
   error?: { stage: string; message: string; errorCode?: string };
   /** Filled by the daemon: lifecycle completion, SQS acknowledgement, shipping. */
   completion?: unknown;
+  /** This run re-examined an earlier `handover` of the same episode: when, why, and what it was. */
+  redecided?: { at: string; reason: string; previous?: unknown };
 }
 
 const LEFT_OUTCOMES = new Set<ActionOutcome>(['blocked', 'failed', 'deadline']);
@@ -115,6 +121,7 @@ export interface BuildReportInput {
   error?: TeardownReport['error'];
   /** Extra left-behind entries (e.g. when discovery failed). */
   leftBehind?: LeftBehind[];
+  redecided?: TeardownReport['redecided'];
 }
 
 export function buildReport(input: BuildReportInput): TeardownReport {
@@ -124,6 +131,7 @@ export function buildReport(input: BuildReportInput): TeardownReport {
   if (input.dryRun) outcome = 'dry-run';
   else if (leftBehind.length > 0) outcome = 'left-behind';
   else if (scope === 'none') outcome = 'scope-none';
+  else if (scope === 'handover') outcome = 'handover';
   else if (!input.actions.some((a) => a.outcome === 'done' || a.outcome === 'already-done'))
     outcome = 'nothing-to-do';
   else outcome = 'clean';
@@ -147,6 +155,7 @@ export function buildReport(input: BuildReportInput): TeardownReport {
   if (input.trigger) report.trigger = input.trigger;
   if (input.deadlineAt !== undefined) report.deadlineAt = new Date(input.deadlineAt).toISOString();
   if (input.error) report.error = input.error;
+  if (input.redecided) report.redecided = input.redecided;
   return report;
 }
 

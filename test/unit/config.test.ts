@@ -56,4 +56,14 @@ describe('config', () => {
   it('requires gate.override when gate.mode is override', () => {
     expect(() => parseConfig({ gate: { mode: 'override' } })).toThrow(/gate\.override: required/);
   });
+
+  it('the old scope "instance" is an error that says "use handover"; other bad scopes list the values', () => {
+    expect(() => parseConfig({ gate: { mode: 'override', override: 'instance' } })).toThrow(
+      /gate\.override: scope "instance" no longer exists: use handover/,
+    );
+    expect(() => parseConfig({ gate: { mode: 'override', override: 'all' } })).toThrow(
+      /gate\.override: must be one of "full", "handover", "none"/,
+    );
+    expect(parseConfig({ gate: { mode: 'override', override: 'handover' } }).gate.override).toBe('handover');
+  });
 });
