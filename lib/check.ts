@@ -24,6 +24,7 @@ import {
   Subnet,
 } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { BFD_NOT_RUNNING, BFD_PATH } from './loxilb-api';
 import type { AwsClients } from './aws/clients';
 import { errorCodeOf } from './aws/errors';
 import type { Config } from './config/schema';
@@ -313,6 +314,21 @@ async function checkStateDirs(deps: CheckDeps): Promise<CheckResult> {
   };
 }
 
+/** `; BFD …` as the gate will read it (HTTP 500 "bfd session not running" = BFD off), or ''. */
+async function bfdSummary(deps: CheckDeps, baseUrl: string, timeoutMs: number): Promise<string> {
+  try {
+    const res = await deps.httpGet(`${baseUrl.replace(/\/+$/, '')}${BFD_PATH}`, timeoutMs);
+    if (BFD_NOT_RUNNING.test(res.body))
+      return '; BFD off (kube-loxilb --setRoles): the gate reads the cluster from Auto Scaling';
+    if (res.status !== 200) return '';
+    const body = JSON.parse(res.body) as { Attr?: Array<{ remoteIp?: string; state?: string }> | null };
+    const sessions = (body.Attr ?? []).map((b) => `${b.remoteIp ?? '?'} ${b.state ?? '?'}`);
+    return `; BFD ${sessions.length ? `sessions: ${sessions.join(', ')}` : 'running, no sessions'}`;
+  } catch {
+    return '';
+  }
+}
+
 async function checkLoxilbApi(deps: CheckDeps): Promise<CheckResult> {
   const gate = deps.config.gate;
   if (gate.mode !== 'loxilb-api') {
@@ -336,13 +352,17 @@ async function checkLoxilbApi(deps: CheckDeps): Promise<CheckResult> {
     } catch {
       /* reachable is what matters here */
     }
-    return { status: 'OK', check: 'loxilb-api', what: `loxilb API reachable at ${url}${state}` };
+    return {
+      status: 'OK',
+      check: 'loxilb-api',
+      what: `loxilb API reachable at ${url}${state}${await bfdSummary(deps, gate.loxilbApiUrl, gate.apiTimeoutMs)}`,
+    };
   } catch (err) {
     return {
       status: 'WARN',
       check: 'loxilb-api',
       what: `loxilb API unreachable at ${url}: ${messageOf(err)}`,
-      fix: 'the gate asks this API for HA role and BFD state before a teardown: start loxilb, fix gate.loxilbApiUrl, or use gate.mode "static"',
+      fix: 'the gate reads HA role and BFD state from this API; without it (and without a recent observation) it decides handover and changes nothing: start loxilb, fix gate.loxilbApiUrl, or use gate.mode "static"',
       errorCode: errorCodeOf(err),
     };
   }

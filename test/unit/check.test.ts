@@ -391,4 +391,32 @@ describe('policyStatements (what a denial tells the operator to add)', () => {
       expect([action, [...policyStatements[action]].sort()]).toEqual([action, granting.sort()]);
     }
   });
+
+  it('loxilb-api: says how the gate will read BFD — off (setRoles, HTTP 500 message) or its sessions', async () => {
+    healthyAws();
+    const answer = (bfd: { status: number; body: string }) =>
+      deps({
+        httpGet: async (url: string) =>
+          url.endsWith('/bfd/all')
+            ? bfd
+            : { status: 200, body: '{"Attr":[{"instance":"llb-inst0","state":"MASTER"}]}' },
+      });
+    const off = await runChecks(
+      answer({
+        status: 500,
+        body: '{"code":500,"message":"bfd session not running","result":"bfd session not running"}',
+      }),
+    );
+    expect(one(off, 'loxilb-api')).toMatchObject({
+      status: 'OK',
+      what: expect.stringMatching(/MASTER; BFD off \(kube-loxilb --setRoles\)/),
+    });
+    const on = await runChecks(
+      answer({
+        status: 200,
+        body: '{"Attr":[{"instance":"llb-inst0","remoteIp":"10.0.2.11","state":"BFDUp"}]}',
+      }),
+    );
+    expect(one(on, 'loxilb-api').what).toMatch(/BFD sessions: 10\.0\.2\.11 BFDUp/);
+  });
 });
