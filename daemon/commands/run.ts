@@ -223,6 +223,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
             instanceId,
             intervalMs: config.gate.redecideIntervalMs,
             pending: () => coordinator.handoverPending,
+            previous: () => coordinator.state()?.gateDecision as GateDecision | undefined,
             decide,
             reexamine: (reason) => coordinator.reexamine(reason),
           },

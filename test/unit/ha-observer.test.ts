@@ -83,12 +83,17 @@ describe('HA observer', () => {
 });
 
 describe('handover watch', () => {
-  const decision = (scope: GateDecision['scope']): GateDecision => ({
+  const decision = (scope: GateDecision['scope'], haState = 'MASTER'): GateDecision => ({
     scope,
     source: 'loxilb-api',
     reason: scope === 'full' ? 'no peer that can take over' : 'peer alive',
+    details: { haState },
   });
-  const deps = (scope: GateDecision['scope'], pending = true) => {
+  const deps = (
+    scope: GateDecision['scope'],
+    pending = true,
+    roles = { before: 'MASTER', now: 'MASTER' },
+  ) => {
     const reexamined: string[] = [];
     return {
       reexamined,
@@ -98,7 +103,8 @@ describe('handover watch', () => {
         instanceId: 'i-1',
         intervalMs: 1000,
         pending: () => pending,
-        decide: async () => decision(scope),
+        previous: () => decision('handover', roles.before),
+        decide: async () => decision(scope, roles.now),
         reexamine: async (reason: string) => {
           reexamined.push(reason);
           return true;
@@ -117,5 +123,11 @@ describe('handover watch', () => {
     const idle = deps('full', false);
     expect(await watchOnce(idle.deps, new AbortController().signal)).toBe('idle');
     expect(idle.reexamined).toEqual([]);
+  });
+
+  it('leaves a BACKUP that became MASTER alone: its loxilb is taking over (the SIGTERM probe looks again)', async () => {
+    const promoted = deps('full', true, { before: 'BACKUP', now: 'MASTER' });
+    expect(await watchOnce(promoted.deps, new AbortController().signal)).toBe('still-handover');
+    expect(promoted.reexamined).toEqual([]);
   });
 });
