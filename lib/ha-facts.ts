@@ -54,17 +54,12 @@ async function describeInstances(deps: HaFactsDeps, filters: Array<{ Name: strin
   return reservations.flatMap((r) => r.Instances ?? []);
 }
 
-function factOf(i: Instance): PeerFact & { spotRequestId?: string } {
-  return {
-    instanceId: i.InstanceId ?? '',
-    privateIp: i.PrivateIpAddress,
-    instanceState: i.State?.Name,
-    ...(i.SpotInstanceRequestId ? { spotRequestId: i.SpotInstanceRequestId } : {}),
-  };
+function factOf(i: Instance): PeerFact {
+  return { instanceId: i.InstanceId ?? '', privateIp: i.PrivateIpAddress, instanceState: i.State?.Name };
 }
 
 /** Adds each fact's Auto Scaling lifecycle state and spot request status (in place). */
-async function enrich(deps: HaFactsDeps, facts: Array<PeerFact & { spotRequestId?: string }>): Promise<void> {
+async function enrich(deps: HaFactsDeps, facts: PeerFact[]): Promise<void> {
   // Members read from their group already carry their lifecycle state.
   const ids = facts.filter((f) => f.instanceId && f.asgLifecycleState === undefined).map((f) => f.instanceId);
   if (ids.length) {
@@ -84,8 +79,9 @@ async function enrich(deps: HaFactsDeps, facts: Array<PeerFact & { spotRequestId
       }
     }
   }
-  const spotIds = [...new Set(facts.map((f) => f.spotRequestId).filter((x): x is string => !!x))];
-  if (spotIds.length) {
+  // By instance id: the request of each instance, whether or not DescribeInstances named it.
+  const instanceIds = facts.map((f) => f.instanceId).filter(Boolean);
+  if (instanceIds.length) {
     const requests = await describeAll<
       DescribeSpotInstanceRequestsResult,
       NonNullable<DescribeSpotInstanceRequestsResult['SpotInstanceRequests']>[number]
@@ -93,19 +89,17 @@ async function enrich(deps: HaFactsDeps, facts: Array<PeerFact & { spotRequestId
       deps.ec2,
       (NextToken) =>
         new DescribeSpotInstanceRequestsCommand({
-          Filters: [{ Name: 'spot-instance-request-id', Values: spotIds }],
+          Filters: [{ Name: 'instance-id', Values: instanceIds }],
           NextToken,
         }),
       (o) => o.SpotInstanceRequests,
       { ...log, action: 'DescribeSpotInstanceRequests' },
     );
     for (const r of requests) {
-      for (const f of facts) {
-        if (f.spotRequestId === r.SpotInstanceRequestId && r.Status?.Code) f.spotStatusCode = r.Status.Code;
-      }
+      const f = facts.find((x) => x.instanceId === r.InstanceId);
+      if (f && r.Status?.Code) f.spotStatusCode = r.Status.Code;
     }
   }
-  for (const f of facts) delete f.spotRequestId;
 }
 
 const LIVE_STATES = ['pending', 'running', 'shutting-down', 'stopping', 'stopped'];
@@ -142,7 +136,7 @@ export async function clusterMembers(
 ): Promise<{ source: string; members: PeerFact[] } | { error: string }> {
   const { config } = deps.ec2;
   const tagKey = config.gate.clusterTagKey;
-  let members: Array<PeerFact & { spotRequestId?: string }>;
+  let members: PeerFact[];
   let source: string;
   if (tagKey) {
     const self = await describeInstances(deps, [{ Name: 'instance-id', Values: [instanceId] }]);

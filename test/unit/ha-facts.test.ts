@@ -47,6 +47,7 @@ const instance = (id: string, ip: string, state: string, spot?: string) => ({
 beforeEach(() => {
   ec2.reset();
   asg.reset();
+  ec2.on(DescribeSpotInstanceRequestsCommand).resolves({ SpotInstanceRequests: [] });
 });
 
 describe('peer facts by BFD peer IP', () => {
@@ -67,7 +68,9 @@ describe('peer facts by BFD peer IP', () => {
       ],
     });
     ec2.on(DescribeSpotInstanceRequestsCommand).resolves({
-      SpotInstanceRequests: [{ SpotInstanceRequestId: 'sir-1', Status: { Code: 'marked-for-termination' } }],
+      SpotInstanceRequests: [
+        { SpotInstanceRequestId: 'sir-1', InstanceId: PEER, Status: { Code: 'marked-for-termination' } },
+      ],
     });
     const view = await gatherPeerFacts(deps(), ME, { peerIps: ['10.0.2.11', '10.0.9.9'] });
     expect(view).toEqual({
@@ -88,7 +91,7 @@ describe('peer facts by BFD peer IP', () => {
       { Name: 'instance-state-name', Values: ['pending', 'running', 'shutting-down', 'stopping', 'stopped'] },
     ]);
     expect(ec2.commandCalls(DescribeSpotInstanceRequestsCommand)[0].args[0].input.Filters).toEqual([
-      { Name: 'spot-instance-request-id', Values: ['sir-1'] },
+      { Name: 'instance-id', Values: [PEER] },
     ]);
   });
 
