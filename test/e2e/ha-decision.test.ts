@@ -169,6 +169,18 @@ function decoysSurvived(dead: string[]): void {
   expect(problems).toEqual([]);
 }
 
+/** A BFD cluster whose peer is gone (its session BFDDown on the master), and the master's daemon. */
+async function lastNodeStanding(): Promise<Daemon> {
+  seed();
+  cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd' });
+  emulator.ec2.terminateInstance(ids.peerInstanceId!);
+  await waitUntil(
+    () => cluster!.master.sessionStates()?.[0]?.state === 'BFDDown',
+    "the master's session Down",
+  );
+  return startDaemon(ids.masterInstanceId, cluster.master);
+}
+
 function expectNothingLeft(): void {
   expect(currentFootprint(emulator, ids)).toMatchObject({
     enis: [],
@@ -221,14 +233,7 @@ describe('spot notice on a MASTER with a live BACKUP: handover', () => {
 
 describe('last node standing (BFD)', () => {
   it('full: everything of the cluster goes, decoys stay', async () => {
-    seed();
-    cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd' });
-    emulator.ec2.terminateInstance(ids.peerInstanceId!);
-    await waitUntil(
-      () => cluster!.master.sessionStates()?.[0]?.state === 'BFDDown',
-      "the master's session Down",
-    );
-    const master = await startDaemon(ids.masterInstanceId, cluster.master);
+    const master = await lastNodeStanding();
     emulator.imds.setSpotAction('terminate');
     const r = await report(master, 'clean');
     expect(r.gate).toMatchObject({ scope: 'full', source: 'loxilb-api' });
@@ -306,20 +311,13 @@ describe('both nodes reclaimed at once: the footprint is removed exactly once, n
 
 describe('SIGTERM with loxilb already stopped', () => {
   it('decides from the last observation, and the report shows its age', async () => {
-    seed();
-    cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd' });
-    emulator.ec2.terminateInstance(ids.peerInstanceId!);
-    await waitUntil(
-      () => cluster!.master.sessionStates()?.[0]?.state === 'BFDDown',
-      "the master's session Down",
-    );
-    const master = await startDaemon(ids.masterInstanceId, cluster.master);
+    const master = await lastNodeStanding();
     await master.process.waitForLog(
       (l) => String(l.message).includes('MASTER; BFD') && String(l.message).includes('BFDDown'),
       10000,
       'the last-node-standing observation',
     );
-    await cluster.master.kill();
+    await cluster!.master.kill();
     await master.process.waitForLog(
       (l) => l.message === 'loxilb API did not answer; keeping the last observation',
       10000,
