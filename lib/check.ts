@@ -24,6 +24,9 @@ import {
   Subnet,
 } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { systemClock } from './clock';
+import { gatherPeerFacts } from './ha-facts';
+import { nullLogger } from './log';
 import { BFD_NOT_RUNNING, BFD_PATH } from './loxilb-api';
 import type { AwsClients } from './aws/clients';
 import { errorCodeOf } from './aws/errors';
@@ -283,6 +286,8 @@ export async function runChecks(deps: CheckDeps): Promise<CheckResult[]> {
   const discovery = await discover(deps, clients, instanceId, add);
   await checkMutatingEc2(deps, clients, discovery, add);
   await checkAutoScaling(deps, clients, discovery.instanceId, add);
+  const cluster = await checkHaCluster(deps, clients, discovery.instanceId);
+  if (cluster) add(cluster);
   add(await checkQueue(deps, clients));
   return results;
 }
@@ -673,6 +678,50 @@ async function dryRun(action: string, resource: string, send: () => Promise<unkn
       resource,
     };
   }
+}
+
+/**
+ * Who the gate will count as this host's cluster when BFD is off (kube-loxilb --setRoles) or in
+ * static mode: without it, the gate can only decide handover. Only asked when it matters.
+ */
+async function checkHaCluster(
+  deps: CheckDeps,
+  clients: CheckClients,
+  instanceId: string | undefined,
+): Promise<CheckResult | undefined> {
+  const gate = deps.config.gate;
+  if (!instanceId || gate.mode === 'override') return undefined;
+  if (gate.mode === 'loxilb-api') {
+    const bfd = await deps
+      .httpGet(`${gate.loxilbApiUrl.replace(/\/+$/, '')}${BFD_PATH}`, gate.apiTimeoutMs)
+      .catch(() => undefined);
+    if (!bfd || !BFD_NOT_RUNNING.test(bfd.body)) return undefined;
+  }
+  const view = await gatherPeerFacts(
+    {
+      ec2: { ec2: clients.ec2, clock: systemClock, config: deps.config, logger: nullLogger() },
+      autoScaling: clients.autoScaling,
+    },
+    instanceId,
+    { cluster: true },
+  );
+  if (!view.cluster) {
+    return {
+      status: 'WARN',
+      check: 'ha-cluster',
+      what: `the gate cannot tell this host's cluster: ${view.error}`,
+      fix: 'with BFD off (kube-loxilb --setRoles) or gate.mode static, the gate then always decides handover and a last node standing leaks: run the hosts in one Auto Scaling group, or set gate.clusterTagKey',
+      ...(view.errorCode ? { errorCode: view.errorCode } : {}),
+    };
+  }
+  const others = view.cluster.members.map(
+    (m) => `${m.instanceId} (${m.asgLifecycleState ?? m.instanceState ?? '?'})`,
+  );
+  return {
+    status: 'OK',
+    check: 'ha-cluster',
+    what: `the gate's cluster is ${view.cluster.source}: ${others.length ? `other members ${others.join(', ')}` : 'no other member (this host is the last node standing)'}`,
+  };
 }
 
 async function checkAutoScaling(
