@@ -27,6 +27,7 @@ import { EngineEvent, executePlan } from './executor';
 import { decideScope, GateDecision, LoxilbAnswer, needsLoxilbApi, peerQuestions } from './gate';
 import { gatherPeerFacts } from './ha-facts';
 import { HaObserver } from './ha-observer';
+import { planStaleEnis, STALE_ENI } from './stale-eni';
 import { discoverInventory, Inventory, loxilbTagValues } from './inventory';
 import { Logger } from './log';
 import { LoxilbApi, LoxilbApiError } from './loxilb-api';
@@ -164,14 +165,7 @@ async function gateAndPlan(
     reason: gate.reason,
   });
   req.onEvent?.({ type: 'gate-decided', ...gate });
-  if (gate.scope === 'handover') {
-    // Nothing to discover: every loxilb resource here belongs to the peer's takeover, and even a
-    // read-only sweep of them is AWS budget the takeover may need.
-    return {
-      gate,
-      plan: { instanceId: req.instanceId, scope: gate.scope, actions: [], untouched: [], warnings: [] },
-    };
-  }
+  if (gate.scope === 'handover') return handoverPlan(deps, req, gate, counter, deadlineAt);
   let inventory: Inventory;
   try {
     inventory = await discoverInventory(callContext(deps, counter, req.signal, deadlineAt), {
@@ -193,6 +187,53 @@ async function gateAndPlan(
   for (const w of plan.warnings) deps.logger.warn(w, { ...log, stage: 'plan' });
   req.onEvent?.({ type: 'plan-built', ...counts });
   return { gate, inventory, plan };
+}
+
+/**
+ * `handover` changes nothing the takeover does. A MASTER handing over discovers nothing at all (the
+ * read budget is the takeover's too); a node that is not the MASTER looks for a stale loxilb ENI of
+ * its own (lib/stale-eni.ts) and, when discovery fails, simply keeps it.
+ */
+async function handoverPlan(
+  deps: EngineDeps,
+  req: TeardownRequest,
+  gate: GateDecision,
+  counter: CallCounter,
+  deadlineAt?: number,
+): Promise<{ gate: GateDecision; inventory?: Inventory; plan: Plan }> {
+  const none: Plan = {
+    instanceId: req.instanceId,
+    scope: 'handover',
+    actions: [],
+    untouched: [],
+    warnings: [],
+  };
+  if (!gate.staleEni) return { gate, plan: none };
+  try {
+    const inventory = await discoverInventory(callContext(deps, counter, req.signal, deadlineAt), {
+      instanceId: req.instanceId,
+      depth: 'instance',
+    });
+    const plan = planStaleEnis(inventory, deps.config);
+    for (const a of plan.actions)
+      deps.logger.info(a.summary, {
+        instanceId: req.instanceId,
+        episode: req.episode,
+        stage: 'plan',
+        resource: a.resource,
+      });
+    return { gate, inventory, plan };
+  } catch (err) {
+    return {
+      gate,
+      plan: {
+        ...none,
+        warnings: [
+          `${STALE_ENI}: discovery failed, nothing changed: ${(err as Error)?.message ?? String(err)}`,
+        ],
+      },
+    };
+  }
 }
 
 export async function buildPlanFor(

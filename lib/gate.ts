@@ -42,6 +42,11 @@ export interface GateDecision {
   peers?: PeerVerdict[];
   /** The loxilb observation the decision used. */
   observation?: { observedAt: string; ageMs: number; live: boolean };
+  /**
+   * `handover` of a node that is not the MASTER: a stale loxilb ENI still attached here may be
+   * removed under its own name once the MASTER's own loxilb ENI exists (lib/stale-eni.ts).
+   */
+  staleEni?: boolean;
   details?: Record<string, unknown>;
 }
 
@@ -264,7 +269,7 @@ function decideStatic(input: GateInput): GateDecision {
     return handover(
       'static',
       `static config: this node is not the MASTER of ${LOXILB_CLUSTER_INSTANCE}; the MASTER keeps the footprint`,
-      { details },
+      { details, staleEni: true },
     );
   }
   return decideFromCluster(
@@ -307,7 +312,7 @@ function decideFromApi(input: GateInput): GateDecision {
     return handover(
       'loxilb-api',
       `this node is ${role ?? 'in no HA state'} of ${LOXILB_CLUSTER_INSTANCE}${from}, not MASTER; the MASTER keeps the footprint`,
-      extra,
+      { ...extra, staleEni: true },
     );
   }
   if (view.bfdRunning === false) {

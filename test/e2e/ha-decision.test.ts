@@ -108,7 +108,7 @@ interface ReportDoc {
     observation: { ageMs: number; live: boolean };
   };
   redecided: { reason: string };
-  actions: Array<{ outcome: string }>;
+  actions: Array<{ outcome: string; action: string; resource: string; summary: string }>;
 }
 
 /** The daemon's calls that change something on AWS besides its start-up owner tag. */
@@ -229,6 +229,36 @@ describe('spot notice on a MASTER with a live BACKUP: handover', () => {
       decoysSurvived([ids.masterInstanceId]);
     },
   );
+});
+
+describe('stale-eni: a BACKUP still holding a loxilb ENI', () => {
+  it("removes it under its own name once the MASTER's own loxilb ENI exists, and nothing else", async () => {
+    seed({ peerLoxilbEni: true });
+    cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd' });
+    const peer = await startDaemon(ids.peerInstanceId!, cluster.peer!);
+    emulator.imds.setSpotAction('terminate');
+    const r = await report(peer, 'handover');
+    expect(r.gate.reason).toMatch(/BACKUP/);
+    const stale = ids.decoys!.peerEniId!;
+    expect(r.actions.map((a) => `${a.action} ${a.resource} ${a.outcome}`)).toEqual([
+      `DetachNetworkInterface ${stale} done`,
+      `DeleteNetworkInterface ${stale} done`,
+    ]);
+    expect(r.actions.every((a) => a.summary.startsWith('stale-eni: '))).toBe(true);
+    expect(emulator.ec2.networkInterfaceById(stale)).toBeUndefined();
+    expect(changesBy(peer).map((c) => c.action)).toEqual([
+      'DetachNetworkInterface',
+      'DeleteNetworkInterface',
+    ]);
+    // The MASTER's ENI, its EIPs and the shared resources are untouched.
+    const now = currentFootprint(emulator, ids);
+    expect(now.enis).toEqual([
+      expect.objectContaining({ eniId: ids.enis[0].eniId, instanceId: ids.masterInstanceId }),
+    ]);
+    expect(now.eips.every((e) => e.eniId === ids.enis[0].eniId)).toBe(true);
+    expect(now.subnetIds).toEqual([ids.subnetId]);
+    expect(now.cidrAssociationId).toBe(ids.cidrAssociationId);
+  });
 });
 
 describe('last node standing (BFD)', () => {
