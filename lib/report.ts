@@ -210,6 +210,14 @@ export function summarizeReport(report: TeardownReport): string {
     `teardown ${report.outcome}: instance ${report.instanceId}, scope ${report.scope} (${report.gate.source}: ${report.gate.reason})`,
     `  actions: ${parts.length ? parts.join(', ') : 'none'}; ${report.calls.read} read + ${report.calls.mutate} mutating AWS calls; ${report.durationMs} ms`,
   ];
+  for (const p of report.gate.peers ?? [])
+    lines.push(
+      `  peer ${[p.ip, p.instanceId].filter(Boolean).join(' ')}: ${p.alive ? 'can take over' : 'cannot take over'} — ${p.why}`,
+    );
+  if (report.gate.observation && !report.gate.observation.live)
+    lines.push(
+      `  decided from loxilb's last observation (${report.gate.observation.observedAt}, ${Math.round(report.gate.observation.ageMs / 1000)} s old)`,
+    );
   for (const l of report.leftBehind)
     lines.push(`  left behind: ${l.resource} (${l.kind}) — ${l.reason}\n    ${l.manualCommand}`);
   for (const w of report.warnings) lines.push(`  warning: ${w}`);

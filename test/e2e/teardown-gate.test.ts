@@ -89,6 +89,7 @@ describe('teardownd teardown: the gate asks loxilb', () => {
     expect(res.code).toBe(0);
     expect(emulator.calls.mutating()).toEqual([]);
     expect(everything()).toEqual(before);
+    expect(res.stdout).toContain(`peer ${peerIp} ${ids.peerInstanceId}: can take over`);
     const report = reportOf(res.stdout);
     expect(report.outcome).toBe('handover');
     expect(report.gate.reason).toContain(
