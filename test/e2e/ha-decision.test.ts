@@ -31,6 +31,12 @@ interface Daemon {
   instanceId: string;
 }
 
+/**
+ * BFD detect time: short enough for a scenario to take seconds, long enough that a loaded machine
+ * does not see a session time out (and a spurious takeover) while nothing happened.
+ */
+const WORLD = { detectMs: 1000 };
+
 let emulator: AwsEmulator;
 let ids: LoxilbClusterIds;
 let cluster: LoxilbCluster | undefined;
@@ -170,15 +176,15 @@ function decoysSurvived(dead: string[]): void {
 }
 
 /** A BFD cluster whose peer is gone (its session BFDDown on the master), and the master's daemon. */
-async function lastNodeStanding(): Promise<Daemon> {
+async function lastNodeStanding(gate: Record<string, unknown> = {}): Promise<Daemon> {
   seed();
-  cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd' });
+  cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd', ...WORLD });
   emulator.ec2.terminateInstance(ids.peerInstanceId!);
   await waitUntil(
     () => cluster!.master.sessionStates()?.[0]?.state === 'BFDDown',
     "the master's session Down",
   );
-  return startDaemon(ids.masterInstanceId, cluster.master);
+  return startDaemon(ids.masterInstanceId, cluster.master, { gate });
 }
 
 function expectNothingLeft(): void {
@@ -195,7 +201,7 @@ describe('spot notice on a MASTER with a live BACKUP: handover', () => {
     '%s: zero changes by teardownd; after the master dies the peer takes over, EIPs on its ENI, nothing leaks',
     async (mode) => {
       seed({ spot: true, autoScalingGroup: 'loxilb-asg' });
-      cluster = await startLoxilbCluster(emulator, ids, { mode });
+      cluster = await startLoxilbCluster(emulator, ids, { mode, ...WORLD });
       const master = await startDaemon(ids.masterInstanceId, cluster.master);
 
       emulator.ec2.markSpotForTermination(ids.masterInstanceId);
@@ -234,7 +240,7 @@ describe('spot notice on a MASTER with a live BACKUP: handover', () => {
 describe('stale-eni: a BACKUP still holding a loxilb ENI', () => {
   it("removes it under its own name once the MASTER's own loxilb ENI exists, and nothing else", async () => {
     seed({ peerLoxilbEni: true });
-    cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd' });
+    cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd', ...WORLD });
     const peer = await startDaemon(ids.peerInstanceId!, cluster.peer!);
     emulator.imds.setSpotAction('terminate');
     const r = await report(peer, 'handover');
@@ -276,7 +282,7 @@ describe('last node standing (BFD)', () => {
 describe('both nodes reclaimed at once: the footprint is removed exactly once, nothing leaks, nothing fails', () => {
   it('BFD: a first handover is re-decided when the peer is marked for termination too', async () => {
     seed({ spot: true });
-    cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd' });
+    cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd', ...WORLD });
     const a = await startDaemon(ids.masterInstanceId, cluster.master, { accessKeyId: 'AKIADAEMONMASTER' });
     const b = await startDaemon(ids.peerInstanceId!, cluster.peer!, { accessKeyId: 'AKIADAEMONPEER' });
 
@@ -309,7 +315,7 @@ describe('both nodes reclaimed at once: the footprint is removed exactly once, n
 
   it('setRoles: the MASTER sees its group peer reclaimed (full), the promoted peer cleans its own takeover at SIGTERM', async () => {
     seed({ spot: true, autoScalingGroup: 'loxilb-asg' });
-    cluster = await startLoxilbCluster(emulator, ids, { mode: 'setroles' });
+    cluster = await startLoxilbCluster(emulator, ids, { mode: 'setroles', ...WORLD });
     const a = await startDaemon(ids.masterInstanceId, cluster.master, { accessKeyId: 'AKIADAEMONMASTER' });
     const b = await startDaemon(ids.peerInstanceId!, cluster.peer!, { accessKeyId: 'AKIADAEMONPEER' });
 
@@ -341,7 +347,7 @@ describe('both nodes reclaimed at once: the footprint is removed exactly once, n
 
 describe('SIGTERM with loxilb already stopped', () => {
   it('decides from the last observation, and the report shows its age', async () => {
-    const master = await lastNodeStanding();
+    const master = await lastNodeStanding({ observeIntervalMs: 1000, observationMaxAgeIntervals: 60 });
     await master.process.waitForLog(
       (l) => String(l.message).includes('MASTER; BFD') && String(l.message).includes('BFDDown'),
       10000,
