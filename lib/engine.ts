@@ -24,7 +24,7 @@ import { errorCodeOf } from './aws/errors';
 import { Clock } from './clock';
 import { Config, Scope } from './config/schema';
 import { EngineEvent, executePlan } from './executor';
-import { decideScope, GateDecision, LoxilbAnswer, needsLoxilbApi, peerQuestions } from './gate';
+import { AwsPeerView, decideScope, GateDecision, LoxilbAnswer, needsLoxilbApi, peerQuestions } from './gate';
 import { gatherPeerFacts } from './ha-facts';
 import { HaObserver } from './ha-observer';
 import { planStaleEnis, STALE_ENI } from './stale-eni';
@@ -124,7 +124,7 @@ export async function decideGate(deps: EngineDeps, req: TeardownRequest): Promis
   const loxilb = needsLoxilbApi(config, req.scopeOverride) ? await askLoxilb(deps, req.signal) : undefined;
   const asked = { config, cliScope: req.scopeOverride, loxilb, now: clock.now() };
   const questions = peerQuestions(asked);
-  let aws;
+  let aws: AwsPeerView | undefined;
   if (questions) {
     aws = deps.autoScaling
       ? await gatherPeerFacts(
