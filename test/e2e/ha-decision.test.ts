@@ -345,6 +345,23 @@ describe('both nodes reclaimed at once: the footprint is removed exactly once, n
   });
 });
 
+describe('a stop is not the end of the host', () => {
+  it('spot stop: no episode, no change; the host keeps its ENI and loxilb rebuilds on start', async () => {
+    seed();
+    cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd', ...WORLD });
+    const master = await startDaemon(ids.masterInstanceId, cluster.master);
+    emulator.imds.setSpotAction('stop');
+    await master.process.waitForLog(
+      (l) => String(l.message).startsWith('spot-stop notice noted; a stop keeps the host'),
+      10000,
+      'the stop noted',
+    );
+    expect(master.process.logs.some((l) => l.message === 'episode opened')).toBe(false);
+    expect(changesBy(master)).toEqual([]);
+    expect(currentFootprint(emulator, ids).enis.map((e) => e.eniId)).toEqual([ids.enis[0].eniId]);
+  });
+});
+
 describe('SIGTERM with loxilb already stopped', () => {
   it('decides from the last observation, and the report shows its age', async () => {
     const master = await lastNodeStanding({ observeIntervalMs: 1000, observationMaxAgeIntervals: 60 });
