@@ -18,7 +18,7 @@ import {
   Tag,
 } from '@aws-sdk/client-ec2';
 import { classifyAwsError } from './aws/errors';
-import { cloudInstanceOf, Config, Scope } from './config/schema';
+import { cloudInstanceOf, Config } from './config/schema';
 import { describeInstanceStates, INSTANCE_ID, InstanceState } from './instance-state';
 import { LogFields } from './log';
 import { CallContext, callEc2, describeAll } from './teardown/aws-call';
@@ -39,6 +39,9 @@ import { CallContext, callEc2, describeAll } from './teardown/aws-call';
  * once the subnet is deleted, the CIDR no longer "holds the loxilb subnet", and once an ENI is
  * detached, it is no longer "attached here" — without the record a restart would forget them.
  */
+
+/** How deep discovery goes: `full` also looks at the shared resources (subnet, route table, CIDR). */
+export type InventoryDepth = 'full' | 'instance';
 
 export interface EniInfo {
   networkInterfaceId: string;
@@ -127,7 +130,7 @@ export interface TagValues {
 export interface Inventory {
   instanceId: string;
   /** How deep discovery went: `full` also looks at the shared resources. */
-  depth: Scope;
+  depth: InventoryDepth;
   vpcId?: string;
   vpcPrimaryCidr?: string;
   tagKey: string;
@@ -279,7 +282,7 @@ const LIVE_CIDR_STATES = new Set(['associated', 'associating', undefined]);
 export interface DiscoverOptions {
   instanceId: string;
   /** `full` also discovers the shared resources; `instance`/`none` only this instance's. */
-  depth: Scope;
+  depth: InventoryDepth;
   /** What earlier runs of this episode found (journal). */
   remembered?: RememberedFacts;
 }

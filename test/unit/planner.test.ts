@@ -125,9 +125,12 @@ describe('planner', () => {
     ]);
   });
 
-  it('instance scope: only the EIP associations and this instance’s ENIs', () => {
-    const plan = buildPlan(inventory(), 'instance', cfg());
+  it('handover scope: nothing runs, every action skipped for the takeover, with the reason', () => {
+    const plan = buildPlan(inventory(), 'handover', cfg());
     expect(plan.actions.map((a) => a.stage)).toEqual(['eip', 'eip', 'eni', 'eni']);
+    expect(plan.actions.every((a) => a.status === 'skipped' && /handover: .*takeover/.test(a.reason!))).toBe(
+      true,
+    );
   });
 
   it('none scope: everything skipped, with the reason', () => {
@@ -154,7 +157,7 @@ describe('planner', () => {
         }),
       ],
     });
-    const plan = buildPlan(inv, 'instance', cfg());
+    const plan = buildPlan(inv, 'full', cfg());
     expect(plan.actions.some((a) => a.action === 'DetachNetworkInterface')).toBe(false);
     expect(find(plan, 'DeleteNetworkInterface').params).toMatchObject({ waitForDetach: true });
   });
@@ -165,8 +168,11 @@ describe('planner', () => {
         eni('eni-lx', { status: 'available', attachment: undefined, tags: { ...T, 'teardownd:owner': ME } }),
       ],
       addresses: [],
+      subnets: [],
+      routeTables: [],
+      cidr: undefined,
     });
-    const plan = buildPlan(inv, 'instance', cfg());
+    const plan = buildPlan(inv, 'full', cfg());
     expect(byAction(plan)).toEqual(['DeleteNetworkInterface eni-lx planned']);
     expect(find(plan, 'DeleteNetworkInterface').params).toMatchObject({ waitForDetach: false });
   });
@@ -226,9 +232,9 @@ describe('planner', () => {
       }
     });
 
-    it('instance scope never takes them; a detaching one or one attached to another instance never goes', () => {
+    it('handover never takes them; a detaching one or one attached to another instance never goes', () => {
       expect(
-        find(buildPlan(withFailedAttach(), 'instance', cfg()), 'DeleteNetworkInterface', 'eni-failed'),
+        find(buildPlan(withFailedAttach(), 'handover', cfg()), 'DeleteNetworkInterface', 'eni-failed'),
       ).toBe(undefined);
       for (const other of [
         eni('eni-failed', {
@@ -341,8 +347,11 @@ describe('planner', () => {
           }),
         ],
         addresses: [],
+        subnets: [],
+        routeTables: [],
+        cidr: undefined,
       });
-      const plan = buildPlan(inv, 'instance', cfg());
+      const plan = buildPlan(inv, 'full', cfg());
       expect(plan.actions).toEqual([]);
       expect(plan.untouched[0]).toMatchObject({
         resource: 'eni-primary',
