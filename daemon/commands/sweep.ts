@@ -6,6 +6,7 @@ import { OwnershipMarker } from '../../lib/ownership';
 import { validateCronExpression } from '../../lib/scheduler';
 import { sweepExitCode, summarizeSweep } from '../../lib/sweep-report';
 import { FirstSeenStore } from '../../lib/sweep-state';
+import { sweepHostQueues } from '../../lib/queue-sweep';
 import { startSweeper, sweepRegionList, sweepRegions, SweepMode } from '../../lib/sweeper';
 import { EXIT_LEFT_BEHIND, UsageError } from '../cli';
 import { createRuntime, GlobalOptions, Runtime } from '../runtime';
@@ -105,6 +106,15 @@ export function registerSweep(program: Command): void {
         );
         const reports = results.map((r) => r.report);
         let code: number = sweepExitCode(reports);
+        // Per-host queues of gone hosts (standard topology), in this host's region.
+        if (config.sources.sqs.topicArn) {
+          const aws = await runtime.aws();
+          const queues = await sweepHostQueues(
+            { sqs: aws.sqs, sns: aws.sns, ec2: aws.ec2, config, clock: runtime.clock, logger },
+            { mode, signal: abort.signal },
+          );
+          if (queues.errors.length || (mode === 'report' && queues.orphans.length)) code = EXIT_LEFT_BEHIND;
+        }
         if (results.some((r) => r.writeError)) code = EXIT_LEFT_BEHIND;
         if (opts.json) {
           const doc = { exitCode: code, files: results.map((r) => r.path ?? null), reports };
@@ -191,6 +201,21 @@ function sweeperService(
         memberInstanceId: instanceId,
         sweeperInstanceId: instanceId,
         beforeSweep: marker && !config.sources.imds.enabled ? () => marker.markNow() : undefined,
+        afterSweep: config.sources.sqs.topicArn
+          ? async (signal) => {
+              await sweepHostQueues(
+                {
+                  sqs: clients.sqs,
+                  sns: clients.sns,
+                  ec2: clients.ec2,
+                  config,
+                  clock: runtime.clock,
+                  logger,
+                },
+                { mode: dryRun ? 'report' : config.sweeper.mode, selfInstanceId: instanceId, signal },
+              );
+            }
+          : undefined,
       });
     },
     stop: async () => {

@@ -2,15 +2,16 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 
 /**
  * The only place AWS clients are configured. Endpoints are never set here: the SDK reads
- * AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_AUTO_SCALING, … and
+ * AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_SNS, … and
  * the default credential chain itself, so any AWS-compatible endpoint works without code changes.
  *
  * Retry ownership: EC2 and Auto Scaling calls are retried by lib/aws/retry.ts (deadline-aware,
- * logged), so those clients run with maxAttempts 1. SQS, S3 and CloudWatch Logs keep the SDK's
+ * logged), so those clients run with maxAttempts 1. SQS, SNS, S3 and CloudWatch Logs keep the SDK's
  * standard retries: their loops have no teardown deadline to respect.
  */
 export interface AwsClients {
@@ -18,6 +19,8 @@ export interface AwsClients {
   ec2: EC2Client;
   autoScaling: AutoScalingClient;
   sqs: SQSClient;
+  /** The per-host queue's subscription to the group's topic. */
+  sns: SNSClient;
   s3: S3Client;
   logs: CloudWatchLogsClient;
 }
@@ -41,6 +44,7 @@ export function createAwsClients(opts: CreateClientsOptions): AwsClients {
     autoScaling: new AutoScalingClient({ ...base, maxAttempts: 1 }),
     // A long poll holds the socket for up to 20 s; the timeout must outlast it.
     sqs: new SQSClient({ ...base, requestHandler: { ...requestHandler, requestTimeout: 30000 } }),
+    sns: new SNSClient({ ...base }),
     s3: new S3Client({ ...base }),
     logs: new CloudWatchLogsClient({ ...base }),
   };
@@ -65,6 +69,7 @@ export function destroyAwsClients(clients: AwsClients): void {
   clients.ec2.destroy();
   clients.autoScaling.destroy();
   clients.sqs.destroy();
+  clients.sns.destroy();
   clients.s3.destroy();
   clients.logs.destroy();
 }

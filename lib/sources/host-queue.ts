@@ -107,8 +107,13 @@ export function queueRetirement(state: EpisodeState | undefined): { retire: bool
   if (!kinds.some((k) => TERMINATING_KINDS.has(k))) {
     return { retire: false, reason: `not a termination (${[...new Set(kinds)].join(', ')})` };
   }
-  const settled = state.completions.some((c) =>
-    ['completed', 'already-done', 'not-needed'].includes(c.result),
+  // `not-needed` with the instance still in a group state (e.g. InService after a spot notice) means
+  // Auto Scaling may yet start a lifecycle action whose notice comes by this queue: keep it.
+  const settled = state.completions.some(
+    (c) =>
+      c.result === 'completed' ||
+      c.result === 'already-done' ||
+      (c.result === 'not-needed' && !/^instance is /.test(c.detail ?? '')),
   );
   if (!settled) return { retire: false, reason: 'lifecycle action not completed' };
   return { retire: true, reason: 'terminate episode closed and lifecycle action settled' };

@@ -4,6 +4,7 @@ import * as autoScalingSdk from '@aws-sdk/client-auto-scaling';
 import * as logsSdk from '@aws-sdk/client-cloudwatch-logs';
 import * as ec2Sdk from '@aws-sdk/client-ec2';
 import * as s3Sdk from '@aws-sdk/client-s3';
+import * as snsSdk from '@aws-sdk/client-sns';
 import * as sqsSdk from '@aws-sdk/client-sqs';
 import { awsApiCalls, AwsService } from '../../lib/aws/api-calls';
 
@@ -31,6 +32,7 @@ const clientPackages: Record<string, AwsService> = {
   '@aws-sdk/client-ec2': 'ec2',
   '@aws-sdk/client-auto-scaling': 'autoscaling',
   '@aws-sdk/client-sqs': 'sqs',
+  '@aws-sdk/client-sns': 'sns',
   '@aws-sdk/client-s3': 's3',
   '@aws-sdk/client-cloudwatch-logs': 'logs',
 };
@@ -228,6 +230,7 @@ describe('lib/aws/api-calls.ts cannot rot', () => {
       ec2: ec2Sdk,
       autoscaling: autoScalingSdk,
       sqs: sqsSdk,
+      sns: snsSdk,
       s3: s3Sdk,
       logs: logsSdk,
     };

@@ -1,0 +1,330 @@
+import { AwsEmulator } from '../emulator/server';
+import { fixture, withFields } from '../fixtures/events';
+import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
+import { seedLoxilbCluster } from '../helpers/footprint';
+
+/**
+ * Issue 11: every host hears its own notices. Real daemon processes against the emulator: three
+ * hosts on one SNS topic (a queue each, filtered on the instance id), flooded with notices about
+ * other instances and unrelated events; then the same on the shared-queue option.
+ */
+
+const WAIT_SECONDS = 1;
+
+/** A deterministic PRNG so the flood is the same on every run. */
+function lcg(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return x / 2147483648;
+  };
+}
+
+/** `count` bodies about other instances (every shape) and unrelated events. */
+function flood(count: number, seed = 7): string[] {
+  const random = lcg(seed);
+  const otherId = () =>
+    `i-0${Math.floor(random() * 0xffffffff)
+      .toString(16)
+      .padStart(8, '0')}ffffffff`;
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const makers: Array<() => string> = [
+    () => withFields('eventbridge-spot-interruption.json', { time: now, 'detail.instance-id': otherId() }),
+    () => withFields('eventbridge-lifecycle-terminate.json', { 'detail.EC2InstanceId': otherId() }),
+    () => withFields('eventbridge-rebalance.json', { 'detail.instance-id': otherId() }),
+    () =>
+      withFields('eventbridge-state-change.json', {
+        'detail.instance-id': otherId(),
+        'detail.state': 'stopping',
+      }),
+    () => withFields('asg-direct-terminate.json', { EC2InstanceId: otherId() }),
+    () => {
+      const id = otherId();
+      return withFields('eventbridge-health-retirement.json', {
+        resources: [id],
+        'detail.affectedEntities': [{ entityValue: id }],
+      });
+    },
+    () => fixture('asg-test-notification.json'),
+    () =>
+      JSON.stringify({
+        version: '0',
+        id: `x-${random()}`,
+        'detail-type': 'Object Created',
+        source: 'aws.s3',
+        resources: ['arn:aws:s3:::bucket'],
+        detail: { bucket: { name: 'b' } },
+      }),
+  ];
+  return Array.from({ length: count }, () => makers[Math.floor(random() * makers.length)]());
+}
+
+function spotNotice(instanceId: string): string {
+  return withFields('eventbridge-spot-interruption.json', {
+    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    'detail.instance-id': instanceId,
+    'detail.instance-action': 'terminate',
+  });
+}
+
+describe('teardownd run: a queue per host on the group topic', () => {
+  let emulator: AwsEmulator;
+  let workspaces: TempWorkspace[];
+  let daemons: DaemonProcess[];
+  let topicArn: string;
+  let hosts: string[];
+
+  beforeEach(async () => {
+    emulator = await AwsEmulator.start({ sqs: { recreateAfterDeleteMs: 1500 } });
+    const ids = seedLoxilbCluster(emulator);
+    hosts = [1, 2, 3].map(
+      (n) =>
+        emulator.ec2.runInstance({ subnetId: ids.masterSubnetId, instanceId: `i-0${n}${n}${n}0000000000001` })
+          .instanceId,
+    );
+    topicArn = emulator.sns.createTopic('teardownd');
+    workspaces = [];
+    daemons = [];
+  });
+  afterEach(async () => {
+    for (const d of daemons) await d.stop();
+    await emulator.stop();
+    for (const w of workspaces) w.cleanup();
+  });
+
+  /** A daemon for `instanceId` with its own state dir; IMDS off (one emulator IMDS, three hosts). */
+  function start(instanceId: string, ws?: TempWorkspace, extra: Record<string, unknown> = {}): DaemonProcess {
+    if (!ws) {
+      ws = new TempWorkspace();
+      workspaces.push(ws);
+    }
+    const config = ws.writeConfig({
+      gate: { mode: 'override', override: 'none' },
+      sources: {
+        imds: { enabled: false },
+        sqs: { topicArn, waitTimeSeconds: WAIT_SECONDS, visibilityTimeoutSeconds: 5, recreateRetryMs: 200 },
+      },
+      sweeper: { enabled: false },
+      ...extra,
+    });
+    const d = new DaemonProcess(['run', '--config', config, '--instance-id', instanceId], emulator.env());
+    daemons.push(d);
+    return d;
+  }
+
+  const ready = (d: DaemonProcess) => d.waitForLog((l) => l.message === 'ready', 20000, 'ready');
+  const queueName = (id: string) => `teardownd-${id}`;
+  const queueExists = (id: string) => emulator.sqs.queueNames().includes(queueName(id));
+  const subscriptionsOf = (id: string) =>
+    emulator.sns.subscriptions(topicArn).filter((s) => s.endpoint.endsWith(`:${queueName(id)}`));
+  const receivesOn = (id: string) =>
+    emulator.calls
+      .all()
+      .filter((c) => c.action === 'ReceiveMessage' && String(c.params.QueueUrl).endsWith(`/${queueName(id)}`))
+      .length;
+
+  it('three hosts, 1,000 notices about others: each acts on its own notice only, then its queue goes', async () => {
+    const ds = hosts.map((id) => start(id));
+    await Promise.all(ds.map(ready));
+    for (const id of hosts) {
+      expect(queueExists(id)).toBe(true);
+      expect(subscriptionsOf(id)).toHaveLength(1);
+      expect(subscriptionsOf(id)[0].attributes).toMatchObject({
+        RawMessageDelivery: 'true',
+        FilterPolicyScope: 'MessageBody',
+      });
+    }
+
+    const floodStarted = Date.now();
+    const before = hosts.map(receivesOn);
+    for (const body of flood(1000)) emulator.sns.publish(topicArn, body);
+    // Not one of the 1,000 reached any host's queue.
+    for (const id of hosts) expect(emulator.sqs.messages(`teardownd-${id}`)).toEqual([]);
+
+    for (const id of hosts) emulator.sns.publish(topicArn, spotNotice(id));
+    await Promise.all(
+      ds.map((d) => d.waitForLog((l) => l.message === 'episode closed', 30000, 'episode closed')),
+    );
+    const elapsedS = (Date.now() - floodStarted) / 1000;
+
+    hosts.forEach((id, i) => {
+      const opened = ds[i].logs.filter((l) => l.message === 'episode opened');
+      expect(opened).toHaveLength(1);
+      expect(opened[0]).toMatchObject({ instanceId: id, source: 'sqs', kind: 'spot-terminate' });
+      // No message about anyone else was ever received, released or deleted by this host.
+      const decided = ds[i].logs.filter((l) => String(l.message).startsWith('sqs message '));
+      expect(decided.map((l) => l.category)).toEqual(['termination']);
+      // About one long poll per wait period (plus the one in flight at each end), never a spin.
+      expect(receivesOn(id) - before[i]).toBeLessThanOrEqual(Math.ceil(elapsedS / WAIT_SECONDS) + 2);
+    });
+
+    // After the episode (gate none, not in a group: nothing to complete) queue and subscription go.
+    await DaemonProcess.until(() => hosts.every((id) => !queueExists(id)), 15000, 'queues deleted');
+    for (const id of hosts) expect(subscriptionsOf(id)).toEqual([]);
+    for (const d of ds) {
+      expect(
+        d.logs.some((l) => l.message === 'per-host queue and subscription removed: this host is going'),
+      ).toBe(true);
+    }
+    // Every owner's notice was received once and deleted: none redelivered, none dead-lettered.
+    const own = emulator.sns.deliveries().filter((x) => x.outcome === 'delivered');
+    expect(own).toHaveLength(3);
+  }, 90000);
+
+  it('a restart keeps the queue and its pending notice; a stop or dry-run never removes it', async () => {
+    const [id] = hosts;
+    const ws = new TempWorkspace();
+    workspaces.push(ws);
+    const first = start(id, ws);
+    await ready(first);
+    const url = first.logs.find((l) => l.message === 'per-host queue ready')?.queueUrl;
+    expect(url).toBeDefined();
+    await first.stop(); // the instance is running: a service restart, not a termination
+    expect(
+      first.logs.some((l) => l.message === 'shutdown is not a termination; exiting without changes'),
+    ).toBe(true);
+    expect(queueExists(id)).toBe(true);
+    expect(subscriptionsOf(id)).toHaveLength(1);
+
+    // Published while the daemon was down: the queue keeps it.
+    emulator.sns.publish(topicArn, spotNotice(id));
+    expect(emulator.sqs.messages(queueName(id))).toHaveLength(1);
+
+    // A dry-run daemon uses the queue as it is and removes nothing.
+    const dry = start(id, ws, { dryRun: true });
+    await ready(dry);
+    await dry.waitForLog((l) => l.message === 'episode closed', 20000, 'dry-run episode closed');
+    await dry.stop();
+    expect(queueExists(id)).toBe(true);
+    expect(dry.logs.find((l) => l.message === 'per-host queue kept')).toMatchObject({
+      reason: 'dry-run episode',
+    });
+
+    const second = start(id, ws);
+    await ready(second);
+    expect(second.logs.find((l) => l.message === 'per-host queue ready')?.queueUrl).toBe(url);
+    expect(subscriptionsOf(id)).toHaveLength(1);
+    await second.waitForLog(
+      (l) => l.message === 'episode closed' && l.dryRun !== true,
+      20000,
+      'episode closed',
+    );
+    expect(second.logs.find((l) => l.message === 'episode opened')).toMatchObject({ source: 'sqs' });
+    await DaemonProcess.until(() => !queueExists(id), 15000, 'queue deleted');
+    expect(subscriptionsOf(id)).toEqual([]);
+  }, 90000);
+
+  it("the sweeper removes a dead host's queue and subscription; a host whose name SQS still refuses waits", async () => {
+    const [live, dead] = hosts;
+    const dl = start(live);
+    const dd = start(dead);
+    await Promise.all([ready(dl), ready(dd)]);
+    dd.signal('SIGKILL'); // the host died without warning
+    await dd.exit();
+    emulator.ec2.terminateInstance(dead);
+    emulator.ec2.settle();
+
+    const ws = new TempWorkspace();
+    workspaces.push(ws);
+    const config = ws.writeConfig({ sources: { imds: { enabled: false }, sqs: { topicArn } } });
+    const sweep = await runCli(['sweep', '--apply', '--config', config], emulator.env(), 60000);
+    expect(sweep.stderr).not.toMatch(/TypeError|ReferenceError/);
+    expect(queueExists(dead)).toBe(false);
+    expect(subscriptionsOf(dead)).toEqual([]);
+    expect(queueExists(live)).toBe(true);
+    expect(subscriptionsOf(live)).toHaveLength(1);
+    expect(
+      sweep.logs.find((l) => l.message === 'removed the per-host queue of a gone instance'),
+    ).toMatchObject({
+      owner: dead,
+    });
+
+    // The live host's queue is deleted by hand while its daemon is down: SQS refuses the name for
+    // 60 s; the daemon waits it out (the window is closed by hand once the refusal was seen).
+    await dl.stop();
+    emulator.sqs.configure({ recreateAfterDeleteMs: 60000 });
+    emulator.sqs.deleteQueue(queueName(live));
+    const again = start(live);
+    await again.waitForLog(
+      (l) => l.message === 'queue name deleted recently; SQS refuses it for 60 s, retrying',
+      20000,
+      'QueueDeletedRecently retry',
+    );
+    expect(queueExists(live)).toBe(false);
+    emulator.sqs.configure({ recreateAfterDeleteMs: 0 });
+    await ready(again);
+    expect(queueExists(live)).toBe(true);
+    expect(subscriptionsOf(live)).toHaveLength(1);
+  }, 90000);
+});
+
+describe('teardownd run: the shared-queue option', () => {
+  let emulator: AwsEmulator;
+  let workspaces: TempWorkspace[];
+  let daemons: DaemonProcess[];
+
+  beforeEach(async () => {
+    emulator = await AwsEmulator.start();
+    workspaces = [];
+    daemons = [];
+  });
+  afterEach(async () => {
+    for (const d of daemons) await d.stop();
+    await emulator.stop();
+    for (const w of workspaces) w.cleanup();
+  });
+
+  it('no host spins on foreign messages, and every owner gets its notice before the DLQ could take it', async () => {
+    const hosts = ['i-0aaa0000000000001', 'i-0bbb0000000000002', 'i-0ccc0000000000003'];
+    const release = { min: 2, max: 4 };
+    // The documented sizing rule: maxReceiveCount ≥ 10 × the number of consumers.
+    const queueUrl = emulator.sqs.createQueue('teardownd-shared', {
+      deadLetterQueue: 'teardownd-shared-dlq',
+      maxReceiveCount: 10 * hosts.length,
+    });
+    const ds = hosts.map((id) => {
+      const ws = new TempWorkspace();
+      workspaces.push(ws);
+      const config = ws.writeConfig({
+        gate: { mode: 'override', override: 'none' },
+        sources: {
+          imds: { enabled: false },
+          sqs: {
+            queueUrl,
+            waitTimeSeconds: WAIT_SECONDS,
+            visibilityTimeoutSeconds: 5,
+            foreignReleaseSeconds: release,
+          },
+        },
+        sweeper: { enabled: false },
+      });
+      const d = new DaemonProcess(['run', '--config', config, '--instance-id', id], emulator.env());
+      daemons.push(d);
+      return d;
+    });
+    await Promise.all(ds.map((d) => d.waitForLog((l) => l.message === 'ready', 20000, 'ready')));
+    const started = Date.now();
+    const bodies = flood(100);
+    for (const b of bodies) emulator.sqs.send(queueUrl, b);
+    for (const id of hosts) emulator.sqs.send(queueUrl, spotNotice(id));
+    // Bound: with N hosts an owner waits on average (N − 1) × the mean delay; generous here.
+    await Promise.all(
+      ds.map((d) => d.waitForLog((l) => l.message === 'episode opened', 60000, 'episode opened')),
+    );
+    const elapsedS = (Date.now() - started) / 1000;
+    hosts.forEach((id, i) =>
+      expect(ds[i].logs.find((l) => l.message === 'episode opened')).toMatchObject({ instanceId: id }),
+    );
+    // No spin: a foreign message comes back no sooner than `min` seconds after each receive.
+    const maxReceives = 1 + Math.floor(elapsedS / release.min);
+    const flooded = emulator.sqs.messages(queueUrl).filter((m) => !hosts.some((h) => m.body.includes(h)));
+    expect(Math.max(...flooded.map((m) => m.receiveCount))).toBeLessThanOrEqual(maxReceives);
+    // Every release had a delay within the configured range, never 0.
+    const delays = emulator.sqs.visibilityChanges(queueUrl).map((c) => c.seconds);
+    expect(delays.length).toBeGreaterThan(0);
+    expect(delays.filter((s) => s !== 5 && (s < release.min || s > release.max))).toEqual([]);
+    // None of the owners' notices reached the dead-letter queue.
+    const dlq = emulator.sqs.messages('teardownd-shared-dlq');
+    expect(dlq.filter((m) => hosts.some((h) => m.body.includes(h)))).toEqual([]);
+  }, 120000);
+});
