@@ -134,7 +134,8 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     const ctx: RunContext = { runtime, config, logger, clients, instanceId, dryRun };
     logger.info('starting', { instanceId, stage: 'startup', dryRun, region: clients.region, config });
 
-    let sqs: SqsSource | undefined;
+    // Built right after the coordinator it feeds; the closures below run only once it exists.
+    let sqs: SqsSource | undefined = undefined;
     const coordinator: Coordinator<ReportLike> = new Coordinator({
       instanceId,
       bootId: (deps.bootId ?? readBootId)(),

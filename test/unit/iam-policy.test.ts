@@ -46,10 +46,12 @@ describe('scripts/iam-policy.json', () => {
     expect(policy.Version).toBe('2012-10-17');
   });
 
-  it('uses Resource "*" only for Describe calls, which have no resource-level permissions', () => {
+  it('uses Resource "*" only for Describe calls and ListQueues, which have no resource-level permissions', () => {
     for (const s of policy.Statement) {
       const star = list(s.Resource).includes('*');
-      const describeOnly = list(s.Action).every((a) => /^(ec2|autoscaling):Describe/.test(a));
+      const describeOnly = list(s.Action).every(
+        (a) => /^(ec2|autoscaling):Describe/.test(a) || a === 'sqs:ListQueues',
+      );
       expect([s.Sid, star]).toEqual([s.Sid, describeOnly]);
     }
   });
@@ -88,7 +90,10 @@ describe('scripts/iam-policy.json', () => {
     expect(resourceOf('autoscaling:CompleteLifecycleAction')).toEqual([
       'arn:aws:autoscaling:${Region}:${AccountId}:autoScalingGroup:*:autoScalingGroupName/${AutoScalingGroupName}',
     ]);
-    expect(resourceOf('sqs:ReceiveMessage')).toEqual(['arn:aws:sqs:${Region}:${AccountId}:${QueueName}']);
+    expect(resourceOf('sqs:ReceiveMessage')).toEqual(['arn:aws:sqs:${Region}:${AccountId}:teardownd-*']);
+    // The sweeper may delete only per-host queues.
+    expect(resourceOf('sqs:DeleteQueue')).toEqual(['arn:aws:sqs:${Region}:${AccountId}:teardownd-*']);
+    expect(resourceOf('sns:Subscribe')).toEqual(['arn:aws:sns:${Region}:${AccountId}:${TopicName}']);
     expect(resourceOf('s3:PutObject')).toEqual(['arn:aws:s3:::${ReportBucket}/${ReportPrefix}*']);
     expect(resourceOf('logs:PutLogEvents')).toEqual([
       'arn:aws:logs:${Region}:${AccountId}:log-group:${LogGroupName}:*',
