@@ -1,7 +1,7 @@
 import { AwsEmulator } from '../emulator/server';
-import { fixture, withFields } from '../fixtures/events';
 import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
 import { seedLoxilbCluster } from '../helpers/footprint';
+import { flood, spotNotice } from '../helpers/notice-flood';
 
 /**
  * Issue 11: every host hears its own notices. Real daemon processes against the emulator: three
@@ -10,62 +10,6 @@ import { seedLoxilbCluster } from '../helpers/footprint';
  */
 
 const WAIT_SECONDS = 1;
-
-/** A deterministic PRNG so the flood is the same on every run. */
-function lcg(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x = (x * 1103515245 + 12345) % 2147483648;
-    return x / 2147483648;
-  };
-}
-
-/** `count` bodies about other instances (every shape) and unrelated events. */
-function flood(count: number, seed = 7): string[] {
-  const random = lcg(seed);
-  const otherId = () =>
-    `i-0${Math.floor(random() * 0xffffffff)
-      .toString(16)
-      .padStart(8, '0')}ffffffff`;
-  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
-  const makers: Array<() => string> = [
-    () => withFields('eventbridge-spot-interruption.json', { time: now, 'detail.instance-id': otherId() }),
-    () => withFields('eventbridge-lifecycle-terminate.json', { 'detail.EC2InstanceId': otherId() }),
-    () => withFields('eventbridge-rebalance.json', { 'detail.instance-id': otherId() }),
-    () =>
-      withFields('eventbridge-state-change.json', {
-        'detail.instance-id': otherId(),
-        'detail.state': 'stopping',
-      }),
-    () => withFields('asg-direct-terminate.json', { EC2InstanceId: otherId() }),
-    () => {
-      const id = otherId();
-      return withFields('eventbridge-health-retirement.json', {
-        resources: [id],
-        'detail.affectedEntities': [{ entityValue: id }],
-      });
-    },
-    () => fixture('asg-test-notification.json'),
-    () =>
-      JSON.stringify({
-        version: '0',
-        id: `x-${random()}`,
-        'detail-type': 'Object Created',
-        source: 'aws.s3',
-        resources: ['arn:aws:s3:::bucket'],
-        detail: { bucket: { name: 'b' } },
-      }),
-  ];
-  return Array.from({ length: count }, () => makers[Math.floor(random() * makers.length)]());
-}
-
-function spotNotice(instanceId: string): string {
-  return withFields('eventbridge-spot-interruption.json', {
-    time: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    'detail.instance-id': instanceId,
-    'detail.instance-action': 'terminate',
-  });
-}
 
 describe('teardownd run: a queue per host on the group topic', () => {
   let emulator: AwsEmulator;
