@@ -119,7 +119,7 @@ export class SqsSource implements HeldMessages {
   private async trySetup(signal: AbortSignal, attempt: number): Promise<void> {
     try {
       const ref = await this.hostQueue!.ensure(signal);
-      if (ref) this.consumer = this.consumerFor(ref.queueUrl);
+      if (ref) this.consumer = this.consumerFor(ref.queueUrl, true);
     } catch (err) {
       if (signal.aborted) return;
       const code = errorCodeOf(err);
@@ -139,8 +139,15 @@ export class SqsSource implements HeldMessages {
     }
   }
 
-  private consumerFor(queueUrl: string): SqsConsumer {
-    const { config, clients, runtime, logger, instanceId, dryRun } = this.ctx;
+  private consumerFor(queueUrl: string, ownQueue = false): SqsConsumer {
+    const { clients, runtime, logger, instanceId, dryRun } = this.ctx;
+    let config = this.ctx.config;
+    if (ownQueue) {
+      // Nobody else reads this host's queue: anything about another instance that slipped past the
+      // filter (a message published straight to the queue) would only come back forever.
+      const sqs = { ...config.sources.sqs, foreignMessages: 'delete' as const };
+      config = { ...config, sources: { ...config.sources, sqs } };
+    }
     return new SqsConsumer({
       sqs: clients.sqs,
       queueUrl,
