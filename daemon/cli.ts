@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/config/load';
+import { version } from '../package.json';
 import { commandModules } from './commands';
 
 /** Exit codes: 0 done, 1 something left behind (or failed), 2 bad input. */
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
       'config file (default /etc/teardownd/config.json; missing default = all defaults)',
     )
     .option('--log-level <level>', 'error | warn | info | debug (overrides log.level)')
+    .version(version, '-V, --version', 'print the version and exit')
     .exitOverride()
     .showHelpAfterError();
   for (const register of commandModules) register(program);

@@ -90,15 +90,19 @@ describe('teardownd run: termination episodes', () => {
     );
   });
 
-  it('a spot notice in IMDS: the first change comes within a poll interval (plus margin) and the report is written', async () => {
+  it('a spot notice in IMDS alone opens the episode, tears down and writes the report', async () => {
+    // How fast the notice is acted on is a figure of `npm run bench` (notice → first action), not a
+    // timed assertion here: a loaded CI machine must not turn latency into a red test.
     const d = start();
     await ready(d);
+    expect(teardownCalls()).toEqual([]);
     const noticeAt = Date.now();
     emulator.imds.setSpotAction('terminate');
     await closed(d);
+    const opened = d.logs.filter((l) => l.message === 'episode opened');
+    expect(opened.map((l) => [l.source, l.kind])).toEqual([['imds', 'spot-terminate']]);
     const first = teardownCalls().find((c) => c.service === 'ec2')!;
-    // Poll interval 100 ms; the margin covers discovery and a loaded 2-core CI machine.
-    expect(first.at - noticeAt).toBeLessThan(100 + 1500);
+    expect(first.at).toBeGreaterThanOrEqual(noticeAt);
     const written = d.logs.find((l) => l.message === 'report written');
     expect(written?.outcome).toBe('clean');
     expect(leftovers(emulator, ids)).toEqual([]);

@@ -14,6 +14,9 @@ import { SnsService, SnsServiceOptions } from './sns';
 import { SqsService, SqsServiceOptions } from './sqs';
 import { EmulatorError, EmulatorRequest, EmulatorResponse, ServiceHandler, ServiceName } from './types';
 
+/** The access key id `env()` hands the daemon: `emulator.calls.by(DAEMON_ACCESS_KEY_ID)` are its calls. */
+export const DAEMON_ACCESS_KEY_ID = 'AKIAEMULATOR';
+
 export interface EmulatorOptions {
   /** 0 (default) = an ephemeral port. Always bound to 127.0.0.1. */
   port?: number;
@@ -89,7 +92,7 @@ export class AwsEmulator {
       AWS_ENDPOINT_URL: this.url,
       AWS_EC2_METADATA_SERVICE_ENDPOINT: this.url,
       AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'AKIAEMULATOR',
+      AWS_ACCESS_KEY_ID: DAEMON_ACCESS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: 'emulator-secret',
       AWS_EC2_METADATA_DISABLED: 'true',
     };
