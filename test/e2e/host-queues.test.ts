@@ -217,6 +217,51 @@ describe('teardownd run: a queue per host on the group topic', () => {
   }, 90000);
 });
 
+describe('teardownd run: per-host queue setup when SNS is down', () => {
+  let emulator: AwsEmulator;
+  let ws: TempWorkspace;
+  let d: DaemonProcess | undefined;
+  afterEach(async () => {
+    await d?.stop();
+    await emulator.stop();
+    ws.cleanup();
+  });
+
+  it('the daemon is ready without its queue, and subscribes once SNS answers again', async () => {
+    emulator = await AwsEmulator.start();
+    ws = new TempWorkspace();
+    const topicArn = emulator.sns.createTopic('teardownd');
+    emulator.faults.add({
+      service: 'sns',
+      action: 'Subscribe',
+      kind: 'error',
+      code: 'InternalError',
+      status: 500,
+    });
+    const config = ws.writeConfig({
+      gate: { mode: 'override', override: 'none' },
+      sources: { imds: { enabled: false }, sqs: { topicArn, waitTimeSeconds: 1 } },
+      sweeper: { enabled: false },
+    });
+    d = new DaemonProcess(
+      ['run', '--config', config, '--instance-id', 'i-0abc0000000000001'],
+      emulator.env(),
+    );
+    await d.waitForLog(
+      (l) => l.message === 'per-host queue setup failed; retrying (IMDS still watches meanwhile)',
+      20000,
+    );
+    await d.waitForLog((l) => l.message === 'ready', 20000, 'ready');
+    expect(emulator.sns.subscriptions(topicArn)).toEqual([]);
+    emulator.faults.clear();
+    await d.waitForLog((l) => l.message === 'per-host queue ready', 20000, 'queue ready after the outage');
+    expect(emulator.sns.subscriptions(topicArn)).toHaveLength(1);
+    // And it consumes: its own notice opens an episode.
+    emulator.sns.publish(topicArn, spotNotice('i-0abc0000000000001'));
+    await d.waitForLog((l) => l.message === 'episode opened', 20000, 'episode opened');
+  }, 60000);
+});
+
 describe('teardownd run: the shared-queue option', () => {
   let emulator: AwsEmulator;
   let workspaces: TempWorkspace[];
