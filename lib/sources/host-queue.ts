@@ -242,12 +242,13 @@ export class HostQueue {
       });
     }
     if (!arn.startsWith('arn:') || /pending/i.test(arn)) {
-      logger.error('the subscription waits for confirmation: the topic is in another account', {
+      // The queue's owner subscribing is confirmed at once; pending means someone else's credentials.
+      logger.error('the subscription waits for confirmation: notices will not arrive until it is confirmed', {
         instanceId,
         stage: 'sqs-setup',
         resource: queueArn,
         topicArn,
-        hint: 'confirm it with the Token of the SubscriptionConfirmation message in the queue (aws sns confirm-subscription)',
+        hint: "run the daemon with the queue owner's credentials (the instance role), or confirm with the SubscriptionConfirmation's token (aws sns confirm-subscription)",
       });
     }
     return arn;

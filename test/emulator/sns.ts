@@ -14,9 +14,11 @@ import { EmulatorError, EmulatorRequest, EmulatorResponse, ServiceHandler } from
  * Delivery to SQS is synchronous inside Publish and follows SNS: each subscription's filter policy
  * (sns-filter.ts) decides; the queue's policy must allow the topic to send (otherwise the message is
  * dropped and counted as a failed delivery, as SNS only logs it); raw delivery puts the message
- * itself in the queue, otherwise the SNS JSON envelope. A subscription from another account's queue
- * is `PendingConfirmation` until ConfirmSubscription with the token SNS sent to that queue in a
- * SubscriptionConfirmation message; a same-account SQS subscription is confirmed at once.
+ * itself in the queue, otherwise the SNS JSON envelope. The emulator has one account, and every
+ * caller is in it: a caller subscribing a queue of its own account (the queue's owner) is confirmed
+ * at once, as on SNS; a queue of another account is subscribed by the topic's owner, so it stays
+ * `PendingConfirmation` until ConfirmSubscription with the token SNS sent to that queue in a
+ * SubscriptionConfirmation message.
  * Subscribing the same endpoint again returns the existing ARN when the attributes are the same and
  * fails with InvalidParameter when they differ. A topic takes `filterPolicyLimit` (AWS default 200)
  * subscriptions with a filter policy; the next Subscribe / SetSubscriptionAttributes with one fails
