@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/config/load';
+import { StateDirError } from '../lib/state-dir';
 import { version } from '../package.json';
 import { commandModules } from './commands';
 
@@ -42,7 +43,7 @@ export async function runCli(argv: string[]): Promise<number> {
         return EXIT_OK;
       return EXIT_BAD_INPUT;
     }
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StateDirError) {
       process.stderr.write(`teardownd: ${err.message}\n`);
       return EXIT_BAD_INPUT;
     }

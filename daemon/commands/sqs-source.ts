@@ -1,5 +1,6 @@
 import type { AcceptResult, HeldMessages } from '../../lib/coordinator';
 import type { EpisodeState } from '../../lib/journal';
+import type { HostIdentity } from '../../lib/sources/instance-identity';
 import type { TerminationNotice } from '../../lib/notice';
 import { errorCodeOf } from '../../lib/aws/errors';
 import { HostQueue, queueRetirement } from '../../lib/sources/host-queue';
@@ -22,6 +23,8 @@ export class SqsSource implements HeldMessages {
 
   constructor(
     private readonly ctx: RunContext,
+    /** The account and region messages must name (checked by the classifier). */
+    private readonly identity: HostIdentity,
     private readonly onNotice: (n: TerminationNotice, m: { messageId: string }) => Promise<AcceptResult>,
   ) {
     const { config, clients, runtime, logger, instanceId, dryRun } = ctx;
@@ -155,6 +158,7 @@ export class SqsSource implements HeldMessages {
       clock: runtime.clock,
       logger,
       instanceId,
+      identity: this.identity,
       dryRun,
       onNotice: this.onNotice,
     });

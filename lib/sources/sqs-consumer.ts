@@ -11,6 +11,7 @@ import { Config } from '../config/schema';
 import type { AcceptResult, HeldMessages } from '../coordinator';
 import { Logger } from '../log';
 import { TerminationNotice } from '../notice';
+import { HostIdentity } from './instance-identity';
 import { classifyMessage, Classification, MessageDecision } from './sqs-messages';
 
 /**
@@ -28,6 +29,8 @@ export interface SqsConsumerDeps {
   clock: Clock;
   logger: Logger;
   instanceId: string;
+  /** This host's account and region; a message from another one is foreign (see sqs-messages). */
+  identity?: HostIdentity;
   /** Dry-run: nothing is deleted; a would-be delete is left in flight (`retain`). */
   dryRun: boolean;
   /** Uniform in [0, 1): the jitter of foreign-message delays (default Math.random). */
@@ -113,6 +116,8 @@ export class SqsConsumer implements HeldMessages {
     try {
       const c = classifyMessage(message.Body, {
         selfInstanceId: instanceId,
+        selfAccountId: this.deps.identity?.accountId,
+        selfRegion: this.deps.identity?.region,
         messageId,
         receivedAt: clock.now(),
         receiveCount,
