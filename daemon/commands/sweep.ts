@@ -1,6 +1,6 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Command } from 'commander';
-import { createEc2Client } from '../../lib/aws/clients';
+import { createAwsClients, createEc2Client, destroyAwsClients } from '../../lib/aws/clients';
 import { Config, REGION_PATTERN } from '../../lib/config/schema';
 import { OwnershipMarker } from '../../lib/ownership';
 import { sweepExitCode, summarizeSweep } from '../../lib/sweep-report';
@@ -102,18 +102,30 @@ export function registerSweep(program: Command): void {
         );
         const reports = results.map((r) => r.report);
         let code: number = sweepExitCode(reports);
-        // Per-host queues of gone hosts (standard topology), in this host's region.
-        if (config.sources.sqs.topicArn) {
-          const aws = await runtime.aws();
-          const queues = await sweepHostQueues(
-            { sqs: aws.sqs, sns: aws.sns, ec2: aws.ec2, config, clock: runtime.clock, logger },
-            { mode, signal: abort.signal },
-          );
-          if (queues.errors.length || (mode === 'report' && queues.orphans.length)) code = EXIT_LEFT_BEHIND;
+        // Per-host queues of gone hosts (standard topology), in the topic's region (its ARN says).
+        let hostQueues: Awaited<ReturnType<typeof sweepHostQueues>> | undefined;
+        const topicArn = config.sources.sqs.topicArn;
+        if (topicArn) {
+          const aws = createAwsClients({ region: topicArn.split(':')[3] });
+          try {
+            hostQueues = await sweepHostQueues(
+              { sqs: aws.sqs, sns: aws.sns, ec2: aws.ec2, config, clock: runtime.clock, logger },
+              { mode, signal: abort.signal },
+            );
+          } finally {
+            destroyAwsClients(aws);
+          }
+          const q = hostQueues;
+          if (q.errors.length || (mode === 'report' && q.orphans.length)) code = EXIT_LEFT_BEHIND;
+          if (!opts.json) {
+            process.stdout.write(
+              `per-host queues of gone instances: ${q.orphans.length} (${mode === 'apply' ? `${q.orphans.filter((o) => o.removed).length} removed` : 'report only'}), ${q.kept.length} kept, ${q.errors.length} error(s)\n`,
+            );
+          }
         }
         if (results.some((r) => r.writeError)) code = EXIT_LEFT_BEHIND;
         if (opts.json) {
-          const doc = { exitCode: code, files: results.map((r) => r.path ?? null), reports };
+          const doc = { exitCode: code, files: results.map((r) => r.path ?? null), reports, hostQueues };
           process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
         } else {
           for (const r of results) {

@@ -188,6 +188,7 @@ describe('teardownd run: a queue per host on the group topic', () => {
     const config = ws.writeConfig({ sources: { imds: { enabled: false }, sqs: { topicArn } } });
     const sweep = await runCli(['sweep', '--apply', '--config', config], emulator.env(), 60000);
     expect(sweep.stderr).not.toMatch(/TypeError|ReferenceError/);
+    expect(sweep.stdout).toContain('per-host queues of gone instances: 1 (1 removed), 1 kept, 0 error(s)');
     expect(queueExists(dead)).toBe(false);
     expect(subscriptionsOf(dead)).toEqual([]);
     expect(queueExists(live)).toBe(true);
