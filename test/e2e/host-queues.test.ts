@@ -130,7 +130,7 @@ describe('teardownd run: a queue per host on the group topic', () => {
     await ready(first);
     const url = first.logs.find((l) => l.message === 'per-host queue ready')?.queueUrl;
     expect(url).toBeDefined();
-    await first.stop(); // the instance is running: a service restart, not a termination
+    await first.stop(20000); // the instance is running: a service restart, not a termination
     expect(
       first.logs.some((l) => l.message === 'shutdown is not a termination; exiting without changes'),
     ).toBe(true);
@@ -145,7 +145,7 @@ describe('teardownd run: a queue per host on the group topic', () => {
     const dry = start(id, ws, { dryRun: true });
     await ready(dry);
     await dry.waitForLog((l) => l.message === 'episode closed', 20000, 'dry-run episode closed');
-    await dry.stop();
+    await dry.stop(20000);
     expect(queueExists(id)).toBe(true);
     expect(dry.logs.find((l) => l.message === 'per-host queue kept')).toMatchObject({
       reason: 'dry-run episode',
@@ -201,7 +201,7 @@ describe('teardownd run: a queue per host on the group topic', () => {
 
     // The live host's queue is deleted by hand while its daemon is down: SQS refuses the name for
     // 60 s; the daemon waits it out (the window is closed by hand once the refusal was seen).
-    await dl.stop();
+    await dl.stop(20000);
     emulator.sqs.configure({ recreateAfterDeleteMs: 60000 });
     emulator.sqs.deleteQueue(queueName(live));
     const again = start(live);
