@@ -131,9 +131,12 @@ describe('teardownd run: a queue per host on the group topic', () => {
     const url = first.logs.find((l) => l.message === 'per-host queue ready')?.queueUrl;
     expect(url).toBeDefined();
     await first.stop(20000); // the instance is running: a service restart, not a termination
-    expect(
-      first.logs.some((l) => l.message === 'shutdown is not a termination; exiting without changes'),
-    ).toBe(true);
+    // Output may trail the exit event: wait (bounded) for the line rather than read it at once.
+    await DaemonProcess.until(
+      () => first.logs.some((l) => l.message === 'shutdown is not a termination; exiting without changes'),
+      5000,
+      'the shutdown verdict',
+    );
     expect(queueExists(id)).toBe(true);
     expect(subscriptionsOf(id)).toHaveLength(1);
 
@@ -147,6 +150,7 @@ describe('teardownd run: a queue per host on the group topic', () => {
     await dry.waitForLog((l) => l.message === 'episode closed', 20000, 'dry-run episode closed');
     await dry.stop(20000);
     expect(queueExists(id)).toBe(true);
+    await DaemonProcess.until(() => dry.logs.some((l) => l.message === 'per-host queue kept'), 5000, 'kept');
     expect(dry.logs.find((l) => l.message === 'per-host queue kept')).toMatchObject({
       reason: 'dry-run episode',
     });
