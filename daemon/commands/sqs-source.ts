@@ -20,6 +20,8 @@ export class SqsSource implements HeldMessages {
   private readonly consumerStop = new AbortController();
   private loop?: Promise<void>;
   private retired = false;
+  /** Dry-run without an existing per-host queue: nothing to consume, and nothing to create. */
+  private noQueue = false;
 
   constructor(
     private readonly ctx: RunContext,
@@ -73,7 +75,9 @@ export class SqsSource implements HeldMessages {
   run(signal: AbortSignal): Promise<void> {
     this.loop = (async () => {
       const stop = AbortSignal.any([signal, this.consumerStop.signal]);
-      for (let attempt = 2; this.hostQueue && !this.consumer && !this.retired && !stop.aborted; attempt++) {
+      const waiting = () =>
+        this.hostQueue && !this.consumer && !this.retired && !this.noQueue && !stop.aborted;
+      for (let attempt = 2; waiting(); attempt++) {
         const delayMs = Math.min(30000, 1000 * 2 ** Math.min(5, attempt - 2));
         try {
           await this.ctx.runtime.clock.sleep(delayMs, stop);
@@ -123,6 +127,7 @@ export class SqsSource implements HeldMessages {
     try {
       const ref = await this.hostQueue!.ensure(signal);
       if (ref) this.consumer = this.consumerFor(ref.queueUrl, true);
+      else this.noQueue = true;
     } catch (err) {
       if (signal.aborted) return;
       const code = errorCodeOf(err);
