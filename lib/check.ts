@@ -1,6 +1,8 @@
 import {
   DescribeAutoScalingInstancesCommand,
+  DescribeAutoScalingInstancesCommandOutput,
   DescribeLifecycleHooksCommand,
+  DescribeLifecycleHooksCommandOutput,
 } from '@aws-sdk/client-auto-scaling';
 import {
   Address,
@@ -9,11 +11,17 @@ import {
   DeleteRouteTableCommand,
   DeleteSubnetCommand,
   DescribeAddressesCommand,
+  DescribeAddressesResult,
   DescribeInstancesCommand,
+  DescribeInstancesResult,
   DescribeNetworkInterfacesCommand,
+  DescribeNetworkInterfacesResult,
   DescribeRouteTablesCommand,
+  DescribeRouteTablesResult,
   DescribeSubnetsCommand,
+  DescribeSubnetsResult,
   DescribeVpcsCommand,
+  DescribeVpcsResult,
   DetachNetworkInterfaceCommand,
   DisassociateAddressCommand,
   DisassociateRouteTableCommand,
@@ -23,10 +31,14 @@ import {
   RouteTable,
   Subnet,
 } from '@aws-sdk/client-ec2';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueAttributesResult } from '@aws-sdk/client-sqs';
+import { AwsClient, awsCall, AwsCommand } from './aws/call';
 import type { AwsClients } from './aws/clients';
 import { errorCodeOf } from './aws/errors';
+import type { TokenBucket } from './aws/pacer';
+import type { Clock } from './clock';
 import type { Config } from './config/schema';
+import type { Logger } from './log';
 
 /**
  * `teardownd check`: verifies the host's set-up without changing anything. Every check becomes one
@@ -73,6 +85,10 @@ export interface CheckDeps {
   checkWritable(dir: string): Promise<void>;
   /** --instance-id, for running off-instance or when IMDS is down. */
   instanceId?: string;
+  clock: Clock;
+  logger: Logger;
+  /** The per-process pacer of mutating EC2 calls (the DryRun checks use it too). */
+  pacer?: TokenBucket;
 }
 
 /**
@@ -170,6 +186,16 @@ function awsFailure(check: string, action: string, err: unknown, resource?: stri
 }
 
 /** Tag values loxilb writes: `loxilb-<kind><--cloudinstance>`. */
+/**
+ * check's AWS calls, through the one call path: cut by aws.callTimeoutMs, a few attempts (someone is
+ * waiting at a terminal), DryRun calls paced like the mutating calls they stand for.
+ */
+function caller(deps: CheckDeps) {
+  const ctx = { clock: deps.clock, logger: deps.logger, config: deps.config, pacer: deps.pacer };
+  return async <O>(client: AwsClient, command: AwsCommand, dryRunOfMutation = false): Promise<O> =>
+    (await awsCall<O>(ctx, client, command, { mutating: dryRunOfMutation, maxAttempts: 3 })).output;
+}
+
 function loxilbTag(config: Config, kind: 'eni' | 'subnet' | 'routetable'): Filter {
   return {
     Name: `tag:${config.ownership.tagKey}`,
@@ -378,10 +404,14 @@ async function discover(
     return false;
   };
   const ec2 = clients.ec2;
+  const send = caller(deps);
 
   if (instanceId) {
     try {
-      const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+      const out = await send<DescribeInstancesResult>(
+        ec2,
+        new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+      );
       const inst = out.Reservations?.[0]?.Instances?.[0];
       found.vpcId = inst?.VpcId;
       add({
@@ -405,7 +435,8 @@ async function discover(
     [
       'ec2:DescribeNetworkInterfaces',
       async () => {
-        const out = await ec2.send(
+        const out = await send<DescribeNetworkInterfacesResult>(
+          ec2,
           new DescribeNetworkInterfacesCommand({ Filters: [loxilbTag(config, 'eni')] }),
         );
         found.enis = out.NetworkInterfaces ?? [];
@@ -415,7 +446,10 @@ async function discover(
     [
       'ec2:DescribeSubnets',
       async () => {
-        const out = await ec2.send(new DescribeSubnetsCommand({ Filters: [loxilbTag(config, 'subnet')] }));
+        const out = await send<DescribeSubnetsResult>(
+          ec2,
+          new DescribeSubnetsCommand({ Filters: [loxilbTag(config, 'subnet')] }),
+        );
         found.subnets = out.Subnets ?? [];
         return `${found.subnets.length} loxilb subnet(s)`;
       },
@@ -423,7 +457,8 @@ async function discover(
     [
       'ec2:DescribeRouteTables',
       async () => {
-        const out = await ec2.send(
+        const out = await send<DescribeRouteTablesResult>(
+          ec2,
           new DescribeRouteTablesCommand({ Filters: [loxilbTag(config, 'routetable')] }),
         );
         found.routeTables = out.RouteTables ?? [];
@@ -437,7 +472,10 @@ async function discover(
         const filters: Filter[] = enis.length
           ? [{ Name: 'network-interface-id', Values: enis }]
           : [{ Name: 'domain', Values: ['vpc'] }];
-        const out = await ec2.send(new DescribeAddressesCommand({ Filters: filters }));
+        const out = await send<DescribeAddressesResult>(
+          ec2,
+          new DescribeAddressesCommand({ Filters: filters }),
+        );
         found.addresses = out.Addresses ?? [];
         return `${found.addresses.length} Elastic IP(s)${enis.length ? ' on loxilb ENIs' : ''}`;
       },
@@ -451,7 +489,7 @@ async function discover(
           : found.vpcId
             ? { VpcIds: [found.vpcId] }
             : {};
-        const out = await ec2.send(new DescribeVpcsCommand(input));
+        const out = await send<DescribeVpcsResult>(ec2, new DescribeVpcsCommand(input));
         const vpcs = out.Vpcs ?? [];
         return cidr ? `${vpcs.length} VPC(s) holding ${cidr}` : `${vpcs.length} VPC(s)`;
       },
@@ -483,7 +521,8 @@ async function checkMutatingEc2(
   add: (r: CheckResult) => void,
 ): Promise<void> {
   const { config } = deps;
-  const ec2 = clients.ec2;
+  const send = caller(deps);
+  const dryRunSend = (command: AwsCommand) => send(clients.ec2, command, true);
   if (!d.complete) {
     add({
       status: 'WARN',
@@ -517,7 +556,7 @@ async function checkMutatingEc2(
       action: 'ec2:CreateTags',
       resource: eni?.NetworkInterfaceId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new CreateTagsCommand({
             DryRun: true,
             Resources: [eni!.NetworkInterfaceId!],
@@ -529,21 +568,23 @@ async function checkMutatingEc2(
       action: 'ec2:DisassociateAddress',
       resource: association?.AssociationId,
       send: () =>
-        ec2.send(new DisassociateAddressCommand({ DryRun: true, AssociationId: association!.AssociationId })),
+        dryRunSend(
+          new DisassociateAddressCommand({ DryRun: true, AssociationId: association!.AssociationId }),
+        ),
     },
     config.eip.policy === 'release-owned'
       ? {
           action: 'ec2:ReleaseAddress',
           resource: releasable?.AllocationId,
           send: () =>
-            ec2.send(new ReleaseAddressCommand({ DryRun: true, AllocationId: releasable!.AllocationId })),
+            dryRunSend(new ReleaseAddressCommand({ DryRun: true, AllocationId: releasable!.AllocationId })),
         }
       : { action: 'ec2:ReleaseAddress', notNeeded: 'eip.policy is "disassociate"' },
     {
       action: 'ec2:DetachNetworkInterface',
       resource: attached?.Attachment?.AttachmentId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new DetachNetworkInterfaceCommand({
             DryRun: true,
             AttachmentId: attached!.Attachment!.AttachmentId!,
@@ -554,7 +595,7 @@ async function checkMutatingEc2(
       action: 'ec2:DeleteNetworkInterface',
       resource: eni?.NetworkInterfaceId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new DeleteNetworkInterfaceCommand({ DryRun: true, NetworkInterfaceId: eni!.NetworkInterfaceId! }),
         ),
     },
@@ -562,7 +603,7 @@ async function checkMutatingEc2(
       action: 'ec2:DisassociateRouteTable',
       resource: rtAssociation?.RouteTableAssociationId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new DisassociateRouteTableCommand({
             DryRun: true,
             AssociationId: rtAssociation!.RouteTableAssociationId!,
@@ -573,12 +614,12 @@ async function checkMutatingEc2(
       action: 'ec2:DeleteRouteTable',
       resource: routeTable?.RouteTableId,
       send: () =>
-        ec2.send(new DeleteRouteTableCommand({ DryRun: true, RouteTableId: routeTable!.RouteTableId! })),
+        dryRunSend(new DeleteRouteTableCommand({ DryRun: true, RouteTableId: routeTable!.RouteTableId! })),
     },
     {
       action: 'ec2:DeleteSubnet',
       resource: subnet?.SubnetId,
-      send: () => ec2.send(new DeleteSubnetCommand({ DryRun: true, SubnetId: subnet!.SubnetId! })),
+      send: () => dryRunSend(new DeleteSubnetCommand({ DryRun: true, SubnetId: subnet!.SubnetId! })),
     },
   ];
 
@@ -660,10 +701,12 @@ async function checkAutoScaling(
   add: (r: CheckResult) => void,
 ): Promise<void> {
   const { autoScalingGroupName: group, hookName } = deps.config.lifecycle;
+  const send = caller(deps);
   let memberOf: string | undefined;
   if (instanceId) {
     try {
-      const out = await clients.autoScaling.send(
+      const out = await send<DescribeAutoScalingInstancesCommandOutput>(
+        clients.autoScaling,
         new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
       );
       memberOf = out.AutoScalingInstances?.[0]?.AutoScalingGroupName;
@@ -703,7 +746,8 @@ async function checkAutoScaling(
     });
   }
   try {
-    const out = await clients.autoScaling.send(
+    const out = await send<DescribeLifecycleHooksCommandOutput>(
+      clients.autoScaling,
       new DescribeLifecycleHooksCommand({ AutoScalingGroupName: group, LifecycleHookNames: [hookName] }),
     );
     const hook = out.LifecycleHooks?.find((h) => h.LifecycleHookName === hookName);
@@ -743,6 +787,7 @@ async function checkAutoScaling(
 }
 
 async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<CheckResult> {
+  const send = caller(deps);
   const queueUrl = deps.config.sources.sqs.queueUrl;
   if (!queueUrl) {
     return {
@@ -753,7 +798,8 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
     };
   }
   try {
-    const out = await clients.sqs.send(
+    const out = await send<GetQueueAttributesResult>(
+      clients.sqs,
       new GetQueueAttributesCommand({
         QueueUrl: queueUrl,
         AttributeNames: ['QueueArn', 'VisibilityTimeout', 'RedrivePolicy', 'ApproximateNumberOfMessages'],

@@ -30,7 +30,8 @@ import { LoxilbApi, LoxilbApiError } from './loxilb-api';
 import { TerminationNotice } from './notice';
 import { buildPlan, Plan, planCounts } from './planner';
 import { ActionRecord, buildReport, TeardownReport } from './report';
-import { CallContext, CallCounter } from './teardown/aws-call';
+import { CallContext, CallCounter } from './aws/call';
+import { TokenBucket } from './aws/pacer';
 
 export type { EngineEvent } from './executor';
 export type { GateDecision } from './gate';
@@ -42,6 +43,8 @@ export interface EngineDeps {
   clock: Clock;
   logger: Logger;
   loxilb: LoxilbApi;
+  /** The per-process pacer of mutating EC2 calls (daemon/runtime.ts). */
+  pacer?: TokenBucket;
   /** Randomness for retry jitter (tests pin it). */
   random?: () => number;
 }
@@ -75,6 +78,7 @@ function callContext(
     logger: deps.logger,
     signal,
     deadlineAt,
+    pacer: deps.pacer,
     counter,
     random: deps.random,
   };

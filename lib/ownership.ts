@@ -4,7 +4,7 @@ import { Clock } from './clock';
 import { EniInfo, loxilbTagValues } from './inventory';
 import { Logger } from './log';
 import { describeEnisOf } from './sweep-discovery';
-import { CallContext, callEc2 } from './teardown/aws-call';
+import { CallContext, callEc2 } from './aws/call';
 
 /**
  * Ownership marking: the daemon writes its instance id, under ownership.ownerTagKey, on the loxilb

@@ -238,11 +238,12 @@ async function shutdown(ctx: RunContext, coordinator: Coordinator<ReportLike>): 
     await coordinator.stop();
     return;
   }
-  const timeout = AbortSignal.timeout(Math.min(probeCfg.timeoutMs, 10000));
+  // The probe has 10 s at most (a stop must not wait on a hung EC2); no answer means "exit, touch nothing".
   const probe = await probeInstanceState(
-    { ec2: clients.ec2, config, clock: runtime.clock },
+    { ec2: clients.ec2, config, clock: runtime.clock, logger },
     instanceId,
-    timeout,
+    undefined,
+    runtime.clock.now() + Math.min(probeCfg.timeoutMs, 10000),
   );
   if (probe.verdict !== 'terminating') {
     logger.info('shutdown is not a termination; exiting without changes', {
@@ -302,6 +303,7 @@ export function episodeShipper(ctx: RunContext): ShipReport | undefined {
       logs: config.reports.cloudwatchLogs ? clients.logs : undefined,
       clock: runtime.clock,
       logger,
+      config,
     },
     config: config.reports,
     lines,

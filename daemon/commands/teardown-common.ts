@@ -60,6 +60,7 @@ export function engineDeps(runtime: Runtime, ec2: EC2Client): EngineDeps {
     config,
     clock: runtime.clock,
     logger: runtime.logger,
+    pacer: runtime.pacer,
     loxilb: createLoxilbApi({
       baseUrl: config.gate.loxilbApiUrl,
       timeoutMs: config.gate.apiTimeoutMs,

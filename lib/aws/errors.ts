@@ -19,7 +19,17 @@ const THROTTLE_CODES = new Set([
   'PriorRequestNotComplete',
 ]);
 
+/**
+ * A request cut by our own per-attempt timeout (lib/aws/call.ts) or by the SDK handler's backstop:
+ * the request may or may not have reached AWS, and every call we make is idempotent, so it is retried.
+ */
+export const CALL_TIMEOUT = 'CallTimeout';
+/** The caller's deadline came first (mid-request, in a backoff or waiting for a pacing token). */
+export const DEADLINE_EXCEEDED = 'DeadlineExceeded';
+
 const SERVER_CODES = new Set([
+  CALL_TIMEOUT,
+  DEADLINE_EXCEEDED,
   'InternalError',
   'InternalFailure',
   'ServerInternal',
@@ -101,8 +111,36 @@ export function classifyAwsError(err: unknown): ErrorClass {
   return 'fatal';
 }
 
+export function isDeadlineExceeded(err: unknown): boolean {
+  return errorCodeOf(err) === DEADLINE_EXCEEDED;
+}
+
 export function isThrottle(err: unknown): boolean {
   return THROTTLE_CODES.has(errorCodeOf(err)) || httpStatusOf(err) === 429;
+}
+
+/** One attempt of `action` got no answer within `timeoutMs`: the request was aborted. */
+export class CallTimeoutError extends Error {
+  readonly code = CALL_TIMEOUT;
+  constructor(
+    readonly action: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`${action}: no answer within ${timeoutMs} ms (aws.callTimeoutMs); the request was aborted`);
+    this.name = CALL_TIMEOUT;
+  }
+}
+
+/** `action` was not (or no longer) tried because the caller's deadline came. */
+export class DeadlineExceededError extends Error {
+  readonly code = DEADLINE_EXCEEDED;
+  constructor(
+    readonly action: string,
+    detail = 'the deadline came before it could finish',
+  ) {
+    super(`${action}: ${detail}`);
+    this.name = DEADLINE_EXCEEDED;
+  }
 }
 
 /**

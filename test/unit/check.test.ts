@@ -35,6 +35,8 @@ import {
 } from '../../lib/check';
 import { ConfigInput } from '../../lib/config/schema';
 import { parseConfig } from '../../lib/config/load';
+import { systemClock } from '../../lib/clock';
+import { nullLogger } from '../../lib/log';
 import { ImdsError } from '../../lib/sources/imds-client';
 
 const ec2 = mockClient(EC2Client);
@@ -147,6 +149,8 @@ function deps(overrides: Partial<CheckDeps> = {}, config: ConfigInput = baseConf
     }),
     httpGet: async () => ({ status: 200, body: '{"Attr":[{"instance":"llb-inst0","state":"MASTER"}]}' }),
     checkWritable: async () => undefined,
+    clock: systemClock,
+    logger: nullLogger(),
     ...overrides,
   };
 }
