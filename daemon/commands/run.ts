@@ -211,8 +211,19 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
 
     await signals.promise;
     if (process.env.NOTIFY_SOCKET && deps.notifyStopping) await deps.notifyStopping();
-    await Promise.allSettled(loops);
-    for (const s of background) await Promise.resolve(s.stop?.()).catch(() => undefined);
+    // Every loop's AWS calls end on the stop signal (lib/aws/call.ts); the bound is for anything
+    // else, so the shutdown probe and the teardown keep their share of the unit's stop timeout.
+    const sourcesStopped = Promise.allSettled([
+      ...loops,
+      ...background.map((s) => Promise.resolve().then(() => s.stop?.())),
+    ]);
+    if (!(await settledWithin(sourcesStopped, SOURCES_STOP_MS, clock))) {
+      logger.error('sources and background services did not stop in time; shutting down without them', {
+        instanceId,
+        stage: 'shutdown',
+        durationMs: SOURCES_STOP_MS,
+      });
+    }
     await shutdown(ctx, coordinator);
     logger.info('stopped', { instanceId, stage: 'shutdown', signal: stopSignal });
     return 0;
@@ -226,6 +237,23 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     stopWatchdog();
     signals.dispose();
   }
+}
+
+/** How long SIGTERM waits for the IMDS poller, SQS consumer and background services to end. */
+const SOURCES_STOP_MS = 5000;
+
+/** True when `work` settled within `ms`. */
+async function settledWithin(work: Promise<unknown>, ms: number, clock: Runtime['clock']): Promise<boolean> {
+  const timer = new AbortController();
+  const done = await Promise.race([
+    work.then(() => true),
+    clock.sleep(ms, timer.signal).then(
+      () => false,
+      () => true,
+    ),
+  ]);
+  timer.abort();
+  return done;
 }
 
 /** SIGTERM: a termination (finish the teardown first) or a restart/reboot (leave, touch nothing)? */
@@ -328,6 +356,38 @@ export function defaultRunDeps(): RunDeps {
   };
 }
 
+/**
+ * SIGTERM must end the process within the unit's stop timeout (TimeoutStopSec = the shutdown probe's
+ * budget + 30 s) even if some piece of the shutdown path hangs: every AWS call is already cut by the
+ * stop signal, this is the last line. Armed on the first SIGTERM/SIGINT; exits 1 with a log line
+ * 25 s after the probe budget. Once the daemon has returned, anything still holding the event loop
+ * (an abandoned socket) gets 3 s before the process exits anyway.
+ */
+function shutdownBackstop(runtime: Runtime): { finished(): void } {
+  const budgetMs = runtime.config.sources.shutdownProbe.timeoutMs + 25000;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    timer ??= setTimeout(() => {
+      runtime.logger.error('shutdown overran its budget; exiting now', {
+        stage: 'shutdown',
+        durationMs: budgetMs,
+      });
+      setTimeout(() => process.exit(1), 200).unref();
+    }, budgetMs);
+    timer.unref();
+  };
+  process.once('SIGTERM', arm);
+  process.once('SIGINT', arm);
+  return {
+    finished() {
+      process.off('SIGTERM', arm);
+      process.off('SIGINT', arm);
+      if (timer) clearTimeout(timer);
+      setTimeout(() => process.exit(), 3000).unref();
+    },
+  };
+}
+
 export function registerRun(program: Command, deps: () => RunDeps = defaultRunDeps): void {
   program
     .command('run')
@@ -338,10 +398,12 @@ export function registerRun(program: Command, deps: () => RunDeps = defaultRunDe
     .option('--instance-id <id>', 'this instance (default: IMDS instance-id)')
     .action(async (opts: RunOptions, cmd: Command) => {
       const runtime = createRuntime(cmd.optsWithGlobals<GlobalOptions>());
+      const backstop = shutdownBackstop(runtime);
       try {
         process.exitCode = await runDaemon(runtime, opts, deps());
       } finally {
         runtime.close();
+        backstop.finished();
       }
     });
 }
