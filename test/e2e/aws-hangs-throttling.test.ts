@@ -169,6 +169,31 @@ describe('AWS calls that hang or are throttled', () => {
     expect(leftovers(em, ids)).toEqual([]);
   });
 
+  it('a large footprint paced by aws.mutatingBucket is not throttled by an EC2-like bucket; unpaced it is', async () => {
+    const em = await start({ enis: 6 });
+    // EC2's bucket for mutating calls, scaled down: 12 burst, 10/s. Ours is smaller than theirs by
+    // 10 tokens, so arrival jitter of up to a second on a loaded machine still fits.
+    const mutating = /^(?!Describe)/;
+    em.faults.addBucket({ service: 'ec2', action: mutating, capacity: 12, refillPerSecond: 10 });
+    const refused = () => em.calls.all().filter((c) => c.injected === 'bucket').length;
+
+    const paced = await teardown(em, {
+      aws: { callTimeoutMs: 5000, mutatingBucket: { capacity: 2, refillPerSecond: 10 } },
+    });
+    expect(paced.code).toBe(0);
+    expect(reportOf(paced.stdout).outcome).toBe('clean');
+    expect(em.calls.mutating('ec2').length).toBeGreaterThanOrEqual(40);
+    expect(refused()).toBe(0);
+
+    // The same footprint sent as fast as the executor allows drains that bucket (and retries).
+    ids = seedLoxilbCluster(em, { enis: 6, cloudCidr: '123.123.124.0/24', decoys: false });
+    const unpaced = await teardown(em, {
+      aws: { callTimeoutMs: 5000, mutatingBucket: { capacity: 10000, refillPerSecond: 10000 } },
+    });
+    expect(reportOf(unpaced.stdout).outcome).toBe('clean');
+    expect(refused()).toBeGreaterThan(0);
+  });
+
   /** `teardownd run` on the master with a queue, short polls and short per-call timeouts. */
   const daemon = (em: AwsEmulator, queueUrl: string, config: Record<string, unknown> = {}) => {
     em.imds.configure({ instanceId: ids.masterInstanceId });
