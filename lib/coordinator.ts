@@ -140,6 +140,8 @@ export class Coordinator<R extends ReportLike = ReportLike> {
   private lastProgressAt = 0;
   private readonly advisoryLogged = new Set<string>();
   private lastReport?: R;
+  /** Notices are taken one at a time (see `accept`). */
+  private accepting: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: CoordinatorDeps<R>) {}
 
@@ -202,8 +204,18 @@ export class Coordinator<R extends ReportLike = ReportLike> {
     return state;
   }
 
-  /** Hands a notice in. Resolves once it is journaled (so an SQS message id is never lost). */
-  async accept(notice: TerminationNotice, message?: { messageId: string }): Promise<AcceptResult> {
+  /**
+   * Hands a notice in. Resolves once it is journaled (so an SQS message id is never lost). One at
+   * a time: IMDS and SQS reporting the same termination within one journal write must join one
+   * episode, not open two.
+   */
+  accept(notice: TerminationNotice, message?: { messageId: string }): Promise<AcceptResult> {
+    const turn = this.accepting.then(() => this.acceptOne(notice, message));
+    this.accepting = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private async acceptOne(notice: TerminationNotice, message?: { messageId: string }): Promise<AcceptResult> {
     const { config, logger, instanceId } = this.deps;
     const fields = {
       instanceId,

@@ -363,8 +363,10 @@ export function defaultRunDeps(): RunDeps {
  * 25 s after the probe budget. Once the daemon has returned, anything still holding the event loop
  * (an abandoned socket) gets 3 s before the process exits anyway.
  */
+export const BACKSTOP_AFTER_PROBE_MS = 25000;
+
 function shutdownBackstop(runtime: Runtime): { finished(): void } {
-  const budgetMs = runtime.config.sources.shutdownProbe.timeoutMs + 25000;
+  const budgetMs = runtime.config.sources.shutdownProbe.timeoutMs + BACKSTOP_AFTER_PROBE_MS;
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
     timer ??= setTimeout(() => {

@@ -41,7 +41,7 @@ export async function probeInstanceState(
     const { output: out } = await callEc2<DescribeInstancesResult>(
       { ...deps, signal, deadlineAt },
       new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
-      { mutating: false, maxAttempts: 3, logFields: { instanceId, stage: 'shutdown-probe' } },
+      { mutating: false, logFields: { instanceId, stage: 'shutdown-probe' } },
     );
     const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find(
       (i) => i.InstanceId === instanceId,

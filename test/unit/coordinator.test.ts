@@ -202,6 +202,21 @@ describe('one teardown per episode', () => {
     expect(teardown.requests).toHaveLength(1);
   });
 
+  it('two sources reporting at the same moment (within one journal write) open one episode', async () => {
+    const { coordinator, teardown, clock } = setup();
+    await coordinator.start();
+    const sqs = notice({ source: 'sqs', sourceId: 'msg-1' }, clock);
+    const [first, second] = await Promise.all([
+      coordinator.accept(notice({}, clock)),
+      coordinator.accept(sqs, { messageId: 'msg-1' }),
+    ]);
+    expect([first.status, second.status]).toEqual(['opened', 'merged']);
+    expect(second.episode).toBe(first.episode);
+    teardown.finish.resolve('clean');
+    await coordinator.idle();
+    expect(teardown.requests).toHaveLength(1);
+  });
+
   it('order: teardown → report → ship → heartbeat stop → complete(CONTINUE, token) → delete messages', async () => {
     const shipped: string[] = [];
     const { coordinator, teardown, completion, messages, t } = setup({

@@ -167,6 +167,8 @@ describe('Elastic IPs', () => {
 describe('network interfaces', () => {
   test('detach state machine: attached → detaching → available; delete refused until then', async () => {
     const eni = ids.enis[0];
+    // Held until the refusal below is checked: a loaded machine cannot let the detach finish first.
+    emulator.ec2.configure({ holdDetaches: true });
     await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: eni.attachmentId }));
     const detaching = await describeEni(eni.eniId);
     expect(detaching.Status).toBe('detaching');
@@ -178,6 +180,7 @@ describe('network interfaces', () => {
       message: `Network interface '${eni.eniId}' is currently in use.`,
       status: 400,
     });
+    expect(emulator.ec2.releaseHeldDetaches()).toBe(1);
     await eventually(
       async () => (await describeEni(eni.eniId)).Status === 'available',
       'the ENI to become available',
