@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/config/load';
+import { StateDirError } from '../lib/state-dir';
+import { version } from '../package.json';
 import { commandModules } from './commands';
 
 /** Exit codes: 0 done, 1 something left behind (or failed), 2 bad input. */
@@ -23,6 +25,7 @@ export function buildProgram(): Command {
       'config file (default /etc/teardownd/config.json; missing default = all defaults)',
     )
     .option('--log-level <level>', 'error | warn | info | debug (overrides log.level)')
+    .version(version, '-V, --version', 'print the version and exit')
     .exitOverride()
     .showHelpAfterError();
   for (const register of commandModules) register(program);
@@ -40,7 +43,7 @@ export async function runCli(argv: string[]): Promise<number> {
         return EXIT_OK;
       return EXIT_BAD_INPUT;
     }
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof StateDirError) {
       process.stderr.write(`teardownd: ${err.message}\n`);
       return EXIT_BAD_INPUT;
     }

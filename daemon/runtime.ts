@@ -41,8 +41,9 @@ export interface RuntimeOverrides {
 }
 
 export function createRuntime(opts: GlobalOptions, overrides: RuntimeOverrides = {}): Runtime {
-  const config = loadConfig({ path: opts.config });
-  const logger = createLogger({ level: opts.logLevel ?? config.log.level, stream: overrides.logStream });
+  // --log-level is checked by the config schema like log.level, so `--log-level bogus` is exit 2.
+  const config = loadConfig({ path: opts.config, overrides: { logLevel: opts.logLevel } });
+  const logger = createLogger({ level: config.log.level, stream: overrides.logStream });
   const imds = new ImdsClient({
     endpoint: config.sources.imds.endpoint,
     requestTimeoutMs: config.sources.imds.requestTimeoutMs,

@@ -314,13 +314,23 @@ async function checkStateDirs(deps: CheckDeps): Promise<CheckResult> {
   const dirs = [deps.config.stateDir, deps.config.reports.dir];
   const missing: string[] = [];
   const readOnly: string[] = [];
+  const notDirs: string[] = [];
   for (const dir of dirs) {
     try {
       await deps.checkWritable(dir);
     } catch (err) {
-      (errorCodeOf(err) === 'ENOENT' ? missing : readOnly).push(`${dir} (${errorCodeOf(err)})`);
+      const code = errorCodeOf(err);
+      (code === 'ENOENT' ? missing : code === 'ENOTDIR' ? notDirs : readOnly).push(`${dir} (${code})`);
     }
   }
+  // `run` refuses a state dir that is not a directory (exit 2): check says so too.
+  if (notDirs.length)
+    return {
+      status: 'FAIL',
+      check: 'state-dirs',
+      what: `not a directory: ${notDirs.join(', ')}`,
+      fix: 'point stateDir / reports.dir at a directory (default /var/lib/teardownd and its reports/)',
+    };
   if (!missing.length && !readOnly.length)
     return { status: 'OK', check: 'state-dirs', what: `${dirs.join(' and ')} writable` };
   const what = [

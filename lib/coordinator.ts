@@ -140,8 +140,6 @@ export class Coordinator<R extends ReportLike = ReportLike> {
   private lastProgressAt = 0;
   private readonly advisoryLogged = new Set<string>();
   private lastReport?: R;
-  /** Notices are taken one at a time (see `accept`). */
-  private accepting: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly deps: CoordinatorDeps<R>) {}
 
@@ -204,18 +202,8 @@ export class Coordinator<R extends ReportLike = ReportLike> {
     return state;
   }
 
-  /**
-   * Hands a notice in. Resolves once it is journaled (so an SQS message id is never lost). One at
-   * a time: IMDS and SQS reporting the same termination within one journal write must join one
-   * episode, not open two.
-   */
-  accept(notice: TerminationNotice, message?: { messageId: string }): Promise<AcceptResult> {
-    const turn = this.accepting.then(() => this.acceptOne(notice, message));
-    this.accepting = turn.catch(() => undefined);
-    return turn;
-  }
-
-  private async acceptOne(notice: TerminationNotice, message?: { messageId: string }): Promise<AcceptResult> {
+  /** Hands a notice in. Resolves once it is journaled (so an SQS message id is never lost). */
+  async accept(notice: TerminationNotice, message?: { messageId: string }): Promise<AcceptResult> {
     const { config, logger, instanceId } = this.deps;
     const fields = {
       instanceId,
@@ -292,6 +280,9 @@ export class Coordinator<R extends ReportLike = ReportLike> {
     };
     if (!this.current) {
       const episode = newEpisodeId(this.deps.clock.now());
+      // Claimed before the first await: a notice from another source arriving while the journal
+      // write lands joins this episode instead of opening a second one.
+      this.current = episode;
       await journal.append(episode, {
         type: 'opened',
         at: this.iso(),
@@ -303,7 +294,6 @@ export class Coordinator<R extends ReportLike = ReportLike> {
       });
       if (message)
         await journal.append(episode, { type: 'message', at: this.iso(), messageId: message.messageId });
-      this.current = episode;
       logger.info('episode opened', {
         ...fields,
         episode,
@@ -458,23 +448,16 @@ export class Coordinator<R extends ReportLike = ReportLike> {
         if (!this.deps.dryRun) this.ensureHeartbeat(episode, state.lifecycle, stop);
         const report = await this.runTeardown(state, stop);
         stop.throwIfAborted();
-        const path = await this.deps.teardown.writeReport(report);
         const exitCode = this.deps.teardown.exitCode(report);
         this.lastReport = report;
+        const written = await this.writeReportOrLog(episode, report);
         state = await journal.append(episode, {
           type: 'report',
           at: this.iso(),
-          report: { path, outcome: report.outcome, exitCode },
-        });
-        logger.info('report written', {
-          ...log,
-          stage: 'report',
-          resource: path,
-          outcome: report.outcome,
-          exitCode,
+          report: { ...written, outcome: report.outcome, exitCode },
         });
       }
-      if (!this.lastReport && state.report && this.deps.teardown.readReport) {
+      if (!this.lastReport && state.report?.path && this.deps.teardown.readReport) {
         this.lastReport = await this.deps.teardown.readReport(state.report.path).catch((err: Error) => {
           logger.warn('could not read the written report back', {
             ...log,
@@ -497,7 +480,7 @@ export class Coordinator<R extends ReportLike = ReportLike> {
           at: this.iso(),
           completion: { ...completion, covers },
         });
-        if (this.lastReport) {
+        if (this.lastReport && state.report?.path) {
           this.lastReport.completion = { lifecycle: state.completions, shipped: state.shipped ?? null };
           await this.deps.teardown
             .writeReport(this.lastReport)
@@ -519,6 +502,40 @@ export class Coordinator<R extends ReportLike = ReportLike> {
     } finally {
       extender.abort();
       await this.stopHeartbeat();
+    }
+  }
+
+  /**
+   * The local report never gates the episode: a reports dir that is read-only or full is logged
+   * loudly, with the whole report in the log line (journald keeps it), and the episode goes on to
+   * ship the report and complete the lifecycle action.
+   */
+  private async writeReportOrLog(
+    episode: string,
+    report: R,
+  ): Promise<{ path?: string; writeError?: string }> {
+    const { logger, instanceId } = this.deps;
+    const log = { instanceId, episode, stage: 'report', outcome: report.outcome };
+    try {
+      const path = await this.deps.teardown.writeReport(report);
+      logger.info('report written', {
+        ...log,
+        resource: path,
+        exitCode: this.deps.teardown.exitCode(report),
+      });
+      return { path };
+    } catch (err) {
+      const errorCode = (err as NodeJS.ErrnoException).code ?? (err as Error).name;
+      logger.error(
+        'report could not be written to disk; shipping it and completing the lifecycle action anyway',
+        {
+          ...log,
+          errorCode,
+          error: (err as Error).message,
+          report,
+        },
+      );
+      return { writeError: `${errorCode}: ${(err as Error).message}` };
     }
   }
 

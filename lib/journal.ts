@@ -1,5 +1,7 @@
 import * as nodeFs from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Logger } from './log';
 import { LifecycleRef, TerminationNotice } from './notice';
 
 /**
@@ -7,6 +9,12 @@ import { LifecycleRef, TerminationNotice } from './notice';
  * of starting over or forgetting. One JSON file per episode under `<stateDir>/episodes/`, rewritten
  * whole on every step through tmp + fsync + rename (+ fsync of the directory): a reader sees either
  * the previous or the next version, never half of one.
+ *
+ * The journal serves the teardown and never gates it: when the disk cannot take a write (read-only,
+ * full), the step is kept in memory, the teardown goes on, and the failure is logged as an error
+ * once (and its recovery once). The next step rewrites the whole file, so a disk that comes back
+ * catches up. `persist: false` (the state dir cannot be written at all, see lib/state-dir.ts) keeps
+ * everything in memory from the start.
  */
 
 export const JOURNAL_SCHEMA_VERSION = 1;
@@ -38,7 +46,10 @@ export interface CompletionRecord {
 }
 
 export interface ReportRecord {
-  path: string;
+  /** Where the report was written; absent when the reports dir could not take it (see writeError). */
+  path?: string;
+  /** Why the local report could not be written (it was still shipped and logged). */
+  writeError?: string;
   outcome: string;
   exitCode: 0 | 1;
 }
@@ -174,15 +185,23 @@ export interface LoadedJournal {
 }
 
 /**
- * An episode id that is also a safe file name: `ep-<UTC time>`. Unique per instance (one episode
- * per termination); logs, reports and S3 keys always pair it with the instance id.
+ * An episode id that is also a safe file name: `ep-<UTC time to the ms>-<random>`. Unique across
+ * processes (two daemons, or a daemon and a CLI run, in the same millisecond still differ); logs,
+ * reports and S3 keys always pair it with the instance id. Sorting by id sorts by opening time.
  */
-export function newEpisodeId(at: number): string {
-  const stamp = new Date(at)
-    .toISOString()
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z');
-  return `ep-${stamp}`;
+export function newEpisodeId(
+  at: number,
+  random: () => string = () => randomBytes(4).toString('hex'),
+): string {
+  const stamp = new Date(at).toISOString().replace(/[-:]/g, '').replace('.', '');
+  return `ep-${stamp}-${random()}`;
+}
+
+export interface JournalOptions {
+  /** false: keep every step in memory only (the state dir cannot be written). Default true. */
+  persist?: boolean;
+  /** Where disk problems are reported (loudly: they mean a restart forgets the episode). */
+  logger?: Logger;
 }
 
 export class Journal {
@@ -190,19 +209,40 @@ export class Journal {
   private readonly steps = new Map<string, JournalStep[]>();
   private readonly writes = new Map<string, Promise<void>>();
   private tmpSeq = 0;
+  private persist: boolean;
+  /** The last disk error, while the disk is failing; cleared by the next successful write. */
+  private diskError?: string;
 
   constructor(
     stateDir: string,
     private readonly fs: JournalFs = nodeFs,
+    private readonly options: JournalOptions = {},
   ) {
     this.dir = join(stateDir, 'episodes');
+    this.persist = options.persist ?? true;
+  }
+
+  /** True while steps reach the disk; false in memory mode or while the disk refuses writes. */
+  get onDisk(): boolean {
+    return this.persist && this.diskError === undefined;
   }
 
   /** Reads every episode file. Leftover `.tmp` files (a crash mid-write) are ignored. */
   async load(): Promise<LoadedJournal> {
-    await this.fs.mkdir(this.dir, { recursive: true });
-    const names = (await this.fs.readdir(this.dir)).filter((n) => n.endsWith('.json')).sort();
     const out: LoadedJournal = { episodes: [], unreadable: [] };
+    if (!this.persist) return out;
+    let names: string[];
+    try {
+      await this.fs.mkdir(this.dir, { recursive: true, mode: 0o750 });
+      names = (await this.fs.readdir(this.dir)).filter((n) => n.endsWith('.json')).sort();
+    } catch (err) {
+      this.persist = false;
+      this.options.logger?.error(
+        `journal dir ${this.dir} cannot be used; keeping the journal in memory: a restart will not resume this boot's episodes`,
+        { stage: 'journal', resource: this.dir, errorCode: errnoCode(err), error: (err as Error).message },
+      );
+      return out;
+    }
     for (const name of names) {
       const file = join(this.dir, name);
       try {
@@ -227,19 +267,44 @@ export class Journal {
       throw new Error(`journal: episode ${episode} was never opened`);
     steps.push(step);
     this.steps.set(episode, steps);
+    if (!this.persist) return reduceEpisode(steps);
     const snapshot: EpisodeFile = { schemaVersion: JOURNAL_SCHEMA_VERSION, episode, steps: [...steps] };
     const previous = this.writes.get(episode) ?? Promise.resolve();
-    const write = previous.catch(() => undefined).then(() => this.writeAtomic(episode, snapshot));
+    const write = previous.then(() => this.writeOrKeepInMemory(episode, snapshot));
     this.writes.set(episode, write);
-    try {
-      await write;
-    } catch (err) {
-      // Memory must not claim what the disk does not hold.
-      const i = steps.indexOf(step);
-      if (i >= 0) steps.splice(i, 1);
-      throw err;
-    }
+    await write;
     return reduceEpisode(steps);
+  }
+
+  private async writeOrKeepInMemory(episode: string, snapshot: EpisodeFile): Promise<void> {
+    try {
+      await this.writeAtomic(episode, snapshot);
+    } catch (err) {
+      const error = `${errnoCode(err)}: ${(err as Error).message}`;
+      if (this.diskError === undefined) {
+        this.options.logger?.error(
+          'journal step could not be written to disk; carrying on in memory: a restart now would not resume this episode',
+          {
+            stage: 'journal',
+            episode,
+            resource: this.fileOf(episode),
+            errorCode: errnoCode(err),
+            error: (err as Error).message,
+          },
+        );
+      }
+      this.diskError = error;
+      return;
+    }
+    if (this.diskError !== undefined) {
+      this.options.logger?.warn('journal is reaching the disk again', {
+        stage: 'journal',
+        episode,
+        resource: this.fileOf(episode),
+        previousError: this.diskError,
+      });
+      this.diskError = undefined;
+    }
   }
 
   state(episode: string): EpisodeState | undefined {
@@ -254,7 +319,7 @@ export class Journal {
       .filter((s) => s.closed)
       .sort((a, b) => a.openedAt.localeCompare(b.openedAt));
     for (const s of closed.slice(0, Math.max(0, closed.length - keep))) {
-      await this.fs.unlink(this.fileOf(s.episode)).catch(() => undefined);
+      if (this.persist) await this.fs.unlink(this.fileOf(s.episode)).catch(() => undefined);
       this.steps.delete(s.episode);
     }
   }
@@ -264,17 +329,23 @@ export class Journal {
   }
 
   private async writeAtomic(episode: string, doc: EpisodeFile): Promise<void> {
-    await this.fs.mkdir(this.dir, { recursive: true });
+    await this.fs.mkdir(this.dir, { recursive: true, mode: 0o750 });
     const file = this.fileOf(episode);
     const tmp = `${file}.${process.pid}-${++this.tmpSeq}.tmp`;
-    const handle = await this.fs.open(tmp, 'w', 0o600);
     try {
-      await handle.writeFile(`${JSON.stringify(doc, null, 2)}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const handle = await this.fs.open(tmp, 'w', 0o600);
+      try {
+        await handle.writeFile(`${JSON.stringify(doc, null, 2)}\n`, 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await this.fs.rename(tmp, file);
+    } catch (err) {
+      // A full disk must not also keep the half-written temp file.
+      await this.fs.unlink(tmp).catch(() => undefined);
+      throw err;
     }
-    await this.fs.rename(tmp, file);
     // The rename is durable only once the directory entry is on disk.
     const dir = await this.fs.open(this.dir, 'r');
     try {
@@ -283,4 +354,8 @@ export class Journal {
       await dir.close();
     }
   }
+}
+
+function errnoCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException)?.code ?? (err as Error)?.name ?? 'Error';
 }

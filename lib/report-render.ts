@@ -119,7 +119,38 @@ function renderCompletion(completion: unknown, indent: string): string[] {
   return lines;
 }
 
-export function renderReport(report: ReportDocument, options: RenderOptions = {}): string {
+/**
+ * C0/C1 control characters, DEL, and the Unicode line/paragraph separators and bidi controls: a
+ * report field holding them (an AWS error message, a tag-derived id, a forged trigger) could move
+ * the cursor, recolour or rewrite the operator's terminal, or reorder what the line seems to say.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
+const NAMED_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** `ESC[31m` → `\u001b[31m`: the text stays readable and can no longer act on the terminal. */
+export function escapeControl(text: string): string {
+  return text.replace(
+    UNSAFE_CHARS,
+    (c) => NAMED_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** Every string in the document (keys included) escaped, before any of it reaches the output. */
+function escapeDeep<T>(value: T): T {
+  if (typeof value === 'string') return escapeControl(value) as T;
+  if (Array.isArray(value)) return value.map((v) => escapeDeep(v)) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>).map(([k, v]) => [escapeControl(k), escapeDeep(v)]),
+    ) as T;
+  }
+  return value;
+}
+
+export function renderReport(untrusted: ReportDocument, options: RenderOptions = {}): string {
+  const report = escapeDeep(untrusted);
   const paint: Paint = options.color
     ? (text, style) => `${ANSI[style][0]}${text}${ANSI[style][1]}`
     : (t) => t;

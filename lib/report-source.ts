@@ -129,11 +129,18 @@ export function parseReport(raw: unknown, origin: string): ReportDocument {
   );
 }
 
+/**
+ * The parser's own message quotes the text around the error, so `report /etc/shadow` would print
+ * the file's first bytes: say where it broke, never what is there.
+ */
 function parseJsonText(text: string, origin: string): unknown {
   try {
     return JSON.parse(text);
-  } catch (err) {
-    throw new ReportSourceError(`${origin} is not valid JSON: ${(err as Error).message}`, origin);
+  } catch {
+    throw new ReportSourceError(
+      `${origin} is not valid JSON (a teardownd report is a JSON document; ${text.length} bytes read)`,
+      origin,
+    );
   }
 }
 
@@ -141,6 +148,8 @@ export interface S3Location {
   bucket: string;
   key: string;
 }
+
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** `s3://bucket/key` → its parts; null when `location` is not an s3 URL. */
 export function parseS3Url(location: string): S3Location | null {
@@ -151,6 +160,19 @@ export function parseS3Url(location: string): S3Location | null {
   const key = slash < 0 ? '' : rest.slice(slash + 1);
   if (!bucket)
     throw new ReportSourceError(`${location}: the S3 URL has no bucket (s3://BUCKET/KEY)`, location);
+  if (!S3_BUCKET.test(bucket) || bucket.includes('..'))
+    throw new ReportSourceError(
+      `${location}: ${JSON.stringify(bucket)} is not an S3 bucket name (3-63 of a-z, 0-9, "." and "-")`,
+      location,
+    );
+  // HTTP clients resolve dot segments in a path-style URL (s3://bucket/../other/key would read
+  // bucket "other"): a key with a "." or ".." segment is refused, not sent.
+  const segments = key.split('/');
+  if (segments.some((seg) => seg === '..' || seg === '.'))
+    throw new ReportSourceError(
+      `${location}: the S3 key must not contain "." or ".." path segments (s3://BUCKET/KEY names one object)`,
+      location,
+    );
   if (!key || key.endsWith('/'))
     throw new ReportSourceError(
       `${location}: the S3 URL must name one report object (s3://${bucket}/<prefix><instance-id>/<YYYY-MM-DD>/<episode>.json); ` +

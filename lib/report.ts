@@ -5,6 +5,7 @@ import { Scope } from './config/schema';
 import { GateDecision } from './gate';
 import { TerminationNotice } from './notice';
 import { ActionName, Plan, PlannedAction, ResourceKind, StageName, Untouched } from './planner';
+import { escapeControl } from './report-render';
 import { manualCommand } from './teardown';
 
 /**
@@ -161,7 +162,7 @@ export function reportFileName(report: Pick<TeardownReport, 'instanceId' | 'epis
 }
 
 export interface ReportFs {
-  mkdir(path: string, opts: { recursive: true }): Promise<unknown>;
+  mkdir(path: string, opts: { recursive: true; mode: number }): Promise<unknown>;
   writeFile(path: string, data: string, opts: { mode: number }): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   rm?(path: string, opts: { force: true }): Promise<void>;
@@ -174,7 +175,8 @@ export async function writeJsonAtomic(
   value: unknown,
   fs: ReportFs = nodeFs,
 ): Promise<string> {
-  await fs.mkdir(dir, { recursive: true });
+  // 0750 explicitly: under umask 000 the default would be a world-writable reports dir.
+  await fs.mkdir(dir, { recursive: true, mode: 0o750 });
   const path = join(dir, fileName);
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
@@ -205,5 +207,6 @@ export function summarizeReport(report: TeardownReport): string {
     lines.push(`  left behind: ${l.resource} (${l.kind}) — ${l.reason}\n    ${l.manualCommand}`);
   for (const w of report.warnings) lines.push(`  warning: ${w}`);
   if (report.error) lines.push(`  error: ${report.error.stage}: ${report.error.message}`);
-  return lines.join('\n');
+  // Each line's fields may carry AWS error text: no control character reaches the terminal.
+  return lines.map((l) => l.split('\n').map(escapeControl).join('\n')).join('\n');
 }

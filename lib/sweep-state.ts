@@ -35,7 +35,7 @@ interface FileShape {
 
 export interface FirstSeenFs {
   readFile(path: string, encoding: 'utf8'): Promise<string>;
-  mkdir(path: string, opts: { recursive: true }): Promise<unknown>;
+  mkdir(path: string, opts: { recursive: true; mode: number }): Promise<unknown>;
   writeFile(path: string, data: string, opts: { mode: number }): Promise<void>;
   rename(from: string, to: string): Promise<void>;
   rm(path: string, opts: { force: true }): Promise<void>;
@@ -110,7 +110,7 @@ export class FirstSeenStore {
     }
     if (Object.keys(out).length) data.regions[region] = out;
     else delete data.regions[region];
-    await this.fs.mkdir(this.stateDir, { recursive: true });
+    await this.fs.mkdir(this.stateDir, { recursive: true, mode: 0o750 });
     const tmp = `${this.path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
       await this.fs.writeFile(tmp, JSON.stringify(data, null, 2) + '\n', { mode: 0o640 });

@@ -5,10 +5,15 @@
  * on purpose: figures, not assertions.
  *
  *   npm run bench -- [--latency-ms 50] [--detach-delay-ms 1000] [--footprints 1,10,100]
- *                    [--episodes 5] [--idle-seconds 60] [--quick] [--out FILE]
+ *                    [--episodes 5] [--idle-seconds 60] [--soak-seconds 0] [--quick] [--out FILE]
+ *
+ * At rest is measured for each way the daemon can run: the TypeScript build on this Node, the
+ * bundle (build/teardownd.cjs) on this Node, and the single executable (build/teardownd, its own
+ * Node 22) — the last two when `npm run package` has built them. `--soak-seconds 600` adds a
+ * 10-minute soak per variant with the RSS slope (MB per hour, least squares over 1 s samples).
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
@@ -31,6 +36,7 @@ import { createLoxilbApi } from '../lib/loxilb-api';
 import { PlannedAction } from '../lib/planner';
 import { AwsEmulator } from '../test/emulator/server';
 import { leftovers, seedLoxilbCluster } from '../test/helpers/footprint';
+import { packagePaths } from './package';
 
 interface Options {
   latencyMs: number;
@@ -38,6 +44,9 @@ interface Options {
   footprints: number[];
   episodes: number;
   idleSeconds: number;
+  soakSeconds: number;
+  /** Sections to run: teardown, notice, rest (default all). */
+  only: Set<string>;
   out?: string;
 }
 
@@ -51,6 +60,8 @@ function parseOptions(): Options {
     .option('--footprints <list>', 'ENI counts to tear down', '1,10,100')
     .option('--episodes <n>', 'notice-latency episodes per source', '5')
     .option('--idle-seconds <n>', 'at-rest measurement length', '60')
+    .option('--soak-seconds <n>', 'soak length per variant for the RSS slope (0 = none)', '0')
+    .option('--only <sections>', 'comma-separated: teardown,notice,rest', 'teardown,notice,rest')
     .option('--quick', 'small everything: a smoke run in well under a minute')
     .option('--out <file>', 'JSON output file');
   p.parse(process.argv);
@@ -62,6 +73,8 @@ function parseOptions(): Options {
     footprints: quick ? [1, 10] : String(o.footprints).split(',').map(Number),
     episodes: quick ? 2 : Number(o.episodes),
     idleSeconds: quick ? 6 : Number(o.idleSeconds),
+    soakSeconds: Number(o.soakSeconds),
+    only: new Set(String(o.only).split(',')),
     out: o.out as string | undefined,
   };
 }
@@ -267,7 +280,16 @@ interface Daemon {
   readyAt?: number;
 }
 
-function startDaemon(emulator: AwsEmulator, config: Record<string, unknown>, dir: string): Daemon {
+/** How the daemon is started: the program and the arguments before the CLI's own. */
+type Launcher = string[];
+const TS_BUILD: Launcher = [process.execPath, CLI];
+
+function startDaemon(
+  emulator: AwsEmulator,
+  config: Record<string, unknown>,
+  dir: string,
+  launcher: Launcher = TS_BUILD,
+): Daemon {
   const path = join(dir, 'config.json');
   writeFileSync(
     path,
@@ -278,7 +300,7 @@ function startDaemon(emulator: AwsEmulator, config: Record<string, unknown>, dir
       ...config,
     }),
   );
-  const child = spawn(process.execPath, [CLI, 'run', '--config', path], {
+  const child = spawn(launcher[0], [...launcher.slice(1), 'run', '--config', path], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_NO_WARNINGS: '1', ...emulator.env() },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -376,8 +398,32 @@ function procStat(pid: number): { cpuTicks: number; rssKb: number } {
   return { cpuTicks, rssKb: rss ? Number(rss[1]) : NaN };
 }
 
-/** At rest: IMDS polled every 2 s, SQS long-polled; CPU and RSS of the daemon process. */
-async function atRest(opts: Options) {
+/** Least-squares slope of y over x. */
+export function slope(points: Array<[number, number]>): number {
+  const n = points.length;
+  if (n < 2) return NaN;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  const sxy = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+  return sxx === 0 ? NaN : sxy / sxx;
+}
+
+/** The ways the daemon can run that exist in this checkout. */
+function restVariants(): Array<{ name: string; launcher: Launcher }> {
+  const art = packagePaths();
+  const variants = [{ name: 'TypeScript build (this Node)', launcher: TS_BUILD }];
+  if (existsSync(art.bundle))
+    variants.push({ name: 'bundle (this Node)', launcher: [process.execPath, art.bundle] });
+  if (existsSync(art.binary)) variants.push({ name: 'single executable (Node 22)', launcher: [art.binary] });
+  return variants;
+}
+
+/**
+ * At rest: the default configuration with a queue and the sweeper on, IMDS polled every 2 s, SQS
+ * long-polled; CPU and RSS of the daemon process, and with `soakSeconds` the RSS slope.
+ */
+async function atRest(opts: Options, launcher: Launcher = TS_BUILD) {
   return withEmulator({ ...opts, latencyMs: 0 }, async (emulator) => {
     const dir = mkdtempSync(join(tmpdir(), 'teardownd-bench-'));
     const ids = seedLoxilbCluster(emulator);
@@ -385,8 +431,13 @@ async function atRest(opts: Options) {
     const queueUrl = emulator.sqs.createQueue('events');
     const d = startDaemon(
       emulator,
-      { gate: { mode: 'override', override: 'full' }, sources: { sqs: { queueUrl } } },
+      {
+        gate: { mode: 'override', override: 'full' },
+        sources: { sqs: { queueUrl } },
+        sweeper: { enabled: true },
+      },
       dir,
+      launcher,
     );
     try {
       await until(() => d.readyAt !== undefined, 20000, 'ready');
@@ -396,18 +447,22 @@ async function atRest(opts: Options) {
       const clk = 100; // USER_HZ on Linux
       const before = procStat(pid);
       const t0 = Date.now();
-      let maxRssKb = before.rssKb;
-      while (Date.now() - t0 < opts.idleSeconds * 1000) {
+      const samples: Array<[number, number]> = [[0, before.rssKb / 1024]];
+      const seconds = Math.max(opts.idleSeconds, opts.soakSeconds);
+      while (Date.now() - t0 < seconds * 1000) {
         await new Promise((r) => setTimeout(r, 1000));
-        maxRssKb = Math.max(maxRssKb, procStat(pid).rssKb);
+        samples.push([(Date.now() - t0) / 3600000, procStat(pid).rssKb / 1024]);
       }
       const after = procStat(pid);
-      const seconds = (Date.now() - t0) / 1000;
+      const elapsed = (Date.now() - t0) / 1000;
+      const rss = samples.map(([, y]) => y);
       return {
         startupMs,
-        idleSeconds: seconds,
-        cpuPercentOfCore: ((after.cpuTicks - before.cpuTicks) / clk / seconds) * 100,
-        maxRssMb: maxRssKb / 1024,
+        idleSeconds: elapsed,
+        cpuPercentOfCore: ((after.cpuTicks - before.cpuTicks) / clk / elapsed) * 100,
+        rssMb: rss[rss.length - 1],
+        maxRssMb: Math.max(...rss),
+        rssSlopeMbPerHour: opts.soakSeconds > 0 ? slope(samples) : NaN,
         imdsRequests: emulator.calls.of('imds').length,
         sqsReceives: emulator.calls.of('sqs', 'ReceiveMessage').length,
       };
@@ -427,7 +482,7 @@ async function main(): Promise<void> {
   );
 
   const rows: TeardownRow[] = [];
-  for (const n of opts.footprints) {
+  for (const n of opts.only.has('teardown') ? opts.footprints : []) {
     process.stdout.write(`  full teardown, ${n} ENIs … `);
     const row = await teardownRow(opts, n);
     rows.push(row);
@@ -450,7 +505,7 @@ async function main(): Promise<void> {
   );
 
   const throttled = [];
-  for (const n of opts.footprints.filter((x) => x >= 10)) {
+  for (const n of opts.only.has('teardown') ? opts.footprints.filter((x) => x >= 10) : []) {
     process.stdout.write(`\n  inside EC2's mutating bucket (50 burst, 5/s), ${n} ENIs … `);
     const t = await throttledRow(opts, n);
     throttled.push(t);
@@ -458,8 +513,8 @@ async function main(): Promise<void> {
   }
 
   console.log('\nNotice → first mutating call (real daemon process, IMDS poll 2000 ms, SQS long poll 20 s)');
-  const imds = await noticeLatency(opts, 'imds');
-  const sqs = await noticeLatency(opts, 'sqs');
+  const imds = opts.only.has('notice') ? await noticeLatency(opts, 'imds') : [];
+  const sqs = opts.only.has('notice') ? await noticeLatency(opts, 'sqs') : [];
   console.log(
     `  IMDS: median ${fmt(median(imds))} ms, p95 ${fmt(percentile(imds, 95))} ms over ${imds.length} episodes`,
   );
@@ -467,11 +522,19 @@ async function main(): Promise<void> {
     `  SQS:  median ${fmt(median(sqs))} ms, p95 ${fmt(percentile(sqs, 95))} ms over ${sqs.length} episodes`,
   );
 
-  console.log(`\nAt rest (${opts.idleSeconds} s)`);
-  const rest = await atRest(opts);
-  console.log(
-    `  start-up to ready ${rest.startupMs} ms; CPU ${fmt(rest.cpuPercentOfCore, 2)} % of a core; max RSS ${fmt(rest.maxRssMb, 1)} MB; ${rest.imdsRequests} IMDS requests, ${rest.sqsReceives} SQS receives`,
-  );
+  console.log(`\nAt rest (${Math.max(opts.idleSeconds, opts.soakSeconds)} s, queue + sweeper configured)`);
+  const restRows: Array<{ name: string } & Awaited<ReturnType<typeof atRest>>> = [];
+  for (const v of opts.only.has('rest') ? restVariants() : []) {
+    const r = await atRest(opts, v.launcher);
+    restRows.push({ name: v.name, ...r });
+    console.log(
+      `  ${v.name.padEnd(30)} ready ${String(r.startupMs).padStart(5)} ms; CPU ${fmt(r.cpuPercentOfCore, 2)} %; RSS ${fmt(r.rssMb, 1)} MB (max ${fmt(r.maxRssMb, 1)})` +
+        (opts.soakSeconds > 0 ? `; slope ${fmt(r.rssSlopeMbPerHour, 2)} MB/h` : '') +
+        `; ${r.imdsRequests} IMDS, ${r.sqsReceives} SQS receives`,
+    );
+  }
+  const none = { name: 'not measured', startupMs: NaN, cpuPercentOfCore: NaN, rssMb: NaN };
+  const shipped = restRows.find((r) => r.name.startsWith('single executable')) ?? restRows[0] ?? none;
 
   const ten = rows.find((r) => r.enis === 10);
   const targets = [
@@ -495,8 +558,9 @@ async function main(): Promise<void> {
       `${fmt(percentile(sqs, 95))} ms`,
       percentile(sqs, 95) < 2200,
     ],
-    ['idle CPU < 1 % of a core', `${fmt(rest.cpuPercentOfCore, 2)} %`, rest.cpuPercentOfCore < 1],
-    ['RSS < 80 MB', `${fmt(rest.maxRssMb, 1)} MB`, rest.maxRssMb < 80],
+    ['idle CPU < 1 % of a core', `${fmt(shipped.cpuPercentOfCore, 2)} %`, shipped.cpuPercentOfCore < 1],
+    [`RSS at rest ≤ 80 MB (${shipped.name})`, `${fmt(shipped.rssMb, 1)} MB`, shipped.rssMb <= 80],
+    [`start-up to ready ≤ 300 ms (${shipped.name})`, `${shipped.startupMs} ms`, shipped.startupMs <= 300],
   ] as const;
   console.log('\nTargets');
   for (const [what, value, ok] of targets)
@@ -514,7 +578,7 @@ async function main(): Promise<void> {
         teardown: rows,
         throttled,
         notice: { imds, sqs },
-        atRest: rest,
+        atRest: restRows,
         targets,
       },
       null,

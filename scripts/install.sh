@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
-# Installs (or removes) teardownd on this host: the built daemon under /opt/teardownd, the systemd
-# unit, a default config, the teardownd system user and its state directory; then enables and starts
-# the service. Idempotent: a second run with nothing new changes nothing and exits 0.
+# Installs (or removes) teardownd on a host without dpkg, from the same artefacts the .deb carries:
+# the single executable (build/teardownd: its own Node 22 runtime, nothing else needed), the systemd
+# unit, the example config, the teardownd system user and its state directory. On Debian/Ubuntu
+# prefer `apt install ./build/teardownd_<version>_amd64.deb`. Idempotent: a second run with nothing
+# new changes nothing and exits 0. The unit starts only once /etc/teardownd/config.json exists.
 #
-#   scripts/install.sh [--node PATH] [--no-start] [--deps copy|npm] [--root DIR] [--dry-run]
+#   scripts/install.sh [--binary PATH] [--no-start] [--root DIR] [--dry-run]
 #   scripts/install.sh --uninstall [--purge] [--root DIR] [--dry-run]
 #
-# Run from a checkout where `npm ci && npm run build` has been done (dist/ must exist).
+# Run `npm run package` first (it builds build/teardownd), or pass --binary.
 set -euo pipefail
 
 readonly SERVICE=teardownd
-readonly PREFIX=/opt/teardownd
+readonly BIN_PATH=/usr/local/bin/teardownd
 readonly UNIT_PATH=/etc/systemd/system/teardownd.service
 readonly CONFIG_DIR=/etc/teardownd
 readonly CONFIG_PATH=/etc/teardownd/config.json
+readonly EXAMPLE_PATH=/etc/teardownd/config.example.json
 readonly ENV_PATH=/etc/default/teardownd
 readonly STATE_DIR=/var/lib/teardownd
 readonly REPORTS_DIR=/var/lib/teardownd/reports
 readonly SVC_USER=teardownd
 readonly SVC_GROUP=teardownd
-# The node path the unit file ships with; replaced by --node.
-readonly UNIT_NODE=/usr/bin/node
+# Where the unit file (and the .deb) put the executable; install.sh puts it under /usr/local.
+readonly UNIT_BIN=/usr/bin/teardownd
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROOT=""
@@ -28,8 +31,7 @@ DRY_RUN=0
 UNINSTALL=0
 PURGE=0
 START=1
-NODE=""
-DEPS=""
+BINARY=""
 CHANGES=0
 STAGE=""
 umask 022
@@ -39,13 +41,11 @@ usage() {
 usage: $0 [options]
 
 Install:
-  --node PATH       node binary for ExecStart= (default: \`command -v node\`; must be Node >= 20.12)
-  --deps copy|npm   production node_modules: copy them from this checkout (default when present)
-                    or run \`npm ci --omit=dev --ignore-scripts\` in ${PREFIX}
+  --binary PATH     the single executable to install (default: build/teardownd of this checkout)
   --no-start        enable the service but do not start or restart it
 
 Uninstall:
-  --uninstall       stop and disable the service, remove the unit and ${PREFIX}; keep
+  --uninstall       stop and disable the service, remove the unit and ${BIN_PATH}; keep
                     ${STATE_DIR} (reports, journal) and an edited config
   --purge           with --uninstall: also remove ${STATE_DIR}, ${CONFIG_DIR}, ${ENV_PATH} and the
                     ${SVC_USER} user
@@ -81,14 +81,9 @@ while (($#)); do
       ROOT="${2%/}"
       shift 2
       ;;
-    --node)
-      [[ $# -ge 2 ]] || die "--node needs a path"
-      NODE="$2"
-      shift 2
-      ;;
-    --deps)
-      [[ $# -ge 2 && ($2 == copy || $2 == npm) ]] || die "--deps takes copy or npm"
-      DEPS="$2"
+    --binary)
+      [[ $# -ge 2 ]] || die "--binary needs a path"
+      BINARY="$2"
       shift 2
       ;;
     --dry-run) DRY_RUN=1 && shift ;;
@@ -154,71 +149,11 @@ ensure_dir() {
   fi
 }
 
-# stage_copy SRC DEST: hard links when SRC and the staging dir share a filesystem (the staging tree
-# is only read and pruned, never written through), a real copy otherwise.
-stage_copy() {
-  cp -RPl "$1" "$2" 2>/dev/null || {
-    rm -rf "$2"
-    cp -RP "$1" "$2"
-  }
-}
-
-# sync_tree NEW DEST: NEW is a complete staging tree; put it in place unless DEST is identical.
-sync_tree() {
-  local new="$1" dest="$2"
-  if [[ -d $dest ]] && diff -rq --no-dereference "$new" "$dest" >/dev/null 2>&1; then return 0; fi
-  # Copied next to the target first, so the swap is two renames and an interrupted run never
-  # leaves half a tree in place.
-  run rm -rf "$dest.new" "$dest.old"
-  run cp -RP "$new" "$dest.new"
-  # Whoever owns the checkout, the installed files are root's (the invoker's in a staging root)
-  # and nobody else can write them.
-  run chmod -R u=rwX,go=rX "$dest.new"
-  if [[ -d $dest ]]; then run mv "$dest" "$dest.old"; fi
-  run mv "$dest.new" "$dest"
-  run rm -rf "$dest.old"
-}
-
-# Production packages from package-lock.json (entries not marked dev), as node_modules/... paths.
-prod_packages() {
-  "$NODE" -e '
-    const lock = require(process.argv[1]);
-    const paths = Object.entries(lock.packages || {})
-      .filter(([p, v]) => p.startsWith("node_modules/") && !v.dev)
-      .map(([p]) => p)
-      .sort();
-    // A package copied whole brings its nested node_modules with it.
-    const top = paths.filter((p) => !paths.some((q) => q !== p && p.startsWith(q + "/node_modules/")));
-    process.stdout.write(top.join("\n") + "\n");
-  ' "$SRC/package-lock.json"
-}
-
-resolve_node() {
-  if [[ -z $NODE ]]; then
-    NODE="$(command -v node || true)"
-    [[ -n $NODE ]] || die "node not found on PATH; pass --node /path/to/node"
-  fi
-  [[ $NODE = /* ]] || die "--node must be an absolute path (it goes into ExecStart=)"
-  local probe="$NODE"
-  if [[ ! -x $probe && -n $ROOT && -x $ROOT$NODE ]]; then probe="$ROOT$NODE"; fi
-  if [[ ! -x $probe ]]; then
-    [[ -n $ROOT ]] || die "--node $NODE is not executable"
-    say "warning: $NODE is not executable here; using it for ExecStart= anyway (staging root)"
-    return 0
-  fi
-  "$probe" -e '
-    const [maj, min] = process.versions.node.split(".").map(Number);
-    if (maj < 20 || (maj === 20 && min < 12)) { console.error("Node " + process.versions.node + " is too old; teardownd needs >= 20.12"); process.exit(1); }
-  ' || die "unsuitable node: $NODE"
-}
-
 do_install() {
-  [[ -f $SRC/dist/daemon/main.js ]] || die "$SRC/dist/daemon/main.js not found: run \`npm ci && npm run build\` first"
-  resolve_node
-  if [[ -z $DEPS ]]; then
-    if [[ -d $SRC/node_modules ]]; then DEPS=copy; else DEPS=npm; fi
-  fi
-  say "installing teardownd from $SRC (node $NODE, dependencies: $DEPS)"
+  [[ -n $BINARY ]] || BINARY="$SRC/build/teardownd"
+  [[ -x $BINARY ]] || die "$BINARY not found: run \`npm ci && npm run package\` first (or pass --binary)"
+  "$BINARY" --version >/dev/null 2>&1 || die "$BINARY does not run here (not a teardownd executable for this machine?)"
+  say "installing teardownd $("$BINARY" --version) from $BINARY"
 
   # 1. The service user (a system account with no login and no home of its own).
   if [[ -z $ROOT ]]; then
@@ -229,54 +164,30 @@ do_install() {
     fi
   fi
 
-  # 2. The program: dist/, package files and production node_modules, assembled in a temporary
-  #    tree and put in place only where something differs.
-  local prefix
-  prefix="$(t "$PREFIX")"
-  ensure_dir "$(dirname "$prefix")" 0755
-  ensure_dir "$prefix" 0755
+  # 2. The program: one file, replaced by a rename so a running daemon keeps its old inode.
+  ensure_dir "$(t "$(dirname "$BIN_PATH")")" 0755
+  if ! [[ -f $(t "$BIN_PATH") ]] || ! cmp -s "$BINARY" "$(t "$BIN_PATH")"; then
+    run install -m 0755 "$BINARY" "$(t "$BIN_PATH").new"
+    run mv -f "$(t "$BIN_PATH").new" "$(t "$BIN_PATH")"
+  elif [[ $(stat -c '%a' "$(t "$BIN_PATH")") != 755 ]]; then
+    run chmod 0755 "$(t "$BIN_PATH")"
+  fi
+
+  # 3. The unit, pointing at where this script put the executable.
   STAGE="$(mktemp -d "${TMPDIR:-/tmp}/teardownd-install.XXXXXX")"
   trap 'rm -rf "$STAGE"' EXIT
-  stage_copy "$SRC/dist" "$STAGE/dist"
-  # Build leftovers and test code are not part of the product.
-  rm -rf "$STAGE/dist/.tsbuildinfo" "$STAGE/dist/test"
-  find "$STAGE/dist" -name '*.map' -delete
-  mkdir -p "$STAGE/node_modules"
-  if [[ $DEPS == copy ]]; then
-    local pkg
-    while IFS= read -r pkg; do
-      [[ -n $pkg ]] || continue
-      # An optional platform package may be absent; npm skipped it too.
-      [[ -e $SRC/$pkg ]] || continue
-      mkdir -p "$STAGE/$(dirname "$pkg")"
-      stage_copy "$SRC/$pkg" "$STAGE/$pkg"
-    done < <(prod_packages)
-  else
-    command -v npm >/dev/null 2>&1 || die "npm not found (needed for --deps npm)"
-    cp "$SRC/package.json" "$SRC/package-lock.json" "$STAGE/"
-    # --ignore-scripts: `prepare` would run tsc, a dev dependency that --omit=dev leaves out.
-    (cd "$STAGE" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
-    rm -f "$STAGE/node_modules/.package-lock.json" "$STAGE/package.json" "$STAGE/package-lock.json"
-  fi
-  rm -rf "$STAGE/node_modules/.bin"
-  sync_tree "$STAGE/dist" "$prefix/dist"
-  sync_tree "$STAGE/node_modules" "$prefix/node_modules"
-  install_file "$SRC/package.json" "$prefix/package.json" 0644
-  install_file "$SRC/package-lock.json" "$prefix/package-lock.json" 0644
-  [[ ! -f $SRC/README.md ]] || install_file "$SRC/README.md" "$prefix/README.md" 0644
-
-  # 3. The unit, with this host's node in ExecStart=.
   local unit="$STAGE/teardownd.service"
-  sed "s#^ExecStart=${UNIT_NODE} #ExecStart=${NODE} #" "$SRC/systemd/teardownd.service" >"$unit"
-  grep -q "^ExecStart=${NODE} ${PREFIX}/dist/daemon/main.js " "$unit" ||
+  sed "s#^ExecStart=${UNIT_BIN} #ExecStart=${BIN_PATH} #" "$SRC/systemd/teardownd.service" >"$unit"
+  grep -q "^ExecStart=${BIN_PATH} run " "$unit" ||
     die "could not set ExecStart= in the unit (systemd/teardownd.service changed shape?)"
   local unit_changed=0
   if ! [[ -f $(t "$UNIT_PATH") ]] || ! cmp -s "$unit" "$(t "$UNIT_PATH")"; then unit_changed=1; fi
   install_file "$unit" "$(t "$UNIT_PATH")" 0644
 
-  # 4. Config and environment: written once, then the operator's.
+  # 4. The example config (ours, kept current) and the environment file (the operator's once written).
+  #    config.json itself is the operator's: until it exists the unit does not start.
   ensure_dir "$(t "$CONFIG_DIR")" 0755
-  install_once "$SRC/scripts/config.example.json" "$(t "$CONFIG_PATH")" 0644
+  install_file "$SRC/scripts/config.example.json" "$(t "$EXAMPLE_PATH")" 0644
   install_once "$SRC/systemd/teardownd.env" "$(t "$ENV_PATH")" 0600
 
   # 5. State and reports (the unit's StateDirectory= would create the first, but not reports/).
@@ -288,7 +199,7 @@ do_install() {
     local program_changed=$((CHANGES > 0))
     ((unit_changed == 0)) || run systemctl daemon-reload
     systemctl is-enabled --quiet "$SERVICE" 2>/dev/null || run systemctl enable "$SERVICE"
-    if ((START)); then
+    if ((START)) && [[ -e $CONFIG_PATH ]]; then
       if ! systemctl is-active --quiet "$SERVICE"; then
         run systemctl start "$SERVICE"
       elif ((program_changed)); then
@@ -305,7 +216,7 @@ do_install() {
   elif ((DRY_RUN)); then
     say "dry run: $CHANGES change(s) would be made"
   else
-    say "installed ($CHANGES change(s)). Next: edit $CONFIG_PATH, then run: node $PREFIX/dist/daemon/main.js check"
+    say "installed ($CHANGES change(s)). Next: cp $EXAMPLE_PATH $CONFIG_PATH, edit it, run: teardownd check"
   fi
 }
 
@@ -330,7 +241,8 @@ do_uninstall() {
     run rm -f "$(t "$UNIT_PATH")"
     if have_systemd; then run systemctl daemon-reload; fi
   fi
-  if [[ -e $(t "$PREFIX") ]]; then run rm -rf "$(t "$PREFIX")"; fi
+  if [[ -e $(t "$BIN_PATH") ]]; then run rm -f "$(t "$BIN_PATH")"; fi
+  if [[ -e $(t "$EXAMPLE_PATH") ]]; then run rm -f "$(t "$EXAMPLE_PATH")"; fi
   remove_if_default "$(t "$CONFIG_PATH")" "$SRC/scripts/config.example.json"
   remove_if_default "$(t "$ENV_PATH")" "$SRC/systemd/teardownd.env"
   if [[ -d $(t "$CONFIG_DIR") ]] && [[ -z $(ls -A "$(t "$CONFIG_DIR")") ]]; then run rmdir "$(t "$CONFIG_DIR")"; fi

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { access, constants } from 'node:fs/promises';
+import { access, constants, stat } from 'node:fs/promises';
 import { clientOptions, createAwsClients, destroyAwsClients, AwsClients } from '../../lib/aws/clients';
 import { TokenBucket } from '../../lib/aws/pacer';
 import { CheckResult, checkExitCode, formatCheckLine, runChecks } from '../../lib/check';
@@ -13,6 +13,7 @@ import { EXIT_BAD_INPUT } from '../cli';
 
 interface CheckOptions {
   json?: boolean;
+  logLevel?: string;
   instanceId?: string;
   config?: string;
 }
@@ -44,7 +45,7 @@ export function registerCheck(program: Command): void {
       const path = opts.config ?? DEFAULT_CONFIG_PATH;
       let config: Config;
       try {
-        config = loadConfig({ path: opts.config });
+        config = loadConfig({ path: opts.config, overrides: { logLevel: opts.logLevel } });
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         const results: CheckResult[] = err.problems.map((problem) => ({
@@ -79,7 +80,11 @@ export function registerCheck(program: Command): void {
             return c;
           },
           httpGet,
-          checkWritable: (dir) => access(dir, constants.W_OK),
+          checkWritable: async (dir) => {
+            if (!(await stat(dir)).isDirectory())
+              throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
+            await access(dir, constants.W_OK);
+          },
           instanceId: opts.instanceId,
           clock: systemClock,
           // stdout is the report; a failed call shows in its line (with the AWS error code).

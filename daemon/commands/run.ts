@@ -15,6 +15,8 @@ import { Logger } from '../../lib/log';
 import { ImdsPoller } from '../../lib/sources/imds-poller';
 import { probeInstanceState, shutdownNotice } from '../../lib/sources/shutdown-probe';
 import { SqsConsumer } from '../../lib/sources/sqs-consumer';
+import { HostIdentity, readHostIdentity } from '../../lib/sources/instance-identity';
+import { openStateDir, OpenedStateDir } from '../../lib/state-dir';
 import { createRuntime, GlobalOptions, Runtime } from '../runtime';
 import { sweeperBackground } from './sweep';
 import { checkInstanceId, engineDeps } from './teardown-common';
@@ -128,11 +130,22 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
   if (opts.instanceId !== undefined) checkInstanceId(opts.instanceId, '--instance-id');
   const dryRun = !!opts.dryRun || config.dryRun;
   let stopWatchdog = () => undefined as void;
+  let stateDir: OpenedStateDir | undefined;
   try {
+    // First of all: a second daemon on the same state dir exits 2 here, before it touches anything.
+    stateDir = await openStateDir(config.stateDir, { logger, holder: 'run' });
     const instanceId = await resolveInstanceId(runtime, opts.instanceId, stopAll.signal);
     const clients = await runtime.aws();
     const ctx: RunContext = { runtime, config, logger, clients, instanceId, dryRun };
-    logger.info('starting', { instanceId, stage: 'startup', dryRun, region: clients.region, config });
+    logger.info('starting', {
+      instanceId,
+      stage: 'startup',
+      dryRun,
+      region: clients.region,
+      stateDir: stateDir.mode,
+      config,
+    });
+    const identity = await hostIdentity(runtime, clients.region, stopAll.signal);
 
     const sqsUrl = config.sources.sqs.queueUrl;
     let consumer: SqsConsumer | undefined;
@@ -143,7 +156,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       dryRun,
       clock,
       logger,
-      journal: new Journal(config.stateDir),
+      journal: new Journal(config.stateDir, undefined, { persist: stateDir.mode === 'disk', logger }),
       teardown: deps.teardown(ctx),
       completion: completionPort({ autoScaling: clients.autoScaling, config, clock, logger }, instanceId),
       messages: {
@@ -161,6 +174,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
         clock,
         logger,
         instanceId,
+        identity,
         dryRun,
         onNotice: (n, m) => coordinator.accept(n, m),
       });
@@ -236,6 +250,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
   } finally {
     stopWatchdog();
     signals.dispose();
+    await stateDir?.release();
   }
 }
 
@@ -254,6 +269,26 @@ async function settledWithin(work: Promise<unknown>, ms: number, clock: Runtime[
   ]);
   timer.abort();
   return done;
+}
+
+/**
+ * The account and region SQS messages must name (IMDS identity document; the region falls back to
+ * the one the AWS clients use). What cannot be read is not checked, and the log says so.
+ */
+async function hostIdentity(
+  runtime: Runtime,
+  clientRegion: string,
+  signal: AbortSignal,
+): Promise<HostIdentity> {
+  const read = runtime.config.sources.imds.enabled ? await readHostIdentity(runtime.imds, signal) : undefined;
+  const identity: HostIdentity = { ...read, region: read?.region ?? clientRegion };
+  if (!identity.accountId) {
+    runtime.logger.warn(
+      "cannot read this host's account id from IMDS (instance identity document); SQS messages are checked for region only",
+      { stage: 'startup' },
+    );
+  }
+  return identity;
 }
 
 /** SIGTERM: a termination (finish the teardown first) or a restart/reboot (leave, touch nothing)? */

@@ -1,9 +1,8 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Command } from 'commander';
 import { clientOptions, createEc2Client } from '../../lib/aws/clients';
-import { Config } from '../../lib/config/schema';
+import { Config, REGION_PATTERN } from '../../lib/config/schema';
 import { OwnershipMarker } from '../../lib/ownership';
-import { validateCronExpression } from '../../lib/scheduler';
 import { sweepExitCode, summarizeSweep } from '../../lib/sweep-report';
 import { FirstSeenStore } from '../../lib/sweep-state';
 import { startSweeper, sweepRegionList, sweepRegions, SweepMode } from '../../lib/sweeper';
@@ -17,10 +16,8 @@ interface SweepCliOptions {
   json?: boolean;
 }
 
-const REGION = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/;
-
 function checkRegion(region: string, where: string): string {
-  if (!REGION.test(region))
+  if (!REGION_PATTERN.test(region))
     throw new UsageError(`${where} "${region}" is not an AWS region name (e.g. us-east-1)`);
   return region;
 }
@@ -75,7 +72,6 @@ export function registerSweep(program: Command): void {
       const runtime = createRuntime(globals, opts.json ? { logStream: process.stderr } : {});
       const { config, logger } = runtime;
       if (opts.region !== undefined) checkRegion(opts.region, '--region');
-      config.sweeper.regions.forEach((r, i) => checkRegion(r, `sweeper.regions[${i}]`));
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(new Error(`received ${sig}`));
       process.once('SIGINT', onSignal);
@@ -161,10 +157,7 @@ export function sweeperBackground(ctx: RunContext): BackgroundService[] {
     });
   }
   if (config.sweeper.enabled) {
-    validateCronExpression(config.sweeper.schedule);
-    config.sweeper.regions.forEach((r, i) => {
-      if (!REGION.test(r)) throw new UsageError(`sweeper.regions[${i}] "${r}" is not an AWS region name`);
-    });
+    // sweeper.schedule and sweeper.regions were checked when the config was loaded.
     services.push(sweeperService(ctx, config, marker));
   }
   return services;

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { runTeardown } from '../../lib/engine';
 import { TerminationNotice } from '../../lib/notice';
 import { reportExitCode, summarizeReport, writeReport } from '../../lib/report';
+import { openStateDir } from '../../lib/state-dir';
 import { EXIT_LEFT_BEHIND } from '../cli';
 import { createRuntime, GlobalOptions } from '../runtime';
 import { ec2Client, engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
@@ -15,7 +16,8 @@ interface TeardownOptions {
 /**
  * `teardownd teardown`: runs the teardown for this instance now (a manual trigger), writes the report
  * to reports.dir and prints a summary and its path. Exit 0 done, 1 something left behind, 2 bad input.
- * SIGINT/SIGTERM abort the run; what was not done is reported.
+ * SIGINT/SIGTERM abort the run; what was not done is reported. While a `teardownd run` holds the
+ * state dir, this refuses with exit 2 naming its pid (lib/state-dir.ts).
  */
 export function registerTeardown(program: Command): void {
   program
@@ -28,6 +30,15 @@ export function registerTeardown(program: Command): void {
       const scope = parseScopeFlag(opts.scope);
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const runtime = createRuntime(globals);
+      // A `teardownd run` on this host owns its teardowns: refuse (exit 2, naming its pid) rather
+      // than race it. An unwritable state dir does not stop a manual teardown.
+      const stateDir = await openStateDir(runtime.config.stateDir, {
+        logger: runtime.logger,
+        holder: 'teardown',
+      }).catch((err: unknown) => {
+        runtime.close();
+        throw err;
+      });
       const abort = new AbortController();
       const onSignal = (sig: NodeJS.Signals) => abort.abort(new Error(`received ${sig}`));
       process.once('SIGINT', onSignal);
@@ -67,6 +78,7 @@ export function registerTeardown(program: Command): void {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         runtime.close();
+        await stateDir.release();
       }
     });
 }

@@ -19,10 +19,20 @@ export interface LoadConfigOptions {
   /** Path given with --config; a missing explicit path is an error, a missing default path means defaults. */
   path?: string;
   readFile?: (path: string) => string;
+  overrides?: ConfigOverrides;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const field = issue.path.length ? issue.path.join('.') : '(top level)';
+/** `sweeper.regions[1]`, `gate.override`: the spelling an operator finds in the file. */
+function fieldName(path: PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, p) => (typeof p === 'number' ? `${out}[${p}]` : out ? `${out}.${String(p)}` : String(p)),
+    '',
+  );
+}
+
+function describeIssue(issue: z.core.$ZodIssue, flags: Record<string, string>): string {
+  const name = issue.path.length ? fieldName(issue.path) : '(top level)';
+  const field = flags[name] ? `${flags[name]} (${name})` : name;
   if (issue.code === 'invalid_value' && 'values' in issue) {
     return `${field}: must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   }
@@ -33,11 +43,31 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${field}: ${issue.message}`;
 }
 
-/** Validates an already-parsed object; used by the loader and by tests. */
-export function parseConfig(raw: unknown, origin = 'config'): Config {
-  const result = ConfigSchema.safeParse(raw ?? {});
+/** Command-line flags that override config keys; validated by the same schema, named in errors. */
+export interface ConfigOverrides {
+  /** `--log-level` → log.level */
+  logLevel?: string;
+}
+
+/**
+ * Validates an already-parsed object; used by the loader and by tests. The file must hold a JSON
+ * object (`null`, an array or a number is an error, never "all defaults").
+ */
+export function parseConfig(raw: unknown, origin = 'config', overrides: ConfigOverrides = {}): Config {
+  if (raw !== undefined && (raw === null || typeof raw !== 'object' || Array.isArray(raw))) {
+    const problem = `(top level): must be a JSON object with the config keys, got ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}`;
+    throw new ConfigError(`invalid ${origin}:\n  ${problem}`, [problem]);
+  }
+  const input: Record<string, unknown> = { ...((raw as Record<string, unknown> | undefined) ?? {}) };
+  const flags: Record<string, string> = {};
+  if (overrides.logLevel !== undefined) {
+    const log = input.log;
+    input.log = { ...(log && typeof log === 'object' ? log : {}), level: overrides.logLevel };
+    flags['log.level'] = '--log-level';
+  }
+  const result = ConfigSchema.safeParse(input);
   if (!result.success) {
-    const problems = result.error.issues.map(describeIssue);
+    const problems = result.error.issues.map((i) => describeIssue(i, flags));
     throw new ConfigError(`invalid ${origin}:\n  ${problems.join('\n  ')}`, problems);
   }
   return result.data;
@@ -51,7 +81,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     text = readFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && options.path === undefined) return parseConfig({}, 'default config');
+    if (code === 'ENOENT' && options.path === undefined)
+      return parseConfig({}, 'default config', options.overrides);
     throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`, [
       `${path}: unreadable`,
     ]);
@@ -64,5 +95,5 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       `${path}: not JSON`,
     ]);
   }
-  return parseConfig(raw, `config file ${path}`);
+  return parseConfig(raw, `config file ${path}`, options.overrides);
 }

@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 
 /**
@@ -203,11 +204,29 @@ const lifecycleSchema = z
   })
   .strict();
 
+/** An AWS region name such as us-east-1 or ap-southeast-2 (also used for the `--region` flags). */
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/;
+
+function isCronExpression(expression: string): boolean {
+  try {
+    return cron.validate(expression);
+  } catch {
+    return false;
+  }
+}
+
 const sweeperSchema = z
   .object({
     enabled: z.boolean().default(true),
-    /** node-cron expression. */
-    schedule: z.string().min(1).default('*/10 * * * *'),
+    /** node-cron expression; checked at load, so a bad one never gets as far as `ready`. */
+    schedule: z
+      .string()
+      .min(1)
+      .default('*/10 * * * *')
+      .refine(isCronExpression, {
+        error: (issue) =>
+          `${JSON.stringify(issue.input)} is not a valid cron expression (e.g. "*/10 * * * *")`,
+      }),
     /** `report` never changes anything; `apply` tears orphans down. */
     mode: z.enum(['report', 'apply']).default('report'),
     /** An unattached loxilb ENI younger than this is never an orphan (loxilb may be attaching it). */
@@ -215,7 +234,13 @@ const sweeperSchema = z
     /** Random delay before each scheduled sweep so the hosts of one cluster do not sweep in lockstep. */
     jitterMs: z.number().int().min(0).default(30000),
     /** Regions to sweep; empty means the host's own region. */
-    regions: z.array(z.string().min(1)).default([]),
+    regions: z
+      .array(
+        z.string().regex(REGION_PATTERN, {
+          error: (issue) => `${JSON.stringify(issue.input)} is not an AWS region name (e.g. us-east-1)`,
+        }),
+      )
+      .default([]),
   })
   .strict();
 

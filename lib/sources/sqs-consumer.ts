@@ -13,6 +13,7 @@ import { Config } from '../config/schema';
 import type { AcceptResult, HeldMessages } from '../coordinator';
 import { Logger } from '../log';
 import { TerminationNotice } from '../notice';
+import { HostIdentity } from './instance-identity';
 import { classifyMessage, Classification, MessageDecision } from './sqs-messages';
 
 /**
@@ -30,6 +31,8 @@ export interface SqsConsumerDeps {
   clock: Clock;
   logger: Logger;
   instanceId: string;
+  /** This host's account and region; a message from another one is foreign (see sqs-messages). */
+  identity?: HostIdentity;
   /** Dry-run: nothing is deleted; a would-be delete is left in flight (`retain`). */
   dryRun: boolean;
   /** The coordinator's `accept`. */
@@ -121,6 +124,8 @@ export class SqsConsumer implements HeldMessages {
     try {
       const c = classifyMessage(message.Body, {
         selfInstanceId: instanceId,
+        selfAccountId: this.deps.identity?.accountId,
+        selfRegion: this.deps.identity?.region,
         messageId,
         receivedAt: clock.now(),
         receiveCount,

@@ -44,6 +44,10 @@ export interface Classification {
 
 export interface ClassifyContext {
   selfInstanceId: string;
+  /** This host's account (IMDS identity document); when set, a message from another account is foreign. */
+  selfAccountId?: string;
+  /** This host's region; when set, an EventBridge event from another region is foreign. */
+  selfRegion?: string;
   messageId: string;
   /** Epoch ms when the message was received. */
   receivedAt: number;
@@ -115,7 +119,11 @@ function classify(body: string | undefined, ctx: ClassifyContext): Classificatio
     format = 'sns';
   }
   if (typeof doc['detail-type'] === 'string' && typeof doc.source === 'string') {
-    return { ...eventBridge(doc, ctx), format: format ?? 'eventbridge' };
+    const c = eventBridge(doc, ctx);
+    return {
+      ...otherIdentity(c, { account: doc.account, region: doc.region }, ctx),
+      format: format ?? 'eventbridge',
+    };
   }
   if (isTestNotification(doc)) {
     return {
@@ -126,7 +134,8 @@ function classify(body: string | undefined, ctx: ClassifyContext): Classificatio
     };
   }
   if (doc.Service === 'AWS Auto Scaling' || typeof doc.LifecycleTransition === 'string') {
-    return { ...lifecycle(doc, ctx, ''), format: format ?? 'asg-direct' };
+    const c = lifecycle(doc, ctx, '');
+    return { ...otherIdentity(c, { account: doc.AccountId }, ctx), format: format ?? 'asg-direct' };
   }
   return {
     category: 'unknown',
@@ -134,6 +143,27 @@ function classify(body: string | undefined, ctx: ClassifyContext): Classificatio
     format,
     instanceIds: [],
   };
+}
+
+/**
+ * A message about this instance id from another account or region is about somebody else's
+ * instance (ids are unique per account and region only) or forged: foreign, never a teardown.
+ * Only what the message states is checked; a field it leaves out is not held against it.
+ */
+function otherIdentity(
+  c: Classification,
+  stated: { account?: unknown; region?: unknown },
+  ctx: ClassifyContext,
+): Classification {
+  if (c.category === 'foreign' || c.category === 'test' || c.category === 'unknown') return c;
+  const mismatches: string[] = [];
+  if (ctx.selfAccountId && stated.account !== undefined && stated.account !== ctx.selfAccountId)
+    mismatches.push(`account ${JSON.stringify(stated.account)} is not this host's ${ctx.selfAccountId}`);
+  if (ctx.selfRegion && stated.region !== undefined && stated.region !== ctx.selfRegion)
+    mismatches.push(`region ${JSON.stringify(stated.region)} is not this host's ${ctx.selfRegion}`);
+  if (mismatches.length === 0) return c;
+  const f = foreign(c.instanceIds, ctx);
+  return { ...f, decision: { ...f.decision, reason: `${mismatches.join('; ')}: ${f.decision.reason}` } };
 }
 
 function isTestNotification(doc: Obj): boolean {

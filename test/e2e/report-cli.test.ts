@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AwsEmulator } from '../emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 
 /**
@@ -77,5 +78,61 @@ describe('teardownd report (local)', () => {
     expect(res.code).toBe(2);
     expect(res.stderr).toContain(`${file} is not a teardownd report`);
     expect(res.stderr).toMatch(/gate\.scope/);
+  });
+
+  it('a file that is not JSON (e.g. /etc/shadow) exits 2 without echoing a byte of it', async () => {
+    const file = ws.path('shadow');
+    writeFileSync(file, 'root:$6$SECRETSALT$SECRETHASHVALUE:19000:0:99999:7:::\n');
+    const res = await runCli(['report', file], {});
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(`${file} is not valid JSON`);
+    expect(res.stderr + res.stdout).not.toMatch(/root|SECRET|\$6\$/);
+  });
+
+  it('control characters in report fields are shown escaped, never sent to the terminal', async () => {
+    const file = ws.path('hostile.json');
+    const gate = fixture.gate as Record<string, unknown>;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...fixture,
+        episode: 'ep-\x1b]0;owned\x07',
+        gate: { ...gate, reason: 'fine\x1b[2J\x1b[1;1Hall clean\u202e' },
+        warnings: ['line one\rOVERWRITTEN'],
+      }),
+    );
+    const res = await runCli(['report', '--color', file], {});
+    expect(res.code).toBe(0);
+    // Only the renderer's own colour codes (ESC [ n m) remain; nothing from the report's fields.
+    // eslint-disable-next-line no-control-regex
+    const foreign = res.stdout.replace(/\x1b\[\d+(;\d+)*m/g, '');
+    // eslint-disable-next-line no-control-regex
+    expect(foreign).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f\u202e]/);
+    expect(res.stdout).toContain('why: fine\\u001b[2J\\u001b[1;1Hall clean\\u202e');
+    expect(res.stdout).toContain('episode ep-\\u001b]0;owned\\u0007');
+    expect(res.stdout).toContain('line one\\rOVERWRITTEN');
+  });
+});
+
+describe('teardownd report s3://', () => {
+  let emulator: AwsEmulator;
+  beforeEach(async () => {
+    emulator = await AwsEmulator.start();
+  });
+  afterEach(() => emulator.stop());
+
+  it.each([
+    ['s3://reports/../other/secret.json', 'must not contain "." or ".." path segments'],
+    ['s3://reports/./../other/secret.json', 'must not contain "." or ".." path segments'],
+    ['s3://../other/secret.json', 'is not an S3 bucket name'],
+  ])('%s is refused (exit 2) and never requested', async (url, message) => {
+    emulator.s3.createBucket('reports');
+    emulator.s3.createBucket('other');
+    emulator.s3.putObject('other', 'secret.json', fixtureText);
+    const res = await runCli(['report', url], emulator.env());
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(message);
+    expect(res.stdout).toBe('');
+    expect(emulator.calls.all().filter((c) => c.service === 's3')).toEqual([]);
   });
 });

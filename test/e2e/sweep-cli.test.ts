@@ -49,7 +49,7 @@ describe('teardownd sweep: command line', () => {
       'sweeper.regions',
       ['sweep'],
       { sweeper: { regions: ['us-east-1', 'moon-1'] } },
-      'sweeper.regions[1] "moon-1" is not an AWS region name',
+      'sweeper.regions[1]: "moon-1" is not an AWS region name',
     ],
     ['sweeper.mode', ['sweep'], { sweeper: { mode: 'delete' } }, 'sweeper.mode'],
   ])('bad %s exits 2 naming the field, before any AWS call', async (_what, args, config, message) => {
@@ -59,7 +59,7 @@ describe('teardownd sweep: command line', () => {
     expect(emulator.calls.all().filter((c) => c.service === 'ec2')).toEqual([]);
   });
 
-  it('teardownd run refuses a bad sweeper.schedule with exit 2 naming it', async () => {
+  it('teardownd run refuses a bad sweeper.schedule at load: exit 2 naming it, never `ready`', async () => {
     const res = await runCli(
       [
         '-c',
@@ -73,5 +73,9 @@ describe('teardownd sweep: command line', () => {
     );
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('sweeper.schedule: "every ten minutes" is not a valid cron expression');
+    // Refused while loading the config: no `ready` (under systemd that would be a restart loop),
+    // not a single AWS or IMDS request.
+    expect(res.logs.filter((l) => l.message === 'ready' || l.message === 'starting')).toEqual([]);
+    expect(emulator.calls.all()).toEqual([]);
   });
 });

@@ -18,7 +18,8 @@ describe('teardownd run: ownership marking and the scheduled sweep', () => {
   beforeEach(async () => {
     emulator = await AwsEmulator.start();
     ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator, { vips: 2, eips: 1 });
+    // The peer's own loxilb ENI (an explicit decoy: loxilb keeps one ENI per cluster).
+    ids = seedLoxilbCluster(emulator, { vips: 2, eips: 1, peerLoxilbEni: true });
     // The master dies with no notice at all; its loxilb ENI (never marked) is left unattached.
     emulator.ec2.terminateInstance(ids.masterInstanceId);
     emulator.imds.configure({ instanceId: ids.peerInstanceId!, region: 'us-east-1', az: 'us-east-1b' });

@@ -26,7 +26,7 @@ describe('teardownd sweep --apply: a live master is never touched', () => {
   beforeEach(async () => {
     emulator = await AwsEmulator.start();
     ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator);
+    ids = seedLoxilbCluster(emulator, { peerLoxilbEni: true });
   });
   afterEach(async () => {
     await emulator.stop();

@@ -158,7 +158,7 @@ describe('teardownd sweep: orphans of a dead master', () => {
   });
 
   it('owner tag naming a terminated or a non-existent instance: removed at once; the live peer keeps the shared resources', async () => {
-    ids = seedLoxilbCluster(emulator, { vips: 2, eips: 2 });
+    ids = seedLoxilbCluster(emulator, { vips: 2, eips: 2, peerLoxilbEni: true });
     // What the master's daemon wrote at start-up (lib/ownership.ts).
     emulator.ec2.createTags([ids.enis[0].eniId], { 'teardownd:owner': ids.masterInstanceId });
     // A loxilb ENI whose owner never existed in this account (a host of a deleted stack, say).

@@ -17,7 +17,7 @@ describe('teardownd plan and --dry-run', () => {
   beforeEach(async () => {
     emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 50 } });
     ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator);
+    ids = seedLoxilbCluster(emulator, { peerLoxilbEni: true });
     config = ws.writeConfig({ cloud: { cidrBlock: ids.cloudCidr }, executor: { detachPollIntervalMs: 30 } });
   });
   afterEach(async () => {

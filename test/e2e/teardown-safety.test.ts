@@ -15,7 +15,8 @@ describe('teardownd teardown: safety invariants', () => {
   beforeEach(async () => {
     emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 80, cidrDisassociateDelayMs: 50 } });
     ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator);
+    // The decoy loxilb ENI attached to the peer (loxilb never leaves one; invariant 2 needs it).
+    ids = seedLoxilbCluster(emulator, { peerLoxilbEni: true });
   });
   afterEach(async () => {
     await emulator.stop();

@@ -15,7 +15,7 @@ import { EmulatorError, EmulatorRequest, EmulatorResponse, ServiceHandler } from
  * says Terminating:Wait.
  *
  * Programmatic API (`emulator.autoscaling`):
- *   createGroup(name, {availabilityZones?}) / addInstance(asgName, instanceId, {availabilityZone?}) → InService
+ *   createGroup(name, {availabilityZones?}) / addInstance(asgName, instanceId, {availabilityZone?, lifecycleState?}) → InService
  *   putHook({asgName, hookName, heartbeatTimeoutSeconds, defaultResult?, globalTimeoutSeconds?,
  *            notificationQueueUrl?, notificationMetadata?, testNotification?})
  *   startTermination(instanceId, {hookName?, raceWindowMs?, raceCount?})
@@ -23,6 +23,7 @@ import { EmulatorError, EmulatorRequest, EmulatorResponse, ServiceHandler } from
  *       body is posted to the hook's notification queue when it has one (else post `body` or
  *       `eventBridgeBody` yourself)
  *   terminate(instanceId)          no hook: straight to Terminating:Proceed → Terminated
+ *   setLifecycleState(instanceId, state)   any member state (Standby, Warmed:*, Pending…) set directly
  *   state(instanceId), pendingAction(instanceId), history() (every heartbeat/complete/timeout, timed)
  *   onInstanceTerminating(cb) (at Terminating:Proceed), onInstanceTerminated(cb) (at Terminated)
  *   raceWindowMs / raceCount: Complete is refused for that long after the wait starts / that many times
@@ -44,6 +45,33 @@ export interface AutoScalingServiceOptions {
 }
 
 export type LifecycleResult = 'CONTINUE' | 'ABANDON';
+
+/** `LifecycleState` values of DescribeAutoScalingInstances (SDK enum, see aws-wire-formats.md §3.4). */
+export type LifecycleState =
+  | 'Pending'
+  | 'Pending:Wait'
+  | 'Pending:Proceed'
+  | 'Quarantined'
+  | 'InService'
+  | 'Terminating'
+  | 'Terminating:Wait'
+  | 'Terminating:Proceed'
+  | 'Terminating:Retained'
+  | 'Terminated'
+  | 'Detaching'
+  | 'Detached'
+  | 'EnteringStandby'
+  | 'Standby'
+  | 'Warmed:Pending'
+  | 'Warmed:Pending:Wait'
+  | 'Warmed:Pending:Proceed'
+  | 'Warmed:Terminating'
+  | 'Warmed:Terminating:Wait'
+  | 'Warmed:Terminating:Proceed'
+  | 'Warmed:Terminated'
+  | 'Warmed:Stopped'
+  | 'Warmed:Running'
+  | 'Warmed:Hibernated';
 const TERMINATING = 'autoscaling:EC2_INSTANCE_TERMINATING';
 const LAUNCHING = 'autoscaling:EC2_INSTANCE_LAUNCHING';
 
@@ -181,13 +209,17 @@ export class AutoScalingService implements ServiceHandler {
     });
   }
 
-  addInstance(asgName: string, instanceId: string, opts: { availabilityZone?: string } = {}): void {
+  addInstance(
+    asgName: string,
+    instanceId: string,
+    opts: { availabilityZone?: string; lifecycleState?: LifecycleState } = {},
+  ): void {
     this.createGroup(asgName);
     this.instances.set(instanceId, {
       instanceId,
       asgName,
       availabilityZone: opts.availabilityZone ?? this.groups.get(asgName)!.availabilityZones[0],
-      state: 'InService',
+      state: opts.lifecycleState ?? 'InService',
     });
   }
 
@@ -216,6 +248,17 @@ export class AutoScalingService implements ServiceHandler {
   /** Called at Terminated; returns an unsubscribe. */
   onInstanceTerminated(cb: InstanceCallback): () => void {
     return subscribe(this.terminated, cb);
+  }
+
+  /**
+   * Sets a member's lifecycle state as another actor would (`Standby`, `Warmed:Running`,
+   * `Terminating:Wait`, `Pending`…), without a lifecycle action or notification. DescribeAutoScaling*
+   * report it; `Terminated` removes the member from them, as on AWS.
+   */
+  setLifecycleState(instanceId: string, state: LifecycleState): void {
+    const inst = this.instances.get(instanceId);
+    if (!inst) throw new Error(`emulator: ${instanceId} is not in an Auto Scaling group`);
+    inst.state = state;
   }
 
   state(instanceId: string): string | undefined {

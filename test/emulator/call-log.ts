@@ -25,6 +25,8 @@ export class CallLog {
       mutating,
       status: 0,
     };
+    const caller = /Credential=([^/,\s]+)\//.exec(String(req.headers.authorization ?? ''))?.[1];
+    if (caller) record.caller = caller;
     this.records.push(record);
     return record;
   }
@@ -44,6 +46,11 @@ export class CallLog {
     return this.records.filter(
       (r) => r.mutating && (!service || r.service === service) && (includeInjected || !r.injected),
     );
+  }
+
+  /** Calls signed with this access key id (one actor: the daemon, or one fake loxilb node). */
+  by(caller: string): CallRecord[] {
+    return this.records.filter((r) => r.caller === caller);
   }
 
   of(service: ServiceName, action?: string): CallRecord[] {

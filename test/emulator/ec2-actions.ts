@@ -4,6 +4,7 @@ import {
   describeInternetGateways,
   describeNetworkInterfaces,
   describeRouteTables,
+  describeSpotInstanceRequests,
   describeSubnets,
   describeVpcs,
   reservationXml,
@@ -44,6 +45,7 @@ export const EC2_ACTIONS: Record<string, Ec2Action> = {
   DescribeVpcs: describeVpcs,
   DescribeInstances: describeInstances,
   DescribeInternetGateways: describeInternetGateways,
+  DescribeSpotInstanceRequests: describeSpotInstanceRequests,
 
   // ---------------------------------------------------------------- teardown actions
   DisassociateAddress(state, p) {
@@ -169,6 +171,7 @@ export const EC2_ACTIONS: Record<string, Ec2Action> = {
       secondaryPrivateIpAddresses: explicit.filter((e) => e.ip !== primary).map((e) => e.ip),
       secondaryPrivateIpAddressCount: p.int('SecondaryPrivateIpAddressCount'),
       tags: p.tagSpecs('network-interface'),
+      securityGroupIds: p.list('SecurityGroupId'),
     });
     return (
       `<networkInterface>${networkInterfaceXml(state, eni)}</networkInterface>` +
@@ -185,11 +188,26 @@ export const EC2_ACTIONS: Record<string, Ec2Action> = {
     );
     return el('attachmentId', id) + el('networkCardIndex', 0);
   },
+  ModifyNetworkInterfaceAttribute(state, p) {
+    const attachmentId = p.str('Attachment.AttachmentId');
+    const groups = p.list('SecurityGroupId');
+    state.modifyNetworkInterfaceAttribute(p.required('NetworkInterfaceId'), {
+      sourceDestCheck: p.bool('SourceDestCheck.Value'),
+      description: p.str('Description.Value'),
+      securityGroupIds: groups.length > 0 ? groups : undefined,
+      attachment:
+        attachmentId !== undefined
+          ? { attachmentId, deleteOnTermination: p.bool('Attachment.DeleteOnTermination') ?? false }
+          : undefined,
+    });
+    return ok;
+  },
   AssignPrivateIpAddresses(state, p) {
     const eniId = p.required('NetworkInterfaceId');
     const added = state.assignPrivateIps(eniId, {
       addresses: p.list('PrivateIpAddress'),
       count: p.int('SecondaryPrivateIpAddressCount'),
+      allowReassignment: p.bool('AllowReassignment'),
     });
     return (
       el('networkInterfaceId', eniId) +
@@ -247,6 +265,8 @@ export const EC2_ACTIONS: Record<string, Ec2Action> = {
           imageId: p.str('ImageId'),
           instanceType: p.str('InstanceType'),
           tags: p.tagSpecs('instance'),
+          securityGroupIds: p.list('SecurityGroupId'),
+          spot: p.str('InstanceMarketOptions.MarketType') === 'spot',
         }),
       );
     return reservationXml(
@@ -307,6 +327,7 @@ export const EC2_DRY_RUN_TARGETS: Record<
     ['VpcId', 'vpc'],
   ],
   CreateNetworkInterface: [['SubnetId', 'subnet']],
+  ModifyNetworkInterfaceAttribute: [['NetworkInterfaceId', 'networkInterface']],
   AttachNetworkInterface: [
     ['NetworkInterfaceId', 'networkInterface'],
     ['InstanceId', 'instance'],

@@ -7,6 +7,7 @@ import {
   InternetGatewayRecord,
   NetworkInterfaceRecord,
   RouteTableRecord,
+  SpotRequestRecord,
   SubnetRecord,
   VpcRecord,
 } from './ec2-records';
@@ -20,6 +21,7 @@ import {
   networkInterfaceXml,
   routeTableXml,
   set,
+  spotRequestXml,
   subnetXml,
   vpcXml,
 } from './ec2-xml';
@@ -69,8 +71,8 @@ function eniFilters(state: Ec2State): FilterSpec<NetworkInterfaceRecord> {
     'association.association-id': (e) => eips(e).map((a) => a.association!.associationId),
     'association.public-ip': (e) => eips(e).map((a) => a.publicIp),
     'association.ip-owner-id': (e) => eips(e).map(() => OWNER_ID),
-    'group-id': () => [],
-    'group-name': () => [],
+    'group-id': (e) => e.groups.map((g) => g.groupId),
+    'group-name': (e) => e.groups.map((g) => g.groupName),
   };
 }
 
@@ -275,4 +277,28 @@ function reservationSetXml(state: Ec2State, instances: InstanceRecord[]): string
   const groups = new Map<string, InstanceRecord[]>();
   for (const i of instances) groups.set(i.reservationId, [...(groups.get(i.reservationId) ?? []), i]);
   return set('reservationSet', [...groups], ([rid, list]) => reservationXml(state, rid, list));
+}
+
+const spotFilters: FilterSpec<SpotRequestRecord> = {
+  'spot-instance-request-id': (r) => r.spotInstanceRequestId,
+  'instance-id': (r) => r.instanceId,
+  state: (r) => r.state,
+  'status-code': (r) => r.statusCode,
+  'status-message': (r) => r.statusMessage,
+  type: () => 'one-time',
+  'launched-availability-zone': (r) => r.availabilityZone,
+  'launch.instance-type': (r) => r.instanceType,
+  'product-description': () => 'Linux/UNIX',
+  'instance-interruption-behavior': () => 'terminate',
+};
+
+export function describeSpotInstanceRequests(state: Ec2State, p: Ec2Params): string {
+  const ids = p.list('SpotInstanceRequestId');
+  const selected = selectByIds(state.spotRequests(), (r) => r.spotInstanceRequestId, ids, 'spotRequest');
+  const filtered = applyFilters(selected, p.filters(), spotFilters, tagsOf);
+  const { page, nextToken } = paginate(filtered, (r) => state.creationOrder(r.spotInstanceRequestId), p, {
+    action: 'DescribeSpotInstanceRequests',
+    max: 1000,
+  });
+  return set('spotInstanceRequestSet', page, spotRequestXml) + el('nextToken', nextToken);
 }

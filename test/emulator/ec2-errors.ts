@@ -12,7 +12,8 @@ export type Ec2Kind =
   | 'attachment'
   | 'addressAssociation'
   | 'routeTableAssociation'
-  | 'vpcCidrAssociation';
+  | 'vpcCidrAssociation'
+  | 'spotRequest';
 
 interface KindInfo {
   prefix: string;
@@ -89,6 +90,12 @@ const KINDS: Record<Ec2Kind, KindInfo> = {
     notFound: 'InvalidVpcCidrBlockAssociationID.NotFound',
     malformed: 'InvalidVpcCidrBlockAssociationID.Malformed',
     noun: 'vpc CIDR block association',
+  },
+  spotRequest: {
+    prefix: 'sir-',
+    notFound: 'InvalidSpotInstanceRequestID.NotFound',
+    malformed: 'InvalidSpotInstanceRequestID.Malformed',
+    noun: 'spot instance request',
   },
 };
 

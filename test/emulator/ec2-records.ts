@@ -105,6 +105,8 @@ export interface AttachmentRecord {
   deleteOnTermination: boolean;
   /** Epoch ms. */
   attachTime: number;
+  /** Set once a detach was asked with `Force: true` (emulator-internal; not on the wire). */
+  forcedDetach?: boolean;
 }
 
 export interface PrivateIpRecord {
@@ -128,11 +130,36 @@ export interface NetworkInterfaceRecord {
   interfaceType: string;
   macAddress: string;
   sourceDestCheck: boolean;
+  /** Security groups (`groupSet`); ENIs created without any get none. */
+  groups: SecurityGroupRef[];
   /**
    * Epoch ms when the ENI was created. Emulator-internal (for the sweeper's grace period): real
    * EC2 does not return an ENI creation time in DescribeNetworkInterfaces, so it is never rendered.
    */
   createTime: number;
+  tags: Tags;
+}
+
+export interface SecurityGroupRef {
+  groupId: string;
+  groupName: string;
+}
+
+export type SpotRequestState = 'open' | 'active' | 'closed' | 'cancelled' | 'failed' | 'disabled';
+
+/** A one-time spot request, fulfilled by `instanceId` (see Ec2State.markSpotForTermination). */
+export interface SpotRequestRecord {
+  spotInstanceRequestId: string;
+  instanceId: string;
+  state: SpotRequestState;
+  /** `fulfilled`, `marked-for-termination`, `instance-terminated-by-user`, `instance-terminated-no-capacity`… */
+  statusCode: string;
+  statusMessage: string;
+  /** Epoch ms of the last status change. */
+  updateTime: number;
+  createTime: number;
+  availabilityZone: string;
+  instanceType: string;
   tags: Tags;
 }
 
@@ -163,5 +190,6 @@ export interface Ec2Snapshot {
   instances: InstanceRecord[];
   networkInterfaces: NetworkInterfaceRecord[];
   addresses: AddressView[];
+  spotRequests: SpotRequestRecord[];
   deniedActions: string[];
 }

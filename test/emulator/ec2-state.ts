@@ -6,6 +6,7 @@ import {
   InstanceRecord,
   InstanceStateName,
   NetworkInterfaceRecord,
+  SpotRequestRecord,
   Tags,
 } from './ec2-records';
 import { Ec2Network } from './ec2-network';
@@ -35,6 +36,10 @@ export class Ec2State extends Ec2Network {
     imageId?: string;
     instanceType?: string;
     reservationId?: string;
+    /** Security groups of its primary ENI (default none). */
+    securityGroupIds?: string[];
+    /** Launched from a one-time spot request (`sir-…`, active/fulfilled). */
+    spot?: boolean;
   }): InstanceRecord {
     const subnet = this.subnet(input.subnetId);
     const instanceId = input.instanceId ?? this.ctx.newId('i');
@@ -43,6 +48,7 @@ export class Ec2State extends Ec2Network {
     const eni = this.createNetworkInterface({
       subnetId: subnet.subnetId,
       privateIpAddress: input.privateIpAddress,
+      securityGroupIds: input.securityGroupIds,
     });
     const now = this.ctx.now();
     const instance: InstanceRecord = {
@@ -61,8 +67,68 @@ export class Ec2State extends Ec2Network {
     this.instanceMap.set(instanceId, instance);
     this.remember(instanceId);
     this.attachNetworkInterface(eni.networkInterfaceId, instanceId, 0, { deleteOnTermination: true });
+    if (input.spot) this.requestSpot(instanceId);
     if (input.state && input.state !== 'running') this.setInstanceState(instanceId, input.state);
     return clone(instance);
+  }
+
+  // ---------------------------------------------------------------- spot requests
+
+  /** Records a fulfilled one-time spot request for a (running) instance; returns the request. */
+  requestSpot(instanceId: string): SpotRequestRecord {
+    const instance = this.instance(instanceId);
+    if (this.spotRequestOf(instanceId))
+      throw invalidParameter(`Instance ${instanceId} already has a spot request`);
+    const now = this.ctx.now();
+    const request: SpotRequestRecord = {
+      spotInstanceRequestId: `sir-${this.ctx.newId('x').slice(2, 10)}`,
+      instanceId,
+      state: 'active',
+      statusCode: 'fulfilled',
+      statusMessage: 'Your spot request is fulfilled.',
+      updateTime: now,
+      createTime: now,
+      availabilityZone: instance.availabilityZone,
+      instanceType: instance.instanceType,
+      tags: {},
+    };
+    this.spotMap.set(request.spotInstanceRequestId, request);
+    this.remember(request.spotInstanceRequestId);
+    return clone(request);
+  }
+
+  /**
+   * What EC2 shows during a spot interruption's two minutes: the request stays `active` with status
+   * `marked-for-termination` (the instance is still `running`). Terminating it afterwards closes the
+   * request as `instance-terminated-no-capacity`.
+   */
+  markSpotForTermination(instanceId: string): SpotRequestRecord {
+    const request = this.spotRequestOf(instanceId);
+    if (!request) throw new Error(`emulator: ${instanceId} has no spot request (runInstance({spot: true}))`);
+    this.setSpotStatus(
+      request,
+      'active',
+      'marked-for-termination',
+      'Your Spot Instance has been marked for termination because there is no capacity available.',
+    );
+    return clone(request);
+  }
+
+  private spotRequestOf(instanceId: string): SpotRequestRecord | undefined {
+    for (const r of this.spotMap.values()) if (r.instanceId === instanceId) return r;
+    return undefined;
+  }
+
+  private setSpotStatus(
+    request: SpotRequestRecord,
+    state: SpotRequestRecord['state'],
+    code: string,
+    message: string,
+  ): void {
+    request.state = state;
+    request.statusCode = code;
+    request.statusMessage = message;
+    request.updateTime = this.ctx.now();
   }
 
   /**
@@ -84,6 +150,18 @@ export class Ec2State extends Ec2Network {
     const instance = this.instance(instanceId);
     if (instance.state === 'terminated') return;
     instance.state = 'terminated';
+    const spot = this.spotRequestOf(instanceId);
+    if (spot?.state === 'active') {
+      const reclaimed = spot.statusCode === 'marked-for-termination';
+      this.setSpotStatus(
+        spot,
+        'closed',
+        reclaimed ? 'instance-terminated-no-capacity' : 'instance-terminated-by-user',
+        reclaimed
+          ? 'Your Spot Instance was terminated because there is no Spot capacity available that matches your request.'
+          : 'Your Spot Instance was terminated by the user.',
+      );
+    }
     for (const eni of this.enisOf(instanceId)) {
       const att = eni.attachment!;
       if (att.deleteOnTermination) this.removeEni(eni);
@@ -137,6 +215,8 @@ export class Ec2State extends Ec2Network {
     interfaceType?: string;
     /** Epoch ms; default now. */
     createTime?: number;
+    /** `SecurityGroupId.N` (default none). */
+    securityGroupIds?: string[];
   }): NetworkInterfaceRecord {
     const subnet = this.subnet(input.subnetId);
     const used = this.usedIps(subnet.subnetId);
@@ -159,6 +239,7 @@ export class Ec2State extends Ec2Network {
       interfaceType: input.interfaceType ?? 'interface',
       macAddress: this.macAddress(),
       sourceDestCheck: true,
+      groups: (input.securityGroupIds ?? []).map((groupId) => securityGroupRef(groupId)),
       createTime: input.createTime ?? this.ctx.now(),
       tags: { ...input.tags },
     };
@@ -219,8 +300,11 @@ export class Ec2State extends Ec2Network {
   /**
    * DetachNetworkInterface by attachment id: device index 0 is refused; the ENI is `detaching` for
    * `detachDelayMs`, then `available` with no attachment. Detaching a detaching ENI is a no-op.
+   * `force` (loxilb's takeover always sets it) is accepted whatever the instance's state — running,
+   * stopping or shutting-down — and is still asynchronous: the attachment remembers it
+   * (`forcedDetach`), nothing else changes. A terminated instance has no attachments left to name.
    */
-  detachNetworkInterface(attachmentId: string, _opts: { force?: boolean } = {}): void {
+  detachNetworkInterface(attachmentId: string, opts: { force?: boolean } = {}): void {
     checkIdFormat('attachment', attachmentId);
     const eni = this.eniByAttachment(attachmentId);
     if (!eni) throw notFound('attachment', [attachmentId]);
@@ -235,6 +319,7 @@ export class Ec2State extends Ec2Network {
         'OperationNotPermitted',
         `You are not allowed to manage '${attachmentId}' attachments.`,
       );
+    if (opts.force) att.forcedDetach = true;
     if (att.status === 'detaching') return;
     att.status = 'detaching';
     eni.status = 'detaching';
@@ -276,8 +361,16 @@ export class Ec2State extends Ec2Network {
     this.eniMap.delete(eni.networkInterfaceId);
   }
 
-  /** AssignPrivateIpAddresses: explicit addresses and/or `count` automatic ones; returns the new addresses. */
-  assignPrivateIps(networkInterfaceId: string, input: { addresses?: string[]; count?: number }): string[] {
+  /**
+   * AssignPrivateIpAddresses: explicit addresses and/or `count` automatic ones; returns the new
+   * addresses. With `allowReassignment` an address that is a secondary IP of another ENI in the
+   * subnet moves here, and its EIP association moves with it (an address already on this ENI is
+   * left as it is); without it such an address is `InvalidIPAddress.InUse`.
+   */
+  assignPrivateIps(
+    networkInterfaceId: string,
+    input: { addresses?: string[]; count?: number; allowReassignment?: boolean },
+  ): string[] {
     const eni = this.eni(networkInterfaceId);
     const subnet = this.subnet(eni.subnetId);
     if (!input.addresses?.length && !input.count)
@@ -285,11 +378,65 @@ export class Ec2State extends Ec2Network {
         'MissingParameter',
         'Either the private IP addresses or the secondary private IP address count must be specified.',
       );
+    let wanted = input.addresses ?? [];
+    const moving: { from: NetworkInterfaceRecord; ip: string }[] = [];
+    if (input.allowReassignment) {
+      wanted = wanted.filter((ip) => !eni.privateIps.some((p) => p.privateIpAddress === ip));
+      for (const ip of wanted) {
+        const holder = [...this.eniMap.values()].find(
+          (e) =>
+            e !== eni && e.subnetId === eni.subnetId && e.privateIps.some((p) => p.privateIpAddress === ip),
+        );
+        if (!holder) continue;
+        if (holder.privateIps.find((p) => p.privateIpAddress === ip)!.primary)
+          throw new EmulatorError('InvalidIPAddress.InUse', `Address ${ip} is in use.`);
+        moving.push({ from: holder, ip });
+      }
+    }
+    const eips = moving.map(({ from, ip }) => this.addressOn(from.networkInterfaceId, ip));
+    for (const { from, ip } of moving)
+      from.privateIps = from.privateIps.filter((p) => p.privateIpAddress !== ip);
     const used = this.usedIps(subnet.subnetId);
-    const added = (input.addresses ?? []).map((ip) => this.takeIp(subnet, ip, used));
+    const added = wanted.map((ip) => this.takeIp(subnet, ip, used));
     for (let i = 0; i < (input.count ?? 0); i++) added.push(this.takeIp(subnet, undefined, used));
     eni.privateIps.push(...added.map((ip) => ({ privateIpAddress: ip, primary: false })));
+    eips.forEach((a) => {
+      if (a?.association) a.association.networkInterfaceId = eni.networkInterfaceId;
+    });
     return added;
+  }
+
+  /**
+   * ModifyNetworkInterfaceAttribute: exactly one of source/dest check, description, security
+   * groups or the attachment's DeleteOnTermination per call, as EC2 requires.
+   */
+  modifyNetworkInterfaceAttribute(
+    networkInterfaceId: string,
+    change: {
+      sourceDestCheck?: boolean;
+      description?: string;
+      securityGroupIds?: string[];
+      attachment?: { attachmentId: string; deleteOnTermination: boolean };
+    },
+  ): void {
+    const eni = this.eni(networkInterfaceId);
+    const given = Object.values(change).filter((v) => v !== undefined).length;
+    if (given !== 1)
+      throw new EmulatorError(
+        given === 0 ? 'MissingParameter' : 'InvalidParameterCombination',
+        given === 0
+          ? 'The request must contain exactly one attribute to modify.'
+          : 'Fields for multiple attribute types specified: ' + Object.keys(change).join(', '),
+      );
+    if (change.sourceDestCheck !== undefined) eni.sourceDestCheck = change.sourceDestCheck;
+    if (change.description !== undefined) eni.description = change.description;
+    if (change.securityGroupIds !== undefined)
+      eni.groups = change.securityGroupIds.map((g) => securityGroupRef(g));
+    if (change.attachment) {
+      if (eni.attachment?.attachmentId !== change.attachment.attachmentId)
+        throw notFound('attachment', [change.attachment.attachmentId]);
+      eni.attachment.deleteOnTermination = change.attachment.deleteOnTermination;
+    }
   }
 
   /**
@@ -426,6 +573,8 @@ export class Ec2State extends Ec2Network {
         return check(this.eniMap.get(id), kind);
       case 'allocation':
         return check(this.addressMap.get(id), kind);
+      case 'spotRequest':
+        return check(this.spotMap.get(id), kind);
     }
   }
 
@@ -436,4 +585,11 @@ export class Ec2State extends Ec2Network {
       throw new EmulatorError('InvalidIPAddress.InUse', `Address ${address.publicIp} is in use.`);
     this.addressMap.delete(allocationId);
   }
+}
+
+/** The emulator has no security group records: a group is its id, named after it. */
+function securityGroupRef(groupId: string) {
+  if (!/^sg-[0-9a-z]+$/.test(groupId))
+    throw new EmulatorError('InvalidGroupId.Malformed', `Invalid id: "${groupId}" (expecting "sg-...")`);
+  return { groupId, groupName: `emulator-${groupId}` };
 }

@@ -10,6 +10,7 @@ import {
   NetworkInterfaceRecord,
   RouteTableAssociationRecord,
   RouteTableRecord,
+  SpotRequestRecord,
   SubnetRecord,
   Tags,
   VpcRecord,
@@ -52,6 +53,8 @@ export class Ec2Store {
   protected readonly instanceMap = new Map<string, InstanceRecord>();
   protected readonly eniMap = new Map<string, NetworkInterfaceRecord>();
   protected readonly addressMap = new Map<string, AddressRecord>();
+  /** Spot requests by request id. */
+  protected readonly spotMap = new Map<string, SpotRequestRecord>();
   /** Creation order of every resource, for stable pagination across deletes. */
   protected readonly order = new Map<string, number>();
   private readonly timers = new Map<NodeJS.Timeout, () => void>();
@@ -186,6 +189,7 @@ export class Ec2Store {
       ['i-', this.instanceMap, 'instance'],
       ['eni-', this.eniMap, 'networkInterface'],
       ['eipalloc-', this.addressMap, 'allocation'],
+      ['sir-', this.spotMap, 'spotRequest'],
     ];
     for (const [prefix, map, kind] of maps) {
       if (!id.startsWith(prefix)) continue;
@@ -233,6 +237,9 @@ export class Ec2Store {
   addresses(): AddressView[] {
     return [...this.addressMap.values()].map((a) => this.addressView(a));
   }
+  spotRequests(): SpotRequestRecord[] {
+    return clone([...this.spotMap.values()]);
+  }
 
   protected addressView(a: AddressRecord): AddressView {
     const view: AddressView = clone(a);
@@ -277,6 +284,7 @@ export class Ec2Store {
       instances: this.instances(),
       networkInterfaces: this.networkInterfaces(),
       addresses: this.addresses(),
+      spotRequests: this.spotRequests(),
       deniedActions: [],
     };
   }

@@ -8,6 +8,8 @@ import {
   NetworkInterfaceRecord,
   RouteTableAssociationRecord,
   RouteTableRecord,
+  SecurityGroupRef,
+  SpotRequestRecord,
   SubnetRecord,
   Tags,
   VpcRecord,
@@ -170,7 +172,7 @@ export function networkInterfaceXml(state: Ec2State, e: NetworkInterfaceRecord):
     el('privateDnsName', primaryIp && privateDnsName(primaryIp)) +
     el('sourceDestCheck', e.sourceDestCheck) +
     el('interfaceType', e.interfaceType) +
-    set('groupSet', [], () => '') +
+    groupSetXml(e.groups) +
     (att
       ? `<attachment>${
           el('attachmentId', att.attachmentId) +
@@ -239,8 +241,8 @@ export function instanceXml(state: Ec2State, i: InstanceRecord): string {
     (i.state === 'terminated' ? '' : el('subnetId', i.subnetId) + el('vpcId', i.vpcId)) +
     el('privateIpAddress', i.state === 'terminated' ? undefined : primaryIp) +
     el('ipAddress', publicAddress?.publicIp) +
-    el('sourceDestCheck', true) +
-    set('groupSet', [], () => '') +
+    el('sourceDestCheck', primary?.sourceDestCheck ?? true) +
+    groupSetXml(primary?.groups ?? []) +
     el('architecture', 'x86_64') +
     el('rootDeviceType', 'ebs') +
     el('rootDeviceName', '/dev/xvda') +
@@ -268,7 +270,7 @@ function instanceNetworkInterfaceXml(state: Ec2State, e: NetworkInterfaceRecord)
     el('privateDnsName', primaryIp && privateDnsName(primaryIp)) +
     el('sourceDestCheck', e.sourceDestCheck) +
     el('interfaceType', e.interfaceType) +
-    set('groupSet', [], () => '') +
+    groupSetXml(e.groups) +
     `<attachment>${
       el('attachmentId', att.attachmentId) +
       el('deviceIndex', att.deviceIndex) +
@@ -287,5 +289,26 @@ function instanceNetworkInterfaceXml(state: Ec2State, e: NetworkInterfaceRecord)
         el('primary', p.primary) +
         eipAssociationXml(state.addressOn(e.networkInterfaceId, p.privateIpAddress), false),
     )
+  );
+}
+
+export function groupSetXml(groups: SecurityGroupRef[]): string {
+  return set('groupSet', groups, (g) => el('groupId', g.groupId) + el('groupName', g.groupName));
+}
+
+export function spotRequestXml(r: SpotRequestRecord): string {
+  return (
+    el('spotInstanceRequestId', r.spotInstanceRequestId) +
+    el('spotPrice', '0.100000') +
+    el('type', 'one-time') +
+    el('state', r.state) +
+    `<status>${el('code', r.statusCode) + el('updateTime', time(r.updateTime)) + el('message', r.statusMessage)}</status>` +
+    `<launchSpecification>${el('instanceType', r.instanceType) + `<placement>${el('availabilityZone', r.availabilityZone)}</placement>`}</launchSpecification>` +
+    el('instanceId', r.instanceId) +
+    el('createTime', time(r.createTime)) +
+    el('productDescription', 'Linux/UNIX') +
+    tagSet(r.tags) +
+    el('launchedAvailabilityZone', r.availabilityZone) +
+    el('instanceInterruptionBehavior', 'terminate')
   );
 }

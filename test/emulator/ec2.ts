@@ -9,12 +9,16 @@
  * pagination), ec2-filters.ts, ec2-ip.ts, ec2-errors.ts (codes and messages).
  *
  * Wire actions: Describe{NetworkInterfaces,Addresses,Subnets,RouteTables,Vpcs,Instances,
- * InternetGateways}, DisassociateAddress, ReleaseAddress, UnassignPrivateIpAddresses,
- * DetachNetworkInterface, DeleteNetworkInterface, DisassociateRouteTable, DeleteRouteTable,
- * DeleteSubnet, DisassociateVpcCidrBlock, CreateTags, DeleteTags, CreateVpc, AssociateVpcCidrBlock,
- * CreateInternetGateway, AttachInternetGateway, CreateSubnet, CreateRouteTable, CreateRoute,
- * AssociateRouteTable, CreateNetworkInterface, AttachNetworkInterface, AssignPrivateIpAddresses,
- * AllocateAddress, AssociateAddress, RunInstances, TerminateInstances. `DryRun=true` →
+ * InternetGateways,SpotInstanceRequests}, DisassociateAddress, ReleaseAddress, UnassignPrivateIpAddresses,
+ * DetachNetworkInterface (Force accepted, still asynchronous), DeleteNetworkInterface,
+ * DisassociateRouteTable, DeleteRouteTable, DeleteSubnet, DisassociateVpcCidrBlock, CreateTags,
+ * DeleteTags, CreateVpc, AssociateVpcCidrBlock (refused while the same CIDR is still
+ * `disassociating`), CreateInternetGateway, AttachInternetGateway, CreateSubnet, CreateRouteTable,
+ * CreateRoute, AssociateRouteTable, CreateNetworkInterface (SecurityGroupId.N, TagSpecifications),
+ * AttachNetworkInterface, ModifyNetworkInterfaceAttribute (one attribute per call),
+ * AssignPrivateIpAddresses (AllowReassignment moves a secondary IP and its EIP from another ENI),
+ * AllocateAddress, AssociateAddress, RunInstances (InstanceMarketOptions spot → a spot request),
+ * TerminateInstances. `DryRun=true` →
  * `DryRunOperation` (412) with no change, after the ids the call names resolve (else their
  * NotFound, as EC2 resolves resources before checking permission on them); a denied action →
  * `UnauthorizedOperation` (403), dry run or not. Any other action → `InvalidAction`.
@@ -29,13 +33,18 @@
  *     createSubnet({vpcId, cidrBlock, availabilityZone?, tags?}) → SubnetRecord;  deleteSubnet(subnetId)
  *     createRouteTable({vpcId, tags?, routes?}) → RouteTableRecord;  createRoute(rtbId, {destinationCidrBlock, gatewayId?…})
  *     associateRouteTable(rtbId, subnetId) → 'rtbassoc-…';  disassociateRouteTable(assocId);  deleteRouteTable(rtbId)
- *     runInstance({subnetId, instanceId?, state?, tags?, privateIpAddress?}) → InstanceRecord (primary ENI at device 0)
+ *     runInstance({subnetId, instanceId?, state?, tags?, privateIpAddress?, securityGroupIds?, spot?})
+ *       → InstanceRecord (primary ENI at device 0; `spot` adds an active, fulfilled spot request)
+ *     requestSpot(instanceId) → SpotRequestRecord;  markSpotForTermination(instanceId)   (status
+ *       `marked-for-termination`, state `active`; the instance's termination then closes the request
+ *       as `instance-terminated-no-capacity`, any other termination as `instance-terminated-by-user`)
  *     setInstanceState(instanceId, state);  terminateInstance(instanceId)   (immediate; DeleteOnTermination ENIs deleted)
  *     createNetworkInterface({subnetId, description?, tags?, privateIpAddress?, secondaryPrivateIpAddresses?,
  *                             secondaryPrivateIpAddressCount?, requesterManaged?, createTime?}) → NetworkInterfaceRecord
  *     attachNetworkInterface(eniId, instanceId, deviceIndex, {deleteOnTermination?}) → 'eni-attach-…'
  *     detachNetworkInterface(attachmentId)   (`detaching`, `available` after detachDelayMs);  deleteNetworkInterface(eniId)
- *     assignPrivateIps(eniId, {addresses?, count?}) → string[];  unassignPrivateIps(eniId, addresses)
+ *     assignPrivateIps(eniId, {addresses?, count?, allowReassignment?}) → string[];  unassignPrivateIps(eniId, addresses)
+ *     modifyNetworkInterfaceAttribute(eniId, {sourceDestCheck? | description? | securityGroupIds? | attachment?})
  *     setNetworkInterfaceCreateTime(eniId, epochMs)   (internal field; EC2 has no ENI creation time on the wire)
  *     allocateAddress({tags?, publicIp?}) → AddressRecord;  releaseAddress(allocationId)
  *     associateAddress({allocationId, networkInterfaceId? | instanceId?, privateIpAddress?, allowReassociation?}) → 'eipassoc-…'
@@ -43,7 +52,7 @@
  *     denyActions(['DeleteSubnet', …])   replaces the denied set; denyActions([]) clears it
  *     settle()   completes pending detaches / CIDR disassociations / terminations now
  *   Inspectors (deep copies, JSON-serialisable): vpcs(), internetGateways(), subnets(), routeTables(),
- *     instances(), networkInterfaces(), addresses(), snapshot(); by id (undefined when gone):
+ *     instances(), networkInterfaces(), addresses(), spotRequests(), snapshot(); by id (undefined when gone):
  *     vpcById, subnetById, routeTableById, instanceById, networkInterfaceById, addressById;
  *     availableIpAddressCount(subnetId), effectiveRoutes(table), creationOrder(id).
  */

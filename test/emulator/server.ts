@@ -13,6 +13,9 @@ import { S3Service } from './s3';
 import { SqsService, SqsServiceOptions } from './sqs';
 import { EmulatorError, EmulatorRequest, EmulatorResponse, ServiceHandler, ServiceName } from './types';
 
+/** The access key id `env()` hands the daemon: `emulator.calls.by(DAEMON_ACCESS_KEY_ID)` are its calls. */
+export const DAEMON_ACCESS_KEY_ID = 'AKIAEMULATOR';
+
 export interface EmulatorOptions {
   /** 0 (default) = an ephemeral port. Always bound to 127.0.0.1. */
   port?: number;
@@ -79,7 +82,7 @@ export class AwsEmulator {
       AWS_ENDPOINT_URL: this.url,
       AWS_EC2_METADATA_SERVICE_ENDPOINT: this.url,
       AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'AKIAEMULATOR',
+      AWS_ACCESS_KEY_ID: DAEMON_ACCESS_KEY_ID,
       AWS_SECRET_ACCESS_KEY: 'emulator-secret',
       AWS_EC2_METADATA_DISABLED: 'true',
     };

@@ -51,6 +51,11 @@ export interface CallRecord {
   /** Form or JSON parameters, flattened for assertions. */
   params: Record<string, unknown>;
   mutating: boolean;
+  /**
+   * Access key id the request was signed with (SigV4 `Credential=`), so a test can tell the daemon's
+   * calls (`AKIAEMULATOR`, see `AwsEmulator.env()`) from a fake loxilb node's; undefined when unsigned.
+   */
+  caller?: string;
   status: number;
   errorCode?: string;
   /** Set when a fault rule answered instead of the service. */

@@ -6,6 +6,14 @@ import { join, resolve } from 'node:path';
 /** The built CLI; tests run `npm run build` first (npm test does). */
 export const CLI_PATH = resolve(__dirname, '../../dist/daemon/main.js');
 
+/**
+ * How to start teardownd: the program and the arguments before the CLI's own. Default: Node on the
+ * TypeScript build; the artefact tests pass the bundle (`[node, build/teardownd.cjs]`) or the single
+ * executable (`[build/teardownd]`).
+ */
+export type Launcher = string[];
+export const TS_BUILD: Launcher = [process.execPath, CLI_PATH];
+
 export interface LogLine {
   level?: string;
   message?: string;
@@ -64,9 +72,14 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Runs a one-shot CLI command to completion (bounded by timeoutMs, then SIGKILL). */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 30000): Promise<RunResult> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 30000,
+  launcher: Launcher = TS_BUILD,
+): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    const child = spawn(launcher[0], [...launcher.slice(1), ...args], {
       env: childEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -94,8 +107,8 @@ export class DaemonProcess {
   private exited?: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters: Array<() => void> = [];
 
-  constructor(args: string[], env: Record<string, string>) {
-    this.child = spawn(process.execPath, [CLI_PATH, ...args], {
+  constructor(args: string[], env: Record<string, string>, launcher: Launcher = TS_BUILD) {
+    this.child = spawn(launcher[0], [...launcher.slice(1), ...args], {
       env: childEnv(env),
       stdio: ['ignore', 'pipe', 'pipe'],
     });

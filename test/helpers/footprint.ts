@@ -11,12 +11,22 @@ import { ipToNumber, numberToIp, parseCidr } from '../emulator/ec2-ip';
  *   route table `loxiType=loxilb-routetable<inst>` (0.0.0.0/0 → IGW), associated to that subnet
  *   on the master: `enis` ENIs (description `loxilb-eni`, `loxiType=loxilb-eni<inst>`) at device
  *   index 1.., DeleteOnTermination false, each with `vips` secondary IPs, the first `eips` of which
- *   carry a user-allocated EIP (untagged unless `ownedEips`, which adds the release tag)
- *   peer: a second running instance with only its primary ENI
- *   decoys: an untagged ENI (description `loxilb-eni`) in the master's primary subnet; a tagged
- *   loxilb ENI attached to the PEER at device 1 in the peer's primary subnet; an unrelated EIP
- *   (on the peer's primary IP when there is a peer); another cluster's subnet + route table
- *   (`loxilb-subnetother` / `loxilb-routetableother`); an untagged route table.
+ *   carry a user-allocated EIP (untagged unless `ownedEips`, which adds the release tag) — loxilb's
+ *   real shape is ONE such ENI per cluster, on the MASTER (the default)
+ *   peer: a second running instance with only its primary ENI; master and peer have private IPs
+ *   (`masterPrivateIp` / `peerPrivateIp`, the BFD peers' addresses) and the security group
+ *   `securityGroupId` on their primary ENI (loxilb copies it onto the ENI it creates)
+ *   decoys: an untagged ENI (description `loxilb-eni`) in the master's primary subnet; an unrelated
+ *   EIP (on the peer's primary IP when there is a peer); another cluster's subnet + route table
+ *   (`loxilb-subnetother` / `loxilb-routetableother`); an untagged route table. With
+ *   `peerLoxilbEni: true` also a tagged loxilb ENI attached to the PEER at device 1 in the peer's
+ *   primary subnet — a shape loxilb never leaves (a takeover deletes it), kept only to prove
+ *   DESIGN invariant 2 (never detach an ENI attached to another instance).
+ *   `spot: true` launches both instances as spot instances (emulator spot requests);
+ *   `autoScalingGroup` puts both in that Auto Scaling group (InService).
+ *
+ * currentFootprint() lists what of this cluster's loxilb footprint exists now, by tag (so also what a
+ * takeover created), and where the EIPs are.
  */
 
 export interface LoxilbClusterOptions {
@@ -45,6 +55,12 @@ export interface LoxilbClusterOptions {
   releaseTag?: { key: string; value: string };
   /** Seed the decoys (default true). */
   decoys?: boolean;
+  /** Add the decoy tagged loxilb ENI attached to the peer at device 1 (default false; see above). */
+  peerLoxilbEni?: boolean;
+  /** Launch master and peer as spot instances (default false). */
+  spot?: boolean;
+  /** Put master and peer in this Auto Scaling group, InService (default: no group). */
+  autoScalingGroup?: string;
 }
 
 export interface LoxilbEniIds {
@@ -92,8 +108,13 @@ export interface LoxilbClusterIds {
   routeTableAssociationId: string;
   masterInstanceId: string;
   masterPrimaryEniId: string;
+  masterPrivateIp: string;
   peerInstanceId?: string;
   peerPrimaryEniId?: string;
+  peerPrivateIp?: string;
+  /** On both primary ENIs. */
+  securityGroupId: string;
+  autoScalingGroup?: string;
   enis: LoxilbEniIds[];
   decoys?: LoxilbDecoyIds;
 }
@@ -143,10 +164,13 @@ export function seedLoxilbCluster(emulator: AwsEmulator, opts: LoxilbClusterOpti
   ec2.createRoute(main.routeTableId, { destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.internetGatewayId });
 
   const masterSubnet = ec2.createSubnet({ vpcId: vpc.vpcId, cidrBlock: vpcSubnet(1), availabilityZone: az });
+  const securityGroupId = 'sg-0a1b2c3d4e5f60718';
   const master = ec2.runInstance({
     subnetId: masterSubnet.subnetId,
     instanceId: opts.masterInstanceId,
     tags: { Name: 'loxilb-master' },
+    securityGroupIds: [securityGroupId],
+    spot: opts.spot,
   });
   let peerSubnetId: string | undefined;
   let peer: { instanceId: string; primaryNetworkInterfaceId: string } | undefined;
@@ -160,8 +184,14 @@ export function seedLoxilbCluster(emulator: AwsEmulator, opts: LoxilbClusterOpti
       subnetId: peerSubnetId,
       instanceId: opts.peerInstanceId,
       tags: { Name: 'loxilb-peer' },
+      securityGroupIds: [securityGroupId],
+      spot: opts.spot,
     });
   }
+  const primaryIp = (eniId: string) => ec2.networkInterfaceById(eniId)!.privateIps[0].privateIpAddress;
+  if (opts.autoScalingGroup)
+    for (const i of [master, peer])
+      if (i) emulator.autoscaling.addInstance(opts.autoScalingGroup, i.instanceId);
 
   // What loxilb does on becoming MASTER (loxilb pkg/cloud/aws).
   const cidrAssoc = ec2.associateVpcCidr(vpc.vpcId, cloudCidr);
@@ -235,18 +265,28 @@ export function seedLoxilbCluster(emulator: AwsEmulator, opts: LoxilbClusterOpti
     routeTableAssociationId: tableAssoc,
     masterInstanceId: master.instanceId,
     masterPrimaryEniId: master.primaryNetworkInterfaceId,
+    masterPrivateIp: primaryIp(master.primaryNetworkInterfaceId),
     peerInstanceId: peer?.instanceId,
     peerPrimaryEniId: peer?.primaryNetworkInterfaceId,
+    peerPrivateIp: peer && primaryIp(peer.primaryNetworkInterfaceId),
+    securityGroupId,
+    autoScalingGroup: opts.autoScalingGroup,
     enis: eniIds,
   };
   if (opts.decoys ?? true)
-    ids.decoys = seedDecoys(emulator, ids, peerSubnetId, vpcSubnet(vpcBase.size / 256 - 1));
+    ids.decoys = seedDecoys(
+      emulator,
+      ids,
+      opts.peerLoxilbEni ? peerSubnetId : undefined,
+      vpcSubnet(vpcBase.size / 256 - 1),
+    );
   return ids;
 }
 
 function seedDecoys(
   emulator: AwsEmulator,
   ids: LoxilbClusterIds,
+  /** Where to put the decoy loxilb ENI attached to the peer; undefined = no such decoy. */
   peerSubnetId: string | undefined,
   otherCidr: string,
 ): LoxilbDecoyIds {
@@ -422,4 +462,57 @@ export function decoysIntact(emulator: AwsEmulator, ids: LoxilbClusterIds): stri
   if (!ec2.routeTableById(d.untaggedRouteTableId))
     problems.push(`untagged route table ${d.untaggedRouteTableId} was deleted`);
   return problems;
+}
+
+export interface FootprintNow {
+  /** Tagged `loxilb-eni<inst>` ENIs: id, status and where attached. */
+  enis: { eniId: string; status: string; instanceId?: string; deviceIndex?: number; privateIps: string[] }[];
+  subnetIds: string[];
+  routeTableIds: string[];
+  /** The cloud CIDR's association in the cluster's VPC, unless gone (`disassociating` counts as gone). */
+  cidrAssociationId?: string;
+  /** The seeded EIPs: where each is associated now (undefined = not associated). */
+  eips: { allocationId: string; publicIp: string; eniId?: string; privateIp?: string; instanceId?: string }[];
+}
+
+/** This cluster's loxilb footprint as it is now, found by tag value like loxilb finds it. */
+export function currentFootprint(emulator: AwsEmulator, ids: LoxilbClusterIds): FootprintNow {
+  const ec2 = emulator.ec2;
+  const tagged = (tags: Record<string, string>, value: string) => tags[ids.tagKey] === value;
+  const cidr = ec2
+    .vpcById(ids.vpcId)
+    ?.cidrAssociations.find((a) => a.cidrBlock === ids.cloudCidr && a.state === 'associated');
+  return {
+    enis: ec2
+      .networkInterfaces()
+      .filter((e) => tagged(e.tags, ids.tags.eni))
+      .map((e) => ({
+        eniId: e.networkInterfaceId,
+        status: e.status,
+        instanceId: e.attachment?.instanceId,
+        deviceIndex: e.attachment?.deviceIndex,
+        privateIps: e.privateIps.map((p) => p.privateIpAddress),
+      })),
+    subnetIds: ec2
+      .subnets()
+      .filter((x) => tagged(x.tags, ids.tags.subnet))
+      .map((x) => x.subnetId),
+    routeTableIds: ec2
+      .routeTables()
+      .filter((t) => tagged(t.tags, ids.tags.routeTable))
+      .map((t) => t.routeTableId),
+    cidrAssociationId: cidr?.associationId,
+    eips: ids.enis.flatMap((e) =>
+      e.allocationIds.map((allocationId) => {
+        const a = ec2.addressById(allocationId);
+        return {
+          allocationId,
+          publicIp: a?.publicIp ?? '',
+          eniId: a?.association?.networkInterfaceId,
+          privateIp: a?.association?.privateIpAddress,
+          instanceId: a?.instanceId,
+        };
+      }),
+    ),
+  };
 }

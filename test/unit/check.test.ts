@@ -370,6 +370,17 @@ describe('teardownd check (lib/check.ts)', () => {
     expect(checkExitCode(results)).toBe(0);
   });
 
+  it('a state dir that is not a directory is a FAIL (run refuses it); one not writable a WARN', async () => {
+    healthyAws();
+    const failing = (code: string) => async (dir: string) => {
+      if (dir === '/var/lib/teardownd') throw Object.assign(new Error(code), { code });
+    };
+    const notDir = one(await runChecks(deps({ checkWritable: failing('ENOTDIR') })), 'state-dirs');
+    expect(notDir).toMatchObject({ status: 'FAIL', what: 'not a directory: /var/lib/teardownd (ENOTDIR)' });
+    const readOnly = one(await runChecks(deps({ checkWritable: failing('EROFS') })), 'state-dirs');
+    expect(readOnly.status).toBe('WARN');
+  });
+
   it('a missing default config file is a WARN, not a FAIL', async () => {
     healthyAws();
     const results = await runChecks(

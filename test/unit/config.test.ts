@@ -56,4 +56,38 @@ describe('config', () => {
   it('requires gate.override when gate.mode is override', () => {
     expect(() => parseConfig({ gate: { mode: 'override' } })).toThrow(/gate\.override: required/);
   });
+
+  it('a file holding null (or an array) is an error naming the file, never "all defaults"', () => {
+    for (const text of ['null', '[]', '42']) {
+      expect(() => loadConfig({ path: '/etc/t.json', readFile: () => text })).toThrow(
+        /config file \/etc\/t\.json:\n {2}\(top level\): must be a JSON object/,
+      );
+    }
+  });
+
+  it('sweeper.schedule, sweeper.regions and --log-level are checked by the schema, all reported together', () => {
+    let error: ConfigError | undefined;
+    try {
+      parseConfig(
+        { sweeper: { schedule: '*/10 * * *  * * *', regions: ['us-east-1', 'US-EAST-1', ''] } },
+        'config',
+        { logLevel: 'bogus' },
+      );
+    } catch (e) {
+      error = e as ConfigError;
+    }
+    expect(error!.problems).toEqual([
+      'sweeper.schedule: "*/10 * * *  * * *" is not a valid cron expression (e.g. "*/10 * * * *")',
+      'sweeper.regions[1]: "US-EAST-1" is not an AWS region name (e.g. us-east-1)',
+      'sweeper.regions[2]: "" is not an AWS region name (e.g. us-east-1)',
+      '--log-level (log.level): must be one of "error", "warn", "info", "debug"',
+    ]);
+  });
+
+  it('--log-level overrides log.level when valid', () => {
+    expect(parseConfig({ log: { level: 'warn' } }, 'config', { logLevel: 'debug' }).log.level).toBe('debug');
+    expect(
+      parseConfig({ sweeper: { regions: ['eu-west-1', 'ap-southeast-2'] } }).sweeper.regions,
+    ).toHaveLength(2);
+  });
 });

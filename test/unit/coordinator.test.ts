@@ -60,7 +60,10 @@ class FakeTeardown implements EpisodeTeardown<FakeReport> {
     const outcome = this.autoFinish ?? (await this.finish.promise);
     return { outcome, episode: req.episode };
   }
+  /** Set to make every local report write fail (a read-only or full reports dir). */
+  writeError?: Error;
   async writeReport(report: FakeReport): Promise<string> {
+    if (this.writeError) throw this.writeError;
     this.written.push(JSON.parse(JSON.stringify(report)) as FakeReport);
     this.t.add(report.completion ? 'report-rewritten' : 'report');
     return `/reports/${report.episode}.json`;
@@ -202,19 +205,44 @@ describe('one teardown per episode', () => {
     expect(teardown.requests).toHaveLength(1);
   });
 
-  it('two sources reporting at the same moment (within one journal write) open one episode', async () => {
-    const { coordinator, teardown, clock } = setup();
+  it('IMDS and SQS at the same moment: one episode opens, the other notice joins it', async () => {
+    const { coordinator, teardown, clock } = setup({ autoFinish: 'clean' });
     await coordinator.start();
-    const sqs = notice({ source: 'sqs', sourceId: 'msg-1' }, clock);
-    const [first, second] = await Promise.all([
+    const [a, b] = await Promise.all([
       coordinator.accept(notice({}, clock)),
-      coordinator.accept(sqs, { messageId: 'msg-1' }),
+      coordinator.accept(notice({ source: 'sqs', sourceId: 'msg-1' }, clock), { messageId: 'msg-1' }),
     ]);
-    expect([first.status, second.status]).toEqual(['opened', 'merged']);
-    expect(second.episode).toBe(first.episode);
-    teardown.finish.resolve('clean');
+    expect([a.status, b.status]).toEqual(['opened', 'merged']);
+    expect(b.episode).toBe(a.episode);
     await coordinator.idle();
     expect(teardown.requests).toHaveLength(1);
+  });
+
+  it('a report the disk refuses: still shipped, the action completed, the episode closed, never torn down twice', async () => {
+    const shipped: FakeReport[] = [];
+    const { coordinator, teardown, completion, messages, t } = setup({
+      autoFinish: 'clean',
+      ship: async (report) => void shipped.push(report),
+    });
+    teardown.writeError = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+    await coordinator.start();
+    await coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
+    await coordinator.idle();
+    expect(shipped).toEqual([expect.objectContaining({ outcome: 'clean' })]);
+    expect(completion.completes).toEqual([expect.objectContaining({ result: 'CONTINUE' })]);
+    expect(messages.deleted).toEqual(['msg-1']);
+    const state = coordinator.state()!;
+    expect(state.closed).toBe(true);
+    expect(state.report).toEqual({
+      outcome: 'clean',
+      exitCode: 0,
+      writeError: 'ENOSPC: ENOSPC: no space left on device',
+    });
+    // The message seen again (a redelivery) does not start another teardown.
+    await coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
+    await coordinator.idle();
+    expect(teardown.requests).toHaveLength(1);
+    expect(t.entries.filter((e) => e === 'teardown')).toHaveLength(1);
   });
 
   it('order: teardown → report → ship → heartbeat stop → complete(CONTINUE, token) → delete messages', async () => {

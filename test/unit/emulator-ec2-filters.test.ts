@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { AwsEmulator } from '../emulator/server';
 import { LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { failure } from '../helpers/failure';
 
 // Filter semantics (OR within a filter, AND across, tag:K / tag-key, wildcards), id lists and
 // pagination, through the real EC2Client.
@@ -30,22 +31,14 @@ beforeEach(async () => {
     credentials: { accessKeyId: 'AKIAEMULATOR', secretAccessKey: 'secret' },
     maxAttempts: 1,
   });
-  ids = seedLoxilbCluster(emulator);
+  // With the decoy loxilb ENI on the peer: a second tagged ENI the filters must tell apart.
+  ids = seedLoxilbCluster(emulator, { peerLoxilbEni: true });
 });
 
 afterEach(async () => {
   ec2.destroy();
   await emulator.stop();
 });
-
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string }> {
-  try {
-    await p;
-  } catch (err) {
-    return { name: (err as Error).name, message: (err as Error).message };
-  }
-  throw new Error('expected the call to fail');
-}
 
 async function eniIds(filters: { Name: string; Values: string[] }[]): Promise<string[]> {
   const out = await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: filters }));

@@ -286,7 +286,7 @@ describe('seedLoxilbCluster / leftovers / decoysIntact', () => {
   });
 
   test('decoysIntact() reports a touched decoy', () => {
-    const ids = seedLoxilbCluster(emulator);
+    const ids = seedLoxilbCluster(emulator, { peerLoxilbEni: true });
     emulator.ec2.detachNetworkInterface(ids.decoys!.peerEniAttachmentId!);
     emulator.ec2.disassociateAddress(ids.decoys!.unrelatedEipAssociationId!);
     const problems = decoysIntact(emulator, ids);

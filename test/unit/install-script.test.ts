@@ -9,8 +9,18 @@ const repo = resolve(__dirname, '../..');
 const script = join(repo, 'scripts/install.sh');
 const example = join(repo, 'scripts/config.example.json');
 
-/** Copies 70 MB of production dependencies on the first install; generous but bounded. */
+/** Generous but bounded. */
 const SCRIPT_TIMEOUT_MS = 120000;
+
+/**
+ * A stand-in for build/teardownd: install.sh's logic does not depend on what the executable is, only
+ * that it runs and answers --version (the real artefact is installed in test/e2e/package.test.ts).
+ */
+function fakeBinary(dir: string, version = '0.1.0'): string {
+  const path = join(dir, `teardownd-${version}`);
+  writeFileSync(path, `#!/bin/sh\n[ "$1" = --version ] && echo ${version}\n`, { mode: 0o755 });
+  return path;
+}
 
 function install(...args: string[]): { code: number | null; out: string } {
   const r = spawnSync('bash', [script, ...args], { encoding: 'utf8', timeout: SCRIPT_TIMEOUT_MS });
@@ -63,19 +73,37 @@ describe('the default config install.sh installs', () => {
 
 describe('scripts/install.sh into a staging root', () => {
   let root: string;
+  let bins: string;
+  let binary: string;
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'teardownd-install-'));
+    bins = mkdtempSync(join(tmpdir(), 'teardownd-bin-'));
+    binary = fakeBinary(bins);
   });
-  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  afterEach(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(bins, { recursive: true, force: true });
+  });
 
   it('--dry-run prints the plan and creates nothing', () => {
-    const r = install('--root', root, '--dry-run', '--node', process.execPath);
+    const r = install('--root', root, '--dry-run', '--binary', binary);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(
-      /would run: install -D -m 0644 \S+\/scripts\/config\.example\.json \S+\/etc\/teardownd\/config\.json/,
+      /would run: install -D -m 0644 \S+\/scripts\/config\.example\.json \S+\/etc\/teardownd\/config\.example\.json/,
     );
-    expect(r.out).toMatch(/would run: cp -RP \S+ \S+\/opt\/teardownd\/dist\.new/);
+    expect(r.out).toMatch(/would run: install -m 0755 \S+ \S+\/usr\/local\/bin\/teardownd\.new/);
     expect(r.out).toMatch(/skipping user creation, chown and systemctl/);
+    expect(readdirSync(root)).toEqual([]);
+  });
+
+  it('refuses a missing or non-running binary, naming it', () => {
+    const missing = install('--root', root, '--binary', join(bins, 'nope'));
+    expect(missing.code).not.toBe(0);
+    expect(missing.out).toMatch(/nope not found: run `npm ci && npm run package` first/);
+    const broken = join(bins, 'broken');
+    writeFileSync(broken, '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+    const r = install('--root', root, '--binary', broken);
+    expect(r.out).toMatch(/broken does not run here/);
     expect(readdirSync(root)).toEqual([]);
   });
 
@@ -92,45 +120,35 @@ describe('scripts/install.sh into a staging root', () => {
   it(
     'installs, is idempotent, keeps an edited config, and uninstalls keeping reports unless --purge',
     () => {
-      const first = install('--root', root, '--node', process.execPath);
+      const first = install('--root', root, '--binary', binary);
       expect(first.code).toBe(0);
       expect(first.out).toMatch(/installed \(\d+ change\(s\)\)/);
 
-      // The program with its production dependencies only, runnable from where it was installed.
-      const prefix = join(root, 'opt/teardownd');
-      for (const f of [
-        'dist/daemon/main.js',
-        'package.json',
-        'package-lock.json',
-        'node_modules/zod/package.json',
-      ])
-        expect([f, existsSync(join(prefix, f))]).toEqual([f, true]);
-      for (const dev of ['jest', 'typescript', 'aws-sdk-client-mock', 'yaml'])
-        expect([dev, existsSync(join(prefix, 'node_modules', dev))]).toEqual([dev, false]);
-      expect(existsSync(join(prefix, 'dist/test'))).toBe(false);
-      const help = spawnSync(process.execPath, [join(prefix, 'dist/daemon/main.js'), '--help'], {
-        encoding: 'utf8',
-        timeout: 30000,
-      });
-      expect(help.status).toBe(0);
-      expect(help.stdout).toMatch(/Usage: teardownd/);
+      // The program is one executable, the same artefact the .deb carries, under /usr/local.
+      const bin = join(root, 'usr/local/bin/teardownd');
+      expect(readFileSync(bin, 'utf8')).toBe(readFileSync(binary, 'utf8'));
+      expect(mode(bin)).toBe('755');
+      expect(spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim()).toBe('0.1.0');
 
-      // The unit runs the chosen node on the installed entry point with the installed config.
+      // The unit runs the installed executable with the operator's config, once that exists.
       const unit = readFileSync(join(root, 'etc/systemd/system/teardownd.service'), 'utf8');
       expect(unit).toContain(
-        `\nExecStart=${process.execPath} /opt/teardownd/dist/daemon/main.js run --config /etc/teardownd/config.json\n`,
+        '\nExecStart=/usr/local/bin/teardownd run --config /etc/teardownd/config.json\n',
       );
+      expect(unit).toContain('\nConditionPathExists=/etc/teardownd/config.json\n');
       expect(mode(join(root, 'etc/systemd/system/teardownd.service'))).toBe('644');
 
-      // Default config (parses with the loader), env file, state and reports directories.
+      // The example config (parses with the loader); no config.json until the operator writes it.
+      const examplePath = join(root, 'etc/teardownd/config.example.json');
+      expect(loadConfig({ path: examplePath })).toEqual(ConfigSchema.parse({}));
+      expect(mode(examplePath)).toBe('644');
       const configPath = join(root, 'etc/teardownd/config.json');
-      expect(loadConfig({ path: configPath })).toEqual(ConfigSchema.parse({}));
-      expect(mode(configPath)).toBe('644');
+      expect(existsSync(configPath)).toBe(false);
       expect(mode(join(root, 'etc/default/teardownd'))).toBe('600');
       expect(mode(join(root, 'var/lib/teardownd'))).toBe('750');
       expect(mode(join(root, 'var/lib/teardownd/reports'))).toBe('750');
       // Nothing installed is writable by group or others.
-      const writable = [...snapshot(prefix)].filter(([, m]) => (parseInt(m.split(' ')[0], 8) & 0o022) !== 0);
+      const writable = [...snapshot(root)].filter(([, m]) => (parseInt(m.split(' ')[0], 8) & 0o022) !== 0);
       expect(writable).toEqual([]);
 
       // The operator edits the config; a report lands; a second run changes nothing at all.
@@ -140,17 +158,23 @@ describe('scripts/install.sh into a staging root', () => {
       writeFileSync(configPath, edited);
       writeFileSync(join(root, 'var/lib/teardownd/reports/e-1.json'), '{}');
       const before = snapshot(root);
-      const second = install('--root', root, '--node', process.execPath);
+      const second = install('--root', root, '--binary', binary);
       expect(second.code).toBe(0);
       expect(second.out).toMatch(/already installed and up to date: nothing changed/);
       expect(second.out).not.toMatch(/^\s+\+ /m);
       expect(snapshot(root)).toEqual(before);
       expect(readFileSync(configPath, 'utf8')).toBe(edited);
 
+      // A new build replaces the executable (by rename: a running daemon keeps its old inode).
+      const newer = install('--root', root, '--binary', fakeBinary(bins, '0.2.0'));
+      expect(newer.code).toBe(0);
+      expect(spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim()).toBe('0.2.0');
+      expect(readFileSync(configPath, 'utf8')).toBe(edited);
+
       // Uninstall: the program and unit go; the edited config and the reports stay.
       const removed = install('--root', root, '--uninstall');
       expect(removed.code).toBe(0);
-      expect(existsSync(prefix)).toBe(false);
+      expect(existsSync(bin)).toBe(false);
       expect(existsSync(join(root, 'etc/systemd/system/teardownd.service'))).toBe(false);
       expect(existsSync(join(root, 'etc/default/teardownd'))).toBe(false); // unedited default
       expect(readFileSync(configPath, 'utf8')).toBe(edited);

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Journal, JournalFs, newEpisodeId, reduceEpisode } from '../../lib/journal';
+import { captureLogger } from '../helpers/log-capture';
 import { TerminationNotice } from '../../lib/notice';
 
 const at = '2024-05-01T12:00:00.000Z';
@@ -94,24 +95,60 @@ describe('Journal', () => {
     expect(calls).toEqual(['open tmp', 'sync tmp', 'rename tmp -> json', 'open dir', 'sync dir']);
   });
 
-  it('a crash between write and rename leaves the previous version readable', async () => {
+  it('a write the disk refuses keeps the step in memory, leaves the previous version readable, and says so once', async () => {
     const j = new Journal(dir);
     await open(j);
-    const failingRename: JournalFs = {
+    let failing = true;
+    const refusingFs: JournalFs = {
       ...fs,
-      rename: (async () => Promise.reject(new Error('power cut'))) as JournalFs['rename'],
+      rename: (async (from: string, to: string) =>
+        failing
+          ? Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))
+          : fs.rename(from, to)) as JournalFs['rename'],
     };
-    const crashing = new Journal(dir, failingRename);
-    await crashing.load();
-    await expect(crashing.append('i-0abc-20240501T120000Z', { type: 'closed', at })).rejects.toThrow(
-      'power cut',
-    );
-    expect(crashing.state('i-0abc-20240501T120000Z')!.closed).toBe(false);
-    const files = readdirSync(join(dir, 'episodes'));
-    expect(files.some((f) => f.endsWith('.tmp'))).toBe(true);
-    const loaded = await new Journal(dir).load();
-    expect(loaded.unreadable).toEqual([]);
-    expect(loaded.episodes[0].closed).toBe(false);
+    const { logger, lines } = captureLogger();
+    const full = new Journal(dir, refusingFs, { logger });
+    await full.load();
+    const ep = 'i-0abc-20240501T120000Z';
+    // The teardown goes on: the step is in memory even though the disk did not take it.
+    await full.append(ep, { type: 'message', at, messageId: 'msg-1' });
+    const state = await full.append(ep, { type: 'closed', at });
+    expect(state.closed).toBe(true);
+    expect(full.onDisk).toBe(false);
+    const errors = lines.filter((l) => l.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ stage: 'journal', episode: ep, errorCode: 'ENOSPC' });
+    // No temp file is left to fill the disk further; the previous version is what a restart reads.
+    expect(readdirSync(join(dir, 'episodes')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect((await new Journal(dir).load()).episodes[0].closed).toBe(false);
+    // Once the disk takes writes again, the next step rewrites the whole episode.
+    failing = false;
+    await full.append(ep, { type: 'message', at, messageId: 'msg-2' });
+    expect(full.onDisk).toBe(true);
+    const reloaded = (await new Journal(dir).load()).episodes[0];
+    expect(reloaded.closed).toBe(true);
+    expect(reloaded.messageIds).toEqual(['msg-1', 'msg-2']);
+    expect(lines.filter((l) => l.message === 'journal is reaching the disk again')).toHaveLength(1);
+  });
+
+  it('persist: false keeps every step in memory and touches no file', async () => {
+    const j = new Journal(join(dir, 'never-created'), fs, { persist: false });
+    expect(await j.load()).toEqual({ episodes: [], unreadable: [] });
+    await open(j);
+    expect(j.state('i-0abc-20240501T120000Z')!.notices).toHaveLength(1);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('a journal dir that cannot be read or created means memory, loudly, not a crash', async () => {
+    writeFileSync(join(dir, 'episodes'), 'a file where the directory should be');
+    const { logger, lines } = captureLogger();
+    const j = new Journal(dir, fs, { logger });
+    expect(await j.load()).toEqual({ episodes: [], unreadable: [] });
+    await open(j);
+    expect(j.onDisk).toBe(false);
+    expect(lines.filter((l) => l.level === 'error')).toEqual([
+      expect.objectContaining({ stage: 'journal', resource: join(dir, 'episodes') }),
+    ]);
   });
 
   it('reports a corrupt file instead of crashing, and leaves it in place', async () => {
@@ -169,7 +206,13 @@ describe('reduceEpisode', () => {
     expect(s.lifecycle!.token).toBe('tok-1');
   });
 
-  it('episode ids are safe file names', () => {
-    expect(newEpisodeId(Date.parse('2024-05-01T12:00:00.123Z'))).toBe('ep-20240501T120000Z');
+  it('episode ids are safe file names, to the millisecond, with a random part', () => {
+    expect(newEpisodeId(Date.parse('2024-05-01T12:00:00.123Z'), () => '0a1b2c3d')).toBe(
+      'ep-20240501T120000123Z-0a1b2c3d',
+    );
+    const t = Date.parse('2024-05-01T12:00:00.123Z');
+    const ids = new Set(Array.from({ length: 100 }, () => newEpisodeId(t)));
+    expect(ids.size).toBe(100);
+    for (const id of ids) expect(id).toMatch(/^ep-\d{8}T\d{9}Z-[0-9a-f]{8}$/);
   });
 });

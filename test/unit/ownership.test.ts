@@ -61,7 +61,7 @@ describe('markOwnedResources and OwnershipMarker (real EC2Client, emulator)', ()
       credentials: { accessKeyId: 'AKIAEMULATOR', secretAccessKey: 'secret' },
       maxAttempts: 1,
     });
-    ids = seedLoxilbCluster(emulator, { enis: 2, vips: 1, eips: 0 });
+    ids = seedLoxilbCluster(emulator, { enis: 2, vips: 1, eips: 0, peerLoxilbEni: true });
     ctx = {
       ec2,
       clock: new ManualClock(),

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatDuration, renderReport } from '../../lib/report-render';
+import { escapeControl, formatDuration, renderReport } from '../../lib/report-render';
 import { parseReport, ReportDocument } from '../../lib/report-source';
 
 function fixture(): ReportDocument {
@@ -141,5 +141,29 @@ describe('report renderer', () => {
     expect(formatDuration(450)).toBe('450 ms');
     expect(formatDuration(12_345)).toBe('12.3 s');
     expect(formatDuration(123_000)).toBe('2 min 3 s');
+  });
+});
+
+describe('control characters in report fields', () => {
+  it('escapes C0/C1 controls, DEL and bidi overrides; leaves ordinary text alone', () => {
+    expect(escapeControl('a\x1b[31mb\u009bc\x7fd\u202ee\nf\tg')).toBe(
+      'a\\u001b[31mb\\u009bc\\u007fd\\u202ee\\nf\\tg',
+    );
+    expect(escapeControl('eni-0abc → done, ünïcode')).toBe('eni-0abc → done, ünïcode');
+  });
+
+  it("no field can put a control character in the rendered text (colour codes are the renderer's own)", () => {
+    const hostile = JSON.parse(JSON.stringify(fixture())) as ReportDocument;
+    hostile.gate.reason = 'ok\x1b[2J';
+    hostile.actions[0]!.message = 'denied\x1b]8;;http://evil\x07click\x1b]8;;\x07';
+    hostile.leftBehind[0]!.manualCommand = 'aws ec2 x\rrm -rf /';
+    hostile.gate.details = { 'k\x1b': 'v\x1b' };
+    for (const color of [false, true]) {
+      // eslint-disable-next-line no-control-regex
+      const out = renderReport(hostile, { color }).replace(/\x1b\[\d+m/g, '');
+      // eslint-disable-next-line no-control-regex
+      expect(out).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    }
+    expect(renderReport(hostile)).toContain('why: ok\\u001b[2J');
   });
 });

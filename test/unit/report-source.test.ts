@@ -58,6 +58,8 @@ describe('report source', () => {
     const err = await sourceError(readReport(dir));
     expect(err.message).toContain(join(dir, 'broken.json'));
     expect(err.message).toMatch(/not valid JSON/);
+    // The parser's own message would quote the file's first bytes.
+    expect(err.message).not.toContain('schemaVersion');
   });
 
   it('an empty directory, a missing path and a non-report name what is wrong', async () => {
@@ -88,6 +90,15 @@ describe('report source', () => {
       /aws s3 ls s3:\/\/bucket\/teardownd\/i-1\//,
     );
     expect(() => parseS3Url('s3:///key')).toThrow(/no bucket/);
+  });
+
+  it('refuses keys with "." or ".." segments and names that are not buckets: nothing is requested', () => {
+    for (const url of ['s3://b-1/../other/k.json', 's3://b-1/a/./k.json', 's3://b-1/a/..', 's3://b-1/..'])
+      expect(() => parseS3Url(url)).toThrow(/must not contain "\." or "\.\." path segments/);
+    for (const url of ['s3://../k.json', 's3://Bucket/k.json', 's3://a..b/k.json'])
+      expect(() => parseS3Url(url)).toThrow(/is not an S3 bucket name/);
+    // Dots inside a segment are an ordinary key.
+    expect(parseS3Url('s3://b-1/a/..b/c..json')).toEqual({ bucket: 'b-1', key: 'a/..b/c..json' });
   });
 
   describe('from S3', () => {

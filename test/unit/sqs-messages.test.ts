@@ -224,3 +224,61 @@ describe('test, foreign, unknown, malformed', () => {
     expect(late.decision.action).toBe('delete');
   });
 });
+
+describe("this host's account and region", () => {
+  const self = 'i-0633ac2b0d9769723';
+  // eventbridge-lifecycle-terminate-nth.json: account 123456789012, region us-east-1.
+  const here = { selfAccountId: '123456789012', selfRegion: 'us-east-1' };
+
+  it('an EventBridge event from this account and region is a termination', () => {
+    const c = classifyMessage(fixture('eventbridge-lifecycle-terminate-nth.json'), ctx(self, here));
+    expect(c.category).toBe('termination');
+  });
+
+  it.each([
+    ['account', { account: '999999999999' }, 'account "999999999999" is not this host\'s 123456789012'],
+    ['region', { region: 'eu-west-1' }, 'region "eu-west-1" is not this host\'s us-east-1'],
+  ])('an EventBridge event from another %s is foreign, released for its owner', (_what, fields, reason) => {
+    const c = classifyMessage(
+      withFields('eventbridge-lifecycle-terminate-nth.json', fields),
+      ctx(self, here),
+    );
+    expect(c.category).toBe('foreign');
+    expect(c.notice).toBeUndefined();
+    expect(c.decision).toEqual({
+      action: 'release',
+      visibilitySeconds: 0,
+      reason: expect.stringContaining(reason),
+    });
+  });
+
+  it('an ASG-direct message from another AccountId is foreign, also inside an SNS envelope', () => {
+    const direct = withFields('asg-direct-terminate.json', {});
+    const id = (JSON.parse(direct) as { EC2InstanceId: string }).EC2InstanceId;
+    const other = ctx(id, {
+      selfAccountId: '111122223333',
+      selfRegion: 'us-west-2',
+      foreignMessages: 'delete',
+    });
+    const plain = classifyMessage(direct, other);
+    const wrapped = classifyMessage(JSON.stringify({ Type: 'Notification', Message: direct }), other);
+    for (const c of [plain, wrapped]) {
+      expect(c.category).toBe('foreign');
+      expect(c.decision.action).toBe('delete');
+      expect(c.decision.reason).toContain('account "609519224176" is not this host\'s 111122223333');
+    }
+    expect(wrapped.format).toBe('sns');
+    // The same message in its own account is a termination (ASG-direct bodies carry no region).
+    expect(
+      classifyMessage(direct, ctx(id, { selfAccountId: '609519224176', selfRegion: 'eu-north-1' })).category,
+    ).toBe('termination');
+  });
+
+  it('without a known identity nothing is held against the message (the daemon logs what it cannot check)', () => {
+    const c = classifyMessage(
+      withFields('eventbridge-lifecycle-terminate-nth.json', { account: '999999999999' }),
+      ctx(self),
+    );
+    expect(c.category).toBe('termination');
+  });
+});

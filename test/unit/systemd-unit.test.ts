@@ -91,20 +91,11 @@ describe('systemd/teardownd.service settings', () => {
     expect(seconds(one('Service', 'WatchdogSec') ?? '0')).toBeGreaterThan(0);
   });
 
-  it('runs the installed daemon with the installed config', () => {
+  it("runs the single executable with the operator's config, and only once that config exists", () => {
     const exec = one('Service', 'ExecStart')!.split(/\s+/);
-    expect(exec).toEqual([
-      '/usr/bin/node',
-      '/opt/teardownd/dist/daemon/main.js',
-      'run',
-      '--config',
-      DEFAULT_CONFIG_PATH,
-    ]);
-    // The entry point is the package's own bin, relative to the install prefix.
-    const pkg = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as {
-      bin: Record<string, string>;
-    };
-    expect(`/opt/teardownd/${pkg.bin.teardownd}`).toBe(exec[1]);
+    expect(exec).toEqual(['/usr/bin/teardownd', 'run', '--config', DEFAULT_CONFIG_PATH]);
+    // The package ships config.example.json: a fresh install must not start on guesses.
+    expect(one('Unit', 'ConditionPathExists')).toBe(DEFAULT_CONFIG_PATH);
     expect(unit.Service.EnvironmentFile).toEqual(['-/etc/default/teardownd']);
   });
 
@@ -158,12 +149,12 @@ if (!analyze) {
   );
 }
 
-/** Verifies a copy whose ExecStart points at this machine's node (verify checks the binary exists). */
+/** Verifies a copy whose ExecStart points at an executable that exists here (verify checks it). */
 function verify(text: string): { status: number | null; problems: string[]; output: string } {
   const dir = mkdtempSync(join(tmpdir(), 'teardownd-unit-'));
   try {
     const copy = join(dir, 'teardownd.service');
-    writeFileSync(copy, text.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
+    writeFileSync(copy, text.replace(/^ExecStart=\/usr\/bin\/teardownd /m, `ExecStart=${process.execPath} `));
     const result = spawnSync(analyze!, ['verify', '--man=no', copy], { encoding: 'utf8', timeout: 30000 });
     const output = `${result.stdout}${result.stderr}`;
     // verify exits 0 on unknown keys and unparsable values, printing a warning naming the file.
