@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { AwsEmulator } from '../emulator/server';
 import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
+import { closed, ready, RunHarness } from '../helpers/run-harness';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
 
 /**
@@ -40,7 +41,6 @@ describe('AWS calls that hang or are throttled', () => {
   let emulator: AwsEmulator | undefined;
   let ws: TempWorkspace;
   let ids: LoxilbClusterIds;
-  let daemons: DaemonProcess[];
 
   const start = async (opts: { seed?: number; enis?: number } = {}) => {
     emulator = await AwsEmulator.start({ seed: opts.seed, ec2: { detachDelayMs: 100 } });
@@ -48,11 +48,7 @@ describe('AWS calls that hang or are throttled', () => {
     ids = seedLoxilbCluster(emulator, { enis: opts.enis ?? 1 });
     return emulator;
   };
-  beforeEach(() => {
-    daemons = [];
-  });
   afterEach(async () => {
-    for (const d of daemons) await d.stop();
     await emulator?.stop();
     emulator = undefined;
     ws?.cleanup();
@@ -193,30 +189,17 @@ describe('AWS calls that hang or are throttled', () => {
     expect(reportOf(unpaced.stdout).outcome).toBe('clean');
     expect(refused()).toBeGreaterThan(0);
   });
+});
 
-  /** `teardownd run` on the master with a queue, short polls and short per-call timeouts. */
-  const daemon = (em: AwsEmulator, queueUrl: string, config: Record<string, unknown> = {}) => {
-    em.imds.configure({ instanceId: ids.masterInstanceId });
-    const file = ws.writeConfig({
-      gate: { mode: 'override', override: 'full' },
-      cloud: { cidrBlock: ids.cloudCidr },
-      sources: {
-        imds: { pollIntervalMs: 100, requestTimeoutMs: 300 },
-        sqs: { queueUrl, waitTimeSeconds: 1, visibilityTimeoutSeconds: 30 },
-      },
-      executor: { detachPollIntervalMs: 50, retryBaseDelayMs: 20, retryMaxDelayMs: 200 },
-      aws: { callTimeoutMs: 1000 },
-      sweeper: { enabled: false },
-      ...config,
-    });
-    const d = new DaemonProcess(['run', '--config', file], em.env());
-    daemons.push(d);
-    return d;
-  };
+describe('the daemon when AWS calls hang', () => {
+  let h: RunHarness;
+  beforeEach(async () => {
+    h = await RunHarness.start();
+  });
+  afterEach(() => h.stop());
 
   it('the daemon with a hung DescribeNetworkInterfaces: closes the episode, writes the report, completes the lifecycle action', async () => {
-    const em = await start();
-    const queueUrl = em.sqs.createQueue('teardownd-events');
+    const { emulator: em, ids, queueUrl } = h;
     em.autoscaling.putHook({
       asgName: 'loxilb-asg',
       hookName: 'teardownd',
@@ -225,28 +208,27 @@ describe('AWS calls that hang or are throttled', () => {
       notificationQueueUrl: queueUrl,
     });
     em.autoscaling.addInstance('loxilb-asg', ids.masterInstanceId);
-    const d = daemon(em, queueUrl);
-    await d.waitForLog((l) => l.message === 'ready', 15000, 'ready');
+    const d = h.start({ aws: { callTimeoutMs: 1000 } });
+    await ready(d);
     await d.waitForLog((l) => /^marked 1 loxilb ENI/.test(String(l.message)), 15000, 'ownership marking');
     // Armed once start-up and ownership marking are done: the next Describe is the teardown's.
     em.faults.add({ service: 'ec2', action: 'DescribeNetworkInterfaces', kind: 'hang', count: 1 });
     const { token } = em.autoscaling.startTermination(ids.masterInstanceId);
-    await d.waitForLog((l) => l.message === 'episode closed', 45000, 'episode closed');
+    await closed(d, 45000);
     expect(d.logs.find((l) => l.message === 'report written')?.outcome).toBe('clean');
     expect(em.calls.of('ec2', 'DescribeNetworkInterfaces').some((c) => c.injected === 'drop')).toBe(true);
-    expect(em.autoscaling.history().filter((h) => h.action === 'CompleteLifecycleAction' && h.ok)).toEqual([
+    expect(em.autoscaling.history().filter((e) => e.action === 'CompleteLifecycleAction' && e.ok)).toEqual([
       expect.objectContaining({ token, result: 'CONTINUE' }),
     ]);
     expect(leftovers(em, ids)).toEqual([]);
   });
 
   it('SIGTERM while EC2 calls hang: the daemon exits, it does not wait on them', async () => {
-    const em = await start();
-    const queueUrl = em.sqs.createQueue('teardownd-events');
+    const em = h.emulator;
     // Every DescribeNetworkInterfaces hangs and one attempt may take a minute: only the stop signal
     // can end the teardown's discovery and the ownership marker's pass.
-    const d = daemon(em, queueUrl, { aws: { callTimeoutMs: 60000 } });
-    await d.waitForLog((l) => l.message === 'ready', 15000, 'ready');
+    const d = h.start({ aws: { callTimeoutMs: 60000 } });
+    await ready(d);
     em.faults.add({ service: 'ec2', action: 'DescribeNetworkInterfaces', kind: 'hang' });
     em.imds.setSpotAction('terminate');
     await DaemonProcess.until(
