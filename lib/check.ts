@@ -34,7 +34,7 @@ import {
 import { GetQueueAttributesCommand, GetQueueAttributesResult } from '@aws-sdk/client-sqs';
 import { AwsClient, awsCall, AwsCommand } from './aws/call';
 import type { AwsClients } from './aws/clients';
-import { errorCodeOf } from './aws/errors';
+import { CALL_TIMEOUT, errorCodeOf } from './aws/errors';
 import type { TokenBucket } from './aws/pacer';
 import type { Clock } from './clock';
 import type { Config } from './config/schema';
@@ -145,6 +145,8 @@ const UNREACHABLE_CODES = new Set([
   'EAI_AGAIN',
   'TimeoutError',
   'RequestTimeout',
+  // No answer within aws.callTimeoutMs, every attempt: the rest would hang the same way.
+  CALL_TIMEOUT,
 ]);
 const NO_QUEUE_CODES = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']);
 

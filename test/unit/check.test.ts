@@ -323,6 +323,24 @@ describe('teardownd check (lib/check.ts)', () => {
     for (const c of mutatingCommands) expect(ec2.commandCalls(c)).toHaveLength(0);
   });
 
+  it('an EC2 endpoint that never answers: each attempt cut at aws.callTimeoutMs, one FAIL line, checks go on', async () => {
+    healthyAws();
+    ec2.on(DescribeInstancesCommand).callsFake(() => new Promise(() => undefined));
+    const results = await runChecks(
+      deps(
+        {},
+        { ...baseConfig, aws: { callTimeoutMs: 100 }, executor: { retryBaseDelayMs: 1, retryMaxDelayMs: 2 } },
+      ),
+    );
+    expect(one(results, 'ec2').what).toMatch(
+      /EC2 endpoint unreachable \(CallTimeout: DescribeInstances: no answer within 100 ms/,
+    );
+    expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(3);
+    for (const c of mutatingCommands) expect(ec2.commandCalls(c)).toHaveLength(0);
+    // The rest of check still ran.
+    expect(one(results, 'sqs').status).toBe('OK');
+  });
+
   it('a denied Describe names the Describe statement', async () => {
     healthyAws();
     ec2.on(DescribeSubnetsCommand).rejects(awsError('UnauthorizedOperation'));
