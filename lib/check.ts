@@ -34,7 +34,7 @@ import {
 import { GetQueueAttributesCommand, GetQueueAttributesResult } from '@aws-sdk/client-sqs';
 import { AwsClient, awsCall, AwsCommand } from './aws/call';
 import type { AwsClients } from './aws/clients';
-import { CALL_TIMEOUT, errorCodeOf } from './aws/errors';
+import { errorCodeOf, isAccessDenied, isNoSuchQueue, isUnreachable } from './aws/errors';
 import type { TokenBucket } from './aws/pacer';
 import type { Clock } from './clock';
 import type { Config } from './config/schema';
@@ -128,28 +128,6 @@ export const policyStatements: Record<string, string[]> = {
   'logs:PutLogEvents': ['LogsShipReports'],
 };
 
-const DENIED_CODES = new Set([
-  'UnauthorizedOperation',
-  'AccessDenied',
-  'AccessDeniedException',
-  'AuthFailure',
-]);
-/** The endpoint cannot be reached at all: one line says so instead of one per call. */
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'TimeoutError',
-  'RequestTimeout',
-  // No answer within aws.callTimeoutMs, every attempt: the rest would hang the same way.
-  CALL_TIMEOUT,
-]);
-const NO_QUEUE_CODES = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']);
-
 function grantFix(action: string, resource?: string): string {
   const statements = policyStatements[action] ?? [];
   const where = statements.length
@@ -169,7 +147,7 @@ function messageOf(err: unknown): string {
 /** A failed AWS read, as a check line: denied → grant it; unreachable → network; else the error. */
 function awsFailure(check: string, action: string, err: unknown, resource?: string): CheckResult {
   const code = errorCodeOf(err);
-  if (DENIED_CODES.has(code)) {
+  if (isAccessDenied(err)) {
     return {
       status: 'FAIL',
       check,
@@ -402,7 +380,7 @@ async function discover(
   const failed = (check: string, action: string, err: unknown, resource?: string): boolean => {
     found.complete = false;
     const code = errorCodeOf(err);
-    if (UNREACHABLE_CODES.has(code)) {
+    if (isUnreachable(err)) {
       add({
         status: 'FAIL',
         check: 'ec2',
@@ -685,7 +663,7 @@ async function dryRun(action: string, resource: string, send: () => Promise<unkn
     if (code === 'DryRunOperation') {
       return { status: 'OK', check: action, what: `${action} allowed (DryRun on ${resource})`, resource };
     }
-    if (DENIED_CODES.has(code)) {
+    if (isAccessDenied(err)) {
       return {
         status: 'FAIL',
         check: action,
@@ -834,7 +812,7 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
     };
   } catch (err) {
     const code = errorCodeOf(err);
-    if (NO_QUEUE_CODES.has(code)) {
+    if (isNoSuchQueue(err)) {
       return {
         status: 'FAIL',
         check: 'sqs',
@@ -843,7 +821,7 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
         errorCode: code,
       };
     }
-    if (DENIED_CODES.has(code)) {
+    if (isAccessDenied(err)) {
       return {
         status: 'FAIL',
         check: 'sqs',

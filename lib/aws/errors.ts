@@ -111,6 +111,34 @@ export function classifyAwsError(err: unknown): ErrorClass {
   return 'fatal';
 }
 
+const DENIED_CODES = new Set([
+  'UnauthorizedOperation',
+  'AccessDenied',
+  'AccessDeniedException',
+  'AuthFailure',
+]);
+
+/** IAM (or the credentials) refused the call: only a policy change helps. */
+export function isAccessDenied(err: unknown): boolean {
+  return DENIED_CODES.has(errorCodeOf(err));
+}
+
+/**
+ * The endpoint could not be reached, or never answered within aws.callTimeoutMs: every other call
+ * to it would fail the same way (`check` says so once instead of once per call).
+ */
+export function isUnreachable(err: unknown): boolean {
+  const code = errorCodeOf(err);
+  return (
+    NETWORK_CODES.has(code) || code === CALL_TIMEOUT || code === 'TimeoutError' || code === 'RequestTimeout'
+  );
+}
+
+export function isNoSuchQueue(err: unknown): boolean {
+  const code = errorCodeOf(err);
+  return code === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue';
+}
+
 export function isDeadlineExceeded(err: unknown): boolean {
   return errorCodeOf(err) === DEADLINE_EXCEEDED;
 }

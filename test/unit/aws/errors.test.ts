@@ -3,8 +3,11 @@ import {
   classifyAwsError,
   DeadlineExceededError,
   errorCodeOf,
+  isAccessDenied,
   isDeadlineExceeded,
+  isNoSuchQueue,
   isThrottle,
+  isUnreachable,
   TeardownError,
 } from '../../../lib/aws/errors';
 
@@ -80,6 +83,18 @@ describe('lib/aws/errors.ts: the one classifier', () => {
     expect(isThrottle(sdkError('RequestLimitExceeded', 503))).toBe(true);
     expect(isThrottle(sdkError('Whatever', 429))).toBe(true);
     expect(isThrottle(sdkError('InternalError', 500))).toBe(false);
+  });
+
+  it('denied, unreachable and no-such-queue, for check to say what to fix', () => {
+    expect(isAccessDenied(sdkError('UnauthorizedOperation', 403))).toBe(true);
+    expect(isAccessDenied(sdkError('AccessDeniedException', 400))).toBe(true);
+    expect(isAccessDenied(sdkError('Throttling', 400))).toBe(false);
+    expect(isUnreachable(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isUnreachable(new CallTimeoutError('DescribeInstances', 100))).toBe(true);
+    expect(isUnreachable(sdkError('InternalError', 500))).toBe(false);
+    expect(isNoSuchQueue(sdkError('AWS.SimpleQueueService.NonExistentQueue'))).toBe(true);
+    expect(isNoSuchQueue(sdkError('QueueDoesNotExist'))).toBe(true);
+    expect(isNoSuchQueue(sdkError('AccessDenied', 403))).toBe(false);
   });
 
   it('errorCodeOf: the SDK name, a Query-protocol Code, or Unknown', () => {
