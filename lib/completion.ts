@@ -8,7 +8,7 @@ import {
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { AwsCommand, awsCall } from './aws/call';
-import { errorCodeOf } from './aws/errors';
+import { errorCodeOf, isNoActiveLifecycleAction } from './aws/errors';
 import { Clock } from './clock';
 import { Config } from './config/schema';
 import type { CompletionPort } from './coordinator';
@@ -48,13 +48,6 @@ export type ResolveResult =
 /** ⅓ of the hook's HeartbeatTimeout: two heartbeats can be lost before the hook times out. */
 export function heartbeatIntervalMs(heartbeatTimeoutSeconds: number): number {
   return Math.max(100, Math.floor((heartbeatTimeoutSeconds * 1000) / 3));
-}
-
-export function isNoActiveLifecycleAction(err: unknown): boolean {
-  return (
-    errorCodeOf(err) === 'ValidationError' &&
-    /No active Lifecycle Action found/i.test((err as Error)?.message ?? '')
-  );
 }
 
 /** One Auto Scaling call through the one call path (lib/aws/call.ts). */

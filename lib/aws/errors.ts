@@ -134,6 +134,17 @@ export function isUnreachable(err: unknown): boolean {
   );
 }
 
+/**
+ * CompleteLifecycleAction's "No active Lifecycle Action found": the action is over, or Auto Scaling
+ * has not made it visible yet (the propagation race; lib/completion.ts asks the group which).
+ */
+export function isNoActiveLifecycleAction(err: unknown): boolean {
+  return (
+    errorCodeOf(err) === 'ValidationError' &&
+    /No active Lifecycle Action found/i.test((err as Error)?.message ?? '')
+  );
+}
+
 export function isNoSuchQueue(err: unknown): boolean {
   const code = errorCodeOf(err);
   return code === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue';

@@ -5,6 +5,7 @@ import {
   errorCodeOf,
   isAccessDenied,
   isDeadlineExceeded,
+  isNoActiveLifecycleAction,
   isNoSuchQueue,
   isThrottle,
   isUnreachable,
@@ -95,6 +96,12 @@ describe('lib/aws/errors.ts: the one classifier', () => {
     expect(isNoSuchQueue(sdkError('AWS.SimpleQueueService.NonExistentQueue'))).toBe(true);
     expect(isNoSuchQueue(sdkError('QueueDoesNotExist'))).toBe(true);
     expect(isNoSuchQueue(sdkError('AccessDenied', 403))).toBe(false);
+    expect(
+      isNoActiveLifecycleAction(
+        sdkError('ValidationError', 400, 'No active Lifecycle Action found with instance ID i-1'),
+      ),
+    ).toBe(true);
+    expect(isNoActiveLifecycleAction(sdkError('ValidationError', 400, 'Group web not found'))).toBe(false);
   });
 
   it('errorCodeOf: the SDK name, a Query-protocol Code, or Unknown', () => {
