@@ -33,6 +33,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand, GetQueueAttributesResult } from '@aws-sdk/client-sqs';
 import { AwsClient, awsCall, AwsCommand } from './aws/call';
+import { gatherPeerFacts } from './ha-facts';
+import { BFD_NOT_RUNNING, BFD_PATH } from './loxilb-api';
 import type { AwsClients } from './aws/clients';
 import { errorCodeOf, isAccessDenied, isNoSuchQueue, isUnreachable } from './aws/errors';
 import type { TokenBucket } from './aws/pacer';
@@ -100,6 +102,7 @@ export const policyStatements: Record<string, string[]> = {
   'ec2:DescribeInstances': ['Ec2DescribeOwnedResources'],
   'ec2:DescribeNetworkInterfaces': ['Ec2DescribeOwnedResources'],
   'ec2:DescribeRouteTables': ['Ec2DescribeOwnedResources'],
+  'ec2:DescribeSpotInstanceRequests': ['Ec2DescribeOwnedResources'],
   'ec2:DescribeSubnets': ['Ec2DescribeOwnedResources'],
   'ec2:DescribeVpcs': ['Ec2DescribeOwnedResources'],
   'ec2:CreateTags': ['Ec2TagLoxilbResourcesWithTheOwnerKeyOnly'],
@@ -114,6 +117,7 @@ export const policyStatements: Record<string, string[]> = {
   'ec2:DisassociateRouteTable': ['Ec2TearDownLoxilbRouteTable', 'Ec2TearDownLoxilbSubnet'],
   'ec2:DisassociateVpcCidrBlock': ['Ec2DisassociateVpcCidrOfTheLoxilbVpc'],
   'ec2:ReleaseAddress': ['Ec2ReleaseOnlyElasticIpsMarkedForRelease'],
+  'autoscaling:DescribeAutoScalingGroups': ['AutoScalingDescribe'],
   'autoscaling:DescribeAutoScalingInstances': ['AutoScalingDescribe'],
   'autoscaling:DescribeLifecycleHooks': ['AutoScalingDescribe'],
   'autoscaling:CompleteLifecycleAction': ['AutoScalingCompleteOwnLifecycleHook'],
@@ -286,6 +290,8 @@ export async function runChecks(deps: CheckDeps): Promise<CheckResult[]> {
   const discovery = await discover(deps, clients, instanceId, add);
   await checkMutatingEc2(deps, clients, discovery, add);
   await checkAutoScaling(deps, clients, discovery.instanceId, add);
+  const cluster = await checkHaCluster(deps, clients, discovery.instanceId);
+  if (cluster) add(cluster);
   add(await checkQueue(deps, clients));
   return results;
 }
@@ -327,6 +333,21 @@ async function checkStateDirs(deps: CheckDeps): Promise<CheckResult> {
   };
 }
 
+/** `; BFD …` as the gate will read it (HTTP 500 "bfd session not running" = BFD off), or ''. */
+async function bfdSummary(deps: CheckDeps, baseUrl: string, timeoutMs: number): Promise<string> {
+  try {
+    const res = await deps.httpGet(`${baseUrl.replace(/\/+$/, '')}${BFD_PATH}`, timeoutMs);
+    if (BFD_NOT_RUNNING.test(res.body))
+      return '; BFD off (kube-loxilb --setRoles): the gate reads the cluster from Auto Scaling';
+    if (res.status !== 200) return '';
+    const body = JSON.parse(res.body) as { Attr?: Array<{ remoteIp?: string; state?: string }> | null };
+    const sessions = (body.Attr ?? []).map((b) => `${b.remoteIp ?? '?'} ${b.state ?? '?'}`);
+    return `; BFD ${sessions.length ? `sessions: ${sessions.join(', ')}` : 'running, no sessions'}`;
+  } catch {
+    return '';
+  }
+}
+
 async function checkLoxilbApi(deps: CheckDeps): Promise<CheckResult> {
   const gate = deps.config.gate;
   if (gate.mode !== 'loxilb-api') {
@@ -350,13 +371,17 @@ async function checkLoxilbApi(deps: CheckDeps): Promise<CheckResult> {
     } catch {
       /* reachable is what matters here */
     }
-    return { status: 'OK', check: 'loxilb-api', what: `loxilb API reachable at ${url}${state}` };
+    return {
+      status: 'OK',
+      check: 'loxilb-api',
+      what: `loxilb API reachable at ${url}${state}${await bfdSummary(deps, gate.loxilbApiUrl, gate.apiTimeoutMs)}`,
+    };
   } catch (err) {
     return {
       status: 'WARN',
       check: 'loxilb-api',
       what: `loxilb API unreachable at ${url}: ${messageOf(err)}`,
-      fix: 'the gate asks this API for HA role and BFD state before a teardown: start loxilb, fix gate.loxilbApiUrl, or use gate.mode "static"',
+      fix: 'the gate reads HA role and BFD state from this API; without it (and without a recent observation) it decides handover and changes nothing: start loxilb, fix gate.loxilbApiUrl, or use gate.mode "static"',
       errorCode: errorCodeOf(err),
     };
   }
@@ -682,6 +707,50 @@ async function dryRun(action: string, resource: string, send: () => Promise<unkn
       resource,
     };
   }
+}
+
+/**
+ * Who the gate will count as this host's cluster when BFD is off (kube-loxilb --setRoles) or in
+ * static mode: without it, the gate can only decide handover. Only asked when it matters.
+ */
+async function checkHaCluster(
+  deps: CheckDeps,
+  clients: CheckClients,
+  instanceId: string | undefined,
+): Promise<CheckResult | undefined> {
+  const gate = deps.config.gate;
+  if (!instanceId || gate.mode === 'override') return undefined;
+  if (gate.mode === 'loxilb-api') {
+    const bfd = await deps
+      .httpGet(`${gate.loxilbApiUrl.replace(/\/+$/, '')}${BFD_PATH}`, gate.apiTimeoutMs)
+      .catch(() => undefined);
+    if (!bfd || !BFD_NOT_RUNNING.test(bfd.body)) return undefined;
+  }
+  const view = await gatherPeerFacts(
+    {
+      ec2: { ec2: clients.ec2, clock: deps.clock, config: deps.config, logger: deps.logger },
+      autoScaling: clients.autoScaling,
+    },
+    instanceId,
+    { cluster: true },
+  );
+  if (!view.cluster) {
+    return {
+      status: 'WARN',
+      check: 'ha-cluster',
+      what: `the gate cannot tell this host's cluster: ${view.error}`,
+      fix: 'with BFD off (kube-loxilb --setRoles) or gate.mode static, the gate then always decides handover and a last node standing leaks: run the hosts in one Auto Scaling group, or set gate.clusterTagKey',
+      ...(view.errorCode ? { errorCode: view.errorCode } : {}),
+    };
+  }
+  const others = view.cluster.members.map(
+    (m) => `${m.instanceId} (${m.asgLifecycleState ?? m.instanceState ?? '?'})`,
+  );
+  return {
+    status: 'OK',
+    check: 'ha-cluster',
+    what: `the gate's cluster is ${view.cluster.source}: ${others.length ? `other members ${others.join(', ')}` : 'no other member (this host is the last node standing)'}`,
+  };
 }
 
 async function checkAutoScaling(

@@ -2,7 +2,7 @@ import { Clock } from './clock';
 import { Config } from './config/schema';
 import { CompletionRecord, EpisodeState, Journal, JournalStep, newEpisodeId } from './journal';
 import { Logger } from './log';
-import { isDestructive, LifecycleRef, NoticeKind, TerminationNotice } from './notice';
+import { isDestructive, isStop, LifecycleRef, NoticeKind, TerminationNotice } from './notice';
 import { MessageDecision } from './sources/sqs-messages';
 
 /**
@@ -21,6 +21,8 @@ export interface EpisodeTeardownRequest {
   trigger?: TerminationNotice;
   /** The gate decision journaled earlier in this episode: reused on resume. */
   gateDecision?: unknown;
+  /** Set when this run re-examines an earlier `handover` of the episode. */
+  redecided?: { at: string; reason: string; previous?: unknown };
   dryRun: boolean;
   deadlineAt?: number;
   signal?: AbortSignal;
@@ -224,7 +226,8 @@ export class Coordinator<R extends ReportLike = ReportLike> {
       };
     }
     const wanted =
-      isDestructive(notice.kind) || (notice.kind === 'rebalance' && config.sources.teardownOnRebalance);
+      (isDestructive(notice.kind) && (!isStop(notice.kind) || config.sources.teardownOnStop)) ||
+      (notice.kind === 'rebalance' && config.sources.teardownOnRebalance);
     if (!wanted) {
       const key = `${notice.kind}|${notice.sourceId ?? ''}`;
       if (!this.advisoryLogged.has(key)) {
@@ -232,7 +235,9 @@ export class Coordinator<R extends ReportLike = ReportLike> {
         logger.info(
           notice.kind === 'rebalance'
             ? 'rebalance recommendation noted; advisory only (sources.teardownOnRebalance is false)'
-            : `${notice.kind} notice noted; the instance does not go away`,
+            : isStop(notice.kind)
+              ? `${notice.kind} notice noted; a stop keeps the host and its ENI, and loxilb rebuilds its network on start (sources.teardownOnStop is false)`
+              : `${notice.kind} notice noted; the instance does not go away`,
           { ...fields, deadline: notice.deadline },
         );
       }
@@ -376,6 +381,39 @@ export class Coordinator<R extends ReportLike = ReportLike> {
     return true;
   }
 
+  /** True when this boot's episode ended in `handover`: the host waits to die, a peer takes over. */
+  get handoverPending(): boolean {
+    const s = this.state();
+    return !!s && !this.busy && s.report?.outcome === 'handover';
+  }
+
+  /**
+   * A `handover` is not final (both nodes of a pair can be reclaimed at once, and during a spot
+   * window both still look alive): when the situation changed, or at the SIGTERM probe, the gate
+   * decides again and the teardown runs again. Resolves once it is journaled and scheduled; false
+   * when the episode did not end in `handover`.
+   */
+  async reexamine(reason: string): Promise<boolean> {
+    await this.idle();
+    const s = this.state();
+    if (!s || s.report?.outcome !== 'handover' || this.stopController.signal.aborted) return false;
+    await this.deps.journal.append(s.episode, {
+      type: 'redecide',
+      at: this.iso(),
+      reason,
+      previous: s.gateDecision,
+    });
+    this.lastReport = undefined;
+    this.deps.logger.info('re-examining the handover', {
+      instanceId: this.deps.instanceId,
+      episode: s.episode,
+      stage: 'coordinator',
+      reason,
+    });
+    this.schedule();
+    return true;
+  }
+
   /** Aborts the running work (service restart): the journal lets the next start resume it. */
   async stop(): Promise<void> {
     this.stopController.abort(new Error('coordinator stopped'));
@@ -445,7 +483,11 @@ export class Coordinator<R extends ReportLike = ReportLike> {
     try {
       if (!state.report) {
         this.lastProgressAt = clock.now();
-        if (!this.deps.dryRun) this.ensureHeartbeat(episode, state.lifecycle, stop);
+        // A re-examined handover already completed its lifecycle action: nothing to heartbeat.
+        const completed = state.completions.some(
+          (c) => c.result === 'completed' || c.result === 'already-done',
+        );
+        if (!this.deps.dryRun && !completed) this.ensureHeartbeat(episode, state.lifecycle, stop);
         const report = await this.runTeardown(state, stop);
         stop.throwIfAborted();
         const exitCode = this.deps.teardown.exitCode(report);
@@ -568,6 +610,7 @@ export class Coordinator<R extends ReportLike = ReportLike> {
         episode: state.episode,
         trigger: state.notices[0],
         gateDecision: state.gateDecision,
+        redecided: state.redecisions.at(-1),
         dryRun: this.deps.dryRun,
         deadlineAt,
         signal,

@@ -18,12 +18,16 @@
  * Events (req.onEvent): 'gate-decided', 'plan-built', 'action-started', 'action-finished' — the
  * daemon journals them and counts progress for lifecycle heartbeats.
  */
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { errorCodeOf } from './aws/errors';
 import { Clock } from './clock';
 import { Config, Scope } from './config/schema';
 import { EngineEvent, executePlan } from './executor';
-import { decideScope, GateDecision, LoxilbAnswer, needsLoxilbApi } from './gate';
+import { AwsPeerView, decideScope, GateDecision, LoxilbAnswer, needsLoxilbApi, peerQuestions } from './gate';
+import { gatherPeerFacts } from './ha-facts';
+import { HaObserver } from './ha-observer';
+import { planStaleEnis, STALE_ENI } from './stale-eni';
 import { discoverInventory, Inventory, loxilbTagValues } from './inventory';
 import { Logger } from './log';
 import { LoxilbApi, LoxilbApiError } from './loxilb-api';
@@ -45,6 +49,13 @@ export interface EngineDeps {
   loxilb: LoxilbApi;
   /** The per-process pacer of mutating EC2 calls (daemon/runtime.ts). */
   pacer?: TokenBucket;
+  /** For AWS's view of the peers (Auto Scaling lifecycle states, group members). */
+  autoScaling?: AutoScalingClient;
+  /**
+   * The daemon's observer: a decision reads loxilb live and falls back to the last observation it
+   * kept. Without it (CLI), only a live read counts.
+   */
+  observer?: HaObserver;
   /** Randomness for retry jitter (tests pin it). */
   random?: () => number;
 }
@@ -58,6 +69,8 @@ export interface TeardownRequest {
   scopeOverride?: Scope;
   /** Decided earlier in this episode (journal): reused, loxilb is not asked again. */
   gateDecision?: GateDecision;
+  /** Set when an earlier `handover` of this episode is being re-examined (copied into the report). */
+  redecided?: { at: string; reason: string; previous?: unknown };
   dryRun: boolean;
   /** Epoch ms. */
   deadlineAt?: number;
@@ -84,24 +97,51 @@ function callContext(
   };
 }
 
-/** The gate for this request: reused from the episode, or decided now (asking loxilb only if needed). */
+/** loxilb's answer: the observer's (live, else the last kept) or a bare live read. Never throws. */
+async function askLoxilb(deps: EngineDeps, signal?: AbortSignal): Promise<LoxilbAnswer> {
+  if (deps.observer) return deps.observer.observeOnce(signal);
+  try {
+    const view = await deps.loxilb.haView(signal);
+    return {
+      url: deps.loxilb.baseUrl,
+      live: true,
+      observation: { observedAt: deps.clock.now(), url: deps.loxilb.baseUrl, view },
+    };
+  } catch (err) {
+    const e = err as LoxilbApiError;
+    return {
+      url: deps.loxilb.baseUrl,
+      live: false,
+      error: e.message ?? String(err),
+      errorCode: e.code ?? 'Unknown',
+    };
+  }
+}
+
+/**
+ * The gate for this request: reused from the episode, or decided now — loxilb's HA state (asked only
+ * if needed), then AWS's view of the peers that state names (asked only if the decision hinges on it).
+ */
 export async function decideGate(deps: EngineDeps, req: TeardownRequest): Promise<GateDecision> {
   if (req.scopeOverride === undefined && req.gateDecision) return req.gateDecision;
-  let loxilb: LoxilbAnswer | undefined;
-  if (needsLoxilbApi(deps.config, req.scopeOverride)) {
-    try {
-      loxilb = { ok: true, view: await deps.loxilb.haView(req.signal), url: deps.loxilb.baseUrl };
-    } catch (err) {
-      const e = err as LoxilbApiError;
-      loxilb = {
-        ok: false,
-        error: e.message ?? String(err),
-        errorCode: e.code ?? 'Unknown',
-        url: deps.loxilb.baseUrl,
-      };
-    }
+  const { config, clock } = deps;
+  const loxilb = needsLoxilbApi(config, req.scopeOverride) ? await askLoxilb(deps, req.signal) : undefined;
+  const asked = { config, cliScope: req.scopeOverride, loxilb, now: clock.now() };
+  const questions = peerQuestions(asked);
+  let aws: AwsPeerView | undefined;
+  if (questions) {
+    aws = deps.autoScaling
+      ? await gatherPeerFacts(
+          {
+            ec2: callContext(deps, { read: 0, mutate: 0 }, req.signal, req.deadlineAt),
+            autoScaling: deps.autoScaling,
+          },
+          req.instanceId,
+          questions,
+        )
+      : { error: 'no Auto Scaling client to read the cluster with' };
   }
-  return decideScope({ config: deps.config, cliScope: req.scopeOverride, loxilb });
+  return decideScope({ ...asked, aws, now: clock.now() });
 }
 
 function effectiveDeadline(deps: EngineDeps, req: TeardownRequest, startedAt: number): number {
@@ -129,6 +169,7 @@ async function gateAndPlan(
     reason: gate.reason,
   });
   req.onEvent?.({ type: 'gate-decided', ...gate });
+  if (gate.scope === 'handover') return handoverPlan(deps, req, gate, counter, deadlineAt);
   let inventory: Inventory;
   try {
     inventory = await discoverInventory(callContext(deps, counter, req.signal, deadlineAt), {
@@ -152,14 +193,61 @@ async function gateAndPlan(
   return { gate, inventory, plan };
 }
 
+/**
+ * `handover` changes nothing the takeover does. A MASTER handing over discovers nothing at all (the
+ * read budget is the takeover's too); a node that is not the MASTER looks for a stale loxilb ENI of
+ * its own (lib/stale-eni.ts) and, when discovery fails, simply keeps it.
+ */
+async function handoverPlan(
+  deps: EngineDeps,
+  req: TeardownRequest,
+  gate: GateDecision,
+  counter: CallCounter,
+  deadlineAt?: number,
+): Promise<{ gate: GateDecision; inventory?: Inventory; plan: Plan }> {
+  const none: Plan = {
+    instanceId: req.instanceId,
+    scope: 'handover',
+    actions: [],
+    untouched: [],
+    warnings: [],
+  };
+  if (!gate.staleEni) return { gate, plan: none };
+  try {
+    const inventory = await discoverInventory(callContext(deps, counter, req.signal, deadlineAt), {
+      instanceId: req.instanceId,
+      depth: 'instance',
+    });
+    const plan = planStaleEnis(inventory, deps.config);
+    for (const a of plan.actions)
+      deps.logger.info(a.summary, {
+        instanceId: req.instanceId,
+        episode: req.episode,
+        stage: 'plan',
+        resource: a.resource,
+      });
+    return { gate, inventory, plan };
+  } catch (err) {
+    return {
+      gate,
+      plan: {
+        ...none,
+        warnings: [
+          `${STALE_ENI}: discovery failed, nothing changed: ${(err as Error)?.message ?? String(err)}`,
+        ],
+      },
+    };
+  }
+}
+
 export async function buildPlanFor(
   deps: EngineDeps,
   req: TeardownRequest,
-): Promise<{ gate: GateDecision; inventory: Inventory; plan: Plan }> {
+): Promise<{ gate: GateDecision; inventory?: Inventory; plan: Plan }> {
   const counter = { read: 0, mutate: 0 };
   const r = await gateAndPlan(deps, req, counter, req.deadlineAt);
   if (r.error !== undefined) throw r.error;
-  return { gate: r.gate, inventory: r.inventory!, plan: r.plan! };
+  return { gate: r.gate, inventory: r.inventory, plan: r.plan! };
 }
 
 export async function runTeardown(deps: EngineDeps, req: TeardownRequest): Promise<TeardownReport> {
@@ -195,6 +283,7 @@ export async function runTeardown(deps: EngineDeps, req: TeardownRequest): Promi
     actions,
     calls: { ...counter },
     error: error !== undefined ? discoveryError(error) : undefined,
+    redecided: req.redecided,
     leftBehind: error !== undefined ? discoveryLeftBehind(deps.config, req.instanceId, error) : undefined,
   });
   const fields = {

@@ -18,7 +18,7 @@ import {
   Tag,
 } from '@aws-sdk/client-ec2';
 import { classifyAwsError } from './aws/errors';
-import { Config, Scope } from './config/schema';
+import { Config } from './config/schema';
 import { CallContext, callEc2, describeAll } from './aws/call';
 
 /**
@@ -32,6 +32,9 @@ import { CallContext, callEc2, describeAll } from './aws/call';
  *      of the VPC (to know what sits inside the cloud CIDR).
  * The inventory is raw data; which of it is ours to touch is the planner's decision (lib/planner.ts).
  */
+
+/** How deep discovery goes: `full` also looks at the shared resources (subnet, route table, CIDR). */
+export type InventoryDepth = 'full' | 'instance';
 
 export interface EniInfo {
   networkInterfaceId: string;
@@ -104,7 +107,7 @@ export interface TagValues {
 export interface Inventory {
   instanceId: string;
   /** How deep discovery went: `full` also looks at the shared resources. */
-  depth: Scope;
+  depth: InventoryDepth;
   vpcId?: string;
   vpcPrimaryCidr?: string;
   tagKey: string;
@@ -237,7 +240,7 @@ const LIVE_CIDR_STATES = new Set(['associated', 'associating', undefined]);
 export interface DiscoverOptions {
   instanceId: string;
   /** `full` also discovers the shared resources; `instance`/`none` only this instance's. */
-  depth: Scope;
+  depth: InventoryDepth;
 }
 
 export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions): Promise<Inventory> {

@@ -76,7 +76,12 @@ export type JournalStep =
   | { type: 'shipped'; at: string; ok: boolean; detail?: string }
   | { type: 'completed'; at: string; completion: CompletionRecord }
   | { type: 'messages-deleted'; at: string; messageIds: string[] }
-  | { type: 'closed'; at: string };
+  | { type: 'closed'; at: string }
+  /**
+   * An earlier `handover` is re-examined (the peer's end became visible, or the SIGTERM probe): the
+   * gate decides again and the teardown runs again; completions and deleted messages stand.
+   */
+  | { type: 'redecide'; at: string; reason: string; previous?: unknown };
 
 export interface EpisodeState {
   episode: string;
@@ -96,6 +101,8 @@ export interface EpisodeState {
   completions: CompletionRecord[];
   deletedMessageIds: string[];
   closed: boolean;
+  /** Re-examinations of an earlier handover, oldest first. */
+  redecisions: Array<{ at: string; reason: string; previous?: unknown }>;
 }
 
 /** Folds an episode's steps into its current state (pure). */
@@ -116,6 +123,7 @@ export function reduceEpisode(steps: JournalStep[]): EpisodeState {
     completions: [],
     deletedMessageIds: [],
     closed: false,
+    redecisions: [],
   };
   const addNotice = (n: TerminationNotice) => {
     state.notices.push(n);
@@ -156,6 +164,15 @@ export function reduceEpisode(steps: JournalStep[]): EpisodeState {
         break;
       case 'closed':
         state.closed = true;
+        break;
+      case 'redecide':
+        state.redecisions.push({ at: step.at, reason: step.reason, previous: step.previous });
+        state.gateDecision = undefined;
+        state.teardownStarted = false;
+        state.actionsFinished = [];
+        state.report = undefined;
+        state.shipped = undefined;
+        state.closed = false;
         break;
     }
   }

@@ -7,10 +7,10 @@ import { z } from 'zod';
  *      null), vip)
  *  GET /netlox/v1/config/bfd/all     → {"Attr": [BfdGetEntry]}       (cluster.go ConfigGetBFDSession;
  *      api/models/bfd_get_entry.go: instance, interval, port, remoteIp, retryCount, sourceIP, state
- *      ∈ BFDAdminDown | BFDDown | BFDInit | BFDUp — proto/bfd.go BFDStateMap)
- * Sample bodies: test/fixtures/loxilb/. loxilb is usually already dead when the host terminates, so
- * every failure here is an expected answer for the gate (which then picks the safe scope), never a
- * crash.
+ *      ∈ BFDAdminDown | BFDDown | BFDInit | BFDUp — proto/bfd.go BFDStateMap); without BFD it answers
+ *      HTTP 500 `bfd session not running`, which is read as `bfdRunning: false`.
+ * Sample bodies: test/fixtures/loxilb/. Every failure here is an expected answer for the gate (the
+ * last observation, or handover), never a crash.
  */
 
 const ciStateEntry = z.object({
@@ -39,8 +39,21 @@ export type BfdSessionEntry = z.infer<typeof bfdEntry>;
 /** What loxilb says about its HA role and its BFD peers. */
 export interface LoxilbHaView {
   ciStates: CiStateEntry[];
+  /**
+   * False when loxilb answered `bfd session not running` (no `--ka`: kube-loxilb --setRoles sets the
+   * roles, loxilb itself has no view of its peers). True with zero sessions means "no peers".
+   * Absent in observations written before this field existed: read as running.
+   */
+  bfdRunning?: boolean;
   bfdSessions: BfdSessionEntry[];
 }
+
+/**
+ * loxilb answers GET /config/bfd/all without a BFD session manager with its error model, message
+ * `bfd session not running` (pkg/loxinet/cluster.go). Releases differ on the HTTP code, so the text
+ * is what counts.
+ */
+export const BFD_NOT_RUNNING = /bfd session not running/i;
 
 export class LoxilbApiError extends Error {
   constructor(
@@ -49,6 +62,8 @@ export class LoxilbApiError extends Error {
     readonly code: string,
     readonly url: string,
     cause?: unknown,
+    /** The error body's `message` (loxilb's models.Error), when it sent one. */
+    readonly apiMessage?: string,
   ) {
     super(message, { cause });
     this.name = 'LoxilbApiError';
@@ -86,6 +101,17 @@ function networkCode(err: unknown): string {
   return cause?.code ?? (err as { code?: string })?.code ?? (err as Error)?.name ?? 'Unknown';
 }
 
+/** `message` (or `result`) of loxilb's error model `{"code":500,"message":…,"result":…}`, if any. */
+function errorMessageOf(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text) as { message?: unknown; result?: unknown };
+    const m = typeof body.message === 'string' ? body.message : body.result;
+    return typeof m === 'string' && m ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function createLoxilbApi(options: LoxilbApiOptions): LoxilbApi {
   const baseUrl = options.baseUrl.replace(/\/+$/, '');
 
@@ -107,7 +133,14 @@ export function createLoxilbApi(options: LoxilbApiOptions): LoxilbApi {
       throw new LoxilbApiError(`GET ${url} failed: ${code}`, code, url, err);
     }
     if (status !== 200) {
-      throw new LoxilbApiError(`GET ${url} answered HTTP ${status}`, `http-${status}`, url);
+      const apiMessage = errorMessageOf(text);
+      throw new LoxilbApiError(
+        `GET ${url} answered HTTP ${status}${apiMessage ? ` (${apiMessage})` : ''}`,
+        `http-${status}`,
+        url,
+        undefined,
+        apiMessage,
+      );
     }
     let json: unknown;
     try {
@@ -132,9 +165,12 @@ export function createLoxilbApi(options: LoxilbApiOptions): LoxilbApi {
     async haView(signal) {
       const [ci, bfd] = await Promise.all([
         getJson(CISTATE_PATH, ciStateBody, signal),
-        getJson(BFD_PATH, bfdBody, signal),
+        getJson(BFD_PATH, bfdBody, signal).catch((err: unknown) => {
+          if (err instanceof LoxilbApiError && BFD_NOT_RUNNING.test(err.apiMessage ?? '')) return null;
+          throw err;
+        }),
       ]);
-      return { ciStates: ci.Attr ?? [], bfdSessions: bfd.Attr ?? [] };
+      return { ciStates: ci.Attr ?? [], bfdRunning: bfd !== null, bfdSessions: bfd?.Attr ?? [] };
     },
   };
 }

@@ -38,6 +38,14 @@ export interface TerminationNotice {
   sourceId?: string;
 }
 
+/**
+ * A stop is not the end of the host: it keeps its ENI, and loxilb rebuilds its network when it
+ * starts again (config sources.teardownOnStop).
+ */
+export function isStop(kind: NoticeKind): boolean {
+  return kind === 'spot-stop' || kind === 'spot-hibernate' || kind === 'scheduled-stop';
+}
+
 /** Kinds after which the instance (and so its loxilb resources' owner) goes away. */
 export function isDestructive(kind: NoticeKind): boolean {
   return kind !== 'rebalance' && kind !== 'scheduled-reboot';

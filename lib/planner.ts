@@ -283,11 +283,14 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
 
   if (scope === 'full') planShared(inventory, config, add, eniDelete, untouched, warnings);
 
-  if (scope === 'none') {
+  if (scope === 'none' || scope === 'handover') {
     for (const a of actions) {
       if (a.status === 'planned') {
         a.status = 'skipped';
-        a.reason = 'scope none: observe and report only';
+        a.reason =
+          scope === 'none'
+            ? 'scope none: observe and report only'
+            : "handover: the new MASTER's takeover removes it (loxilb CloudPrepareVIPNetWork)";
       }
     }
   }

@@ -31,6 +31,7 @@ const REPORT_OUTCOME_TEXT: Record<ReportDocument['outcome'], string> = {
   'nothing-to-do': 'NOTHING TO DO: this host owned no loxilb resources',
   'dry-run': 'DRY RUN: nothing was changed',
   'scope-none': 'SCOPE NONE: the gate decided to change nothing',
+  handover: "HANDOVER: a live peer takes over; this host changed nothing on loxilb's resources",
 };
 
 export function formatDuration(ms: number): string {
@@ -215,6 +216,22 @@ export function renderReport(untrusted: ReportDocument, options: RenderOptions =
   section('Gate decision');
   out.push(`  scope ${paint(report.gate.scope, 'bold')} (decided by ${report.gate.source})`);
   out.push(`  why: ${report.gate.reason}`);
+  const observation = report.gate.observation as
+    { observedAt?: string; ageMs?: number; live?: boolean } | undefined;
+  if (observation?.observedAt) {
+    out.push(
+      `  loxilb observed: ${observation.observedAt} (${observation.live ? 'read live' : `last observation, ${formatDuration(observation.ageMs ?? NaN)} old`})`,
+    );
+  }
+  const peers = (report.gate.peers ?? []) as Array<Record<string, unknown>>;
+  for (const p of peers) {
+    const name = [p.ip, p.instanceId].filter(Boolean).join(' ');
+    out.push(
+      `  peer ${name || '?'}: ${p.alive ? 'can take over' : 'cannot take over'} — ${String(p.why ?? '')}`,
+    );
+  }
+  const redecided = report.redecided as { at?: string; reason?: string } | undefined;
+  if (redecided?.reason) out.push(`  re-decided at ${redecided.at ?? '?'}: ${redecided.reason}`);
   for (const [k, v] of Object.entries(report.gate.details ?? {})) out.push(`    ${k}: ${renderValue(v)}`);
 
   section('Timeline');

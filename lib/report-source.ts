@@ -36,7 +36,17 @@ export const actionOutcomes = [
   'deadline',
   'dry-run',
 ] as const;
-export const reportOutcomes = ['clean', 'left-behind', 'nothing-to-do', 'dry-run', 'scope-none'] as const;
+export const reportOutcomes = [
+  'clean',
+  'left-behind',
+  'nothing-to-do',
+  'dry-run',
+  'scope-none',
+  'handover',
+] as const;
+
+/** Scopes a report can name: today's, and `instance` from reports written before issue 9. */
+const reportScopes = ['full', 'handover', 'none', 'instance'] as const;
 
 const ActionSchema = z.looseObject({
   id: z.string(),
@@ -77,7 +87,7 @@ export const TeardownReportSchema = z.looseObject({
   durationMs: z.number().min(0),
   dryRun: z.boolean(),
   gate: z.looseObject({
-    scope: z.enum(['full', 'instance', 'none']),
+    scope: z.enum(reportScopes),
     reason: z.string(),
     source: z.string(),
     details: z.record(z.string(), z.unknown()).optional(),
@@ -86,7 +96,7 @@ export const TeardownReportSchema = z.looseObject({
   leftBehind: z.array(LeftBehindSchema),
   outcome: z.enum(reportOutcomes),
   completion: z.unknown().optional(),
-  scope: z.enum(['full', 'instance', 'none']).optional(),
+  scope: z.enum(reportScopes).optional(),
   deadlineAt: isoTime.optional(),
   untouched: z
     .array(z.looseObject({ resource: z.string(), kind: z.string(), reason: z.string() }))

@@ -50,7 +50,11 @@ export interface LeftBehind {
   manualCommand: string;
 }
 
-export type ReportOutcome = 'clean' | 'left-behind' | 'nothing-to-do' | 'dry-run' | 'scope-none';
+/**
+ * `handover`: a live peer takes over; this host changed nothing on loxilb's resources (the gate names
+ * the peer and why).
+ */
+export type ReportOutcome = 'clean' | 'left-behind' | 'nothing-to-do' | 'dry-run' | 'scope-none' | 'handover';
 
 export interface TeardownReport {
   schemaVersion: 1;
@@ -79,6 +83,8 @@ export interface TeardownReport {
   error?: { stage: string; message: string; errorCode?: string };
   /** Filled by the daemon: lifecycle completion, SQS acknowledgement, shipping. */
   completion?: unknown;
+  /** This run re-examined an earlier `handover` of the same episode: when, why, and what it was. */
+  redecided?: { at: string; reason: string; previous?: unknown };
 }
 
 const LEFT_OUTCOMES = new Set<ActionOutcome>(['blocked', 'failed', 'deadline']);
@@ -116,6 +122,7 @@ export interface BuildReportInput {
   error?: TeardownReport['error'];
   /** Extra left-behind entries (e.g. when discovery failed). */
   leftBehind?: LeftBehind[];
+  redecided?: TeardownReport['redecided'];
 }
 
 export function buildReport(input: BuildReportInput): TeardownReport {
@@ -125,6 +132,7 @@ export function buildReport(input: BuildReportInput): TeardownReport {
   if (input.dryRun) outcome = 'dry-run';
   else if (leftBehind.length > 0) outcome = 'left-behind';
   else if (scope === 'none') outcome = 'scope-none';
+  else if (scope === 'handover') outcome = 'handover';
   else if (!input.actions.some((a) => a.outcome === 'done' || a.outcome === 'already-done'))
     outcome = 'nothing-to-do';
   else outcome = 'clean';
@@ -148,6 +156,7 @@ export function buildReport(input: BuildReportInput): TeardownReport {
   if (input.trigger) report.trigger = input.trigger;
   if (input.deadlineAt !== undefined) report.deadlineAt = new Date(input.deadlineAt).toISOString();
   if (input.error) report.error = input.error;
+  if (input.redecided) report.redecided = input.redecided;
   return report;
 }
 
@@ -203,6 +212,14 @@ export function summarizeReport(report: TeardownReport): string {
     `teardown ${report.outcome}: instance ${report.instanceId}, scope ${report.scope} (${report.gate.source}: ${report.gate.reason})`,
     `  actions: ${parts.length ? parts.join(', ') : 'none'}; ${report.calls.read} read + ${report.calls.mutate} mutating AWS calls; ${report.durationMs} ms`,
   ];
+  for (const p of report.gate.peers ?? [])
+    lines.push(
+      `  peer ${[p.ip, p.instanceId].filter(Boolean).join(' ')}: ${p.alive ? 'can take over' : 'cannot take over'} — ${p.why}`,
+    );
+  if (report.gate.observation && !report.gate.observation.live)
+    lines.push(
+      `  decided from loxilb's last observation (${report.gate.observation.observedAt}, ${Math.round(report.gate.observation.ageMs / 1000)} s old)`,
+    );
   for (const l of report.leftBehind)
     lines.push(`  left behind: ${l.resource} (${l.kind}) — ${l.reason}\n    ${l.manualCommand}`);
   for (const w of report.warnings) lines.push(`  warning: ${w}`);

@@ -7,7 +7,8 @@
  *   npm start -- [--scenario spot|asg|scheduled] [--gate bfd|setroles|backup] [--enis N] [--latency-ms N] [--plain]
  *
  * Exit code 0 when the end state is what the gate promised (full: nothing of the cluster left;
- * instance: only the shared subnet, route table and CIDR left) and every decoy survived.
+ * handover: no change at all on loxilb's resources, left for the peer's takeover) and every decoy
+ * survived.
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,7 +36,6 @@ interface Options {
 }
 
 const STAGES = ['eip', 'eni', 'route-table', 'subnet', 'cidr'] as const;
-const SHARED_KINDS = new Set(['route-table-association', 'route-table', 'subnet', 'cidr-association']);
 
 function choice<T extends string>(allowed: readonly T[]) {
   return (value: string): T => {
@@ -56,7 +56,7 @@ function parseOptions(argv: string[]): Options {
     .option('--scenario <s>', 'spot | asg | scheduled', choice(['spot', 'asg', 'scheduled'] as const), 'spot')
     .option(
       '--gate <g>',
-      'bfd (last node standing: full) | setroles (kube-loxilb --setRoles: instance) | backup (instance)',
+      'bfd (last node standing: full) | setroles (kube-loxilb --setRoles, a live peer in the group: handover) | backup (handover)',
       choice(['bfd', 'setroles', 'backup'] as const),
       'bfd',
     )
@@ -133,6 +133,8 @@ async function main(): Promise<number> {
   const loxilb = await FakeLoxilb.start({
     cistate: ciStateBody(opts.gate === 'backup' ? 'BACKUP' : 'MASTER'),
     bfd: bfdBody([{ remoteIp: '10.0.2.10', state: peerUp ? 'BFDUp' : 'BFDDown' }]),
+    // kube-loxilb --setRoles: loxilb runs without BFD and answers its bfd endpoint with HTTP 500.
+    bfdNotRunning: opts.gate === 'setroles',
   });
   let child: ChildProcess | undefined;
   try {
@@ -146,7 +148,7 @@ async function main(): Promise<number> {
     const config: Record<string, unknown> = {
       stateDir: join(work, 'state'),
       reports: { dir: join(work, 'reports') },
-      gate: { mode: 'loxilb-api', loxilbApiUrl: loxilb.url, static: { setRoles: opts.gate === 'setroles' } },
+      gate: { mode: 'loxilb-api', loxilbApiUrl: loxilb.url },
       sources: { imds: { pollIntervalMs: 500 }, sqs: {} },
       sweeper: { enabled: false },
       executor: { detachPollIntervalMs: 200 },
@@ -162,6 +164,8 @@ async function main(): Promise<number> {
         notificationQueueUrl: queueUrl,
       });
       emulator.autoscaling.addInstance('loxilb-asg', ids.masterInstanceId);
+      // The peer is a live member of the same group: with setRoles it is who takes over.
+      if (ids.peerInstanceId) emulator.autoscaling.addInstance('loxilb-asg', ids.peerInstanceId);
       config.sources = { imds: { pollIntervalMs: 500 }, sqs: { queueUrl, waitTimeSeconds: 1 } };
       config.lifecycle = { autoScalingGroupName: 'loxilb-asg', hookName: 'teardownd-terminate' };
     }
@@ -294,8 +298,9 @@ async function main(): Promise<number> {
       broken.length ? `decoys DAMAGED:\n  ${broken.join('\n  ')}` : 'decoys and the peer: all intact',
     );
     const expectFull = opts.gate === 'bfd';
-    const ok =
-      broken.length === 0 && (expectFull ? left.length === 0 : left.every((l) => SHARED_KINDS.has(l.kind)));
+    // handover: no change on loxilb's resources at all (CreateTags is the start-up ownership mark).
+    const changes = emulator.calls.mutating('ec2').filter((c) => c.action !== 'CreateTags');
+    const ok = broken.length === 0 && (expectFull ? left.length === 0 : changes.length === 0);
     console.log(
       ok ? `\nresult: as expected for gate ${opts.gate}` : `\nresult: NOT as expected for gate ${opts.gate}`,
     );

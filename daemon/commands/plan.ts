@@ -7,7 +7,7 @@ import { manualCommand } from '../../lib/teardown';
 import { errorCodeOf } from '../../lib/aws/errors';
 import { EXIT_LEFT_BEHIND, EXIT_OK } from '../cli';
 import { createRuntime, GlobalOptions } from '../runtime';
-import { ec2Client, engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
+import { awsClients, engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
 
 interface PlanOptions {
   instanceId?: string;
@@ -25,7 +25,7 @@ export function registerPlan(program: Command): void {
     .command('plan')
     .description('print what a teardown of this instance would do, without changing anything')
     .option('--instance-id <id>', 'instance to plan for (default: IMDS instance-id)')
-    .option('--scope <scope>', 'full | instance | none (default: the gate decides)')
+    .option('--scope <scope>', 'full | handover | none (default: the gate decides)')
     .option('--json', 'print the plan as one JSON document on stdout')
     .action(async (opts: PlanOptions, cmd: Command) => {
       const scope = parseScopeFlag(opts.scope);
@@ -33,10 +33,10 @@ export function registerPlan(program: Command): void {
       const runtime = createRuntime(globals, { logStream: process.stderr });
       try {
         const instanceId = await resolveInstanceId(runtime, opts.instanceId);
-        const ec2 = await ec2Client(runtime);
+        const clients = await awsClients(runtime);
         let result: PlanResult;
         try {
-          result = await buildPlanFor(engineDeps(runtime, ec2), {
+          result = await buildPlanFor(engineDeps(runtime, clients.ec2, clients.autoScaling), {
             instanceId,
             episode: newCliEpisode(),
             dryRun: true,
@@ -61,7 +61,8 @@ export function registerPlan(program: Command): void {
 
 interface PlanResult {
   gate: GateDecision;
-  inventory: Inventory;
+  /** Absent for `handover`: nothing is discovered when nothing will be touched. */
+  inventory?: Inventory;
   plan: Plan;
 }
 
@@ -71,6 +72,7 @@ export function planDocument({ gate, inventory, plan }: PlanResult): Record<stri
     vpcId: plan.vpcId ?? null,
     scope: plan.scope,
     gate,
+    ...(gate.peers ? { peers: gate.peers } : {}),
     counts: planCounts(plan),
     actions: plan.actions.map((a) => ({
       id: a.id,
@@ -87,7 +89,7 @@ export function planDocument({ gate, inventory, plan }: PlanResult): Record<stri
     })),
     untouched: plan.untouched,
     warnings: plan.warnings,
-    describeCalls: inventory.describeCalls,
+    describeCalls: inventory?.describeCalls ?? 0,
   };
 }
 
@@ -103,7 +105,7 @@ export function renderPlan({ gate, inventory, plan }: PlanResult): string {
   const out = [
     `Plan for ${plan.instanceId}${plan.vpcId ? ` in ${plan.vpcId}` : ''} (nothing has been changed)`,
     `Scope: ${plan.scope} — ${gate.source}: ${gate.reason}`,
-    `${c.planned} planned, ${c.blocked} blocked, ${c.skipped} skipped (${inventory.describeCalls} Describe calls)`,
+    `${c.planned} planned, ${c.blocked} blocked, ${c.skipped} skipped (${inventory?.describeCalls ?? 0} Describe calls)`,
     '',
   ];
   if (plan.actions.length) {
@@ -118,6 +120,13 @@ export function renderPlan({ gate, inventory, plan }: PlanResult): string {
       ]);
     }
     out.push(table(rows), '');
+  } else if (plan.scope === 'handover') {
+    out.push('Nothing to tear down here: handover to the peer(s) below.', '');
+    for (const p of gate.peers ?? [])
+      out.push(
+        `Peer: ${p.ip ?? ''}${p.instanceId ? ` ${p.instanceId}` : ''} — ${p.alive ? 'can take over' : 'cannot take over'}: ${p.why}`,
+      );
+    out.push('');
   } else {
     out.push('Nothing to tear down.', '');
   }

@@ -5,7 +5,9 @@ import { AwsClients } from '../../lib/aws/clients';
 import { completionPort } from '../../lib/completion';
 import { Config } from '../../lib/config/schema';
 import { Coordinator, EpisodeTeardown, ReportLike, ShipReport } from '../../lib/coordinator';
-import { EngineEvent, GateDecision, runTeardown, TeardownReport } from '../../lib/engine';
+import { decideGate, EngineEvent, GateDecision, runTeardown, TeardownReport } from '../../lib/engine';
+import { watchHandover } from '../../lib/handover-watch';
+import { HaObserver } from '../../lib/ha-observer';
 import { Journal } from '../../lib/journal';
 import { reportExitCode, writeReport } from '../../lib/report';
 import { createEpisodeShipper } from '../../lib/report-shipping';
@@ -19,7 +21,7 @@ import { HostIdentity, readHostIdentity } from '../../lib/sources/instance-ident
 import { openStateDir, OpenedStateDir } from '../../lib/state-dir';
 import { createRuntime, GlobalOptions, Runtime } from '../runtime';
 import { sweeperBackground } from './sweep';
-import { checkInstanceId, engineDeps } from './teardown-common';
+import { checkInstanceId, engineDeps, loxilbApi } from './teardown-common';
 
 /**
  * `teardownd run`: the long-running daemon. Start-up checks the journal (resuming an unfinished
@@ -44,6 +46,8 @@ export interface RunContext {
   clients: AwsClients;
   instanceId: string;
   dryRun: boolean;
+  /** Reads loxilb's HA state on gate.observeIntervalMs (gate.mode loxilb-api); shared with the gate. */
+  observer?: HaObserver;
 }
 
 export interface RunDeps {
@@ -59,6 +63,8 @@ export interface RunDeps {
   startWatchdog?: () => () => void;
   /** Extra background services (the sweeper). */
   background?: (ctx: RunContext) => BackgroundService[];
+  /** The gate's decision now, from fresh facts: re-examines a `handover` while the host waits to die. */
+  decideGate?: (ctx: RunContext) => (signal: AbortSignal) => Promise<GateDecision>;
   /** Kernel boot id; episodes of another boot are never resumed. */
   bootId?: () => string;
   /** Resolves when the process is asked to stop; default SIGTERM/SIGINT. */
@@ -136,7 +142,16 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     stateDir = await openStateDir(config.stateDir, { logger, holder: 'run' });
     const instanceId = await resolveInstanceId(runtime, opts.instanceId, stopAll.signal);
     const clients = await runtime.aws();
-    const ctx: RunContext = { runtime, config, logger, clients, instanceId, dryRun };
+    const observer =
+      config.gate.mode === 'loxilb-api'
+        ? new HaObserver({
+            api: loxilbApi(config),
+            clock,
+            logger: logger.child({ instanceId }),
+            stateDir: config.stateDir,
+          })
+        : undefined;
+    const ctx: RunContext = { runtime, config, logger, clients, instanceId, dryRun, observer };
     logger.info('starting', {
       instanceId,
       stage: 'startup',
@@ -211,6 +226,25 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     stopAll.signal.addEventListener('abort', stopSources, { once: true });
     const background = deps.background?.(ctx) ?? [];
     const loops: Array<Promise<void>> = [];
+    if (observer) loops.push(observer.run(config.gate.observeIntervalMs, sources.signal));
+    const decide = deps.decideGate?.(ctx);
+    if (decide) {
+      loops.push(
+        watchHandover(
+          {
+            clock,
+            logger,
+            instanceId,
+            intervalMs: config.gate.redecideIntervalMs,
+            pending: () => coordinator.handoverPending,
+            previous: () => coordinator.state()?.gateDecision as GateDecision | undefined,
+            decide,
+            reexamine: (reason) => coordinator.reexamine(reason),
+          },
+          sources.signal,
+        ),
+      );
+    }
     if (poller) loops.push(poller.run(sources.signal));
     if (consumer) loops.push(consumer.run(sources.signal));
     for (const s of background) {
@@ -323,6 +357,9 @@ async function shutdown(ctx: RunContext, coordinator: Coordinator<ReportLike>): 
   logger.warn('instance is shutting down: running the teardown before exit', { ...log, state: probe.state });
   const started = runtime.clock.now();
   await coordinator.accept(shutdownNotice(instanceId, started, probe.state!));
+  // An episode that handed over earlier is looked at again now: the peer it counted on may be
+  // ending too. loxilb is still up (the unit stops before it); if not, its last observation counts.
+  await coordinator.reexamine('SIGTERM shutdown probe: the instance is shutting down');
   const finished = await coordinator.idle(Math.max(0, probeCfg.timeoutMs - (runtime.clock.now() - started)));
   if (!finished) {
     logger.error('teardown did not finish within sources.shutdownProbe.timeoutMs', {
@@ -337,18 +374,29 @@ async function shutdown(ctx: RunContext, coordinator: Coordinator<ReportLike>): 
 /** The teardown engine bound to this host's clients and config. */
 export function engineTeardown(ctx: RunContext): EpisodeTeardown<TeardownReport> {
   const { config, clients, runtime } = ctx;
-  const deps = engineDeps(runtime, clients.ec2);
+  const deps = { ...engineDeps(runtime, clients.ec2, clients.autoScaling), observer: ctx.observer };
   return {
     run: (req) =>
       runTeardown(deps, {
         ...req,
         gateDecision: req.gateDecision as GateDecision | undefined,
+        redecided: req.redecided,
         onEvent: req.onEvent as ((e: EngineEvent) => void) | undefined,
       }),
     writeReport: (report) => writeReport(config.reports.dir, report),
     exitCode: reportExitCode,
     readReport: async (path) => JSON.parse(await readFile(path, 'utf8')) as TeardownReport,
   };
+}
+
+/** The gate bound to this host, deciding from fresh facts (for the handover watch). */
+export function engineGate(ctx: RunContext): (signal: AbortSignal) => Promise<GateDecision> {
+  const deps = {
+    ...engineDeps(ctx.runtime, ctx.clients.ec2, ctx.clients.autoScaling),
+    observer: ctx.observer,
+  };
+  return (signal) =>
+    decideGate(deps, { instanceId: ctx.instanceId, episode: 'redecide', dryRun: true, signal });
 }
 
 /**
@@ -388,6 +436,7 @@ export function defaultRunDeps(): RunDeps {
     notifyStopping: () => systemd().stopping(),
     startWatchdog: () => systemd().startWatchdog(),
     background: sweeperBackground,
+    decideGate: engineGate,
   };
 }
 

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { Scope, scopeValues } from '../../lib/config/schema';
+import { Scope, scopeProblem } from '../../lib/config/schema';
+import { AwsClients } from '../../lib/aws/clients';
 import { EngineDeps } from '../../lib/engine';
-import { createLoxilbApi } from '../../lib/loxilb-api';
+import { Config } from '../../lib/config/schema';
+import { createLoxilbApi, LoxilbApi } from '../../lib/loxilb-api';
 import { UsageError } from '../cli';
 import { Runtime } from '../runtime';
 
@@ -10,8 +13,9 @@ import { Runtime } from '../runtime';
 
 export function parseScopeFlag(value: string | undefined): Scope | undefined {
   if (value === undefined) return undefined;
-  if ((scopeValues as readonly string[]).includes(value)) return value as Scope;
-  throw new UsageError(`--scope must be one of ${scopeValues.join(', ')} (got "${value}")`);
+  const problem = scopeProblem(value);
+  if (!problem) return value as Scope;
+  throw new UsageError(`--scope: ${problem} (got "${value}")`);
 }
 
 const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
@@ -42,10 +46,10 @@ export function newCliEpisode(now = new Date()): string {
   return `cli-${now.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
 }
 
-/** The EC2 client for the resolved region; an unknown region is bad input (exit 2), not a crash. */
-export async function ec2Client(runtime: Runtime): Promise<EC2Client> {
+/** The AWS clients for the resolved region; an unknown region is bad input (exit 2), not a crash. */
+export async function awsClients(runtime: Runtime): Promise<AwsClients> {
   try {
-    return (await runtime.aws()).ec2;
+    return await runtime.aws();
   } catch (err) {
     throw new UsageError(
       `cannot tell the AWS region (${(err as Error).message}); set cloud.region or AWS_REGION`,
@@ -53,18 +57,19 @@ export async function ec2Client(runtime: Runtime): Promise<EC2Client> {
   }
 }
 
-export function engineDeps(runtime: Runtime, ec2: EC2Client): EngineDeps {
+export function loxilbApi(config: Config): LoxilbApi {
+  return createLoxilbApi({ baseUrl: config.gate.loxilbApiUrl, timeoutMs: config.gate.apiTimeoutMs, fetch });
+}
+
+export function engineDeps(runtime: Runtime, ec2: EC2Client, autoScaling?: AutoScalingClient): EngineDeps {
   const { config } = runtime;
   return {
     ec2,
+    autoScaling,
     config,
     clock: runtime.clock,
     logger: runtime.logger,
     pacer: runtime.pacer,
-    loxilb: createLoxilbApi({
-      baseUrl: config.gate.loxilbApiUrl,
-      timeoutMs: config.gate.apiTimeoutMs,
-      fetch,
-    }),
+    loxilb: loxilbApi(config),
   };
 }

@@ -5,7 +5,7 @@ import { reportExitCode, summarizeReport, writeReport } from '../../lib/report';
 import { openStateDir } from '../../lib/state-dir';
 import { EXIT_LEFT_BEHIND } from '../cli';
 import { createRuntime, GlobalOptions } from '../runtime';
-import { ec2Client, engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
+import { awsClients, engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
 
 interface TeardownOptions {
   instanceId?: string;
@@ -24,7 +24,7 @@ export function registerTeardown(program: Command): void {
     .command('teardown')
     .description("tear down this instance's loxilb resources now and write the report")
     .option('--instance-id <id>', 'instance to tear down for (default: IMDS instance-id)')
-    .option('--scope <scope>', 'full | instance | none (default: the gate decides)')
+    .option('--scope <scope>', 'full | handover | none (default: the gate decides)')
     .option('--dry-run', 'plan and report only: zero mutating calls')
     .action(async (opts: TeardownOptions, cmd: Command) => {
       const scope = parseScopeFlag(opts.scope);
@@ -45,7 +45,7 @@ export function registerTeardown(program: Command): void {
       process.once('SIGTERM', onSignal);
       try {
         const instanceId = await resolveInstanceId(runtime, opts.instanceId);
-        const ec2 = await ec2Client(runtime);
+        const clients = await awsClients(runtime);
         const now = runtime.clock.now();
         const trigger: TerminationNotice = {
           instanceId,
@@ -54,7 +54,7 @@ export function registerTeardown(program: Command): void {
           source: 'cli',
           receivedAt: new Date(now).toISOString(),
         };
-        const report = await runTeardown(engineDeps(runtime, ec2), {
+        const report = await runTeardown(engineDeps(runtime, clients.ec2, clients.autoScaling), {
           instanceId,
           episode: newCliEpisode(new Date(now)),
           trigger,

@@ -10,6 +10,7 @@ export const awsApiCalls = {
       'DescribeInstances',
       'DescribeNetworkInterfaces',
       'DescribeRouteTables',
+      'DescribeSpotInstanceRequests',
       'DescribeSubnets',
       'DescribeVpcs',
     ],
@@ -26,7 +27,7 @@ export const awsApiCalls = {
     ],
   },
   autoscaling: {
-    read: ['DescribeAutoScalingInstances', 'DescribeLifecycleHooks'],
+    read: ['DescribeAutoScalingGroups', 'DescribeAutoScalingInstances', 'DescribeLifecycleHooks'],
     mutate: ['CompleteLifecycleAction', 'RecordLifecycleActionHeartbeat'],
   },
   sqs: {

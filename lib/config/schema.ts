@@ -13,9 +13,32 @@ const cidr = z
 
 const tagPair = z.object({ key: z.string().min(1), value: z.string().min(1) }).strict();
 
-export const scopeValues = ['full', 'instance', 'none'] as const;
-export const ScopeSchema = z.enum(scopeValues);
-export type Scope = z.infer<typeof ScopeSchema>;
+/**
+ * `full`: last node standing, everything of the cluster goes; `handover`: a live peer exists (or may):
+ * change nothing its takeover does; `none`: observe and report only. `instance` (before issue 9) is
+ * gone: it cut a live cluster's VIPs early and raced the peer's takeover.
+ */
+export const scopeValues = ['full', 'handover', 'none'] as const;
+export type Scope = (typeof scopeValues)[number];
+
+/** What to tell someone who still writes the old scope name. */
+export const RENAMED_SCOPE_MESSAGE =
+  'scope "instance" no longer exists: use handover (a live peer takes over; this host changes nothing on loxilb\'s AWS resources)';
+
+export function scopeProblem(value: string): string | undefined {
+  if (value === 'instance') return RENAMED_SCOPE_MESSAGE;
+  if (!(scopeValues as readonly string[]).includes(value))
+    return `must be one of ${scopeValues.map((v) => JSON.stringify(v)).join(', ')}`;
+  return undefined;
+}
+
+export const ScopeSchema = z
+  .string()
+  .superRefine((v, ctx) => {
+    const problem = scopeProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .transform((v) => v as Scope);
 
 const ownershipSchema = z
   .object({
@@ -45,9 +68,9 @@ const gateSchema = z
     apiTimeoutMs: z.number().int().positive().default(2000),
     static: z
       .object({
-        /** loxilb runs with BFD (`--cluster` HA with BFD); last node standing tears down everything. */
+        /** loxilb runs with BFD (`--ka`); as the last node standing (AWS view) it tears down everything. */
         bfd: z.boolean().default(false),
-        /** kube-loxilb `--setRoles`: roles are set externally; never tear down shared resources. */
+        /** kube-loxilb `--setRoles`: roles set externally; the cluster is read from AWS (gate.clusterTagKey). */
         setRoles: z.boolean().default(false),
         /** Whether this node is the MASTER of llb-inst0 (static mode has no API to ask). */
         master: z.boolean().default(false),
@@ -55,6 +78,24 @@ const gateSchema = z
       .strict()
       .default({ bfd: false, setRoles: false, master: false }),
     override: ScopeSchema.optional(),
+    /**
+     * How often the running daemon reads loxilb's HA state (role, BFD sessions) and keeps it under
+     * stateDir, so a decision after loxilb died (or at the SIGTERM probe) has a recent observation.
+     */
+    observeIntervalMs: z.number().int().min(100).default(5000),
+    /** An observation older than this many intervals counts as unknown (→ handover). */
+    observationMaxAgeIntervals: z.number().int().min(1).max(100).default(3),
+    /**
+     * While an episode that decided `handover` waits for its host to die, AWS's view of the peers is
+     * read again on this interval; when no peer can take over any more, the decision is re-made.
+     */
+    redecideIntervalMs: z.number().int().min(100).default(10000),
+    /**
+     * With BFD off (kube-loxilb --setRoles) and in static mode, the cluster is this instance's Auto
+     * Scaling group; set this to an instance tag key instead to mean "the running instances whose
+     * tag has the same value as mine".
+     */
+    clusterTagKey: z.string().min(1).optional(),
   })
   .strict()
   .superRefine((g, ctx) => {
@@ -181,6 +222,11 @@ const sourcesSchema = z
     sqs: sqsSchema.default(sqsSchema.parse({})),
     /** Rebalance recommendations are advisory; tear down on them only when this is true. */
     teardownOnRebalance: z.boolean().default(false),
+    /**
+     * A stop (spot stop or hibernate, scheduled stop) is not the end of the host: it keeps its ENI and
+     * loxilb rebuilds its network when it starts again. Tear down on a stop only when this is true.
+     */
+    teardownOnStop: z.boolean().default(false),
     shutdownProbe: z
       .object({ enabled: z.boolean().default(true), timeoutMs: z.number().int().min(1000).default(90000) })
       .strict()

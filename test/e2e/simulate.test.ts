@@ -33,7 +33,7 @@ describe('npm start (the simulation)', () => {
     expect(code).toBe(0);
   });
 
-  it('ASG scale-in with kube-loxilb --setRoles: only this instance’s ENIs go, the hook is completed and the message deleted', async () => {
+  it('ASG scale-in with kube-loxilb --setRoles and a live peer: handover — nothing changed, the hook is completed and the message deleted', async () => {
     const { code, out } = await simulate([
       '--plain',
       '--scenario',
@@ -45,13 +45,16 @@ describe('npm start (the simulation)', () => {
       '--detach-delay-ms',
       '100',
     ]);
-    expect(out).toContain('gate: scope instance');
+    expect(out).toContain('gate: scope handover');
+    expect(out).toMatch(/Outcome:\s+HANDOVER/);
+    expect(out).toMatch(/live member\(s\) of Auto Scaling group loxilb-asg: i-/);
     expect(out).toMatch(/lifecycle action: CONTINUE \(token [0-9a-f-]{36}\)/);
     expect(out).toContain('SQS messages deleted: 1');
     const left = out.slice(out.indexOf('left in the "cloud":'));
     expect(left).toMatch(/^ {2}subnet subnet-/m);
     expect(left).toMatch(/^ {2}cidr-association /m);
-    expect(left).not.toMatch(/^ {2}(eni|eip-association) /m);
+    expect(left).toMatch(/^ {2}eni /m);
+    expect(out).toContain('result: as expected for gate setroles');
     expect(code).toBe(0);
   });
 

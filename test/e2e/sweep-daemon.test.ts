@@ -33,7 +33,7 @@ describe('teardownd run: ownership marking and the scheduled sweep', () => {
 
   const start = (extra: string[] = []) => {
     const file = ws.writeConfig({
-      gate: { mode: 'override', override: 'instance' },
+      gate: { mode: 'override', override: 'handover' },
       sources: { imds: { pollIntervalMs: 200 } },
       // Every second, up to 200 ms of jitter; no grace: the dead master's ENI is an orphan at once.
       sweeper: { schedule: '* * * * * *', jitterMs: 200, graceMs: 0, mode: 'apply' },

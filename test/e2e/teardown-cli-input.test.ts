@@ -21,7 +21,7 @@ describe('teardownd plan/teardown: bad input', () => {
         {},
       );
       expect(res.code).toBe(2);
-      expect(res.stderr).toContain('--scope must be one of full, instance, none (got "everything")');
+      expect(res.stderr).toContain('--scope: must be one of "full", "handover", "none" (got "everything")');
     }
   });
 

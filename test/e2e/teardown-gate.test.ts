@@ -6,8 +6,9 @@ import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '..
 
 /**
  * The gate asks loxilb's REST API (a fake speaking loxilb's real JSON on an ephemeral 127.0.0.1 port)
- * and decides the scope the way loxilb itself would: only the last node standing — MASTER of
- * llb-inst0, BFD running, every peer down — takes the shared subnet/route table/CIDR with it.
+ * and decides the way loxilb itself would: only the last node standing — MASTER of llb-inst0, BFD
+ * running, every session exactly BFDDown — tears down; anyone else hands over to the peer's takeover
+ * and changes nothing.
  */
 describe('teardownd teardown: the gate asks loxilb', () => {
   let emulator: AwsEmulator;
@@ -46,8 +47,11 @@ describe('teardownd teardown: the gate asks loxilb', () => {
   const reportOf = (stdout: string) => JSON.parse(readFileSync(/^report: (.+)$/m.exec(stdout)![1], 'utf8'));
   const peersDown = bfdBody([
     { remoteIp: '10.0.2.11', state: 'BFDDown' },
-    { remoteIp: '10.0.3.12', state: 'BFDAdminDown' },
+    { remoteIp: '10.0.3.12', state: 'BFDDown' },
   ]);
+  const everything = () => leftovers(emulator, ids).map((l) => l.kind);
+  const peerPrimaryIp = () =>
+    emulator.ec2.networkInterfaceById(ids.peerPrimaryEniId!)!.privateIps[0].privateIpAddress;
 
   it('MASTER with every BFD peer down → full: the whole footprint goes', async () => {
     loxilb.set({ cistate: ciStateBody('MASTER'), bfd: peersDown });
@@ -64,73 +68,93 @@ describe('teardownd teardown: the gate asks loxilb', () => {
         haState: 'MASTER',
         bfdPeers: [
           { remoteIp: '10.0.2.11', state: 'BFDDown' },
-          { remoteIp: '10.0.3.12', state: 'BFDAdminDown' },
+          { remoteIp: '10.0.3.12', state: 'BFDDown' },
         ],
       },
     });
     expect(report.gate.reason).toMatch(/last node standing/);
   });
 
-  it('MASTER with a BFD peer still up → instance: the peer keeps the shared resources', async () => {
+  it('MASTER with a BFD peer still up (its instance running) → handover: nothing changed, the peer named', async () => {
+    const before = everything();
+    const peerIp = peerPrimaryIp();
     loxilb.set({
       cistate: ciStateBody('MASTER'),
       bfd: bfdBody([
-        { remoteIp: '10.0.2.11', state: 'BFDUp' },
+        { remoteIp: peerIp, state: 'BFDAdminDown' },
         { remoteIp: '10.0.3.12', state: 'BFDDown' },
       ]),
     });
     const res = await teardown();
     expect(res.code).toBe(0);
-    expect(leftovers(emulator, ids).map((l) => l.kind)).toEqual([
-      'route-table-association',
-      'route-table',
-      'subnet',
-      'cidr-association',
-    ]);
-    expect(reportOf(res.stdout).gate.reason).toMatch(/10\.0\.2\.11 \(BFDUp\)/);
+    expect(emulator.calls.mutating()).toEqual([]);
+    expect(everything()).toEqual(before);
+    expect(res.stdout).toContain(`peer ${peerIp} ${ids.peerInstanceId}: can take over`);
+    const report = reportOf(res.stdout);
+    expect(report.outcome).toBe('handover');
+    expect(report.gate.reason).toContain(
+      `${peerIp} (${ids.peerInstanceId}): BFD BFDAdminDown; instance running`,
+    );
+    expect(report.gate.peers).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ ip: peerIp, instanceId: ids.peerInstanceId, alive: true }),
+      ]),
+    );
   });
 
-  it('BACKUP → instance', async () => {
+  it('MASTER whose BFD peer AWS is terminating → full', async () => {
+    const peerIp = peerPrimaryIp();
+    emulator.ec2.setInstanceState(ids.peerInstanceId!, 'shutting-down');
+    loxilb.set({ cistate: ciStateBody('MASTER'), bfd: bfdBody([{ remoteIp: peerIp, state: 'BFDUp' }]) });
+    const res = await teardown();
+    expect(res.code).toBe(0);
+    const report = reportOf(res.stdout);
+    expect(report.gate.reason).toMatch(/instance is shutting-down/);
+    expect(report.gate).toMatchObject({ scope: 'full', source: 'loxilb-api' });
+    expect(leftovers(emulator, ids)).toEqual([]);
+  });
+
+  it('BACKUP → handover', async () => {
     loxilb.set({ cistate: ciStateBody('BACKUP'), bfd: peersDown });
     const doc = await plan();
-    expect(doc.gate).toMatchObject({ scope: 'instance', source: 'loxilb-api' });
+    expect(doc.gate).toMatchObject({ scope: 'handover', source: 'loxilb-api' });
     expect(doc.gate.reason).toMatch(/BACKUP/);
-    expect(doc.actions.map((a: { stage: string }) => a.stage)).not.toContain('subnet');
+    expect(doc.actions).toEqual([]);
   });
 
-  it('kube-loxilb --setRoles → instance, without asking loxilb', async () => {
-    loxilb.set({ cistate: ciStateBody('MASTER'), bfd: peersDown });
-    const doc = await plan(config({ static: { setRoles: true } }));
-    expect(doc.gate.scope).toBe('instance');
-    expect(doc.gate.reason).toMatch(/setRoles/);
-    expect(loxilb.requests).toEqual([]);
+  it('BFD off (kube-loxilb --setRoles: HTTP 500 "bfd session not running"), not in any group → handover, said why', async () => {
+    loxilb.set({ cistate: ciStateBody('MASTER'), bfdNotRunning: true });
+    const doc = await plan();
+    expect(doc.gate).toMatchObject({
+      scope: 'handover',
+      source: 'loxilb-api',
+      details: { bfdRunning: false },
+    });
+    expect(doc.gate.reason).toMatch(/BFD off.*membership unknown .*in no Auto Scaling group/);
   });
 
-  it('loxilb unreachable → instance, and the report says why', async () => {
+  it('loxilb unreachable → handover, and the report says why', async () => {
     const url = loxilb.url;
     await loxilb.stop();
+    const before = everything();
     const res = await teardown(config({ loxilbApiUrl: url }));
     expect(res.code).toBe(0);
-    expect(leftovers(emulator, ids).map((l) => l.kind)).toEqual([
-      'route-table-association',
-      'route-table',
-      'subnet',
-      'cidr-association',
-    ]);
+    expect(emulator.calls.mutating()).toEqual([]);
+    expect(everything()).toEqual(before);
     const report = reportOf(res.stdout);
     expect(report.gate).toMatchObject({
-      scope: 'instance',
+      scope: 'handover',
       source: 'fallback',
       details: { errorCode: 'ECONNREFUSED' },
     });
-    expect(report.gate.reason).toMatch(/loxilb API unreachable .*ECONNREFUSED.*safe scope/);
+    expect(report.gate.reason).toMatch(/loxilb API unreachable .*ECONNREFUSED/);
   });
 
-  it('loxilb hanging → cut off by gate.apiTimeoutMs, instance', async () => {
+  it('loxilb hanging → cut off by gate.apiTimeoutMs, handover', async () => {
     loxilb.set({ hang: true });
     const doc = await plan(config({ apiTimeoutMs: 200 }));
     expect(doc.gate).toMatchObject({
-      scope: 'instance',
+      scope: 'handover',
       source: 'fallback',
       details: { errorCode: 'timeout' },
     });

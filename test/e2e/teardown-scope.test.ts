@@ -17,6 +17,8 @@ describe('teardownd teardown: scopes', () => {
     emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 100, cidrDisassociateDelayMs: 50 } });
     ws = new TempWorkspace();
     ids = seedLoxilbCluster(emulator);
+    // Static MASTER + BFD is full only when AWS shows no live peer: the master is its group's only member.
+    emulator.autoscaling.addInstance('loxilb-asg', ids.masterInstanceId);
   });
   afterEach(async () => {
     await emulator.stop();
@@ -86,29 +88,26 @@ describe('teardownd teardown: scopes', () => {
     }
   });
 
-  it('instance scope removes only the EIP associations and this instance’s ENI', async () => {
+  it('handover changes nothing on AWS and says so; --scope instance is refused with "use handover"', async () => {
     const res = await runCli(
-      ['-c', config(), 'teardown', '--instance-id', ids.masterInstanceId, '--scope', 'instance'],
+      ['-c', config(), 'teardown', '--instance-id', ids.masterInstanceId, '--scope', 'handover'],
       emulator.env(),
     );
     expect(res.code).toBe(0);
-    expect(leftovers(emulator, ids).map((l) => l.kind)).toEqual([
-      'route-table-association',
-      'route-table',
-      'subnet',
-      'cidr-association',
-    ]);
+    expect(emulator.calls.mutating()).toEqual([]);
     expect(decoysIntact(emulator, ids)).toEqual([]);
     const { report } = readReport(res.stdout);
-    expect(report.gate).toMatchObject({ scope: 'instance', source: 'cli' });
-    expect(
-      emulator.calls
-        .mutating('ec2')
-        .map((c) => c.action)
-        .sort(),
-    ).toEqual(
-      ['DeleteNetworkInterface', 'DetachNetworkInterface', ...Array(4).fill('DisassociateAddress')].sort(),
+    expect(report.outcome).toBe('handover');
+    expect(report.gate).toMatchObject({ scope: 'handover', source: 'cli' });
+    expect(report.actions).toEqual([]);
+
+    const old = await runCli(
+      ['-c', config(), 'teardown', '--instance-id', ids.masterInstanceId, '--scope', 'instance'],
+      emulator.env(),
     );
+    expect(old.code).toBe(2);
+    expect(old.stderr).toMatch(/--scope: scope "instance" no longer exists: use handover/);
+    expect(emulator.calls.mutating()).toEqual([]);
   });
 
   it('scope none changes nothing and still reports what it saw', async () => {
@@ -134,6 +133,7 @@ describe('teardownd teardown: scopes', () => {
     await emulator.stop();
     emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 50 } });
     ids = seedLoxilbCluster(emulator, { ownedEips: true });
+    emulator.autoscaling.addInstance('loxilb-asg', ids.masterInstanceId);
     const res = await runCli(
       ['-c', config({ eip: { policy: 'release-owned' } }), 'teardown', '--instance-id', ids.masterInstanceId],
       emulator.env(),

@@ -45,6 +45,11 @@ export interface FakeLoxilbBehaviour {
   hang?: boolean;
   /** Raw text instead of JSON (a malformed body). */
   rawBody?: string;
+  /**
+   * loxilb without BFD (no `--ka`, kube-loxilb --setRoles): GET /config/bfd/all answers HTTP 500
+   * with its error model, message `bfd session not running` (pkg/loxinet/cluster.go).
+   */
+  bfdNotRunning?: boolean;
 }
 
 export class FakeLoxilb {
@@ -101,6 +106,10 @@ export class FakeLoxilb {
     if (b.rawBody !== undefined) return send(200, b.rawBody);
     if (req.method === 'GET' && path === '/netlox/v1/config/cistate/all') {
       return send(200, JSON.stringify(b.cistate ?? ciStateBody('MASTER')));
+    }
+    if (req.method === 'GET' && path === '/netlox/v1/config/bfd/all' && b.bfdNotRunning) {
+      const message = 'bfd session not running';
+      return send(500, JSON.stringify({ code: 500, message, result: message }));
     }
     if (req.method === 'GET' && path === '/netlox/v1/config/bfd/all') {
       return send(200, JSON.stringify(b.bfd ?? bfdBody([])));

@@ -1,5 +1,6 @@
 import {
   AutoScalingClient,
+  DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
   DescribeLifecycleHooksCommand,
 } from '@aws-sdk/client-auto-scaling';
@@ -12,6 +13,7 @@ import {
   DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
+  DescribeSpotInstanceRequestsCommand,
   DescribeSubnetsCommand,
   DescribeVpcsCommand,
   DetachNetworkInterfaceCommand,
@@ -423,5 +425,72 @@ describe('policyStatements (what a denial tells the operator to add)', () => {
       const granting = policy.Statement.filter((s) => [s.Action].flat().includes(action)).map((s) => s.Sid);
       expect([action, [...policyStatements[action]].sort()]).toEqual([action, granting.sort()]);
     }
+  });
+
+  it('loxilb-api: says how the gate will read BFD — off (setRoles, HTTP 500 message) or its sessions', async () => {
+    healthyAws();
+    const answer = (bfd: { status: number; body: string }) =>
+      deps({
+        httpGet: async (url: string) =>
+          url.endsWith('/bfd/all')
+            ? bfd
+            : { status: 200, body: '{"Attr":[{"instance":"llb-inst0","state":"MASTER"}]}' },
+      });
+    const off = await runChecks(
+      answer({
+        status: 500,
+        body: '{"code":500,"message":"bfd session not running","result":"bfd session not running"}',
+      }),
+    );
+    expect(one(off, 'loxilb-api')).toMatchObject({
+      status: 'OK',
+      what: expect.stringMatching(/MASTER; BFD off \(kube-loxilb --setRoles\)/),
+    });
+    const on = await runChecks(
+      answer({
+        status: 200,
+        body: '{"Attr":[{"instance":"llb-inst0","remoteIp":"10.0.2.11","state":"BFDUp"}]}',
+      }),
+    );
+    expect(one(on, 'loxilb-api').what).toMatch(/BFD sessions: 10\.0\.2\.11 BFDUp/);
+  });
+});
+
+describe('ha-cluster (who the gate counts with BFD off)', () => {
+  it('names the cluster the gate will read, or warns that it cannot', async () => {
+    healthyAws();
+    ec2.on(DescribeSpotInstanceRequestsCommand).resolves({ SpotInstanceRequests: [] });
+    const bfdOff = {
+      httpGet: async (url: string) =>
+        url.endsWith('/bfd/all')
+          ? { status: 500, body: '{"code":500,"message":"bfd session not running"}' }
+          : { status: 200, body: '{"Attr":[{"instance":"llb-inst0","state":"MASTER"}]}' },
+    };
+    asg.on(DescribeAutoScalingGroupsCommand).resolves({
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: 'loxilb-asg',
+          Instances: [
+            { InstanceId: INSTANCE, LifecycleState: 'InService' },
+            { InstanceId: 'i-0bbbbbbbbbbbbbbb2', LifecycleState: 'InService' },
+          ],
+        } as never,
+      ],
+    });
+    const ok = await runChecks(deps(bfdOff));
+    expect(one(ok, 'ha-cluster')).toMatchObject({
+      status: 'OK',
+      what: expect.stringMatching(
+        /Auto Scaling group loxilb-asg: other members i-0bbbbbbbbbbbbbbb2 \(InService\)/,
+      ),
+    });
+    // BFD on: the cluster is not what the gate reads, so it is not asked.
+    expect(byCheck(await runChecks(deps()), 'ha-cluster')).toEqual([]);
+    asg.on(DescribeAutoScalingGroupsCommand).resolves({ AutoScalingGroups: [] });
+    const unknown = await runChecks(deps(bfdOff));
+    expect(one(unknown, 'ha-cluster')).toMatchObject({
+      status: 'WARN',
+      what: expect.stringMatching(/cannot tell this host's cluster: Auto Scaling group loxilb-asg not found/),
+    });
   });
 });

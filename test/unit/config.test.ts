@@ -57,6 +57,16 @@ describe('config', () => {
     expect(() => parseConfig({ gate: { mode: 'override' } })).toThrow(/gate\.override: required/);
   });
 
+  it('the old scope "instance" is an error that says "use handover"; other bad scopes list the values', () => {
+    expect(() => parseConfig({ gate: { mode: 'override', override: 'instance' } })).toThrow(
+      /gate\.override: scope "instance" no longer exists: use handover/,
+    );
+    expect(() => parseConfig({ gate: { mode: 'override', override: 'all' } })).toThrow(
+      /gate\.override: must be one of "full", "handover", "none"/,
+    );
+    expect(parseConfig({ gate: { mode: 'override', override: 'handover' } }).gate.override).toBe('handover');
+  });
+
   it('a file holding null (or an array) is an error naming the file, never "all defaults"', () => {
     for (const text of ['null', '[]', '42']) {
       expect(() => loadConfig({ path: '/etc/t.json', readFile: () => text })).toThrow(

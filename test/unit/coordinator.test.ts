@@ -46,6 +46,8 @@ class FakeTeardown implements EpisodeTeardown<FakeReport> {
   written: FakeReport[] = [];
   gate = deferred<void>();
   finish = deferred<string>();
+  /** Outcomes of the next runs, in order, before autoFinish / finish apply. */
+  nextOutcomes: string[] = [];
   readReport?: (path: string) => Promise<FakeReport>;
   constructor(
     private readonly t: Timeline,
@@ -57,7 +59,7 @@ class FakeTeardown implements EpisodeTeardown<FakeReport> {
     if (req.gateDecision === undefined)
       req.onEvent?.({ type: 'gate-decided', scope: 'full', source: 'loxilb-api', reason: 'last node' });
     req.onEvent?.({ type: 'action-finished', resource: 'eipassoc-1', action: 'DisassociateAddress' });
-    const outcome = this.autoFinish ?? (await this.finish.promise);
+    const outcome = this.nextOutcomes.shift() ?? this.autoFinish ?? (await this.finish.promise);
     return { outcome, episode: req.episode };
   }
   /** Set to make every local report write fail (a read-only or full reports dir). */
@@ -424,7 +426,7 @@ describe('resume from the journal', () => {
   it('an unfinished episode of an earlier boot is closed, never resumed (the instance came back)', async () => {
     const first = setup({ bootId: 'boot-1' });
     await first.coordinator.start();
-    await first.coordinator.accept(notice({ kind: 'spot-stop' }));
+    await first.coordinator.accept(notice());
     await until(() => first.teardown.requests.length === 1);
     const after = setup({ bootId: 'boot-2', autoFinish: 'clean' });
     expect(await after.coordinator.start()).toBeUndefined();
@@ -471,6 +473,22 @@ describe('what is not a teardown', () => {
     ).toBe('opened');
   });
 
+  it('a stop (spot stop / hibernate, scheduled stop) is not the end of the host unless sources.teardownOnStop', async () => {
+    const { coordinator, teardown } = setup({ autoFinish: 'clean' });
+    await coordinator.start();
+    for (const kind of ['spot-stop', 'spot-hibernate', 'scheduled-stop'] as const) {
+      const r = await coordinator.accept(notice({ kind, sourceId: kind }), { messageId: kind });
+      expect(r).toMatchObject({ status: 'advisory', message: { action: 'delete' } });
+    }
+    expect(coordinator.activeEpisode).toBeUndefined();
+    expect(teardown.requests).toHaveLength(0);
+    const acting = setup({ autoFinish: 'clean', config: { sources: { teardownOnStop: true } } });
+    await acting.coordinator.start();
+    expect((await acting.coordinator.accept(notice({ kind: 'spot-stop' }))).status).toBe('opened');
+    await acting.coordinator.idle();
+    expect(acting.teardown.requests).toHaveLength(1);
+  });
+
   it('scheduled reboot never opens an episode', async () => {
     const { coordinator } = setup();
     await coordinator.start();
@@ -481,6 +499,61 @@ describe('what is not a teardown', () => {
     const { coordinator } = setup();
     await coordinator.start();
     expect((await coordinator.accept(notice({ instanceId: 'i-other' }))).status).toBe('wrong-instance');
+  });
+});
+
+describe('a handover is not final', () => {
+  it('re-examined: the gate decides again and the teardown runs again; the lifecycle is completed once', async () => {
+    const { coordinator, teardown, completion } = setup();
+    teardown.nextOutcomes.push('handover', 'clean');
+    await coordinator.start();
+    await coordinator.accept(lifecycleNotice('tok-1', 'm-1'), { messageId: 'm-1' });
+    await coordinator.idle();
+    expect(coordinator.state()).toMatchObject({ closed: true, report: { outcome: 'handover' } });
+    expect(coordinator.handoverPending).toBe(true);
+    expect(completion.completes).toEqual([
+      { lifecycle: expect.objectContaining({ token: 'tok-1' }), result: 'CONTINUE' },
+    ]);
+
+    expect(await coordinator.reexamine('the peer is ending')).toBe(true);
+    await coordinator.idle();
+    expect(teardown.requests).toHaveLength(2);
+    expect(teardown.requests[1].gateDecision).toBeUndefined();
+    expect(teardown.requests[1].redecided).toMatchObject({
+      reason: 'the peer is ending',
+      previous: { scope: 'full', reason: 'last node' },
+    });
+    expect(coordinator.state()).toMatchObject({ closed: true, report: { outcome: 'clean' } });
+    expect(completion.completes).toHaveLength(1);
+    expect(completion.heartbeats).toHaveLength(1);
+    // A clean (or full) result is final.
+    expect(coordinator.handoverPending).toBe(false);
+    expect(await coordinator.reexamine('again')).toBe(false);
+    expect(teardown.requests).toHaveLength(2);
+  });
+
+  it('a restarted daemon still knows its episode handed over, and re-examines it', async () => {
+    const first = setup();
+    first.teardown.nextOutcomes.push('handover');
+    await first.coordinator.start();
+    await first.coordinator.accept(notice());
+    await first.coordinator.idle();
+    const second = setup({ autoFinish: 'clean' });
+    await second.coordinator.start();
+    expect(second.coordinator.handoverPending).toBe(true);
+    expect(await second.coordinator.reexamine('SIGTERM shutdown probe')).toBe(true);
+    await second.coordinator.idle();
+    expect(second.teardown.requests).toHaveLength(1);
+    expect(second.coordinator.state()?.report?.outcome).toBe('clean');
+  });
+
+  it('an episode of another outcome is never re-examined', async () => {
+    const { coordinator, teardown } = setup({ autoFinish: 'left-behind' });
+    await coordinator.start();
+    await coordinator.accept(notice());
+    await coordinator.idle();
+    expect(await coordinator.reexamine('probe')).toBe(false);
+    expect(teardown.requests).toHaveLength(1);
   });
 });
 

@@ -167,7 +167,7 @@ describe('Elastic IPs', () => {
 describe('network interfaces', () => {
   test('detach state machine: attached → detaching → available; delete refused until then', async () => {
     const eni = ids.enis[0];
-    // Held until the refusal below is checked: a loaded machine cannot let the detach finish first.
+    // Held, not timed: the `detaching` reads below must not race the detach delay on a loaded machine.
     emulator.ec2.configure({ holdDetaches: true });
     await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: eni.attachmentId }));
     const detaching = await describeEni(eni.eniId);
@@ -482,6 +482,8 @@ describe('DryRun, IAM denial, throttling', () => {
 
 describe('instances', () => {
   test('TerminateInstances: shutting-down, then terminated; DeleteOnTermination ENIs deleted, loxilb ENIs left available', async () => {
+    // A long delay, ended by settle(): the `shutting-down` read must not race the delay under load.
+    emulator.ec2.configure({ terminateDelayMs: 600000 });
     const out = await ec2.send(new TerminateInstancesCommand({ InstanceIds: [ids.masterInstanceId] }));
     expect(out.TerminatingInstances).toEqual([
       {
@@ -494,6 +496,7 @@ describe('instances', () => {
       (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [ids.masterInstanceId] }))).Reservations![0]
         .Instances![0].State!.Name;
     expect(await state()).toBe('shutting-down');
+    emulator.ec2.settle();
     await eventually(async () => (await state()) === 'terminated', 'the instance to terminate');
     expect(emulator.ec2.networkInterfaceById(ids.masterPrimaryEniId)).toBeUndefined();
     const loxilbEni = emulator.ec2.networkInterfaceById(ids.enis[0].eniId)!;

@@ -47,14 +47,38 @@ describe('engine', () => {
     expect(ec2.subnets.has('subnet-lx')).toBe(false);
   });
 
-  it('loxilb unreachable → instance scope, and the report says why', async () => {
+  it('loxilb unreachable → handover: nothing touched, and the report says why', async () => {
     const { ec2, clock, deps } = setup();
     await fake.stop();
     const report = await clock.run(runTeardown(deps, { instanceId: ME, episode: 'e', dryRun: false }));
-    expect(report.gate).toMatchObject({ scope: 'instance', source: 'fallback' });
+    expect(report.gate).toMatchObject({ scope: 'handover', source: 'fallback' });
     expect(report.gate.reason).toMatch(/unreachable/);
-    expect(ec2.enis.has('eni-lx')).toBe(false);
-    expect(ec2.subnets.has('subnet-lx')).toBe(true);
+    expect(report.outcome).toBe('handover');
+    expect(ec2.mutatingCalls()).toEqual([]);
+    expect(ec2.enis.has('eni-lx')).toBe(true);
+  });
+
+  it('MASTER whose BFD peer is up, AWS view unavailable → handover naming the peer', async () => {
+    fake.set({ cistate: ciStateBody('MASTER'), bfd: bfdBody([{ remoteIp: '10.0.1.12', state: 'BFDUp' }]) });
+    const { ec2, clock, deps } = setup();
+    const report = await clock.run(runTeardown(deps, { instanceId: ME, episode: 'e', dryRun: false }));
+    expect(report.outcome).toBe('handover');
+    expect(report.gate.peers).toEqual([
+      expect.objectContaining({ ip: '10.0.1.12', bfdState: 'BFDUp', alive: true }),
+    ]);
+    expect(ec2.mutatingCalls()).toEqual([]);
+  });
+
+  it('BFD off (HTTP 500 "bfd session not running") is not "unreachable": the cluster decides', async () => {
+    fake.set({ cistate: ciStateBody('MASTER'), bfdNotRunning: true });
+    const { clock, deps } = setup();
+    const report = await clock.run(runTeardown(deps, { instanceId: ME, episode: 'e', dryRun: true }));
+    expect(report.gate).toMatchObject({
+      scope: 'handover',
+      source: 'loxilb-api',
+      details: { bfdRunning: false },
+    });
+    expect(report.gate.reason).toMatch(/BFD off.*membership unknown/);
   });
 
   it('a deadline closer than the reserve still gets the work done, up to the deadline itself', async () => {
@@ -80,7 +104,7 @@ describe('engine', () => {
         instanceId: ME,
         episode: 'e',
         dryRun: true,
-        gateDecision: { scope: 'instance', source: 'loxilb-api', reason: 'journaled' },
+        gateDecision: { scope: 'handover', source: 'loxilb-api', reason: 'journaled' },
       }),
     );
     expect(fake.requests).toEqual([]);
@@ -95,7 +119,7 @@ describe('engine', () => {
         instanceId: ME,
         episode: 'e',
         dryRun: false,
-        scopeOverride: 'instance',
+        scopeOverride: 'full',
         onEvent: (e) => events.push(e),
       }),
     );
@@ -103,9 +127,9 @@ describe('engine', () => {
     const { type, ...decision } = events[0];
     expect(type).toBe('gate-decided');
     expect(decision).toEqual(report.gate);
-    expect(events[1]).toEqual({ type: 'plan-built', planned: 6, blocked: 0, skipped: 0 });
-    expect(events.filter((e) => e.type === 'action-finished')).toHaveLength(6);
-    expect(events.filter((e) => e.type === 'action-started')).toHaveLength(6);
+    expect(events[1]).toEqual({ type: 'plan-built', planned: 10, blocked: 0, skipped: 0 });
+    expect(events.filter((e) => e.type === 'action-finished')).toHaveLength(10);
+    expect(events.filter((e) => e.type === 'action-started')).toHaveLength(10);
   });
 
   it('a failed discovery changes nothing and is reported, not thrown', async () => {

@@ -77,17 +77,15 @@ describe('executor', () => {
     expect(report.actions.every((a) => typeof a.durationMs === 'number' && a.startedAt)).toBe(true);
   });
 
-  it('instance scope leaves the shared subnet, route table and CIDR in place', async () => {
+  it('handover changes nothing: no mutating call, no discovery, outcome handover', async () => {
     const { ec2, run } = setup();
-    const report = await run({ scopeOverride: 'instance' });
-    expect(report.outcome).toBe('clean');
-    expect(ec2.enis.has('eni-lx')).toBe(false);
-    expect(ec2.subnets.has('subnet-lx')).toBe(true);
-    expect(ec2.routeTables.has('rtb-lx')).toBe(true);
-    expect(ec2.vpcs.get('vpc-1')!.CidrBlockAssociationSet).toHaveLength(2);
-    expect(ec2.count('DescribeSubnets') + ec2.count('DescribeRouteTables') + ec2.count('DescribeVpcs')).toBe(
-      0,
-    );
+    const report = await run({ scopeOverride: 'handover' });
+    expect(report.outcome).toBe('handover');
+    expect(ec2.mutatingCalls()).toEqual([]);
+    expect(ec2.calls).toEqual([]);
+    expect(ec2.enis.has('eni-lx')).toBe(true);
+    expect(ec2.addresses.filter((a) => a.AssociationId)).toHaveLength(4);
+    expect(report.actions).toEqual([]);
   });
 
   it('dry-run makes zero mutating calls and reports every action as dry-run', async () => {
@@ -115,7 +113,7 @@ describe('executor', () => {
       });
     }
     ec2.detachPolls = 3;
-    const report = await run({ scopeOverride: 'instance' });
+    const report = await run({ scopeOverride: 'full' });
     expect(report.outcome).toBe('clean');
     const polls = ec2.calls.filter(
       (c) =>
@@ -135,10 +133,10 @@ describe('executor', () => {
 
   it('bounds concurrency inside a stage', async () => {
     const { ec2, run } = setup({ executor: { concurrency: 2 } });
-    await run({ scopeOverride: 'instance' });
+    await run({ scopeOverride: 'full' });
     expect(ec2.maxInFlight.get('DisassociateAddress')).toBe(2);
     const { ec2: ec2b, run: runB } = setup({ executor: { concurrency: 8 } });
-    await runB({ scopeOverride: 'instance' });
+    await runB({ scopeOverride: 'full' });
     expect(ec2b.maxInFlight.get('DisassociateAddress')).toBe(4);
   });
 
@@ -225,7 +223,7 @@ describe('executor', () => {
         ec2.beforeCall = undefined;
       }
     };
-    const report = await run({ scopeOverride: 'instance' });
+    const report = await run({ scopeOverride: 'full' });
     const del = report.actions.find((a) => a.action === 'DeleteNetworkInterface')!;
     expect(del.outcome).toBe('skipped');
     expect(del.message).toMatch(/attached to another instance/);

@@ -82,4 +82,25 @@ describe('loxilb REST client', () => {
     expect(err.code).toBe('malformed-body');
     expect(err.message).toMatch(/Attr/);
   });
+
+  it('HTTP 500 "bfd session not running" on the BFD endpoint means BFD is off, not an error', async () => {
+    fake.set({ cistate: fixture('cistate-master.json'), bfdNotRunning: true });
+    const view = await api().haView();
+    expect(view).toEqual({
+      ciStates: [{ instance: 'llb-inst0', state: 'MASTER', sync: null, vip: '0.0.0.0' }],
+      bfdRunning: false,
+      bfdSessions: [],
+    });
+    fake.set({ cistate: fixture('cistate-master.json'), bfd: fixture('bfd-none.json') });
+    expect(await api().haView()).toMatchObject({ bfdRunning: true, bfdSessions: [] });
+  });
+
+  it("any other HTTP 500 on the BFD endpoint stays an error, with loxilb's message", async () => {
+    fake.set({ status: 500 });
+    const err = (await api()
+      .haView()
+      .catch((e: unknown) => e)) as LoxilbApiError;
+    expect(err.code).toBe('http-500');
+    expect(err.apiMessage).toBe('Internal service error');
+  });
 });

@@ -121,9 +121,12 @@ describe('planner', () => {
     ]);
   });
 
-  it('instance scope: only the EIP associations and this instance’s ENIs', () => {
-    const plan = buildPlan(inventory(), 'instance', cfg());
+  it('handover scope: nothing runs, every action skipped for the takeover, with the reason', () => {
+    const plan = buildPlan(inventory(), 'handover', cfg());
     expect(plan.actions.map((a) => a.stage)).toEqual(['eip', 'eip', 'eni', 'eni']);
+    expect(plan.actions.every((a) => a.status === 'skipped' && /handover: .*takeover/.test(a.reason!))).toBe(
+      true,
+    );
   });
 
   it('none scope: everything skipped, with the reason', () => {
@@ -150,7 +153,7 @@ describe('planner', () => {
         }),
       ],
     });
-    const plan = buildPlan(inv, 'instance', cfg());
+    const plan = buildPlan(inv, 'full', cfg());
     expect(plan.actions.some((a) => a.action === 'DetachNetworkInterface')).toBe(false);
     expect(find(plan, 'DeleteNetworkInterface').params).toMatchObject({ waitForDetach: true });
   });
@@ -161,8 +164,11 @@ describe('planner', () => {
         eni('eni-lx', { status: 'available', attachment: undefined, tags: { ...T, 'teardownd:owner': ME } }),
       ],
       addresses: [],
+      subnets: [],
+      routeTables: [],
+      cidr: undefined,
     });
-    const plan = buildPlan(inv, 'instance', cfg());
+    const plan = buildPlan(inv, 'full', cfg());
     expect(byAction(plan)).toEqual(['DeleteNetworkInterface eni-lx planned']);
     expect(find(plan, 'DeleteNetworkInterface').params).toMatchObject({ waitForDetach: false });
   });
@@ -202,8 +208,11 @@ describe('planner', () => {
           }),
         ],
         addresses: [],
+        subnets: [],
+        routeTables: [],
+        cidr: undefined,
       });
-      const plan = buildPlan(inv, 'instance', cfg());
+      const plan = buildPlan(inv, 'full', cfg());
       expect(plan.actions).toEqual([]);
       expect(plan.untouched[0]).toMatchObject({
         resource: 'eni-primary',

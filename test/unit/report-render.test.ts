@@ -144,6 +144,45 @@ describe('report renderer', () => {
   });
 });
 
+describe('reports before and after issue 9', () => {
+  it('an old report with scope "instance" still reads and renders', () => {
+    const raw = JSON.parse(readFileSync(join(__dirname, '../fixtures/reports/left-behind.json'), 'utf8'));
+    raw.scope = 'instance';
+    raw.gate.scope = 'instance';
+    const text = renderReport(parseReport(raw, 'old.json'));
+    expect(section(text, /^Gate decision/).join('\n')).toMatch(/scope instance/);
+  });
+
+  it('a handover report says so, names the peer and the observation it decided from', () => {
+    const raw = JSON.parse(readFileSync(join(__dirname, '../fixtures/reports/left-behind.json'), 'utf8'));
+    raw.outcome = 'handover';
+    raw.scope = 'handover';
+    raw.actions = [];
+    raw.leftBehind = [];
+    raw.gate = {
+      scope: 'handover',
+      source: 'loxilb-api',
+      reason: 'MASTER of llb-inst0, but BFD peer 10.0.2.11 (i-0peer) can take over',
+      observation: { observedAt: '2024-05-01T11:59:58.000Z', ageMs: 2000, live: false },
+      peers: [
+        {
+          ip: '10.0.2.11',
+          instanceId: 'i-0peer',
+          bfdState: 'BFDUp',
+          alive: true,
+          why: 'BFD BFDUp; instance running',
+        },
+      ],
+    };
+    const text = renderReport(parseReport(raw, 'handover.json'));
+    expect(text.split('\n\n')[0]).toMatch(/HANDOVER: a live peer takes over/);
+    const gate = section(text, /^Gate decision/).join('\n');
+    expect(gate).toMatch(/scope handover/);
+    expect(gate).toMatch(/peer 10\.0\.2\.11 i-0peer: can take over — BFD BFDUp; instance running/);
+    expect(gate).toMatch(/loxilb observed: 2024-05-01T11:59:58.000Z \(last observation, 2\.0 s old\)/);
+  });
+});
+
 describe('control characters in report fields', () => {
   it('escapes C0/C1 controls, DEL and bidi overrides; leaves ordinary text alone', () => {
     expect(escapeControl('a\x1b[31mb\u009bc\x7fd\u202ee\nf\tg')).toBe(

@@ -56,6 +56,10 @@ describe('systemd/teardownd.service settings', () => {
     expect(words('Unit', 'After')).toEqual(
       expect.arrayContaining(['network-online.target', 'network.target']),
     );
+    // …and stopped before loxilb and its container runtime, so loxilb still answers at the SIGTERM probe.
+    expect(words('Unit', 'After')).toEqual(
+      expect.arrayContaining(['loxilb.service', 'docker.service', 'containerd.service']),
+    );
     // DefaultDependencies=no would drop the implicit Before=shutdown.target and the stop at poweroff.
     expect(one('Unit', 'DefaultDependencies') ?? 'yes').toBe('yes');
     expect(words('Install', 'WantedBy')).toContain('multi-user.target');
