@@ -33,6 +33,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand, GetQueueAttributesResult } from '@aws-sdk/client-sqs';
 import { AwsClient, awsCall, AwsCommand } from './aws/call';
+import { listTopicSubscriptions } from './aws/queue-calls';
+import { hostQueueName, instanceIdOfHostQueue } from './sources/host-queue';
 import { gatherPeerFacts } from './ha-facts';
 import { BFD_NOT_RUNNING, BFD_PATH } from './loxilb-api';
 import type { AwsClients } from './aws/clients';
@@ -72,7 +74,7 @@ export interface CheckImds {
   require(path: string): Promise<string>;
 }
 
-export type CheckClients = Pick<AwsClients, 'ec2' | 'autoScaling' | 'sqs'>;
+export type CheckClients = Pick<AwsClients, 'ec2' | 'autoScaling' | 'sqs' | 'sns'>;
 
 export interface CheckDeps {
   config: Config;
@@ -126,6 +128,14 @@ export const policyStatements: Record<string, string[]> = {
   'sqs:DeleteMessage': ['SqsConsumeTerminationQueue'],
   'sqs:GetQueueAttributes': ['SqsConsumeTerminationQueue'],
   'sqs:ReceiveMessage': ['SqsConsumeTerminationQueue'],
+  'sqs:CreateQueue': ['SqsOwnPerHostQueue'],
+  'sqs:DeleteQueue': ['SqsOwnPerHostQueue'],
+  'sqs:SetQueueAttributes': ['SqsOwnPerHostQueue'],
+  'sqs:ListQueues': ['SqsListPerHostQueues'],
+  'sns:ListSubscriptionsByTopic': ['SnsSubscribePerHostQueue'],
+  'sns:SetSubscriptionAttributes': ['SnsSubscribePerHostQueue'],
+  'sns:Subscribe': ['SnsSubscribePerHostQueue'],
+  'sns:Unsubscribe': ['SnsSubscribePerHostQueue'],
   's3:GetObject': ['S3ShipReports'],
   's3:PutObject': ['S3ShipReports'],
   'logs:CreateLogStream': ['LogsShipReports'],
@@ -169,7 +179,6 @@ function awsFailure(check: string, action: string, err: unknown, resource?: stri
   };
 }
 
-/** Tag values loxilb writes: `loxilb-<kind><--cloudinstance>`. */
 /**
  * check's AWS calls, through the one call path: cut by aws.callTimeoutMs, a few attempts (someone is
  * waiting at a terminal), DryRun calls paced like the mutating calls they stand for.
@@ -180,6 +189,7 @@ function caller(deps: CheckDeps) {
     (await awsCall<O>(ctx, client, command, { mutating: dryRunOfMutation, maxAttempts: 3 })).output;
 }
 
+/** Tag values loxilb writes: `loxilb-<kind><--cloudinstance>`. */
 function loxilbTag(config: Config, kind: 'eni' | 'subnet' | 'routetable'): Filter {
   return {
     Name: `tag:${config.ownership.tagKey}`,
@@ -292,7 +302,11 @@ export async function runChecks(deps: CheckDeps): Promise<CheckResult[]> {
   await checkAutoScaling(deps, clients, discovery.instanceId, add);
   const cluster = await checkHaCluster(deps, clients, discovery.instanceId);
   if (cluster) add(cluster);
-  add(await checkQueue(deps, clients));
+  add(
+    deps.config.sources.sqs.topicArn
+      ? await checkTopic(deps, clients, discovery.instanceId)
+      : await checkQueue(deps, clients),
+  );
   return results;
 }
 
@@ -852,8 +866,8 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
     return {
       status: 'WARN',
       check: 'sqs',
-      what: 'no SQS source: sources.sqs.queueUrl is not set',
-      fix: 'set it (QueueUrl output of scripts/aws-setup.yaml) to also receive lifecycle, Health and state-change events; IMDS and the shutdown probe still work',
+      what: 'no SQS source: neither sources.sqs.topicArn nor sources.sqs.queueUrl is set',
+      fix: 'set sources.sqs.topicArn (TopicArn output of scripts/aws-setup.yaml) to also receive lifecycle, Health and state-change events; IMDS and the shutdown probe still work',
     };
   }
   try {
@@ -874,6 +888,9 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
         fix: 'give the queue a dead-letter queue (scripts/aws-setup.yaml does) or unset deadLetterAfterReceives, or malformed messages are redelivered forever',
       };
     }
+    const sizing = redriveSizing(deps.config, a.RedrivePolicy);
+    if (sizing)
+      return { status: 'WARN', check: 'sqs', what: `queue ${queueUrl}: ${sizing.what}`, fix: sizing.fix };
     return {
       status: 'OK',
       check: 'sqs',
@@ -907,6 +924,103 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
       errorCode: code,
     };
   }
+}
+
+/**
+ * The shared-queue sizing rule. Every host that is not a message's owner still receives it (and
+ * hands it back after a delay), and each receive counts toward the redrive policy: with N consumers
+ * the owner is the receiver each time with probability 1/N, so the chance its notice is
+ * dead-lettered is ((N−1)/N)^maxReceiveCount. maxReceiveCount ≥ 10 × N keeps that below e^-10
+ * (≈ 5 in 100,000); the owner then waits on average (N − 1) × the mean release delay.
+ */
+export const SHARED_QUEUE_RECEIVES_PER_CONSUMER = 10;
+
+function redriveSizing(
+  config: Config,
+  redrivePolicy: string | undefined,
+): { what: string; fix: string } | undefined {
+  const sqs = config.sources.sqs;
+  if (!redrivePolicy || sqs.foreignMessages === 'delete') return undefined;
+  let maxReceiveCount: number;
+  try {
+    maxReceiveCount = Number((JSON.parse(redrivePolicy) as { maxReceiveCount?: unknown }).maxReceiveCount);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isFinite(maxReceiveCount)) return undefined;
+  if (sqs.sharedQueueConsumers === undefined) {
+    return {
+      what: `shared by the group, with a redrive policy of maxReceiveCount ${maxReceiveCount}, but sources.sqs.sharedQueueConsumers is not set`,
+      fix: `set it to the group's maximum size so the sizing can be checked (maxReceiveCount ≥ ${SHARED_QUEUE_RECEIVES_PER_CONSUMER} × consumers), or move to sources.sqs.topicArn (a queue per host)`,
+    };
+  }
+  const needed = SHARED_QUEUE_RECEIVES_PER_CONSUMER * sqs.sharedQueueConsumers;
+  if (maxReceiveCount >= needed) return undefined;
+  return {
+    what: `redrive maxReceiveCount ${maxReceiveCount} is tighter than ${SHARED_QUEUE_RECEIVES_PER_CONSUMER} × ${sqs.sharedQueueConsumers} consumers = ${needed}: other hosts' receives can dead-letter a notice before its owner sees it`,
+    fix: `raise maxReceiveCount to at least ${needed}, or move to sources.sqs.topicArn (a queue per host, nothing foreign to hand back)`,
+  };
+}
+
+/** SNS's default quota of filter policies per topic: one per host of the group. */
+export const FILTER_POLICIES_PER_TOPIC = 200;
+
+/** Standard topology: the topic is readable, this host's queue (once created), and the quota. */
+async function checkTopic(
+  deps: CheckDeps,
+  clients: CheckClients,
+  instanceId: string | undefined,
+): Promise<CheckResult> {
+  const topicArn = deps.config.sources.sqs.topicArn!;
+  let subs: Awaited<ReturnType<typeof listTopicSubscriptions>>;
+  try {
+    subs = await listTopicSubscriptions(clients.sns, topicArn);
+  } catch (err) {
+    const code = errorCodeOf(err);
+    if (/NotFound/.test(code)) {
+      return {
+        status: 'FAIL',
+        check: 'sqs',
+        what: `topic ${topicArn} does not exist (${code})`,
+        fix: 'fix sources.sqs.topicArn (the TopicArn output of scripts/aws-setup.yaml)',
+        errorCode: code,
+      };
+    }
+    if (isAccessDenied(err) || /AuthorizationError/.test(code)) {
+      return {
+        status: 'FAIL',
+        check: 'sqs',
+        what: `sns:ListSubscriptionsByTopic on ${topicArn} denied (${code})`,
+        fix: grantFix('sns:ListSubscriptionsByTopic', topicArn),
+        errorCode: code,
+      };
+    }
+    return {
+      status: 'FAIL',
+      check: 'sqs',
+      what: `topic ${topicArn} unreachable: ${code}: ${messageOf(err)}`,
+      fix: 'check sources.sqs.topicArn, the region, and network access to SNS (VPC endpoint, proxy)',
+      errorCode: code,
+    };
+  }
+  const hostQueues = subs.filter((s) => s.protocol === 'sqs' && instanceIdOfHostQueue(s.endpoint));
+  const own = instanceId
+    ? hostQueues.find((s) => instanceIdOfHostQueue(s.endpoint) === instanceId)
+    : undefined;
+  const where = `topic ${topicArn}: ${hostQueues.length} host queue(s) subscribed`;
+  if (hostQueues.length >= FILTER_POLICIES_PER_TOPIC * 0.9) {
+    return {
+      status: 'WARN',
+      check: 'sqs',
+      what: `${where}, near SNS's default ${FILTER_POLICIES_PER_TOPIC} filter policies per topic`,
+      fix: 'raise the "Filter policies per topic" quota (Service Quotas) before the group grows, or give part of the group its own topic',
+    };
+  }
+  return {
+    status: 'OK',
+    check: 'sqs',
+    what: `${where}${instanceId ? (own ? `, ${hostQueueName(instanceId)} among them` : `; ${hostQueueName(instanceId)} is created when the daemon starts`) : ''}`,
+  };
 }
 
 /** `OK   <what>` or `FAIL <what> — <fix>`. */

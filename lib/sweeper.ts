@@ -413,6 +413,8 @@ export interface SweeperServiceDeps extends RegionSweepDeps {
   cron?: CronApi;
   /** Runs before each scheduled sweep (the daemon re-marks its own ENIs). */
   beforeSweep?: (signal: AbortSignal) => Promise<void>;
+  /** Runs after each scheduled sweep (the daemon sweeps the per-host queues of gone hosts, lib/queue-sweep.ts). */
+  afterSweep?: (signal: AbortSignal) => Promise<void>;
   onSweep?: (results: RegionSweepResult[]) => void;
 }
 
@@ -438,6 +440,7 @@ export function startSweeper(deps: SweeperServiceDeps): RunningSweeper {
     for (const r of results) {
       logger.debug(summarizeSweep(r.report), { stage: 'sweep', region: r.report.region, path: r.path });
     }
+    await deps.afterSweep?.(signal);
     deps.onSweep?.(results);
   };
   const schedule = new JitteredSchedule({

@@ -16,10 +16,10 @@ import { createSystemdNotifier, SystemdNotifier } from '../../lib/systemd-notify
 import { Logger } from '../../lib/log';
 import { ImdsPoller } from '../../lib/sources/imds-poller';
 import { probeInstanceState, shutdownNotice } from '../../lib/sources/shutdown-probe';
-import { SqsConsumer } from '../../lib/sources/sqs-consumer';
 import { HostIdentity, readHostIdentity } from '../../lib/sources/instance-identity';
 import { openStateDir, OpenedStateDir } from '../../lib/state-dir';
 import { createRuntime, GlobalOptions, Runtime } from '../runtime';
+import { SqsSource } from './sqs-source';
 import { sweeperBackground } from './sweep';
 import { checkInstanceId, engineDeps, loxilbApi } from './teardown-common';
 
@@ -162,8 +162,8 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     });
     const identity = await hostIdentity(runtime, clients.region, stopAll.signal);
 
-    const sqsUrl = config.sources.sqs.queueUrl;
-    let consumer: SqsConsumer | undefined;
+    // Built right after the coordinator it feeds; the closures below run only once it exists.
+    let sqs: SqsSource | undefined = undefined;
     const coordinator: Coordinator<ReportLike> = new Coordinator({
       instanceId,
       bootId: (deps.bootId ?? readBootId)(),
@@ -175,25 +175,14 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       teardown: deps.teardown(ctx),
       completion: completionPort({ autoScaling: clients.autoScaling, config, clock, logger }, instanceId),
       messages: {
-        extend: (ids, s) => consumer?.extend(ids, s) ?? Promise.resolve(),
-        delete: (ids) => consumer?.delete(ids) ?? Promise.resolve([]),
-        release: (ids) => consumer?.release(ids) ?? Promise.resolve([]),
+        extend: (ids, s) => sqs?.extend(ids, s) ?? Promise.resolve(),
+        delete: (ids) => sqs?.delete(ids) ?? Promise.resolve([]),
+        release: (ids) => sqs?.release(ids) ?? Promise.resolve([]),
       },
       shipReport: deps.shipReport?.(ctx),
+      onEpisodeClosed: (state) => sqs?.onEpisodeClosed(state) ?? Promise.resolve(),
     });
-    if (sqsUrl) {
-      consumer = new SqsConsumer({
-        sqs: clients.sqs,
-        queueUrl: sqsUrl,
-        config,
-        clock,
-        logger,
-        instanceId,
-        identity,
-        dryRun,
-        onNotice: (n, m) => coordinator.accept(n, m),
-      });
-    }
+    sqs = new SqsSource(ctx, identity, (n, m) => coordinator.accept(n, m));
     const poller = config.sources.imds.enabled
       ? new ImdsPoller({
           imds: runtime.imds,
@@ -208,6 +197,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     // Start-up checks, before `ready`: the journal, then IMDS once.
     const resumed = await coordinator.start();
     if (poller) await poller.pollOnce(stopAll.signal).catch(() => undefined);
+    await sqs.prepare(coordinator.state(), stopAll.signal);
     stopAll.signal.throwIfAborted();
     logger.info('ready', {
       instanceId,
@@ -216,7 +206,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       episode: coordinator.activeEpisode,
       resumed: !!resumed && !resumed.closed,
       imds: !!poller,
-      sqs: sqsUrl ?? null,
+      sqs: sqs.description,
     });
     if (process.env.NOTIFY_SOCKET && deps.notifyReady) await deps.notifyReady();
     stopWatchdog = deps.startWatchdog?.() ?? stopWatchdog;
@@ -246,7 +236,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       );
     }
     if (poller) loops.push(poller.run(sources.signal));
-    if (consumer) loops.push(consumer.run(sources.signal));
+    if (sqs.enabled) loops.push(sqs.run(sources.signal));
     for (const s of background) {
       loops.push(
         Promise.resolve()

@@ -1,10 +1,11 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Command } from 'commander';
-import { clientOptions, createEc2Client } from '../../lib/aws/clients';
+import { clientOptions, createAwsClients, createEc2Client, destroyAwsClients } from '../../lib/aws/clients';
 import { Config, REGION_PATTERN } from '../../lib/config/schema';
 import { OwnershipMarker } from '../../lib/ownership';
 import { sweepExitCode, summarizeSweep } from '../../lib/sweep-report';
 import { FirstSeenStore } from '../../lib/sweep-state';
+import { sweepHostQueues } from '../../lib/queue-sweep';
 import { startSweeper, sweepRegionList, sweepRegions, SweepMode } from '../../lib/sweeper';
 import { EXIT_LEFT_BEHIND, UsageError } from '../cli';
 import { createRuntime, GlobalOptions, Runtime } from '../runtime';
@@ -102,9 +103,30 @@ export function registerSweep(program: Command): void {
         );
         const reports = results.map((r) => r.report);
         let code: number = sweepExitCode(reports);
+        // Per-host queues of gone hosts (standard topology), in the topic's region (its ARN says).
+        let hostQueues: Awaited<ReturnType<typeof sweepHostQueues>> | undefined;
+        const topicArn = config.sources.sqs.topicArn;
+        if (topicArn) {
+          const aws = createAwsClients(clientOptions(config, topicArn.split(':')[3]));
+          try {
+            hostQueues = await sweepHostQueues(
+              { sqs: aws.sqs, sns: aws.sns, ec2: aws.ec2, config, clock: runtime.clock, logger },
+              { mode, signal: abort.signal },
+            );
+          } finally {
+            destroyAwsClients(aws);
+          }
+          const q = hostQueues;
+          if (q.errors.length || (mode === 'report' && q.orphans.length)) code = EXIT_LEFT_BEHIND;
+          if (!opts.json) {
+            process.stdout.write(
+              `per-host queues of gone instances: ${q.orphans.length} (${mode === 'apply' ? `${q.orphans.filter((o) => o.removed).length} removed` : 'report only'}), ${q.kept.length} kept, ${q.errors.length} error(s)\n`,
+            );
+          }
+        }
         if (results.some((r) => r.writeError)) code = EXIT_LEFT_BEHIND;
         if (opts.json) {
-          const doc = { exitCode: code, files: results.map((r) => r.path ?? null), reports };
+          const doc = { exitCode: code, files: results.map((r) => r.path ?? null), reports, hostQueues };
           process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
         } else {
           for (const r of results) {
@@ -186,6 +208,21 @@ function sweeperService(
         memberInstanceId: instanceId,
         sweeperInstanceId: instanceId,
         beforeSweep: marker && !config.sources.imds.enabled ? () => marker.markNow() : undefined,
+        afterSweep: config.sources.sqs.topicArn
+          ? async (signal) => {
+              await sweepHostQueues(
+                {
+                  sqs: clients.sqs,
+                  sns: clients.sns,
+                  ec2: clients.ec2,
+                  config,
+                  clock: runtime.clock,
+                  logger,
+                },
+                { mode: dryRun ? 'report' : config.sweeper.mode, selfInstanceId: instanceId, signal },
+              );
+            }
+          : undefined,
       });
     },
     stop: async () => {

@@ -2,12 +2,13 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Config } from '../config/schema';
 
 /**
  * The only place AWS clients are configured. Endpoints are never set here: the SDK reads
- * AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_AUTO_SCALING, … and
+ * AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_SNS, … and
  * the default credential chain itself, so any AWS-compatible endpoint works without code changes.
  *
  * Retries and timeouts belong to the one call path (lib/aws/call.ts): every client runs with
@@ -20,6 +21,8 @@ export interface AwsClients {
   ec2: EC2Client;
   autoScaling: AutoScalingClient;
   sqs: SQSClient;
+  /** The per-host queue's subscription to the group's topic. */
+  sns: SNSClient;
   s3: S3Client;
   logs: CloudWatchLogsClient;
 }
@@ -51,6 +54,7 @@ export function createAwsClients(opts: CreateClientsOptions): AwsClients {
     autoScaling: new AutoScalingClient(base),
     sqs: new SQSClient({ ...base, requestHandler: requestHandler(opts, opts.longPollMs ?? 20000) }),
     s3: new S3Client(base),
+    sns: new SNSClient(base),
     logs: new CloudWatchLogsClient(base),
   };
 }
@@ -77,6 +81,7 @@ export function destroyAwsClients(clients: AwsClients): void {
   clients.ec2.destroy();
   clients.autoScaling.destroy();
   clients.sqs.destroy();
+  clients.sns.destroy();
   clients.s3.destroy();
   clients.logs.destroy();
 }

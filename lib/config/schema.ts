@@ -205,16 +205,54 @@ const imdsSchema = z
 
 const sqsSchema = z
   .object({
+    /**
+     * The standard topology: the group's SNS topic. The daemon creates its own queue
+     * `teardownd-<instance-id>`, subscribed with a filter on its instance id.
+     */
+    topicArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+        'must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:teardownd',
+      )
+      .optional(),
+    /** The shared-queue option: one queue every host of the group consumes (see foreignReleaseSeconds). */
     queueUrl: z.string().url().optional(),
     waitTimeSeconds: z.number().int().min(0).max(20).default(20),
     visibilityTimeoutSeconds: z.number().int().min(5).max(43200).default(60),
     maxMessages: z.number().int().min(1).max(10).default(10),
-    /** What to do with messages about other instances: `release` (visibility 0, shared queue) or `delete`. */
+    /** What to do with messages about other instances: `release` (shared queue, with a delay) or `delete` (single consumer). */
     foreignMessages: z.enum(['release', 'delete']).default('release'),
+    /**
+     * Shared queue: a released foreign message stays invisible for a random whole number of seconds
+     * in [min, max] (never 0), so no host spins on it and the others get their turn.
+     */
+    foreignReleaseSeconds: z
+      .object({
+        min: z.number().int().min(1).max(43200).default(5),
+        max: z.number().int().min(1).max(43200).default(15),
+      })
+      .strict()
+      .refine((r) => r.min <= r.max, { message: 'min must not exceed max', path: ['max'] })
+      .default({ min: 5, max: 15 }),
+    /** Shared queue: how many hosts consume it (the group's maximum size); `check` sizes the redrive policy with it. */
+    sharedQueueConsumers: z.number().int().min(1).optional(),
+    /** Per-host queue: pause between CreateQueue attempts while SQS refuses a recently deleted name. */
+    recreateRetryMs: z.number().int().min(10).default(10000),
     /** When set, malformed messages are left for the queue's DLQ instead of being deleted. */
     deadLetterAfterReceives: z.number().int().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((q, ctx) => {
+    if (q.topicArn && q.queueUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['queueUrl'],
+        message:
+          'set either topicArn (a queue per host, the standard) or queueUrl (a shared queue), not both',
+      });
+    }
+  });
 
 const sourcesSchema = z
   .object({

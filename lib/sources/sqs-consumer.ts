@@ -35,6 +35,8 @@ export interface SqsConsumerDeps {
   identity?: HostIdentity;
   /** Dry-run: nothing is deleted; a would-be delete is left in flight (`retain`). */
   dryRun: boolean;
+  /** Uniform in [0, 1): the jitter of foreign-message delays (default Math.random). */
+  random?: () => number;
   /** The coordinator's `accept`. */
   onNotice: (notice: TerminationNotice, message: { messageId: string }) => Promise<AcceptResult>;
 }
@@ -130,6 +132,7 @@ export class SqsConsumer implements HeldMessages {
         receivedAt: clock.now(),
         receiveCount,
         foreignMessages: config.sources.sqs.foreignMessages,
+        foreignReleaseSeconds: this.foreignDelaySeconds(),
         deadLetterAfterReceives: config.sources.sqs.deadLetterAfterReceives,
         teardownOnRebalance: config.sources.teardownOnRebalance,
       });
@@ -170,6 +173,12 @@ export class SqsConsumer implements HeldMessages {
     if (category === 'malformed' || category === 'error') logger.warn(text, fields);
     else logger.info(text, fields);
     return { messageId, category, decision, applied };
+  }
+
+  /** A whole number of seconds in [min, max]: hosts that all release a message do not wake together. */
+  private foreignDelaySeconds(): number {
+    const { min, max } = this.deps.config.sources.sqs.foreignReleaseSeconds;
+    return min + Math.floor((this.deps.random ?? Math.random)() * (max - min + 1));
   }
 
   private async apply(

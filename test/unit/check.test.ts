@@ -22,6 +22,7 @@ import {
   EC2Client,
   ReleaseAddressCommand,
 } from '@aws-sdk/client-ec2';
+import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
@@ -44,6 +45,8 @@ import { ImdsError } from '../../lib/sources/imds-client';
 const ec2 = mockClient(EC2Client);
 const asg = mockClient(AutoScalingClient);
 const sqs = mockClient(SQSClient);
+const sns = mockClient(SNSClient);
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:teardownd';
 
 const INSTANCE = 'i-0aaaaaaaaaaaaaaa1';
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/teardownd-events';
@@ -148,6 +151,7 @@ function deps(overrides: Partial<CheckDeps> = {}, config: ConfigInput = baseConf
       ec2: new EC2Client({ region: 'us-east-1' }),
       autoScaling: new AutoScalingClient({ region: 'us-east-1' }),
       sqs: new SQSClient({ region: 'us-east-1' }),
+      sns: new SNSClient({ region: 'us-east-1' }),
     }),
     httpGet: async () => ({ status: 200, body: '{"Attr":[{"instance":"llb-inst0","state":"MASTER"}]}' }),
     checkWritable: async () => undefined,
@@ -169,6 +173,7 @@ beforeEach(() => {
   ec2.reset();
   asg.reset();
   sqs.reset();
+  sns.reset();
 });
 
 describe('teardownd check (lib/check.ts)', () => {
@@ -247,6 +252,71 @@ describe('teardownd check (lib/check.ts)', () => {
       .rejects(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
     const down = one(await runChecks(deps()), 'sqs');
     expect(down.what).toMatch(/unreachable: ECONNREFUSED/);
+  });
+
+  it('shared queue: a redrive policy tighter than 10 × the consumers is a WARN with the number to use', async () => {
+    healthyAws();
+    const redrive = (n: number) =>
+      sqs.on(GetQueueAttributesCommand).resolves({
+        Attributes: {
+          VisibilityTimeout: '60',
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: 'arn:aws:sqs:us-east-1:1:dlq',
+            maxReceiveCount: n,
+          }),
+        },
+      });
+    const shared = (sharedQueueConsumers?: number): ConfigInput => ({
+      ...baseConfig,
+      sources: { sqs: { queueUrl: QUEUE, sharedQueueConsumers } },
+    });
+    redrive(5);
+    const tight = one(await runChecks(deps({}, shared(4))), 'sqs');
+    expect(tight.status).toBe('WARN');
+    expect(tight.what).toContain('maxReceiveCount 5 is tighter than 10 × 4 consumers = 40');
+    expect(tight.fix).toContain('at least 40');
+    expect(one(await runChecks(deps({}, shared())), 'sqs')).toMatchObject({
+      status: 'WARN',
+      what: expect.stringContaining('sources.sqs.sharedQueueConsumers is not set'),
+    });
+    redrive(40);
+    expect(one(await runChecks(deps({}, shared(4))), 'sqs').status).toBe('OK');
+    // A single consumer that deletes foreign messages has nothing to size.
+    redrive(5);
+    const single: ConfigInput = {
+      ...baseConfig,
+      sources: { sqs: { queueUrl: QUEUE, foreignMessages: 'delete' } },
+    };
+    expect(one(await runChecks(deps({}, single)), 'sqs').status).toBe('OK');
+  });
+
+  it('per-host topology: the topic is read, this host is found among its queues; near 200 filter policies is a WARN', async () => {
+    healthyAws();
+    const config: ConfigInput = { ...baseConfig, sources: { sqs: { topicArn: TOPIC } } };
+    const sub = (id: string) => ({
+      SubscriptionArn: `${TOPIC}:${id}`,
+      Protocol: 'sqs',
+      Endpoint: `arn:aws:sqs:us-east-1:123456789012:teardownd-${id}`,
+      TopicArn: TOPIC,
+    });
+    sns
+      .on(ListSubscriptionsByTopicCommand)
+      .resolves({ Subscriptions: [sub(INSTANCE), sub('i-0bbbbbbbbbbbbbbb2')] });
+    const ok = one(await runChecks(deps({}, config)), 'sqs');
+    expect(ok).toMatchObject({ status: 'OK' });
+    expect(ok.what).toBe(`topic ${TOPIC}: 2 host queue(s) subscribed, teardownd-${INSTANCE} among them`);
+    expect(sqs.commandCalls(GetQueueAttributesCommand)).toHaveLength(0);
+    const many = Array.from({ length: 185 }, (_, i) => sub(`i-0${String(i).padStart(16, '0')}`));
+    sns.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: many });
+    expect(one(await runChecks(deps({}, config)), 'sqs')).toMatchObject({
+      status: 'WARN',
+      what: expect.stringContaining("near SNS's default 200 filter policies per topic"),
+    });
+    sns.on(ListSubscriptionsByTopicCommand).rejects(awsError('NotFoundException', 'Topic does not exist'));
+    expect(one(await runChecks(deps({}, config)), 'sqs')).toMatchObject({
+      status: 'FAIL',
+      fix: expect.stringContaining('sources.sqs.topicArn'),
+    });
   });
 
   it('no queue configured is a WARN, not a failure', async () => {

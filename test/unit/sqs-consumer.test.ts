@@ -35,6 +35,7 @@ function consumer(
     config?: Record<string, unknown>;
     dryRun?: boolean;
     accept?: (n: TerminationNotice) => Promise<AcceptResult>;
+    random?: () => number;
   } = {},
 ) {
   const { logger, lines } = capture();
@@ -48,6 +49,7 @@ function consumer(
     logger,
     instanceId: self,
     dryRun: opts.dryRun ?? false,
+    random: opts.random,
     onNotice: async (n) => {
       accepted.push(n);
       return opts.accept
@@ -110,7 +112,7 @@ describe('receiveOnce', () => {
     const foreign = msg(fixture('eventbridge-lifecycle-terminate-nth.json'));
     const junk = msg('{"oops"');
     sqs.on(ReceiveMessageCommand).resolves({ Messages: [own, test, foreign, junk] });
-    const { c, lines, accepted } = consumer();
+    const { c, lines, accepted } = consumer({ random: () => 0.5 });
     const outcomes = await c.receiveOnce();
     expect(outcomes.map((o) => [o.category, o.decision.action])).toEqual([
       ['termination', 'retain'],
@@ -125,7 +127,8 @@ describe('receiveOnce', () => {
       junk.ReceiptHandle,
     ]);
     expect(sqs.commandCalls(ChangeMessageVisibilityCommand).map((x) => x.args[0].input)).toEqual([
-      { QueueUrl: queueUrl, ReceiptHandle: foreign.ReceiptHandle, VisibilityTimeout: 0 },
+      // Default foreignReleaseSeconds 5–15 s; random 0.5 → 10 s. Never 0.
+      { QueueUrl: queueUrl, ReceiptHandle: foreign.ReceiptHandle, VisibilityTimeout: 10 },
     ]);
     const decisions = lines.filter((l) => String(l.message).startsWith('sqs message '));
     expect(decisions.map((l) => [l.messageId, l.decision])).toEqual([
@@ -137,6 +140,17 @@ describe('receiveOnce', () => {
     const malformed = decisions[3];
     expect(malformed.level).toBe('warn');
     expect(String(malformed.reason)).toMatch(/^malformed \(\(body\): not JSON/);
+  });
+
+  it('foreign messages go back with a jittered delay spanning the configured range, never 0', async () => {
+    const draws = [0, 0.999, 0.3];
+    const foreign = [1, 2, 3].map(() => msg(fixture('eventbridge-lifecycle-terminate-nth.json')));
+    sqs.on(ReceiveMessageCommand).resolves({ Messages: foreign });
+    const config = { sources: { sqs: { queueUrl, foreignReleaseSeconds: { min: 2, max: 6 } } } };
+    await consumer({ config, random: () => draws.shift()! }).c.receiveOnce();
+    expect(
+      sqs.commandCalls(ChangeMessageVisibilityCommand).map((x) => x.args[0].input.VisibilityTimeout),
+    ).toEqual([2, 6, 3]);
   });
 
   it('foreign messages are deleted when configured', async () => {
