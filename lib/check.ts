@@ -38,7 +38,7 @@ import { hostQueueName, instanceIdOfHostQueue } from './sources/host-queue';
 import { gatherPeerFacts } from './ha-facts';
 import { BFD_NOT_RUNNING, BFD_PATH } from './loxilb-api';
 import type { AwsClients } from './aws/clients';
-import { errorCodeOf, isAccessDenied, isNoSuchQueue, isUnreachable } from './aws/errors';
+import { errorCodeOf, isAccessDenied, isNoSuchQueue, isSnsNotFound, isUnreachable } from './aws/errors';
 import type { TokenBucket } from './aws/pacer';
 import type { Clock } from './clock';
 import type { Config } from './config/schema';
@@ -179,14 +179,22 @@ function awsFailure(check: string, action: string, err: unknown, resource?: stri
   };
 }
 
+/** Attempts per check call: someone is waiting at a terminal. */
+const CHECK_ATTEMPTS = 3;
+
+function callContext(deps: CheckDeps) {
+  return { clock: deps.clock, logger: deps.logger, config: deps.config, pacer: deps.pacer };
+}
+
 /**
  * check's AWS calls, through the one call path: cut by aws.callTimeoutMs, a few attempts (someone is
  * waiting at a terminal), DryRun calls paced like the mutating calls they stand for.
  */
 function caller(deps: CheckDeps) {
-  const ctx = { clock: deps.clock, logger: deps.logger, config: deps.config, pacer: deps.pacer };
+  const ctx = callContext(deps);
   return async <O>(client: AwsClient, command: AwsCommand, dryRunOfMutation = false): Promise<O> =>
-    (await awsCall<O>(ctx, client, command, { mutating: dryRunOfMutation, maxAttempts: 3 })).output;
+    (await awsCall<O>(ctx, client, command, { mutating: dryRunOfMutation, maxAttempts: CHECK_ATTEMPTS }))
+      .output;
 }
 
 /** Tag values loxilb writes: `loxilb-<kind><--cloudinstance>`. */
@@ -974,10 +982,12 @@ async function checkTopic(
   const topicArn = deps.config.sources.sqs.topicArn!;
   let subs: Awaited<ReturnType<typeof listTopicSubscriptions>>;
   try {
-    subs = await listTopicSubscriptions(clients.sns, topicArn);
+    subs = await listTopicSubscriptions(callContext(deps), clients.sns, topicArn, {
+      maxAttempts: CHECK_ATTEMPTS,
+    });
   } catch (err) {
     const code = errorCodeOf(err);
-    if (/NotFound/.test(code)) {
+    if (isSnsNotFound(err)) {
       return {
         status: 'FAIL',
         check: 'sqs',
@@ -986,7 +996,7 @@ async function checkTopic(
         errorCode: code,
       };
     }
-    if (isAccessDenied(err) || /AuthorizationError/.test(code)) {
+    if (isAccessDenied(err)) {
       return {
         status: 'FAIL',
         check: 'sqs',

@@ -7,7 +7,7 @@ import { TokenBucket } from './pacer';
 import { AttemptedError, withRetry } from './retry';
 
 /**
- * The one AWS call path. Every request the daemon makes to AWS (EC2, Auto Scaling, SQS, S3,
+ * The one AWS call path. Every request the daemon makes to AWS (EC2, Auto Scaling, SQS, SNS, S3,
  * CloudWatch Logs) goes through `awsCall(ctx, client, command, { mutating })`, which resolves to
  * `{ output, attempts }`; `callEc2(ctx, command, options)` is the same with `ctx.ec2` as the client.
  * A caller builds its command with the SDK as usual and never calls `client.send` itself.

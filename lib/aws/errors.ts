@@ -17,6 +17,9 @@ const THROTTLE_CODES = new Set([
   'EC2ThrottledException',
   'SlowDown',
   'PriorRequestNotComplete',
+  // SNS
+  'Throttled',
+  'ThrottledException',
 ]);
 
 /**
@@ -116,6 +119,9 @@ const DENIED_CODES = new Set([
   'AccessDenied',
   'AccessDeniedException',
   'AuthFailure',
+  // SNS
+  'AuthorizationError',
+  'AuthorizationErrorException',
 ]);
 
 /** IAM (or the credentials) refused the call: only a policy change helps. */
@@ -145,9 +151,35 @@ export function isNoActiveLifecycleAction(err: unknown): boolean {
   );
 }
 
+const NO_SUCH_QUEUE_CODES = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']);
+/** SNS's answer for a topic or subscription that does not exist. */
+const SNS_NOT_FOUND_CODES = new Set(['NotFound', 'NotFoundException']);
+
 export function isNoSuchQueue(err: unknown): boolean {
-  const code = errorCodeOf(err);
-  return code === 'QueueDoesNotExist' || code === 'AWS.SimpleQueueService.NonExistentQueue';
+  return NO_SUCH_QUEUE_CODES.has(errorCodeOf(err));
+}
+
+/** The topic or subscription does not exist (an Unsubscribe of one already gone is done). */
+export function isSnsNotFound(err: unknown): boolean {
+  return SNS_NOT_FOUND_CODES.has(errorCodeOf(err));
+}
+
+/**
+ * CreateQueue of a name whose queue was deleted less than 60 s ago: SQS refuses it until then, and
+ * waiting it out is the only way (lib/sources/host-queue.ts does).
+ */
+export function isQueueDeletedRecently(err: unknown): boolean {
+  return /QueueDeletedRecently$/.test(errorCodeOf(err));
+}
+
+/** Subscribe of an endpoint already subscribed with other attributes (an earlier filter policy). */
+export function isSubscriptionAttributesConflict(err: unknown): boolean {
+  return /already exists with different attributes/i.test((err as Error)?.message ?? '');
+}
+
+/** The topic holds SNS's quota of filter policies (200 by default). */
+export function isFilterPolicyLimitExceeded(err: unknown): boolean {
+  return errorCodeOf(err).startsWith('FilterPolicyLimitExceeded');
 }
 
 export function isDeadlineExceeded(err: unknown): boolean {

@@ -5,8 +5,12 @@ import {
   errorCodeOf,
   isAccessDenied,
   isDeadlineExceeded,
+  isFilterPolicyLimitExceeded,
   isNoActiveLifecycleAction,
   isNoSuchQueue,
+  isQueueDeletedRecently,
+  isSnsNotFound,
+  isSubscriptionAttributesConflict,
   isThrottle,
   isUnreachable,
   TeardownError,
@@ -102,6 +106,35 @@ describe('lib/aws/errors.ts: the one classifier', () => {
       ),
     ).toBe(true);
     expect(isNoActiveLifecycleAction(sdkError('ValidationError', 400, 'Group web not found'))).toBe(false);
+  });
+
+  it('the per-host queue codes: SNS throttling retried, SNS denial and not-found recognised, SQS refusals surface', () => {
+    expect(classifyAwsError(sdkError('ThrottledException', 400))).toBe('retry');
+    expect(isThrottle(sdkError('Throttled', 400))).toBe(true);
+    expect(isAccessDenied(sdkError('AuthorizationErrorException', 403))).toBe(true);
+    expect(isAccessDenied({ Code: 'AuthorizationError' })).toBe(true);
+    expect(isSnsNotFound(sdkError('NotFoundException', 404))).toBe(true);
+    expect(isSnsNotFound({ Code: 'NotFound' })).toBe(true);
+    expect(isSnsNotFound(sdkError('QueueDoesNotExist'))).toBe(false);
+    // Refused for 60 s after a deletion: never retried by the call path, HostQueue waits it out.
+    const deletedRecently = {
+      Code: 'AWS.SimpleQueueService.QueueDeletedRecently',
+      name: 'QueueDeletedRecently',
+    };
+    expect(isQueueDeletedRecently(deletedRecently)).toBe(true);
+    expect(isQueueDeletedRecently(sdkError('QueueDeletedRecently'))).toBe(true);
+    expect(classifyAwsError(deletedRecently)).toBe('fatal');
+    expect(isQueueDeletedRecently(sdkError('QueueAlreadyExists'))).toBe(false);
+    expect(
+      isSubscriptionAttributesConflict(
+        sdkError('InvalidParameterException', 400, 'Subscription already exists with different attributes'),
+      ),
+    ).toBe(true);
+    expect(isSubscriptionAttributesConflict(sdkError('InvalidParameterException', 400, 'Bad filter'))).toBe(
+      false,
+    );
+    expect(isFilterPolicyLimitExceeded(sdkError('FilterPolicyLimitExceededException', 403))).toBe(true);
+    expect(isFilterPolicyLimitExceeded(sdkError('SubscriptionLimitExceeded', 403))).toBe(false);
   });
 
   it('errorCodeOf: the SDK name, a Query-protocol Code, or Unknown', () => {
