@@ -270,6 +270,9 @@ describe('takeover on becoming MASTER (CloudPrepareVIPNetWork)', () => {
     ['DeleteSubnet', 'DependencyViolation', 1],
   ])('an error in phase A (%s → %s) aborts the takeover before phase B', async (action, code, attempts) => {
     emulator.faults.add({ service: 'ec2', action, kind: 'error', code, status: 400 });
+    // A failure after the ENI wipe needs the wipe to succeed: the detach ends at once (by
+    // construction), not after 30 ms raced against 3 delete retries 10 ms apart.
+    if (action === 'DeleteSubnet') emulator.ec2.configure({ detachDelayMs: 0 });
     // The master still shutting down, so its ENI is attached and the takeover detaches it first.
     cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd', retry: { count: 3, intervalMs: 10 } });
     const { peer } = cluster;
