@@ -1,6 +1,8 @@
 import {
   DescribeAutoScalingInstancesCommand,
+  DescribeAutoScalingInstancesCommandOutput,
   DescribeLifecycleHooksCommand,
+  DescribeLifecycleHooksCommandOutput,
 } from '@aws-sdk/client-auto-scaling';
 import {
   Address,
@@ -9,11 +11,17 @@ import {
   DeleteRouteTableCommand,
   DeleteSubnetCommand,
   DescribeAddressesCommand,
+  DescribeAddressesResult,
   DescribeInstancesCommand,
+  DescribeInstancesResult,
   DescribeNetworkInterfacesCommand,
+  DescribeNetworkInterfacesResult,
   DescribeRouteTablesCommand,
+  DescribeRouteTablesResult,
   DescribeSubnetsCommand,
+  DescribeSubnetsResult,
   DescribeVpcsCommand,
+  DescribeVpcsResult,
   DetachNetworkInterfaceCommand,
   DisassociateAddressCommand,
   DisassociateRouteTableCommand,
@@ -23,16 +31,18 @@ import {
   RouteTable,
   Subnet,
 } from '@aws-sdk/client-ec2';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueAttributesResult } from '@aws-sdk/client-sqs';
+import { AwsClient, awsCall, AwsCommand } from './aws/call';
 import { listTopicSubscriptions } from './aws/queue-calls';
 import { hostQueueName, instanceIdOfHostQueue } from './sources/host-queue';
-import { systemClock } from './clock';
 import { gatherPeerFacts } from './ha-facts';
-import { nullLogger } from './log';
 import { BFD_NOT_RUNNING, BFD_PATH } from './loxilb-api';
 import type { AwsClients } from './aws/clients';
-import { errorCodeOf } from './aws/errors';
+import { errorCodeOf, isAccessDenied, isNoSuchQueue, isSnsNotFound, isUnreachable } from './aws/errors';
+import type { TokenBucket } from './aws/pacer';
+import type { Clock } from './clock';
 import type { Config } from './config/schema';
+import type { Logger } from './log';
 
 /**
  * `teardownd check`: verifies the host's set-up without changing anything. Every check becomes one
@@ -79,6 +89,10 @@ export interface CheckDeps {
   checkWritable(dir: string): Promise<void>;
   /** --instance-id, for running off-instance or when IMDS is down. */
   instanceId?: string;
+  clock: Clock;
+  logger: Logger;
+  /** The per-process pacer of mutating EC2 calls (the DryRun checks use it too). */
+  pacer?: TokenBucket;
 }
 
 /**
@@ -128,26 +142,6 @@ export const policyStatements: Record<string, string[]> = {
   'logs:PutLogEvents': ['LogsShipReports'],
 };
 
-const DENIED_CODES = new Set([
-  'UnauthorizedOperation',
-  'AccessDenied',
-  'AccessDeniedException',
-  'AuthFailure',
-]);
-/** The endpoint cannot be reached at all: one line says so instead of one per call. */
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'TimeoutError',
-  'RequestTimeout',
-]);
-const NO_QUEUE_CODES = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']);
-
 function grantFix(action: string, resource?: string): string {
   const statements = policyStatements[action] ?? [];
   const where = statements.length
@@ -167,7 +161,7 @@ function messageOf(err: unknown): string {
 /** A failed AWS read, as a check line: denied → grant it; unreachable → network; else the error. */
 function awsFailure(check: string, action: string, err: unknown, resource?: string): CheckResult {
   const code = errorCodeOf(err);
-  if (DENIED_CODES.has(code)) {
+  if (isAccessDenied(err)) {
     return {
       status: 'FAIL',
       check,
@@ -183,6 +177,24 @@ function awsFailure(check: string, action: string, err: unknown, resource?: stri
     fix: 'check network access to the AWS endpoint (VPC endpoint, proxy in /etc/default/teardownd) and the credentials',
     errorCode: code,
   };
+}
+
+/** Attempts per check call: someone is waiting at a terminal. */
+const CHECK_ATTEMPTS = 3;
+
+function callContext(deps: CheckDeps) {
+  return { clock: deps.clock, logger: deps.logger, config: deps.config, pacer: deps.pacer };
+}
+
+/**
+ * check's AWS calls, through the one call path: cut by aws.callTimeoutMs, a few attempts (someone is
+ * waiting at a terminal), DryRun calls paced like the mutating calls they stand for.
+ */
+function caller(deps: CheckDeps) {
+  const ctx = callContext(deps);
+  return async <O>(client: AwsClient, command: AwsCommand, dryRunOfMutation = false): Promise<O> =>
+    (await awsCall<O>(ctx, client, command, { mutating: dryRunOfMutation, maxAttempts: CHECK_ATTEMPTS }))
+      .output;
 }
 
 /** Tag values loxilb writes: `loxilb-<kind><--cloudinstance>`. */
@@ -415,7 +427,7 @@ async function discover(
   const failed = (check: string, action: string, err: unknown, resource?: string): boolean => {
     found.complete = false;
     const code = errorCodeOf(err);
-    if (UNREACHABLE_CODES.has(code)) {
+    if (isUnreachable(err)) {
       add({
         status: 'FAIL',
         check: 'ec2',
@@ -429,10 +441,14 @@ async function discover(
     return false;
   };
   const ec2 = clients.ec2;
+  const send = caller(deps);
 
   if (instanceId) {
     try {
-      const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+      const out = await send<DescribeInstancesResult>(
+        ec2,
+        new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+      );
       const inst = out.Reservations?.[0]?.Instances?.[0];
       found.vpcId = inst?.VpcId;
       add({
@@ -456,7 +472,8 @@ async function discover(
     [
       'ec2:DescribeNetworkInterfaces',
       async () => {
-        const out = await ec2.send(
+        const out = await send<DescribeNetworkInterfacesResult>(
+          ec2,
           new DescribeNetworkInterfacesCommand({ Filters: [loxilbTag(config, 'eni')] }),
         );
         found.enis = out.NetworkInterfaces ?? [];
@@ -466,7 +483,10 @@ async function discover(
     [
       'ec2:DescribeSubnets',
       async () => {
-        const out = await ec2.send(new DescribeSubnetsCommand({ Filters: [loxilbTag(config, 'subnet')] }));
+        const out = await send<DescribeSubnetsResult>(
+          ec2,
+          new DescribeSubnetsCommand({ Filters: [loxilbTag(config, 'subnet')] }),
+        );
         found.subnets = out.Subnets ?? [];
         return `${found.subnets.length} loxilb subnet(s)`;
       },
@@ -474,7 +494,8 @@ async function discover(
     [
       'ec2:DescribeRouteTables',
       async () => {
-        const out = await ec2.send(
+        const out = await send<DescribeRouteTablesResult>(
+          ec2,
           new DescribeRouteTablesCommand({ Filters: [loxilbTag(config, 'routetable')] }),
         );
         found.routeTables = out.RouteTables ?? [];
@@ -488,7 +509,10 @@ async function discover(
         const filters: Filter[] = enis.length
           ? [{ Name: 'network-interface-id', Values: enis }]
           : [{ Name: 'domain', Values: ['vpc'] }];
-        const out = await ec2.send(new DescribeAddressesCommand({ Filters: filters }));
+        const out = await send<DescribeAddressesResult>(
+          ec2,
+          new DescribeAddressesCommand({ Filters: filters }),
+        );
         found.addresses = out.Addresses ?? [];
         return `${found.addresses.length} Elastic IP(s)${enis.length ? ' on loxilb ENIs' : ''}`;
       },
@@ -502,7 +526,7 @@ async function discover(
           : found.vpcId
             ? { VpcIds: [found.vpcId] }
             : {};
-        const out = await ec2.send(new DescribeVpcsCommand(input));
+        const out = await send<DescribeVpcsResult>(ec2, new DescribeVpcsCommand(input));
         const vpcs = out.Vpcs ?? [];
         return cidr ? `${vpcs.length} VPC(s) holding ${cidr}` : `${vpcs.length} VPC(s)`;
       },
@@ -534,7 +558,8 @@ async function checkMutatingEc2(
   add: (r: CheckResult) => void,
 ): Promise<void> {
   const { config } = deps;
-  const ec2 = clients.ec2;
+  const send = caller(deps);
+  const dryRunSend = (command: AwsCommand) => send(clients.ec2, command, true);
   if (!d.complete) {
     add({
       status: 'WARN',
@@ -568,7 +593,7 @@ async function checkMutatingEc2(
       action: 'ec2:CreateTags',
       resource: eni?.NetworkInterfaceId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new CreateTagsCommand({
             DryRun: true,
             Resources: [eni!.NetworkInterfaceId!],
@@ -580,21 +605,23 @@ async function checkMutatingEc2(
       action: 'ec2:DisassociateAddress',
       resource: association?.AssociationId,
       send: () =>
-        ec2.send(new DisassociateAddressCommand({ DryRun: true, AssociationId: association!.AssociationId })),
+        dryRunSend(
+          new DisassociateAddressCommand({ DryRun: true, AssociationId: association!.AssociationId }),
+        ),
     },
     config.eip.policy === 'release-owned'
       ? {
           action: 'ec2:ReleaseAddress',
           resource: releasable?.AllocationId,
           send: () =>
-            ec2.send(new ReleaseAddressCommand({ DryRun: true, AllocationId: releasable!.AllocationId })),
+            dryRunSend(new ReleaseAddressCommand({ DryRun: true, AllocationId: releasable!.AllocationId })),
         }
       : { action: 'ec2:ReleaseAddress', notNeeded: 'eip.policy is "disassociate"' },
     {
       action: 'ec2:DetachNetworkInterface',
       resource: attached?.Attachment?.AttachmentId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new DetachNetworkInterfaceCommand({
             DryRun: true,
             AttachmentId: attached!.Attachment!.AttachmentId!,
@@ -605,7 +632,7 @@ async function checkMutatingEc2(
       action: 'ec2:DeleteNetworkInterface',
       resource: eni?.NetworkInterfaceId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new DeleteNetworkInterfaceCommand({ DryRun: true, NetworkInterfaceId: eni!.NetworkInterfaceId! }),
         ),
     },
@@ -613,7 +640,7 @@ async function checkMutatingEc2(
       action: 'ec2:DisassociateRouteTable',
       resource: rtAssociation?.RouteTableAssociationId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new DisassociateRouteTableCommand({
             DryRun: true,
             AssociationId: rtAssociation!.RouteTableAssociationId!,
@@ -624,12 +651,12 @@ async function checkMutatingEc2(
       action: 'ec2:DeleteRouteTable',
       resource: routeTable?.RouteTableId,
       send: () =>
-        ec2.send(new DeleteRouteTableCommand({ DryRun: true, RouteTableId: routeTable!.RouteTableId! })),
+        dryRunSend(new DeleteRouteTableCommand({ DryRun: true, RouteTableId: routeTable!.RouteTableId! })),
     },
     {
       action: 'ec2:DeleteSubnet',
       resource: subnet?.SubnetId,
-      send: () => ec2.send(new DeleteSubnetCommand({ DryRun: true, SubnetId: subnet!.SubnetId! })),
+      send: () => dryRunSend(new DeleteSubnetCommand({ DryRun: true, SubnetId: subnet!.SubnetId! })),
     },
   ];
 
@@ -683,7 +710,7 @@ async function dryRun(action: string, resource: string, send: () => Promise<unkn
     if (code === 'DryRunOperation') {
       return { status: 'OK', check: action, what: `${action} allowed (DryRun on ${resource})`, resource };
     }
-    if (DENIED_CODES.has(code)) {
+    if (isAccessDenied(err)) {
       return {
         status: 'FAIL',
         check: action,
@@ -723,7 +750,7 @@ async function checkHaCluster(
   }
   const view = await gatherPeerFacts(
     {
-      ec2: { ec2: clients.ec2, clock: systemClock, config: deps.config, logger: nullLogger() },
+      ec2: { ec2: clients.ec2, clock: deps.clock, config: deps.config, logger: deps.logger },
       autoScaling: clients.autoScaling,
     },
     instanceId,
@@ -755,10 +782,12 @@ async function checkAutoScaling(
   add: (r: CheckResult) => void,
 ): Promise<void> {
   const { autoScalingGroupName: group, hookName } = deps.config.lifecycle;
+  const send = caller(deps);
   let memberOf: string | undefined;
   if (instanceId) {
     try {
-      const out = await clients.autoScaling.send(
+      const out = await send<DescribeAutoScalingInstancesCommandOutput>(
+        clients.autoScaling,
         new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
       );
       memberOf = out.AutoScalingInstances?.[0]?.AutoScalingGroupName;
@@ -798,7 +827,8 @@ async function checkAutoScaling(
     });
   }
   try {
-    const out = await clients.autoScaling.send(
+    const out = await send<DescribeLifecycleHooksCommandOutput>(
+      clients.autoScaling,
       new DescribeLifecycleHooksCommand({ AutoScalingGroupName: group, LifecycleHookNames: [hookName] }),
     );
     const hook = out.LifecycleHooks?.find((h) => h.LifecycleHookName === hookName);
@@ -838,6 +868,7 @@ async function checkAutoScaling(
 }
 
 async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<CheckResult> {
+  const send = caller(deps);
   const queueUrl = deps.config.sources.sqs.queueUrl;
   if (!queueUrl) {
     return {
@@ -848,7 +879,8 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
     };
   }
   try {
-    const out = await clients.sqs.send(
+    const out = await send<GetQueueAttributesResult>(
+      clients.sqs,
       new GetQueueAttributesCommand({
         QueueUrl: queueUrl,
         AttributeNames: ['QueueArn', 'VisibilityTimeout', 'RedrivePolicy', 'ApproximateNumberOfMessages'],
@@ -874,7 +906,7 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
     };
   } catch (err) {
     const code = errorCodeOf(err);
-    if (NO_QUEUE_CODES.has(code)) {
+    if (isNoSuchQueue(err)) {
       return {
         status: 'FAIL',
         check: 'sqs',
@@ -883,7 +915,7 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
         errorCode: code,
       };
     }
-    if (DENIED_CODES.has(code)) {
+    if (isAccessDenied(err)) {
       return {
         status: 'FAIL',
         check: 'sqs',
@@ -950,10 +982,12 @@ async function checkTopic(
   const topicArn = deps.config.sources.sqs.topicArn!;
   let subs: Awaited<ReturnType<typeof listTopicSubscriptions>>;
   try {
-    subs = await listTopicSubscriptions(clients.sns, topicArn);
+    subs = await listTopicSubscriptions(callContext(deps), clients.sns, topicArn, {
+      maxAttempts: CHECK_ATTEMPTS,
+    });
   } catch (err) {
     const code = errorCodeOf(err);
-    if (/NotFound/.test(code)) {
+    if (isSnsNotFound(err)) {
       return {
         status: 'FAIL',
         check: 'sqs',
@@ -962,7 +996,7 @@ async function checkTopic(
         errorCode: code,
       };
     }
-    if (DENIED_CODES.has(code) || /AuthorizationError/.test(code)) {
+    if (isAccessDenied(err)) {
       return {
         status: 'FAIL',
         check: 'sqs',

@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { classifyAwsError } from './aws/errors';
 import { Config } from './config/schema';
-import { CallContext, callEc2, describeAll } from './teardown/aws-call';
+import { CallContext, callEc2, describeAll } from './aws/call';
 
 /**
  * Discovery: what loxilb created that this instance may have to tear down, and what would block a

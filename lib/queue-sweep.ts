@@ -1,8 +1,14 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { errorCodeOf } from './aws/errors';
-import { deleteQueue, listQueues, listTopicSubscriptions, unsubscribe } from './aws/queue-calls';
+import { errorCodeOf, isNoSuchQueue, isSnsNotFound } from './aws/errors';
+import {
+  deleteQueue,
+  listQueues,
+  listTopicSubscriptions,
+  QueueCallContext,
+  unsubscribe,
+} from './aws/queue-calls';
 import { Clock } from './clock';
 import { Config } from './config/schema';
 import { Logger } from './log';
@@ -37,6 +43,8 @@ export async function sweepHostQueues(
   opts: { mode: 'report' | 'apply'; selfInstanceId?: string; signal?: AbortSignal },
 ): Promise<QueueSweepResult> {
   const { sqs, sns, config, logger } = deps;
+  // No deadline: a sweep is not in a hurry; the signal (shutdown, ^C) cuts a call in flight.
+  const ctx: QueueCallContext = { clock: deps.clock, config, logger, signal: opts.signal };
   const topicArn = config.sources.sqs.topicArn;
   const result: QueueSweepResult = { orphans: [], kept: [], errors: [] };
   const log = { stage: 'sweep-queues', instanceId: opts.selfInstanceId };
@@ -53,7 +61,7 @@ export async function sweepHostQueues(
   };
   const queues = new Map<string, string>(); // instance id → queue URL
   try {
-    for (const url of await listQueues(sqs, HOST_QUEUE_PREFIX, { signal: opts.signal })) {
+    for (const url of await listQueues(ctx, sqs, HOST_QUEUE_PREFIX)) {
       const id = instanceIdOfHostQueue(url);
       if (id) queues.set(id, url);
     }
@@ -64,7 +72,7 @@ export async function sweepHostQueues(
   const subs = new Map<string, string[]>(); // instance id → subscription ARNs
   if (topicArn) {
     try {
-      for (const s of await listTopicSubscriptions(sns, topicArn, { signal: opts.signal })) {
+      for (const s of await listTopicSubscriptions(ctx, sns, topicArn)) {
         const id = s.protocol === 'sqs' ? instanceIdOfHostQueue(s.endpoint) : undefined;
         if (id && s.confirmed) subs.set(id, [...(subs.get(id) ?? []), s.subscriptionArn]);
       }
@@ -102,9 +110,9 @@ export async function sweepHostQueues(
     let ok = true;
     for (const arn of orphan.subscriptions) {
       try {
-        await unsubscribe(sns, arn, { signal: opts.signal });
+        await unsubscribe(ctx, sns, arn);
       } catch (err) {
-        if (errorCodeOf(err) !== 'NotFoundException' && errorCodeOf(err) !== 'NotFound') {
+        if (!isSnsNotFound(err)) {
           ok = false;
           fail('Unsubscribe', arn, err);
         }
@@ -112,9 +120,9 @@ export async function sweepHostQueues(
     }
     if (orphan.queue) {
       try {
-        await deleteQueue(sqs, orphan.queue, { signal: opts.signal });
+        await deleteQueue(ctx, sqs, orphan.queue);
       } catch (err) {
-        if (!/QueueDoesNotExist|NonExistentQueue/.test(errorCodeOf(err))) {
+        if (!isNoSuchQueue(err)) {
           ok = false;
           fail('DeleteQueue', orphan.queue, err);
         }

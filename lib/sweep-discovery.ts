@@ -32,7 +32,7 @@ import {
 } from './inventory';
 import { LogFields } from './log';
 import { InstanceState, instancesToLookUp, VpcFacts } from './orphans';
-import { CallContext, describeAll } from './teardown/aws-call';
+import { CallContext, describeAll } from './aws/call';
 
 /**
  * What the sweeper reads in one region, for one loxilb cluster (this config's tag values), in two

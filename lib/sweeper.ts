@@ -30,7 +30,8 @@ import {
 } from './sweep-report';
 import { FirstSeenStore } from './sweep-state';
 import { manualCommand } from './teardown';
-import { CallContext, CallCounter } from './teardown/aws-call';
+import { CallContext, CallCounter } from './aws/call';
+import { TokenBucket } from './aws/pacer';
 
 /**
  * The sweeper: finds the loxilb resources of this cluster whose owner is gone (lib/orphans.ts) and
@@ -57,6 +58,8 @@ export interface SweepDeps {
   logger: Logger;
   /** The grace-period clock (lib/sweep-state.ts). */
   firstSeen: FirstSeenStore;
+  /** The per-process pacer of mutating EC2 calls (apply mode). */
+  pacer?: TokenBucket;
   random?: () => number;
 }
 
@@ -84,6 +87,7 @@ export async function sweepOnce(deps: SweepDeps, opts: SweepOptions): Promise<Sw
     logger,
     signal: opts.signal,
     deadlineAt,
+    pacer: deps.pacer,
     counter,
     random: deps.random,
   };

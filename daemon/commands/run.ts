@@ -249,8 +249,19 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
 
     await signals.promise;
     if (process.env.NOTIFY_SOCKET && deps.notifyStopping) await deps.notifyStopping();
-    await Promise.allSettled(loops);
-    for (const s of background) await Promise.resolve(s.stop?.()).catch(() => undefined);
+    // Every loop's AWS calls end on the stop signal (lib/aws/call.ts); the bound is for anything
+    // else, so the shutdown probe and the teardown keep their share of the unit's stop timeout.
+    const sourcesStopped = Promise.allSettled([
+      ...loops,
+      ...background.map((s) => Promise.resolve().then(() => s.stop?.())),
+    ]);
+    if (!(await settledWithin(sourcesStopped, SOURCES_STOP_MS, clock))) {
+      logger.error('sources and background services did not stop in time; shutting down without them', {
+        instanceId,
+        stage: 'shutdown',
+        durationMs: SOURCES_STOP_MS,
+      });
+    }
     await shutdown(ctx, coordinator);
     logger.info('stopped', { instanceId, stage: 'shutdown', signal: stopSignal });
     return 0;
@@ -265,6 +276,23 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     signals.dispose();
     await stateDir?.release();
   }
+}
+
+/** How long SIGTERM waits for the IMDS poller, SQS consumer and background services to end. */
+const SOURCES_STOP_MS = 5000;
+
+/** True when `work` settled within `ms`. */
+async function settledWithin(work: Promise<unknown>, ms: number, clock: Runtime['clock']): Promise<boolean> {
+  const timer = new AbortController();
+  const done = await Promise.race([
+    work.then(() => true),
+    clock.sleep(ms, timer.signal).then(
+      () => false,
+      () => true,
+    ),
+  ]);
+  timer.abort();
+  return done;
 }
 
 /**
@@ -297,11 +325,12 @@ async function shutdown(ctx: RunContext, coordinator: Coordinator<ReportLike>): 
     await coordinator.stop();
     return;
   }
-  const timeout = AbortSignal.timeout(Math.min(probeCfg.timeoutMs, 10000));
+  // The probe has 10 s at most (a stop must not wait on a hung EC2); no answer means "exit, touch nothing".
   const probe = await probeInstanceState(
-    { ec2: clients.ec2, config, clock: runtime.clock },
+    { ec2: clients.ec2, config, clock: runtime.clock, logger },
     instanceId,
-    timeout,
+    undefined,
+    runtime.clock.now() + Math.min(probeCfg.timeoutMs, 10000),
   );
   if (probe.verdict !== 'terminating') {
     logger.info('shutdown is not a termination; exiting without changes', {
@@ -375,6 +404,7 @@ export function episodeShipper(ctx: RunContext): ShipReport | undefined {
       logs: config.reports.cloudwatchLogs ? clients.logs : undefined,
       clock: runtime.clock,
       logger,
+      config,
     },
     config: config.reports,
     lines,
@@ -400,6 +430,40 @@ export function defaultRunDeps(): RunDeps {
   };
 }
 
+/**
+ * SIGTERM must end the process within the unit's stop timeout (TimeoutStopSec = the shutdown probe's
+ * budget + 30 s) even if some piece of the shutdown path hangs: every AWS call is already cut by the
+ * stop signal, this is the last line. Armed on the first SIGTERM/SIGINT; exits 1 with a log line
+ * 25 s after the probe budget. Once the daemon has returned, anything still holding the event loop
+ * (an abandoned socket) gets 3 s before the process exits anyway.
+ */
+export const BACKSTOP_AFTER_PROBE_MS = 25000;
+
+function shutdownBackstop(runtime: Runtime): { finished(): void } {
+  const budgetMs = runtime.config.sources.shutdownProbe.timeoutMs + BACKSTOP_AFTER_PROBE_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    timer ??= setTimeout(() => {
+      runtime.logger.error('shutdown overran its budget; exiting now', {
+        stage: 'shutdown',
+        durationMs: budgetMs,
+      });
+      setTimeout(() => process.exit(1), 200).unref();
+    }, budgetMs);
+    timer.unref();
+  };
+  process.once('SIGTERM', arm);
+  process.once('SIGINT', arm);
+  return {
+    finished() {
+      process.off('SIGTERM', arm);
+      process.off('SIGINT', arm);
+      if (timer) clearTimeout(timer);
+      setTimeout(() => process.exit(), 3000).unref();
+    },
+  };
+}
+
 export function registerRun(program: Command, deps: () => RunDeps = defaultRunDeps): void {
   program
     .command('run')
@@ -410,10 +474,12 @@ export function registerRun(program: Command, deps: () => RunDeps = defaultRunDe
     .option('--instance-id <id>', 'this instance (default: IMDS instance-id)')
     .action(async (opts: RunOptions, cmd: Command) => {
       const runtime = createRuntime(cmd.optsWithGlobals<GlobalOptions>());
+      const backstop = shutdownBackstop(runtime);
       try {
         process.exitCode = await runDaemon(runtime, opts, deps());
       } finally {
         runtime.close();
+        backstop.finished();
       }
     });
 }

@@ -2,7 +2,7 @@ import type { AcceptResult, HeldMessages } from '../../lib/coordinator';
 import type { EpisodeState } from '../../lib/journal';
 import type { HostIdentity } from '../../lib/sources/instance-identity';
 import type { TerminationNotice } from '../../lib/notice';
-import { errorCodeOf } from '../../lib/aws/errors';
+import { errorCodeOf, isFilterPolicyLimitExceeded } from '../../lib/aws/errors';
 import { HostQueue, queueRetirement } from '../../lib/sources/host-queue';
 import { SqsConsumer } from '../../lib/sources/sqs-consumer';
 import type { RunContext } from './run';
@@ -37,6 +37,7 @@ export class SqsSource implements HeldMessages {
         sns: clients.sns,
         topicArn,
         instanceId,
+        config,
         clock: runtime.clock,
         logger,
         dryRun,
@@ -139,7 +140,7 @@ export class SqsSource implements HeldMessages {
           errorCode: code,
           error: (err as Error).message,
           attempt,
-          ...(code.startsWith('FilterPolicyLimitExceeded')
+          ...(isFilterPolicyLimitExceeded(err)
             ? { hint: 'the topic has 200 filter policies (SNS default quota): raise it or split the group' }
             : {}),
         });

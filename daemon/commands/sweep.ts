@@ -1,6 +1,6 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Command } from 'commander';
-import { createAwsClients, createEc2Client, destroyAwsClients } from '../../lib/aws/clients';
+import { clientOptions, createAwsClients, createEc2Client, destroyAwsClients } from '../../lib/aws/clients';
 import { Config, REGION_PATTERN } from '../../lib/config/schema';
 import { OwnershipMarker } from '../../lib/ownership';
 import { sweepExitCode, summarizeSweep } from '../../lib/sweep-report';
@@ -24,13 +24,13 @@ function checkRegion(region: string, where: string): string {
 }
 
 /** EC2 clients by region: the runtime's own for its region, one more per other region (closed by close()). */
-function regionClients(own: { region: string; ec2: EC2Client } | undefined) {
+function regionClients(config: Config, own: { region: string; ec2: EC2Client } | undefined) {
   const made = new Map<string, EC2Client>();
   return {
     ec2For(region: string): EC2Client {
       if (own && region === own.region) return own.ec2;
       let c = made.get(region);
-      if (!c) made.set(region, (c = createEc2Client({ region })));
+      if (!c) made.set(region, (c = createEc2Client(clientOptions(config, region))));
       return c;
     },
     close(): void {
@@ -89,13 +89,14 @@ export function registerSweep(program: Command): void {
           });
           mode = 'report';
         }
-        clients = regionClients(own);
+        clients = regionClients(config, own);
         const results = await sweepRegions(
           {
             config,
             clock: runtime.clock,
             logger,
             firstSeen: new FirstSeenStore(config.stateDir),
+            pacer: runtime.pacer,
             ec2For: clients.ec2For,
           },
           { regions, mode, signal: abort.signal },
@@ -106,7 +107,7 @@ export function registerSweep(program: Command): void {
         let hostQueues: Awaited<ReturnType<typeof sweepHostQueues>> | undefined;
         const topicArn = config.sources.sqs.topicArn;
         if (topicArn) {
-          const aws = createAwsClients({ region: topicArn.split(':')[3] });
+          const aws = createAwsClients(clientOptions(config, topicArn.split(':')[3]));
           try {
             hostQueues = await sweepHostQueues(
               { sqs: aws.sqs, sns: aws.sns, ec2: aws.ec2, config, clock: runtime.clock, logger },
@@ -157,7 +158,7 @@ export function registerSweep(program: Command): void {
 export function sweeperBackground(ctx: RunContext): BackgroundService[] {
   const { config, clients, instanceId, dryRun, logger, runtime } = ctx;
   const services: BackgroundService[] = [];
-  const ec2Ctx = { ec2: clients.ec2, clock: runtime.clock, config, logger };
+  const ec2Ctx = { ec2: clients.ec2, clock: runtime.clock, config, logger, pacer: runtime.pacer };
   const marker = dryRun
     ? undefined
     : new OwnershipMarker({
@@ -190,7 +191,7 @@ function sweeperService(
   marker: OwnershipMarker | undefined,
 ): BackgroundService {
   const { clients, instanceId, dryRun, logger, runtime } = ctx;
-  const regional = regionClients({ region: clients.region, ec2: clients.ec2 });
+  const regional = regionClients(config, { region: clients.region, ec2: clients.ec2 });
   let running: ReturnType<typeof startSweeper> | undefined;
   return {
     name: 'sweep',
@@ -200,6 +201,7 @@ function sweeperService(
         clock: runtime.clock,
         logger,
         firstSeen: new FirstSeenStore(config.stateDir),
+        pacer: runtime.pacer,
         ec2For: regional.ec2For,
         regions: sweepRegionList(config, clients.region),
         mode: dryRun ? 'report' : config.sweeper.mode,

@@ -1,28 +1,39 @@
 import {
   ListSubscriptionsByTopicCommand,
+  ListSubscriptionsByTopicResponse,
   SetSubscriptionAttributesCommand,
   SNSClient,
   SubscribeCommand,
+  SubscribeResponse,
   UnsubscribeCommand,
 } from '@aws-sdk/client-sns';
 import {
   CreateQueueCommand,
+  CreateQueueResult,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
+  GetQueueAttributesResult,
   ListQueuesCommand,
+  ListQueuesResult,
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { AwsCallContext, AwsCallOptions, awsCall, AwsCommand } from './call';
 
 /**
  * Every SNS/SQS call that sets up, lists or removes a per-host queue and its subscription, each
- * built in exactly one function (listed in lib/aws/api-calls.ts), so the one AWS call path can take
- * them over without hunting for call sites. Each takes the client and an optional abort signal and
- * returns plain data; errors are the SDK's (classified by the callers with lib/aws/errors.ts).
+ * built in exactly one function (listed in lib/aws/api-calls.ts) and made through the one call path
+ * (lib/aws/call.ts): cut by aws.callTimeoutMs, the caller's signal (in `ctx`) and deadline, retried
+ * when throttled or failing on AWS's side. Each returns plain data; errors are the SDK's, classified
+ * by the callers with lib/aws/errors.ts.
  */
-export interface QueueCallOptions {
-  signal?: AbortSignal;
-}
+export type QueueCallContext = AwsCallContext;
+
+/**
+ * Per call: `maxAttempts` for callers with a retry loop of their own (the per-host queue's setup is
+ * retried in the background; `check` has someone waiting), `logFields` for the retry lines.
+ */
+export type QueueCallOptions = Pick<AwsCallOptions, 'maxAttempts' | 'logFields'>;
 
 export interface TopicSubscription {
   subscriptionArn: string;
@@ -32,44 +43,74 @@ export interface TopicSubscription {
   confirmed: boolean;
 }
 
+async function call<O>(
+  ctx: QueueCallContext,
+  client: SQSClient | SNSClient,
+  command: AwsCommand,
+  mutating: boolean,
+  o: QueueCallOptions,
+): Promise<O> {
+  return (await awsCall<O>(ctx, client, command, { mutating, ...o })).output;
+}
+
 /** CreateQueue with no attributes: always idempotent for an existing queue of that name. */
-export async function createQueue(sqs: SQSClient, name: string, o: QueueCallOptions = {}): Promise<string> {
-  const out = await sqs.send(new CreateQueueCommand({ QueueName: name }), { abortSignal: o.signal });
+export async function createQueue(
+  ctx: QueueCallContext,
+  sqs: SQSClient,
+  name: string,
+  o: QueueCallOptions = {},
+): Promise<string> {
+  const out = await call<CreateQueueResult>(ctx, sqs, new CreateQueueCommand({ QueueName: name }), true, o);
   if (!out.QueueUrl) throw new Error(`CreateQueue ${name} returned no QueueUrl`);
   return out.QueueUrl;
 }
 
 /** The named queue attributes (GetQueueAttributes). */
 export async function getQueueAttributes(
+  ctx: QueueCallContext,
   sqs: SQSClient,
   queueUrl: string,
   names: string[],
   o: QueueCallOptions = {},
 ): Promise<Record<string, string>> {
-  const out = await sqs.send(
+  const out = await call<GetQueueAttributesResult>(
+    ctx,
+    sqs,
     new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: names as never }),
-    { abortSignal: o.signal },
+    false,
+    o,
   );
   return (out.Attributes ?? {}) as Record<string, string>;
 }
 
 export async function setQueuePolicy(
+  ctx: QueueCallContext,
   sqs: SQSClient,
   queueUrl: string,
   policy: string,
   o: QueueCallOptions = {},
 ): Promise<void> {
-  await sqs.send(new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { Policy: policy } }), {
-    abortSignal: o.signal,
-  });
+  await call(
+    ctx,
+    sqs,
+    new SetQueueAttributesCommand({ QueueUrl: queueUrl, Attributes: { Policy: policy } }),
+    true,
+    o,
+  );
 }
 
-export async function deleteQueue(sqs: SQSClient, queueUrl: string, o: QueueCallOptions = {}): Promise<void> {
-  await sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }), { abortSignal: o.signal });
+export async function deleteQueue(
+  ctx: QueueCallContext,
+  sqs: SQSClient,
+  queueUrl: string,
+  o: QueueCallOptions = {},
+): Promise<void> {
+  await call(ctx, sqs, new DeleteQueueCommand({ QueueUrl: queueUrl }), true, o);
 }
 
 /** Every queue URL whose name starts with `prefix` (all pages). */
 export async function listQueues(
+  ctx: QueueCallContext,
   sqs: SQSClient,
   prefix: string,
   o: QueueCallOptions = {},
@@ -78,11 +119,12 @@ export async function listQueues(
   let NextToken: string | undefined;
   // Bounded: 100 pages of 1,000 queues is far beyond SQS's per-prefix listing.
   for (let page = 0; page < 100; page++) {
-    const out = await sqs.send(
+    const out = await call<ListQueuesResult>(
+      ctx,
+      sqs,
       new ListQueuesCommand({ QueueNamePrefix: prefix, MaxResults: 1000, NextToken }),
-      {
-        abortSignal: o.signal,
-      },
+      false,
+      o,
     );
     urls.push(...(out.QueueUrls ?? []));
     NextToken = out.NextToken;
@@ -93,13 +135,16 @@ export async function listQueues(
 
 /** Subscribe with its attributes in the same call, so the queue never sees unfiltered traffic. */
 export async function subscribeQueue(
+  ctx: QueueCallContext,
   sns: SNSClient,
   topicArn: string,
   queueArn: string,
   attributes: Record<string, string>,
   o: QueueCallOptions = {},
 ): Promise<string> {
-  const out = await sns.send(
+  const out = await call<SubscribeResponse>(
+    ctx,
+    sns,
     new SubscribeCommand({
       TopicArn: topicArn,
       Protocol: 'sqs',
@@ -107,7 +152,8 @@ export async function subscribeQueue(
       Attributes: attributes,
       ReturnSubscriptionArn: true,
     }),
-    { abortSignal: o.signal },
+    true,
+    o,
   );
   if (!out.SubscriptionArn)
     throw new Error(`Subscribe ${queueArn} to ${topicArn} returned no SubscriptionArn`);
@@ -115,24 +161,29 @@ export async function subscribeQueue(
 }
 
 export async function setSubscriptionAttribute(
+  ctx: QueueCallContext,
   sns: SNSClient,
   subscriptionArn: string,
   name: string,
   value: string,
   o: QueueCallOptions = {},
 ): Promise<void> {
-  await sns.send(
+  await call(
+    ctx,
+    sns,
     new SetSubscriptionAttributesCommand({
       SubscriptionArn: subscriptionArn,
       AttributeName: name,
       AttributeValue: value,
     }),
-    { abortSignal: o.signal },
+    true,
+    o,
   );
 }
 
 /** Every subscription of the topic (all pages). */
 export async function listTopicSubscriptions(
+  ctx: QueueCallContext,
   sns: SNSClient,
   topicArn: string,
   o: QueueCallOptions = {},
@@ -141,9 +192,13 @@ export async function listTopicSubscriptions(
   let NextToken: string | undefined;
   // Bounded: 12,500,000 subscriptions per topic at 100 a page would be absurd for one group.
   for (let page = 0; page < 1000; page++) {
-    const out = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken }), {
-      abortSignal: o.signal,
-    });
+    const out = await call<ListSubscriptionsByTopicResponse>(
+      ctx,
+      sns,
+      new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken }),
+      false,
+      o,
+    );
     for (const s of out.Subscriptions ?? []) {
       subs.push({
         subscriptionArn: s.SubscriptionArn ?? '',
@@ -159,9 +214,10 @@ export async function listTopicSubscriptions(
 }
 
 export async function unsubscribe(
+  ctx: QueueCallContext,
   sns: SNSClient,
   subscriptionArn: string,
   o: QueueCallOptions = {},
 ): Promise<void> {
-  await sns.send(new UnsubscribeCommand({ SubscriptionArn: subscriptionArn }), { abortSignal: o.signal });
+  await call(ctx, sns, new UnsubscribeCommand({ SubscriptionArn: subscriptionArn }), true, o);
 }

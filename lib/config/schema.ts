@@ -126,7 +126,10 @@ const executorSchema = z
   .object({
     /** Independent actions inside one stage run at most this many at a time. */
     concurrency: z.number().int().min(1).max(64).default(8),
-    /** Attempts per AWS call (ours, not the SDK's: the SDK client runs with maxAttempts 1). */
+    /**
+     * Attempts per AWS call when no deadline bounds it (heartbeats, check, the SQS acknowledgements);
+     * under a teardown or completion deadline, retryable errors are retried until the deadline.
+     */
     maxAttempts: z.number().int().min(1).max(50).default(8),
     retryBaseDelayMs: z.number().int().min(1).default(200),
     retryMaxDelayMs: z.number().int().min(1).default(5000),
@@ -137,6 +140,30 @@ const executorSchema = z
     defaultDeadlineMs: z.number().int().min(1000).default(110000),
     /** Time kept back before the trigger's deadline for completion and report shipping. */
     deadlineReserveMs: z.number().int().min(0).default(10000),
+  })
+  .strict();
+
+const awsSchema = z
+  .object({
+    /**
+     * One attempt of any AWS request is aborted after this long and retried (lib/aws/call.ts): a hung
+     * connection costs one timeout, not the deadline. SQS long polls get their wait time on top.
+     */
+    callTimeoutMs: z.number().int().min(100).max(120000).default(10000),
+    connectionTimeoutMs: z.number().int().min(100).max(60000).default(3000),
+    /**
+     * Client-side pacing of mutating EC2 calls, one bucket per process, sized like EC2's own
+     * per-account bucket for mutating actions (50 burst, 5 per second), so a large footprint waits
+     * for tokens instead of being throttled. Lower it when several hosts of one account tear down
+     * at once.
+     */
+    mutatingBucket: z
+      .object({
+        capacity: z.number().int().min(1).max(10000).default(50),
+        refillPerSecond: z.number().positive().max(10000).default(5),
+      })
+      .strict()
+      .default({ capacity: 50, refillPerSecond: 5 }),
   })
   .strict();
 
@@ -309,6 +336,7 @@ export const ConfigSchema = z
     eip: eipSchema.default(eipSchema.parse({})),
     stages: stagesSchema.default(stagesSchema.parse({})),
     executor: executorSchema.default(executorSchema.parse({})),
+    aws: awsSchema.default(awsSchema.parse({})),
     reports: reportsSchema.default(reportsSchema.parse({})),
     /** Journal and episode state. */
     stateDir: z.string().min(1).default('/var/lib/teardownd'),

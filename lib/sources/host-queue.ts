@@ -1,12 +1,21 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { errorCodeOf } from '../aws/errors';
+import type { CallConfig } from '../aws/call';
+import {
+  errorCodeOf,
+  isNoSuchQueue,
+  isQueueDeletedRecently,
+  isSnsNotFound,
+  isSubscriptionAttributesConflict,
+} from '../aws/errors';
 import {
   createQueue,
   deleteQueue,
   getQueueAttributes,
   listQueues,
   listTopicSubscriptions,
+  QueueCallContext,
+  QueueCallOptions,
   setQueuePolicy,
   setSubscriptionAttribute,
   subscribeQueue,
@@ -124,6 +133,8 @@ export interface HostQueueDeps {
   sns: SNSClient;
   topicArn: string;
   instanceId: string;
+  /** aws.* and executor.*: the calls' timeouts and retries (lib/aws/call.ts). */
+  config: CallConfig;
   clock: Clock;
   logger: Logger;
   /** Dry-run: create nothing, only use the queue if it already exists. */
@@ -138,12 +149,11 @@ export interface HostQueueRef {
   subscriptionArn?: string;
 }
 
-const NOT_FOUND = new Set([
-  'NotFound',
-  'NotFoundException',
-  'QueueDoesNotExist',
-  'AWS.SimpleQueueService.NonExistentQueue',
-]);
+/**
+ * Attempts per setup call: the caller retries the whole setup in the background (SqsSource), and
+ * the first try comes before `ready`, which an SNS outage must not hold up for long.
+ */
+const SETUP_CALL_ATTEMPTS = 3;
 /** SQS refuses a name for 60 s after its queue was deleted. */
 const RECREATE_REFUSED_FOR_MS = 60000;
 
@@ -163,23 +173,25 @@ export class HostQueue {
   async ensure(signal?: AbortSignal): Promise<HostQueueRef | undefined> {
     const { sqs, topicArn, instanceId, logger, dryRun } = this.deps;
     const log = { instanceId, stage: 'sqs-setup', resource: this.name };
+    const ctx = this.callContext(signal);
+    const o: QueueCallOptions = { maxAttempts: SETUP_CALL_ATTEMPTS, logFields: log };
     if (dryRun) {
-      const url = (await listQueues(sqs, this.name, { signal })).find((u) => u.endsWith(`/${this.name}`));
+      const url = (await listQueues(ctx, sqs, this.name, o)).find((u) => u.endsWith(`/${this.name}`));
       if (!url) {
         logger.warn('dry-run: the per-host queue does not exist and is not created; SQS source off', log);
         return undefined;
       }
-      const arn = (await getQueueAttributes(sqs, url, ['QueueArn'], { signal })).QueueArn;
+      const arn = (await getQueueAttributes(ctx, sqs, url, ['QueueArn'], o)).QueueArn;
       this.ref = { queueUrl: url, queueArn: arn };
       logger.info('dry-run: using the existing per-host queue as it is', { ...log, queueUrl: url });
       return this.ref;
     }
     const started = this.deps.clock.now();
-    const queueUrl = await this.createQueue(signal);
-    const queueArn = (await getQueueAttributes(sqs, queueUrl, ['QueueArn'], { signal })).QueueArn;
+    const queueUrl = await this.createQueue(ctx, o);
+    const queueArn = (await getQueueAttributes(ctx, sqs, queueUrl, ['QueueArn'], o)).QueueArn;
     if (!queueArn) throw new Error(`GetQueueAttributes ${queueUrl} returned no QueueArn`);
-    await setQueuePolicy(sqs, queueUrl, hostQueuePolicy(queueArn, topicArn), { signal });
-    const subscriptionArn = await this.subscribe(queueArn, signal);
+    await setQueuePolicy(ctx, sqs, queueUrl, hostQueuePolicy(queueArn, topicArn), o);
+    const subscriptionArn = await this.subscribe(queueArn, ctx, o);
     this.ref = { queueUrl, queueArn, subscriptionArn };
     logger.info('per-host queue ready', {
       ...log,
@@ -192,17 +204,22 @@ export class HostQueue {
     return this.ref;
   }
 
-  private async createQueue(signal?: AbortSignal): Promise<string> {
+  /** The call path's context for calls cut by `signal` (shutdown, the setup loop stopping). */
+  private callContext(signal?: AbortSignal): QueueCallContext {
+    const { clock, config, logger } = this.deps;
+    return { clock, config, logger, signal };
+  }
+
+  private async createQueue(ctx: QueueCallContext, o: QueueCallOptions): Promise<string> {
     const { logger, clock, instanceId, recreateRetryMs } = this.deps;
     const started = clock.now();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await createQueue(this.deps.sqs, this.name, { signal });
+        return await createQueue(ctx, this.deps.sqs, this.name, o);
       } catch (err) {
         const code = errorCodeOf(err);
         // Re-creating a name within 60 s of its deletion is refused; waiting it out is the only way.
-        if (!/QueueDeletedRecently/.test(code) || clock.now() - started > RECREATE_REFUSED_FOR_MS * 2)
-          throw err;
+        if (!isQueueDeletedRecently(err) || clock.now() - started > RECREATE_REFUSED_FOR_MS * 2) throw err;
         logger.warn('queue name deleted recently; SQS refuses it for 60 s, retrying', {
           instanceId,
           stage: 'sqs-setup',
@@ -211,28 +228,28 @@ export class HostQueue {
           errorCode: code,
           attempt,
         });
-        await clock.sleep(recreateRetryMs, signal);
+        await clock.sleep(recreateRetryMs, ctx.signal);
       }
     }
   }
 
-  private async subscribe(queueArn: string, signal?: AbortSignal): Promise<string> {
+  private async subscribe(queueArn: string, ctx: QueueCallContext, o: QueueCallOptions): Promise<string> {
     const { sns, topicArn, instanceId, logger } = this.deps;
     const attributes = hostSubscriptionAttributes(instanceId);
     let arn: string;
     try {
-      arn = await subscribeQueue(sns, topicArn, queueArn, attributes, { signal });
+      arn = await subscribeQueue(ctx, sns, topicArn, queueArn, attributes, o);
     } catch (err) {
       // An older subscription of this queue with other attributes (an earlier filter): update it.
-      if (!/already exists with different attributes/i.test((err as Error).message ?? '')) throw err;
-      const existing = (await listTopicSubscriptions(sns, topicArn, { signal })).find(
+      if (!isSubscriptionAttributesConflict(err)) throw err;
+      const existing = (await listTopicSubscriptions(ctx, sns, topicArn, o)).find(
         (s) => s.endpoint === queueArn && s.confirmed,
       );
       if (!existing) throw err;
       arn = existing.subscriptionArn;
       // Scope before the policy: a nested body policy is invalid under the attribute scope.
       for (const name of ['FilterPolicyScope', 'FilterPolicy', 'RawMessageDelivery']) {
-        await setSubscriptionAttribute(sns, arn, name, attributes[name], { signal });
+        await setSubscriptionAttribute(ctx, sns, arn, name, attributes[name], o);
       }
       logger.info('per-host subscription updated to the current filter', {
         instanceId,
@@ -259,13 +276,15 @@ export class HostQueue {
     const { sqs, sns, topicArn, instanceId, logger, clock } = this.deps;
     const started = clock.now();
     const log = { instanceId, stage: 'sqs-retire', resource: this.name };
+    const ctx = this.callContext(signal);
+    const o: QueueCallOptions = { logFields: log };
     let ok = true;
     const step = async (action: string, resource: string, run: () => Promise<void>) => {
       try {
         await run();
       } catch (err) {
+        if (isNoSuchQueue(err) || isSnsNotFound(err)) return;
         const code = errorCodeOf(err);
-        if (NOT_FOUND.has(code)) return;
         ok = false;
         logger.warn(
           'could not remove the per-host queue; the sweeper removes it once this instance is gone',
@@ -283,22 +302,21 @@ export class HostQueue {
     let queueArn = this.ref?.queueArn;
     if (!queueUrl) {
       await step('ListQueues', this.name, async () => {
-        queueUrl = (await listQueues(sqs, this.name, { signal })).find((u) => u.endsWith(`/${this.name}`));
-        if (queueUrl) queueArn = (await getQueueAttributes(sqs, queueUrl, ['QueueArn'], { signal })).QueueArn;
+        queueUrl = (await listQueues(ctx, sqs, this.name, o)).find((u) => u.endsWith(`/${this.name}`));
+        if (queueUrl) queueArn = (await getQueueAttributes(ctx, sqs, queueUrl, ['QueueArn'], o)).QueueArn;
       });
     }
     const subscriptionArns = this.ref?.subscriptionArn?.startsWith('arn:') ? [this.ref.subscriptionArn] : [];
     if (subscriptionArns.length === 0 && queueArn) {
       await step('ListSubscriptionsByTopic', topicArn, async () => {
-        const subs = await listTopicSubscriptions(sns, topicArn, { signal });
+        const subs = await listTopicSubscriptions(ctx, sns, topicArn, o);
         subscriptionArns.push(
           ...subs.filter((s) => s.endpoint === queueArn && s.confirmed).map((s) => s.subscriptionArn),
         );
       });
     }
-    for (const arn of subscriptionArns)
-      await step('Unsubscribe', arn, () => unsubscribe(sns, arn, { signal }));
-    if (queueUrl) await step('DeleteQueue', queueUrl, () => deleteQueue(sqs, queueUrl!, { signal }));
+    for (const arn of subscriptionArns) await step('Unsubscribe', arn, () => unsubscribe(ctx, sns, arn, o));
+    if (queueUrl) await step('DeleteQueue', queueUrl, () => deleteQueue(ctx, sqs, queueUrl!, o));
     if (ok) {
       logger.info('per-host queue and subscription removed: this host is going', {
         ...log,

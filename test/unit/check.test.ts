@@ -38,6 +38,8 @@ import {
 } from '../../lib/check';
 import { ConfigInput } from '../../lib/config/schema';
 import { parseConfig } from '../../lib/config/load';
+import { systemClock } from '../../lib/clock';
+import { nullLogger } from '../../lib/log';
 import { ImdsError } from '../../lib/sources/imds-client';
 
 const ec2 = mockClient(EC2Client);
@@ -153,6 +155,8 @@ function deps(overrides: Partial<CheckDeps> = {}, config: ConfigInput = baseConf
     }),
     httpGet: async () => ({ status: 200, body: '{"Attr":[{"instance":"llb-inst0","state":"MASTER"}]}' }),
     checkWritable: async () => undefined,
+    clock: systemClock,
+    logger: nullLogger(),
     ...overrides,
   };
 }
@@ -389,6 +393,24 @@ describe('teardownd check (lib/check.ts)', () => {
     expect(one(results, 'ec2').what).toMatch(/EC2 endpoint unreachable \(ECONNREFUSED/);
     expect(one(results, 'ec2-dry-run').status).toBe('WARN');
     for (const c of mutatingCommands) expect(ec2.commandCalls(c)).toHaveLength(0);
+  });
+
+  it('an EC2 endpoint that never answers: each attempt cut at aws.callTimeoutMs, one FAIL line, checks go on', async () => {
+    healthyAws();
+    ec2.on(DescribeInstancesCommand).callsFake(() => new Promise(() => undefined));
+    const results = await runChecks(
+      deps(
+        {},
+        { ...baseConfig, aws: { callTimeoutMs: 100 }, executor: { retryBaseDelayMs: 1, retryMaxDelayMs: 2 } },
+      ),
+    );
+    expect(one(results, 'ec2').what).toMatch(
+      /EC2 endpoint unreachable \(CallTimeout: DescribeInstances: no answer within 100 ms/,
+    );
+    expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(3);
+    for (const c of mutatingCommands) expect(ec2.commandCalls(c)).toHaveLength(0);
+    // The rest of check still ran.
+    expect(one(results, 'sqs').status).toBe('OK');
   });
 
   it('a denied Describe names the Describe statement', async () => {

@@ -2,6 +2,8 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { SetSubscriptionAttributesCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Writable } from 'node:stream';
+import { errorCodeOf } from '../../lib/aws/errors';
+import type { AttemptedError } from '../../lib/aws/retry';
 import { parseConfig } from '../../lib/config/load';
 import { systemClock } from '../../lib/clock';
 import type { EpisodeState } from '../../lib/journal';
@@ -96,8 +98,8 @@ describe('HostQueue and the queue sweep against the emulator', () => {
       credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
     };
     clients = {
-      sqs: new SQSClient(base),
-      sns: new SNSClient(base),
+      sqs: new SQSClient({ ...base, maxAttempts: 1 }),
+      sns: new SNSClient({ ...base, maxAttempts: 1 }),
       ec2: new EC2Client({ ...base, maxAttempts: 1 }),
     };
     topicArn = emulator.sns.createTopic('teardownd');
@@ -108,11 +110,12 @@ describe('HostQueue and the queue sweep against the emulator', () => {
     await emulator.stop();
   });
 
-  const hostQueue = (instanceId = SELF, dryRun = false) =>
+  const hostQueue = (instanceId = SELF, dryRun = false, config = parseConfig({})) =>
     new HostQueue({
       ...clients,
       topicArn,
       instanceId,
+      config,
       clock: systemClock,
       logger,
       dryRun,
@@ -138,6 +141,29 @@ describe('HostQueue and the queue sweep against the emulator', () => {
     const subs = emulator.sns.subscriptions(topicArn);
     expect(subs).toHaveLength(1);
     expect(subs[0].attributes).toMatchObject(hostSubscriptionAttributes(SELF));
+  });
+
+  it('set-up calls go through the one call path: SNS throttling is retried, a hung call is cut and tried 3 times', async () => {
+    const config = parseConfig({
+      aws: { callTimeoutMs: 300 },
+      executor: { retryBaseDelayMs: 5, retryMaxDelayMs: 10 },
+    });
+    emulator.faults.add({ service: 'sns', action: 'Subscribe', kind: 'throttle', count: 2 });
+    const ref = await hostQueue(SELF, false, config).ensure();
+    expect(ref!.subscriptionArn).toMatch(/^arn:aws:sns:/);
+    expect(emulator.sns.subscriptions(topicArn)).toHaveLength(1);
+
+    emulator.faults.add({ service: 'sns', action: 'Subscribe', kind: 'hang' });
+    const err = (await hostQueue(SELF, false, config)
+      .ensure()
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as AttemptedError;
+    expect(errorCodeOf(err)).toBe('CallTimeout');
+    expect(err.message).toContain('Subscribe');
+    // Bounded: SqsSource retries the whole set-up in the background, so each call gives up early.
+    expect(err.attempts).toBe(3);
   });
 
   it('dry-run creates nothing; retire removes subscription and queue and is idempotent', async () => {

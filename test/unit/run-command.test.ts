@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { TokenBucket } from '../../lib/aws/pacer';
 import { systemClock } from '../../lib/clock';
 import { parseConfig } from '../../lib/config/load';
 import { EpisodeTeardown, EpisodeTeardownRequest } from '../../lib/coordinator';
@@ -57,6 +58,7 @@ function harness(opts: { imds?: Record<string, string>; state?: string } = {}) {
     logger: createLogger({ stream }),
     clock: systemClock,
     imds,
+    pacer: new TokenBucket(config.aws.mutatingBucket, systemClock),
     aws: async () => ({
       region: 'us-east-1',
       ec2: new EC2Client({ region: 'us-east-1' }),

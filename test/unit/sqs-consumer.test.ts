@@ -40,11 +40,12 @@ function consumer(
 ) {
   const { logger, lines } = capture();
   const accepted: TerminationNotice[] = [];
+  const clock = new ManualClock();
   const c = new SqsConsumer({
     sqs: new SQSClient({ region: 'us-east-1' }),
     queueUrl,
     config: parseConfig({ sources: { sqs: { queueUrl, visibilityTimeoutSeconds: 30 } }, ...opts.config }),
-    clock: new ManualClock(),
+    clock,
     logger,
     instanceId: self,
     dryRun: opts.dryRun ?? false,
@@ -56,7 +57,7 @@ function consumer(
         : { status: 'opened', message: { action: 'retain', reason: 'held by the episode' } };
     },
   });
-  return { c, lines, accepted };
+  return { c, lines, accepted, clock };
 }
 
 let seq = 0;
@@ -77,6 +78,22 @@ beforeEach(() => {
 });
 
 describe('receiveOnce', () => {
+  it('a long poll that never answers is cut after its wait time plus aws.callTimeoutMs, not retried', async () => {
+    sqs.on(ReceiveMessageCommand).callsFake(() => new Promise(() => undefined));
+    const { c, clock } = consumer({
+      config: { sources: { sqs: { queueUrl, waitTimeSeconds: 20 } }, aws: { callTimeoutMs: 5000 } },
+    });
+    const box: { error?: unknown } = {};
+    const done = c.receiveOnce().catch((e: unknown) => (box.error = e));
+    await clock.advance(24999);
+    expect(box.error).toBeUndefined();
+    await clock.advance(1);
+    await done;
+    expect(box.error).toMatchObject({ name: 'CallTimeout', attempts: 1 });
+    // `run` is the retry loop (with its own backoff): receiveOnce made one request.
+    expect(sqs.commandCalls(ReceiveMessageCommand)).toHaveLength(1);
+  });
+
   it('long-polls with the configured wait, visibility and batch size', async () => {
     sqs.on(ReceiveMessageCommand).resolves({ Messages: [] });
     await consumer().c.receiveOnce();
