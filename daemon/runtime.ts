@@ -1,4 +1,11 @@
-import { AwsClients, createAwsClients, destroyAwsClients, regionFromEnv } from '../lib/aws/clients';
+import {
+  AwsClients,
+  clientOptions,
+  createAwsClients,
+  destroyAwsClients,
+  regionFromEnv,
+} from '../lib/aws/clients';
+import { TokenBucket } from '../lib/aws/pacer';
 import { Clock, systemClock } from '../lib/clock';
 import { flagMismatches, loadConfigWithLoxilbFlags, LoxilbFlags } from '../lib/loxilb-flags';
 import { Config } from '../lib/config/schema';
@@ -7,7 +14,7 @@ import { ImdsClient } from '../lib/sources/imds-client';
 
 /**
  * Everything with a side effect is built here and nowhere else: config from disk, logger, clock,
- * IMDS client, AWS clients. Commands receive a Runtime and pass its parts down.
+ * IMDS client, AWS clients, the mutating-call pacer. Commands receive a Runtime and pass its parts down.
  */
 export interface Runtime {
   config: Config;
@@ -16,6 +23,8 @@ export interface Runtime {
   logger: Logger;
   clock: Clock;
   imds: ImdsClient;
+  /** The one per-process bucket pacing mutating EC2 calls (aws.mutatingBucket). */
+  pacer: TokenBucket;
   /** AWS clients for the resolved region (built on first use: the region may need IMDS). */
   aws(): Promise<AwsClients>;
   /** `--instance-id`, else IMDS `instance-id`. */
@@ -76,11 +85,12 @@ export function createRuntime(opts: GlobalOptions, overrides: RuntimeOverrides =
     logger,
     clock: systemClock,
     imds,
+    pacer: new TokenBucket(config.aws.mutatingBucket, systemClock),
     aws() {
       clients ??= (async () => {
         const region =
           regionFromEnv(config.cloud.region) ?? (await imds.require('meta-data/placement/region'));
-        return createAwsClients({ region });
+        return createAwsClients(clientOptions(config, region));
       })();
       return clients;
     },

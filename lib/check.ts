@@ -1,6 +1,8 @@
 import {
   DescribeAutoScalingInstancesCommand,
+  DescribeAutoScalingInstancesCommandOutput,
   DescribeLifecycleHooksCommand,
+  DescribeLifecycleHooksCommandOutput,
 } from '@aws-sdk/client-auto-scaling';
 import {
   Address,
@@ -9,11 +11,17 @@ import {
   DeleteRouteTableCommand,
   DeleteSubnetCommand,
   DescribeAddressesCommand,
+  DescribeAddressesResult,
   DescribeInstancesCommand,
+  DescribeInstancesResult,
   DescribeNetworkInterfacesCommand,
+  DescribeNetworkInterfacesResult,
   DescribeRouteTablesCommand,
+  DescribeRouteTablesResult,
   DescribeSubnetsCommand,
+  DescribeSubnetsResult,
   DescribeVpcsCommand,
+  DescribeVpcsResult,
   DetachNetworkInterfaceCommand,
   DisassociateAddressCommand,
   DisassociateRouteTableCommand,
@@ -23,14 +31,18 @@ import {
   RouteTable,
   Subnet,
 } from '@aws-sdk/client-ec2';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { systemClock } from './clock';
+import { GetQueueAttributesCommand, GetQueueAttributesResult } from '@aws-sdk/client-sqs';
+import { AwsClient, awsCall, AwsCommand } from './aws/call';
+import { listTopicSubscriptions } from './aws/queue-calls';
+import { hostQueueName, instanceIdOfHostQueue } from './sources/host-queue';
 import { gatherPeerFacts } from './ha-facts';
-import { nullLogger } from './log';
 import { BFD_NOT_RUNNING, BFD_PATH } from './loxilb-api';
 import type { AwsClients } from './aws/clients';
-import { errorCodeOf } from './aws/errors';
+import { errorCodeOf, isAccessDenied, isNoSuchQueue, isSnsNotFound, isUnreachable } from './aws/errors';
+import type { TokenBucket } from './aws/pacer';
+import type { Clock } from './clock';
 import { cloudInstanceOf, type Config } from './config/schema';
+import type { Logger } from './log';
 import { flagMismatches, LoxilbFlags } from './loxilb-flags';
 
 /**
@@ -63,7 +75,7 @@ export interface CheckImds {
   require(path: string): Promise<string>;
 }
 
-export type CheckClients = Pick<AwsClients, 'ec2' | 'autoScaling' | 'sqs'>;
+export type CheckClients = Pick<AwsClients, 'ec2' | 'autoScaling' | 'sqs' | 'sns'>;
 
 export interface CheckDeps {
   config: Config;
@@ -80,6 +92,10 @@ export interface CheckDeps {
   instanceId?: string;
   /** The running loxilb whose flags are the config's defaults (lib/loxilb-flags.ts), if found. */
   loxilb?: LoxilbFlags;
+  clock: Clock;
+  logger: Logger;
+  /** The per-process pacer of mutating EC2 calls (the DryRun checks use it too). */
+  pacer?: TokenBucket;
 }
 
 /**
@@ -115,31 +131,19 @@ export const policyStatements: Record<string, string[]> = {
   'sqs:DeleteMessage': ['SqsConsumeTerminationQueue'],
   'sqs:GetQueueAttributes': ['SqsConsumeTerminationQueue'],
   'sqs:ReceiveMessage': ['SqsConsumeTerminationQueue'],
+  'sqs:CreateQueue': ['SqsOwnPerHostQueue'],
+  'sqs:DeleteQueue': ['SqsOwnPerHostQueue'],
+  'sqs:SetQueueAttributes': ['SqsOwnPerHostQueue'],
+  'sqs:ListQueues': ['SqsListPerHostQueues'],
+  'sns:ListSubscriptionsByTopic': ['SnsSubscribePerHostQueue'],
+  'sns:SetSubscriptionAttributes': ['SnsSubscribePerHostQueue'],
+  'sns:Subscribe': ['SnsSubscribePerHostQueue'],
+  'sns:Unsubscribe': ['SnsSubscribePerHostQueue'],
   's3:GetObject': ['S3ShipReports'],
   's3:PutObject': ['S3ShipReports'],
   'logs:CreateLogStream': ['LogsShipReports'],
   'logs:PutLogEvents': ['LogsShipReports'],
 };
-
-const DENIED_CODES = new Set([
-  'UnauthorizedOperation',
-  'AccessDenied',
-  'AccessDeniedException',
-  'AuthFailure',
-]);
-/** The endpoint cannot be reached at all: one line says so instead of one per call. */
-const UNREACHABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'TimeoutError',
-  'RequestTimeout',
-]);
-const NO_QUEUE_CODES = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']);
 
 function grantFix(action: string, resource?: string): string {
   const statements = policyStatements[action] ?? [];
@@ -160,7 +164,7 @@ function messageOf(err: unknown): string {
 /** A failed AWS read, as a check line: denied → grant it; unreachable → network; else the error. */
 function awsFailure(check: string, action: string, err: unknown, resource?: string): CheckResult {
   const code = errorCodeOf(err);
-  if (DENIED_CODES.has(code)) {
+  if (isAccessDenied(err)) {
     return {
       status: 'FAIL',
       check,
@@ -176,6 +180,24 @@ function awsFailure(check: string, action: string, err: unknown, resource?: stri
     fix: 'check network access to the AWS endpoint (VPC endpoint, proxy in /etc/default/teardownd) and the credentials',
     errorCode: code,
   };
+}
+
+/** Attempts per check call: someone is waiting at a terminal. */
+const CHECK_ATTEMPTS = 3;
+
+function callContext(deps: CheckDeps) {
+  return { clock: deps.clock, logger: deps.logger, config: deps.config, pacer: deps.pacer };
+}
+
+/**
+ * check's AWS calls, through the one call path: cut by aws.callTimeoutMs, a few attempts (someone is
+ * waiting at a terminal), DryRun calls paced like the mutating calls they stand for.
+ */
+function caller(deps: CheckDeps) {
+  const ctx = callContext(deps);
+  return async <O>(client: AwsClient, command: AwsCommand, dryRunOfMutation = false): Promise<O> =>
+    (await awsCall<O>(ctx, client, command, { mutating: dryRunOfMutation, maxAttempts: CHECK_ATTEMPTS }))
+      .output;
 }
 
 /** Tag values loxilb writes: `loxilb-<kind><--cloudinstance>`. */
@@ -292,7 +314,11 @@ export async function runChecks(deps: CheckDeps): Promise<CheckResult[]> {
   await checkAutoScaling(deps, clients, discovery.instanceId, add);
   const cluster = await checkHaCluster(deps, clients, discovery.instanceId);
   if (cluster) add(cluster);
-  add(await checkQueue(deps, clients));
+  add(
+    deps.config.sources.sqs.topicArn
+      ? await checkTopic(deps, clients, discovery.instanceId)
+      : await checkQueue(deps, clients),
+  );
   return results;
 }
 
@@ -451,7 +477,7 @@ async function discover(
   const failed = (check: string, action: string, err: unknown, resource?: string): boolean => {
     found.complete = false;
     const code = errorCodeOf(err);
-    if (UNREACHABLE_CODES.has(code)) {
+    if (isUnreachable(err)) {
       add({
         status: 'FAIL',
         check: 'ec2',
@@ -465,10 +491,14 @@ async function discover(
     return false;
   };
   const ec2 = clients.ec2;
+  const send = caller(deps);
 
   if (instanceId) {
     try {
-      const out = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+      const out = await send<DescribeInstancesResult>(
+        ec2,
+        new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+      );
       const inst = out.Reservations?.[0]?.Instances?.[0];
       found.vpcId = inst?.VpcId;
       add({
@@ -492,7 +522,8 @@ async function discover(
     [
       'ec2:DescribeNetworkInterfaces',
       async () => {
-        const out = await ec2.send(
+        const out = await send<DescribeNetworkInterfacesResult>(
+          ec2,
           new DescribeNetworkInterfacesCommand({ Filters: [loxilbTag(config, 'eni')] }),
         );
         found.enis = out.NetworkInterfaces ?? [];
@@ -502,7 +533,10 @@ async function discover(
     [
       'ec2:DescribeSubnets',
       async () => {
-        const out = await ec2.send(new DescribeSubnetsCommand({ Filters: [loxilbTag(config, 'subnet')] }));
+        const out = await send<DescribeSubnetsResult>(
+          ec2,
+          new DescribeSubnetsCommand({ Filters: [loxilbTag(config, 'subnet')] }),
+        );
         found.subnets = out.Subnets ?? [];
         return `${found.subnets.length} loxilb subnet(s)`;
       },
@@ -510,7 +544,8 @@ async function discover(
     [
       'ec2:DescribeRouteTables',
       async () => {
-        const out = await ec2.send(
+        const out = await send<DescribeRouteTablesResult>(
+          ec2,
           new DescribeRouteTablesCommand({ Filters: [loxilbTag(config, 'routetable')] }),
         );
         found.routeTables = out.RouteTables ?? [];
@@ -524,7 +559,10 @@ async function discover(
         const filters: Filter[] = enis.length
           ? [{ Name: 'network-interface-id', Values: enis }]
           : [{ Name: 'domain', Values: ['vpc'] }];
-        const out = await ec2.send(new DescribeAddressesCommand({ Filters: filters }));
+        const out = await send<DescribeAddressesResult>(
+          ec2,
+          new DescribeAddressesCommand({ Filters: filters }),
+        );
         found.addresses = out.Addresses ?? [];
         return `${found.addresses.length} Elastic IP(s)${enis.length ? ' on loxilb ENIs' : ''}`;
       },
@@ -538,7 +576,7 @@ async function discover(
           : found.vpcId
             ? { VpcIds: [found.vpcId] }
             : {};
-        const out = await ec2.send(new DescribeVpcsCommand(input));
+        const out = await send<DescribeVpcsResult>(ec2, new DescribeVpcsCommand(input));
         const vpcs = out.Vpcs ?? [];
         return cidr ? `${vpcs.length} VPC(s) holding ${cidr}` : `${vpcs.length} VPC(s)`;
       },
@@ -570,7 +608,8 @@ async function checkMutatingEc2(
   add: (r: CheckResult) => void,
 ): Promise<void> {
   const { config } = deps;
-  const ec2 = clients.ec2;
+  const send = caller(deps);
+  const dryRunSend = (command: AwsCommand) => send(clients.ec2, command, true);
   if (!d.complete) {
     add({
       status: 'WARN',
@@ -604,7 +643,7 @@ async function checkMutatingEc2(
       action: 'ec2:CreateTags',
       resource: eni?.NetworkInterfaceId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new CreateTagsCommand({
             DryRun: true,
             Resources: [eni!.NetworkInterfaceId!],
@@ -616,21 +655,23 @@ async function checkMutatingEc2(
       action: 'ec2:DisassociateAddress',
       resource: association?.AssociationId,
       send: () =>
-        ec2.send(new DisassociateAddressCommand({ DryRun: true, AssociationId: association!.AssociationId })),
+        dryRunSend(
+          new DisassociateAddressCommand({ DryRun: true, AssociationId: association!.AssociationId }),
+        ),
     },
     config.eip.policy === 'release-owned'
       ? {
           action: 'ec2:ReleaseAddress',
           resource: releasable?.AllocationId,
           send: () =>
-            ec2.send(new ReleaseAddressCommand({ DryRun: true, AllocationId: releasable!.AllocationId })),
+            dryRunSend(new ReleaseAddressCommand({ DryRun: true, AllocationId: releasable!.AllocationId })),
         }
       : { action: 'ec2:ReleaseAddress', notNeeded: 'eip.policy is "disassociate"' },
     {
       action: 'ec2:DetachNetworkInterface',
       resource: attached?.Attachment?.AttachmentId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new DetachNetworkInterfaceCommand({
             DryRun: true,
             AttachmentId: attached!.Attachment!.AttachmentId!,
@@ -641,7 +682,7 @@ async function checkMutatingEc2(
       action: 'ec2:DeleteNetworkInterface',
       resource: eni?.NetworkInterfaceId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new DeleteNetworkInterfaceCommand({ DryRun: true, NetworkInterfaceId: eni!.NetworkInterfaceId! }),
         ),
     },
@@ -649,7 +690,7 @@ async function checkMutatingEc2(
       action: 'ec2:DisassociateRouteTable',
       resource: rtAssociation?.RouteTableAssociationId,
       send: () =>
-        ec2.send(
+        dryRunSend(
           new DisassociateRouteTableCommand({
             DryRun: true,
             AssociationId: rtAssociation!.RouteTableAssociationId!,
@@ -660,12 +701,12 @@ async function checkMutatingEc2(
       action: 'ec2:DeleteRouteTable',
       resource: routeTable?.RouteTableId,
       send: () =>
-        ec2.send(new DeleteRouteTableCommand({ DryRun: true, RouteTableId: routeTable!.RouteTableId! })),
+        dryRunSend(new DeleteRouteTableCommand({ DryRun: true, RouteTableId: routeTable!.RouteTableId! })),
     },
     {
       action: 'ec2:DeleteSubnet',
       resource: subnet?.SubnetId,
-      send: () => ec2.send(new DeleteSubnetCommand({ DryRun: true, SubnetId: subnet!.SubnetId! })),
+      send: () => dryRunSend(new DeleteSubnetCommand({ DryRun: true, SubnetId: subnet!.SubnetId! })),
     },
   ];
 
@@ -719,7 +760,7 @@ async function dryRun(action: string, resource: string, send: () => Promise<unkn
     if (code === 'DryRunOperation') {
       return { status: 'OK', check: action, what: `${action} allowed (DryRun on ${resource})`, resource };
     }
-    if (DENIED_CODES.has(code)) {
+    if (isAccessDenied(err)) {
       return {
         status: 'FAIL',
         check: action,
@@ -759,7 +800,7 @@ async function checkHaCluster(
   }
   const view = await gatherPeerFacts(
     {
-      ec2: { ec2: clients.ec2, clock: systemClock, config: deps.config, logger: nullLogger() },
+      ec2: { ec2: clients.ec2, clock: deps.clock, config: deps.config, logger: deps.logger },
       autoScaling: clients.autoScaling,
     },
     instanceId,
@@ -791,10 +832,12 @@ async function checkAutoScaling(
   add: (r: CheckResult) => void,
 ): Promise<void> {
   const { autoScalingGroupName: group, hookName } = deps.config.lifecycle;
+  const send = caller(deps);
   let memberOf: string | undefined;
   if (instanceId) {
     try {
-      const out = await clients.autoScaling.send(
+      const out = await send<DescribeAutoScalingInstancesCommandOutput>(
+        clients.autoScaling,
         new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
       );
       memberOf = out.AutoScalingInstances?.[0]?.AutoScalingGroupName;
@@ -834,7 +877,8 @@ async function checkAutoScaling(
     });
   }
   try {
-    const out = await clients.autoScaling.send(
+    const out = await send<DescribeLifecycleHooksCommandOutput>(
+      clients.autoScaling,
       new DescribeLifecycleHooksCommand({ AutoScalingGroupName: group, LifecycleHookNames: [hookName] }),
     );
     const hook = out.LifecycleHooks?.find((h) => h.LifecycleHookName === hookName);
@@ -874,17 +918,19 @@ async function checkAutoScaling(
 }
 
 async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<CheckResult> {
+  const send = caller(deps);
   const queueUrl = deps.config.sources.sqs.queueUrl;
   if (!queueUrl) {
     return {
       status: 'WARN',
       check: 'sqs',
-      what: 'no SQS source: sources.sqs.queueUrl is not set',
-      fix: 'set it (QueueUrl output of scripts/aws-setup.yaml) to also receive lifecycle, Health and state-change events; IMDS and the shutdown probe still work',
+      what: 'no SQS source: neither sources.sqs.topicArn nor sources.sqs.queueUrl is set',
+      fix: 'set sources.sqs.topicArn (TopicArn output of scripts/aws-setup.yaml) to also receive lifecycle, Health and state-change events; IMDS and the shutdown probe still work',
     };
   }
   try {
-    const out = await clients.sqs.send(
+    const out = await send<GetQueueAttributesResult>(
+      clients.sqs,
       new GetQueueAttributesCommand({
         QueueUrl: queueUrl,
         AttributeNames: ['QueueArn', 'VisibilityTimeout', 'RedrivePolicy', 'ApproximateNumberOfMessages'],
@@ -900,6 +946,9 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
         fix: 'give the queue a dead-letter queue (scripts/aws-setup.yaml does) or unset deadLetterAfterReceives, or malformed messages are redelivered forever',
       };
     }
+    const sizing = redriveSizing(deps.config, a.RedrivePolicy);
+    if (sizing)
+      return { status: 'WARN', check: 'sqs', what: `queue ${queueUrl}: ${sizing.what}`, fix: sizing.fix };
     return {
       status: 'OK',
       check: 'sqs',
@@ -907,7 +956,7 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
     };
   } catch (err) {
     const code = errorCodeOf(err);
-    if (NO_QUEUE_CODES.has(code)) {
+    if (isNoSuchQueue(err)) {
       return {
         status: 'FAIL',
         check: 'sqs',
@@ -916,7 +965,7 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
         errorCode: code,
       };
     }
-    if (DENIED_CODES.has(code)) {
+    if (isAccessDenied(err)) {
       return {
         status: 'FAIL',
         check: 'sqs',
@@ -933,6 +982,105 @@ async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<Check
       errorCode: code,
     };
   }
+}
+
+/**
+ * The shared-queue sizing rule. Every host that is not a message's owner still receives it (and
+ * hands it back after a delay), and each receive counts toward the redrive policy: with N consumers
+ * the owner is the receiver each time with probability 1/N, so the chance its notice is
+ * dead-lettered is ((N−1)/N)^maxReceiveCount. maxReceiveCount ≥ 10 × N keeps that below e^-10
+ * (≈ 5 in 100,000); the owner then waits on average (N − 1) × the mean release delay.
+ */
+export const SHARED_QUEUE_RECEIVES_PER_CONSUMER = 10;
+
+function redriveSizing(
+  config: Config,
+  redrivePolicy: string | undefined,
+): { what: string; fix: string } | undefined {
+  const sqs = config.sources.sqs;
+  if (!redrivePolicy || sqs.foreignMessages === 'delete') return undefined;
+  let maxReceiveCount: number;
+  try {
+    maxReceiveCount = Number((JSON.parse(redrivePolicy) as { maxReceiveCount?: unknown }).maxReceiveCount);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isFinite(maxReceiveCount)) return undefined;
+  if (sqs.sharedQueueConsumers === undefined) {
+    return {
+      what: `shared by the group, with a redrive policy of maxReceiveCount ${maxReceiveCount}, but sources.sqs.sharedQueueConsumers is not set`,
+      fix: `set it to the group's maximum size so the sizing can be checked (maxReceiveCount ≥ ${SHARED_QUEUE_RECEIVES_PER_CONSUMER} × consumers), or move to sources.sqs.topicArn (a queue per host)`,
+    };
+  }
+  const needed = SHARED_QUEUE_RECEIVES_PER_CONSUMER * sqs.sharedQueueConsumers;
+  if (maxReceiveCount >= needed) return undefined;
+  return {
+    what: `redrive maxReceiveCount ${maxReceiveCount} is tighter than ${SHARED_QUEUE_RECEIVES_PER_CONSUMER} × ${sqs.sharedQueueConsumers} consumers = ${needed}: other hosts' receives can dead-letter a notice before its owner sees it`,
+    fix: `raise maxReceiveCount to at least ${needed}, or move to sources.sqs.topicArn (a queue per host, nothing foreign to hand back)`,
+  };
+}
+
+/** SNS's default quota of filter policies per topic: one per host of the group. */
+export const FILTER_POLICIES_PER_TOPIC = 200;
+
+/** Standard topology: the topic is readable, this host's queue (once created), and the quota. */
+async function checkTopic(
+  deps: CheckDeps,
+  clients: CheckClients,
+  instanceId: string | undefined,
+): Promise<CheckResult> {
+  const topicArn = deps.config.sources.sqs.topicArn!;
+  let subs: Awaited<ReturnType<typeof listTopicSubscriptions>>;
+  try {
+    subs = await listTopicSubscriptions(callContext(deps), clients.sns, topicArn, {
+      maxAttempts: CHECK_ATTEMPTS,
+    });
+  } catch (err) {
+    const code = errorCodeOf(err);
+    if (isSnsNotFound(err)) {
+      return {
+        status: 'FAIL',
+        check: 'sqs',
+        what: `topic ${topicArn} does not exist (${code})`,
+        fix: 'fix sources.sqs.topicArn (the TopicArn output of scripts/aws-setup.yaml)',
+        errorCode: code,
+      };
+    }
+    if (isAccessDenied(err)) {
+      return {
+        status: 'FAIL',
+        check: 'sqs',
+        what: `sns:ListSubscriptionsByTopic on ${topicArn} denied (${code})`,
+        fix: grantFix('sns:ListSubscriptionsByTopic', topicArn),
+        errorCode: code,
+      };
+    }
+    return {
+      status: 'FAIL',
+      check: 'sqs',
+      what: `topic ${topicArn} unreachable: ${code}: ${messageOf(err)}`,
+      fix: 'check sources.sqs.topicArn, the region, and network access to SNS (VPC endpoint, proxy)',
+      errorCode: code,
+    };
+  }
+  const hostQueues = subs.filter((s) => s.protocol === 'sqs' && instanceIdOfHostQueue(s.endpoint));
+  const own = instanceId
+    ? hostQueues.find((s) => instanceIdOfHostQueue(s.endpoint) === instanceId)
+    : undefined;
+  const where = `topic ${topicArn}: ${hostQueues.length} host queue(s) subscribed`;
+  if (hostQueues.length >= FILTER_POLICIES_PER_TOPIC * 0.9) {
+    return {
+      status: 'WARN',
+      check: 'sqs',
+      what: `${where}, near SNS's default ${FILTER_POLICIES_PER_TOPIC} filter policies per topic`,
+      fix: 'raise the "Filter policies per topic" quota (Service Quotas) before the group grows, or give part of the group its own topic',
+    };
+  }
+  return {
+    status: 'OK',
+    check: 'sqs',
+    what: `${where}${instanceId ? (own ? `, ${hostQueueName(instanceId)} among them` : `; ${hostQueueName(instanceId)} is created when the daemon starts`) : ''}`,
+  };
 }
 
 /** `OK   <what>` or `FAIL <what> — <fix>`. */

@@ -2,11 +2,13 @@ import {
   AutoScalingClient,
   CompleteLifecycleActionCommand,
   DescribeAutoScalingInstancesCommand,
+  DescribeAutoScalingInstancesCommandOutput,
   DescribeLifecycleHooksCommand,
+  DescribeLifecycleHooksCommandOutput,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
-import { errorCodeOf } from './aws/errors';
-import { withRetry } from './aws/retry';
+import { AwsCommand, awsCall } from './aws/call';
+import { errorCodeOf, isNoActiveLifecycleAction } from './aws/errors';
 import { Clock } from './clock';
 import { Config } from './config/schema';
 import type { CompletionPort } from './coordinator';
@@ -48,23 +50,16 @@ export function heartbeatIntervalMs(heartbeatTimeoutSeconds: number): number {
   return Math.max(100, Math.floor((heartbeatTimeoutSeconds * 1000) / 3));
 }
 
-export function isNoActiveLifecycleAction(err: unknown): boolean {
-  return (
-    errorCodeOf(err) === 'ValidationError' &&
-    /No active Lifecycle Action found/i.test((err as Error)?.message ?? '')
-  );
-}
-
-function retryOptions(deps: CompletionDeps, signal?: AbortSignal, deadlineAt?: number) {
-  const e = deps.config.executor;
-  return {
-    maxAttempts: e.maxAttempts,
-    baseDelayMs: e.retryBaseDelayMs,
-    maxDelayMs: e.retryMaxDelayMs,
-    clock: deps.clock,
-    signal,
-    deadlineAt,
-  };
+/** One Auto Scaling call through the one call path (lib/aws/call.ts). */
+async function asgCall<O>(
+  deps: CompletionDeps,
+  command: AwsCommand,
+  mutating: boolean,
+  signal?: AbortSignal,
+  deadlineAt?: number,
+): Promise<O> {
+  const ctx = { clock: deps.clock, config: deps.config, logger: deps.logger, signal, deadlineAt };
+  return (await awsCall<O>(ctx, deps.autoScaling, command, { mutating })).output;
 }
 
 /** The instance's group and lifecycle state, or null when it is in no group (or gone). */
@@ -72,13 +67,14 @@ export async function describeAsgInstance(
   deps: CompletionDeps,
   instanceId: string,
   signal?: AbortSignal,
+  deadlineAt?: number,
 ): Promise<{ autoScalingGroupName: string; lifecycleState: string } | null> {
-  const out = await withRetry(
-    () =>
-      deps.autoScaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }), {
-        abortSignal: signal,
-      }),
-    retryOptions(deps, signal),
+  const out = await asgCall<DescribeAutoScalingInstancesCommandOutput>(
+    deps,
+    new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
+    false,
+    signal,
+    deadlineAt,
   );
   const row = out.AutoScalingInstances?.find((i) => i.InstanceId === instanceId);
   if (!row?.AutoScalingGroupName) return null;
@@ -121,16 +117,14 @@ export async function resolveLifecycleTarget(
   }> = [];
   let hooksError: unknown;
   try {
-    const out = await withRetry(
-      () =>
-        deps.autoScaling.send(
-          new DescribeLifecycleHooksCommand({
-            AutoScalingGroupName: group,
-            LifecycleHookNames: hookName ? [hookName] : undefined,
-          }),
-          { abortSignal: signal },
-        ),
-      retryOptions(deps, signal),
+    const out = await asgCall<DescribeLifecycleHooksCommandOutput>(
+      deps,
+      new DescribeLifecycleHooksCommand({
+        AutoScalingGroupName: group,
+        LifecycleHookNames: hookName ? [hookName] : undefined,
+      }),
+      false,
+      signal,
     );
     hooks = out.LifecycleHooks ?? [];
   } catch (err) {
@@ -263,13 +257,13 @@ export class Heartbeater {
       }
       const started = deps.clock.now();
       try {
-        await withRetry(
-          () =>
-            deps.autoScaling.send(
-              new RecordLifecycleActionHeartbeatCommand(actionParams(this.target, options.instanceId)),
-              { abortSignal: signal },
-            ),
-          retryOptions(deps, signal),
+        // Bounded by the next beat: a retry that outlives the interval only delays that one.
+        await asgCall(
+          deps,
+          new RecordLifecycleActionHeartbeatCommand(actionParams(this.target, options.instanceId)),
+          true,
+          signal,
+          deps.clock.now() + this.intervalMs,
         );
         this.beats++;
         deps.logger.info('lifecycle heartbeat sent', {
@@ -333,18 +327,15 @@ export async function completeLifecycleAction(
   for (let attempt = 1; ; attempt++) {
     const started = clock.now();
     try {
-      await withRetry(
-        () =>
-          deps.autoScaling.send(
-            new CompleteLifecycleActionCommand({
-              ...actionParams(target, instanceId),
-              LifecycleActionResult: result,
-            }),
-            {
-              abortSignal: signal,
-            },
-          ),
-        retryOptions(deps, signal, deadlineAt),
+      await asgCall(
+        deps,
+        new CompleteLifecycleActionCommand({
+          ...actionParams(target, instanceId),
+          LifecycleActionResult: result,
+        }),
+        true,
+        signal,
+        deadlineAt,
       );
       logger.info('lifecycle action completed', { ...log, durationMs: clock.now() - started, result });
       return { ...base, result: 'completed' };
@@ -356,7 +347,7 @@ export async function completeLifecycleAction(
       }
       let state: string;
       try {
-        state = (await describeAsgInstance(deps, instanceId, signal))?.lifecycleState ?? 'gone';
+        state = (await describeAsgInstance(deps, instanceId, signal, deadlineAt))?.lifecycleState ?? 'gone';
       } catch (describeErr) {
         state = `unknown (${errorCodeOf(describeErr)})`;
       }

@@ -104,6 +104,11 @@ export interface CoordinatorDeps<R extends ReportLike = ReportLike> {
   completion: CompletionPort;
   messages?: HeldMessages;
   shipReport?: ShipReport<R>;
+  /**
+   * Told once an episode is closed (after the lifecycle completion and message deletion), with its
+   * final state; the per-host queue is retired here. Awaited, so `idle()` covers it; never throws.
+   */
+  onEpisodeClosed?: (state: EpisodeState) => Promise<void>;
 }
 
 export type AcceptStatus =
@@ -543,6 +548,12 @@ export class Coordinator<R extends ReportLike = ReportLike> {
           completion: state.completions.map((c) => c.result),
           durationMs: clock.now() - Date.parse(state.openedAt),
         });
+        if (this.deps.onEpisodeClosed) {
+          const closed = state;
+          await this.deps
+            .onEpisodeClosed(closed)
+            .catch((err: Error) => logger.warn('after-episode step failed', { ...log, error: err.message }));
+        }
       }
     } finally {
       extender.abort();

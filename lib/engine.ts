@@ -34,7 +34,8 @@ import { LoxilbApi, LoxilbApiError } from './loxilb-api';
 import { TerminationNotice } from './notice';
 import { buildPlan, Plan, planCounts } from './planner';
 import { ActionRecord, buildReport, TeardownReport } from './report';
-import { CallContext, CallCounter } from './teardown/aws-call';
+import { CallContext, CallCounter } from './aws/call';
+import { TokenBucket } from './aws/pacer';
 
 export type { EngineEvent } from './executor';
 export type { GateDecision } from './gate';
@@ -46,6 +47,8 @@ export interface EngineDeps {
   clock: Clock;
   logger: Logger;
   loxilb: LoxilbApi;
+  /** The per-process pacer of mutating EC2 calls (daemon/runtime.ts). */
+  pacer?: TokenBucket;
   /** For AWS's view of the peers (Auto Scaling lifecycle states, group members). */
   autoScaling?: AutoScalingClient;
   /**
@@ -94,6 +97,7 @@ function callContext(
     logger: deps.logger,
     signal,
     deadlineAt,
+    pacer: deps.pacer,
     counter,
     random: deps.random,
   };

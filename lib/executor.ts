@@ -4,7 +4,8 @@ import type { GateDecision } from './gate';
 import type { RememberedFacts } from './inventory';
 import { Plan, PlannedAction, safetyViolation, STAGE_ORDER } from './planner';
 import { ActionOutcome, ActionRecord } from './report';
-import { CallContext, AttemptedError } from './teardown/aws-call';
+import { CallContext } from './aws/call';
+import { AttemptedError } from './aws/retry';
 import { DetachTimeoutError, DetachWaiter } from './teardown/eni';
 import { handlerFor } from './teardown';
 import { ActionHandler } from './teardown/handler';
@@ -231,8 +232,9 @@ export async function executePlan(
       case 'blocked':
         return finish(a, startedAt, 'blocked', { attempts, errorCode, message });
       case 'retry': {
-        // Retries stop early only when the next sleep would cross the deadline.
-        const outcome = attempts < config.executor.maxAttempts ? 'deadline' : 'failed';
+        // A retryable error surfaces when the deadline stops the retries (in flight, in a backoff or
+        // waiting for a pacing token); only a call without a deadline runs out of attempts.
+        const outcome = (err as AttemptedError)?.gaveUp === 'max-attempts' ? 'failed' : 'deadline';
         return finish(a, startedAt, outcome, { attempts, errorCode, message });
       }
       default:

@@ -1,7 +1,9 @@
 import {
   AutoScalingClient,
   DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingGroupsCommandOutput,
   DescribeAutoScalingInstancesCommand,
+  DescribeAutoScalingInstancesCommandOutput,
 } from '@aws-sdk/client-auto-scaling';
 import {
   DescribeInstancesCommand,
@@ -12,10 +14,9 @@ import {
   Reservation,
 } from '@aws-sdk/client-ec2';
 import { errorCodeOf } from './aws/errors';
-import { withRetry } from './aws/retry';
 import { AwsPeerView, PeerFact, PeerQuestions } from './gate';
 import { tagsOf } from './inventory';
-import { CallContext, describeAll } from './teardown/aws-call';
+import { awsCall, AwsCommand, CallContext, describeAll } from './aws/call';
 
 /**
  * AWS's view of this host's loxilb peers, which loxilb itself does not have: the instance behind
@@ -32,16 +33,9 @@ export interface HaFactsDeps {
 
 const log = { stage: 'gate' };
 
-function asgRetry(deps: HaFactsDeps) {
-  const e = deps.ec2.config.executor;
-  return {
-    maxAttempts: Math.min(3, e.maxAttempts),
-    baseDelayMs: e.retryBaseDelayMs,
-    maxDelayMs: e.retryMaxDelayMs,
-    clock: deps.ec2.clock,
-    signal: deps.ec2.signal,
-    deadlineAt: deps.ec2.deadlineAt,
-  };
+/** An Auto Scaling read through the one call path, with the EC2 context's clock, signal and deadline. */
+async function asgRead<O>(deps: HaFactsDeps, command: AwsCommand): Promise<O> {
+  return (await awsCall<O>(deps.ec2, deps.autoScaling, command, { mutating: false, maxAttempts: 3 })).output;
 }
 
 async function describeInstances(deps: HaFactsDeps, filters: Array<{ Name: string; Values: string[] }>) {
@@ -65,13 +59,9 @@ async function enrich(deps: HaFactsDeps, facts: PeerFact[]): Promise<void> {
   if (ids.length) {
     // DescribeAutoScalingInstances takes at most 50 ids per call.
     for (let i = 0; i < ids.length; i += 50) {
-      const out = await withRetry(
-        () =>
-          deps.autoScaling.send(
-            new DescribeAutoScalingInstancesCommand({ InstanceIds: ids.slice(i, i + 50) }),
-            { abortSignal: deps.ec2.signal },
-          ),
-        asgRetry(deps),
+      const out = await asgRead<DescribeAutoScalingInstancesCommandOutput>(
+        deps,
+        new DescribeAutoScalingInstancesCommand({ InstanceIds: ids.slice(i, i + 50) }),
       );
       for (const row of out.AutoScalingInstances ?? []) {
         const f = facts.find((x) => x.instanceId === row.InstanceId);
@@ -152,12 +142,9 @@ export async function clusterMembers(
   } else {
     let group = config.lifecycle.autoScalingGroupName;
     if (!group) {
-      const out = await withRetry(
-        () =>
-          deps.autoScaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }), {
-            abortSignal: deps.ec2.signal,
-          }),
-        asgRetry(deps),
+      const out = await asgRead<DescribeAutoScalingInstancesCommandOutput>(
+        deps,
+        new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
       );
       group = out.AutoScalingInstances?.find((r) => r.InstanceId === instanceId)?.AutoScalingGroupName;
     }
@@ -166,12 +153,9 @@ export async function clusterMembers(
         error: `${instanceId} is in no Auto Scaling group; set gate.clusterTagKey to name the cluster by an instance tag`,
       };
     }
-    const out = await withRetry(
-      () =>
-        deps.autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] }), {
-          abortSignal: deps.ec2.signal,
-        }),
-      asgRetry(deps),
+    const out = await asgRead<DescribeAutoScalingGroupsCommandOutput>(
+      deps,
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] }),
     );
     const asg = out.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === group);
     if (!asg) return { error: `Auto Scaling group ${group} not found` };

@@ -5,7 +5,7 @@ import {
   Reservation,
 } from '@aws-sdk/client-ec2';
 import { LogFields } from './log';
-import { CallContext, describeAll } from './teardown/aws-call';
+import { CallContext, describeAll } from './aws/call';
 
 /**
  * Whether the instances that loxilb resources name are still there: one rule for the teardown's

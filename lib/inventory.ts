@@ -21,7 +21,7 @@ import { classifyAwsError } from './aws/errors';
 import { cloudInstanceOf, Config } from './config/schema';
 import { describeInstanceStates, INSTANCE_ID, InstanceState } from './instance-state';
 import { LogFields } from './log';
-import { CallContext, callEc2, describeAll } from './teardown/aws-call';
+import { CallContext, callEc2, describeAll } from './aws/call';
 
 /**
  * Discovery: what loxilb created that this instance may have to tear down, and what would block a

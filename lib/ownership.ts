@@ -4,7 +4,7 @@ import { Clock } from './clock';
 import { EniInfo, loxilbTagValues } from './inventory';
 import { Logger } from './log';
 import { describeEnisOf } from './sweep-discovery';
-import { CallContext, callEc2 } from './teardown/aws-call';
+import { CallContext, callEc2 } from './aws/call';
 
 /**
  * Ownership marking: the daemon writes its instance id, under ownership.ownerTagKey, on the loxilb
@@ -120,6 +120,8 @@ export class OwnershipMarker {
   private pending = true;
   private loop?: Promise<void>;
   private running?: Promise<void>;
+  /** The daemon's stop signal once started: a pass in flight at shutdown is cut, not awaited. */
+  private signal?: AbortSignal;
 
   constructor(private readonly opts: OwnershipMarkerOptions) {}
 
@@ -127,10 +129,11 @@ export class OwnershipMarker {
   markNow(): Promise<void> {
     this.running ??= (async () => {
       try {
-        await markOwnedResources(this.opts.ctx, this.opts.instanceId);
+        await markOwnedResources({ ...this.opts.ctx, signal: this.signal }, this.opts.instanceId);
         this.pending = false;
       } catch (err) {
         this.pending = true;
+        if (this.signal?.aborted) return;
         this.opts.logger.warn('ownership marking failed; retrying later', {
           instanceId: this.opts.instanceId,
           stage: 'ownership',
@@ -145,6 +148,7 @@ export class OwnershipMarker {
   }
 
   start(signal: AbortSignal): void {
+    this.signal = signal;
     this.loop ??= this.run(signal);
   }
 

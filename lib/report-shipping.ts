@@ -3,8 +3,10 @@ import {
   CreateLogStreamCommand,
   InputLogEvent,
   PutLogEventsCommand,
+  PutLogEventsCommandOutput,
 } from '@aws-sdk/client-cloudwatch-logs';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AwsCallContext, awsCall, CallConfig } from './aws/call';
 import { errorCodeOf } from './aws/errors';
 import { Clock } from './clock';
 import { Config } from './config/schema';
@@ -35,8 +37,18 @@ export interface ShipDeps {
   logs?: CloudWatchLogsClient;
   clock: Clock;
   logger: Logger;
+  /** Per-call timeout and retry settings (aws.*, executor.*). */
+  config: CallConfig;
   /** The caller's stop signal (daemon shutdown); shipping ends at once when it fires. */
   signal?: AbortSignal;
+}
+
+/**
+ * Calls of one shipment: each attempt cut by aws.callTimeoutMs; `signal` (the caller's stop, or the
+ * shipment's own bound, reports.shipTimeoutMs) ends them and their retries.
+ */
+function callContext(deps: ShipDeps, signal: AbortSignal): AwsCallContext {
+  return { clock: deps.clock, logger: deps.logger, config: deps.config, signal };
 }
 
 export type ShipStatus = 'shipped' | 'failed' | 'skipped';
@@ -220,7 +232,7 @@ async function shipToS3(
   deps: ShipDeps,
   config: ReportsConfig,
   report: ShippableReport,
-  signal: AbortSignal,
+  ctx: AwsCallContext,
   progress: Progress<S3ShipResult>,
 ): Promise<void> {
   const started = deps.clock.now();
@@ -236,14 +248,16 @@ async function shipToS3(
       Object.assign(r, { status: 'failed', errorCode: 'NoClient', message: 'no S3 client was passed in' });
       return;
     }
-    await deps.s3.send(
+    await awsCall(
+      ctx,
+      deps.s3,
       new PutObjectCommand({
         Bucket: r.bucket,
         Key: r.key,
         Body: JSON.stringify(report, null, 2) + '\n',
         ContentType: 'application/json',
       }),
-      { abortSignal: signal },
+      { mutating: true },
     );
     r.status = 'shipped';
   } catch (err) {
@@ -259,7 +273,7 @@ async function shipToLogs(
   config: ReportsConfig,
   report: ShippableReport,
   lines: EpisodeLines | BufferedLogLine[] | undefined,
-  signal: AbortSignal,
+  ctx: AwsCallContext,
   progress: Progress<LogsShipResult>,
 ): Promise<void> {
   const started = deps.clock.now();
@@ -284,9 +298,11 @@ async function shipToLogs(
       return;
     }
     try {
-      await deps.logs.send(
+      await awsCall(
+        ctx,
+        deps.logs,
         new CreateLogStreamCommand({ logGroupName: r.logGroupName, logStreamName: r.logStreamName }),
-        { abortSignal: signal },
+        { mutating: true },
       );
     } catch (err) {
       // One stream per instance: an earlier episode of this instance (or a restart) created it.
@@ -294,13 +310,15 @@ async function shipToLogs(
     }
     // Sequential: batches of one stream must arrive in time order.
     for (const batch of splitLogBatches(events)) {
-      const out = await deps.logs.send(
+      const { output: out } = await awsCall<PutLogEventsCommandOutput>(
+        ctx,
+        deps.logs,
         new PutLogEventsCommand({
           logGroupName: r.logGroupName,
           logStreamName: r.logStreamName,
           logEvents: batch,
         }),
-        { abortSignal: signal },
+        { mutating: true },
       );
       r.batches += 1;
       r.eventsSent += batch.length;
@@ -330,6 +348,7 @@ export async function shipReport(
   const started = clock.now();
   const controller = new AbortController();
   const signal = deps.signal ? AbortSignal.any([deps.signal, controller.signal]) : controller.signal;
+  const calls = callContext(deps, signal);
   const s3: Progress<S3ShipResult> = { result: { status: 'failed', durationMs: 0 }, finished: false };
   const cw: Progress<LogsShipResult> = {
     result: {
@@ -347,8 +366,8 @@ export async function shipReport(
   // The bound holds even for a send that ignores its abort signal (a hung socket, a stuck mock):
   // whichever of work / timer / caller's stop comes first decides, and the rest is abandoned.
   const work = Promise.all([
-    shipToS3(deps, config, report, signal, s3),
-    shipToLogs(deps, config, report, logLines, signal, cw),
+    shipToS3(deps, config, report, calls, s3),
+    shipToLogs(deps, config, report, logLines, calls, cw),
   ]).then(() => 'done' as const);
   const timer = clock.sleep(config.shipTimeoutMs, controller.signal).then(
     () => 'timeout' as const,

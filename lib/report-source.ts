@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import { AwsCallContext, awsRequest } from './aws/call';
 import { errorCodeOf } from './aws/errors';
 import { noticeKinds } from './notice';
 
@@ -194,6 +195,8 @@ export function parseS3Url(location: string): S3Location | null {
 export interface ReportSourceDeps {
   /** Needed only for s3:// locations; called lazily so local reads never build AWS clients. */
   s3?: () => S3Client | Promise<S3Client>;
+  /** Clock, logger and call settings for the S3 read (lib/aws/call.ts). */
+  call?: Omit<AwsCallContext, 'signal' | 'deadlineAt'>;
   signal?: AbortSignal;
 }
 
@@ -264,15 +267,24 @@ async function readNewestInDir(dir: string): Promise<LoadedReport> {
 }
 
 async function readS3Report(loc: S3Location, url: string, deps: ReportSourceDeps): Promise<LoadedReport> {
-  if (!deps.s3) throw new ReportSourceError(`${url}: reading from S3 needs an S3 client`, url);
+  if (!deps.s3 || !deps.call) throw new ReportSourceError(`${url}: reading from S3 needs an S3 client`, url);
   const client = await deps.s3();
   let text: string;
   try {
-    const out = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
-      abortSignal: deps.signal,
-    });
-    if (!out.Body) throw new ReportSourceError(`${url}: S3 returned no body`, url);
-    text = await out.Body.transformToString('utf8');
+    // The body is read inside the same attempt, so a stalled download is cut like a stalled answer.
+    const ctx = { ...deps.call, signal: deps.signal };
+    ({ output: text } = await awsRequest(
+      ctx,
+      'GetObject',
+      async (abortSignal) => {
+        const out = await client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key }), {
+          abortSignal,
+        });
+        if (!out.Body) throw new ReportSourceError(`${url}: S3 returned no body`, url);
+        return out.Body.transformToString('utf8');
+      },
+      { mutating: false },
+    ));
   } catch (err) {
     if (err instanceof ReportSourceError) throw err;
     const code = errorCodeOf(err);

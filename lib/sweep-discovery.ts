@@ -29,7 +29,7 @@ import {
 import { LogFields } from './log';
 import { describeInstanceStates, InstanceState } from './instance-state';
 import { instancesToLookUp, VpcFacts } from './orphans';
-import { CallContext, describeAll } from './teardown/aws-call';
+import { CallContext, describeAll } from './aws/call';
 
 /**
  * What the sweeper reads in one region, for one loxilb cluster (this config's tag values), in two

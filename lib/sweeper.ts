@@ -30,7 +30,8 @@ import {
 } from './sweep-report';
 import { FirstSeenStore } from './sweep-state';
 import { manualCommand } from './teardown';
-import { CallContext, CallCounter } from './teardown/aws-call';
+import { CallContext, CallCounter } from './aws/call';
+import { TokenBucket } from './aws/pacer';
 
 /**
  * The sweeper: finds the loxilb resources of this cluster whose owner is gone (lib/orphans.ts) and
@@ -57,6 +58,8 @@ export interface SweepDeps {
   logger: Logger;
   /** The grace-period clock (lib/sweep-state.ts). */
   firstSeen: FirstSeenStore;
+  /** The per-process pacer of mutating EC2 calls (apply mode). */
+  pacer?: TokenBucket;
   random?: () => number;
 }
 
@@ -84,6 +87,7 @@ export async function sweepOnce(deps: SweepDeps, opts: SweepOptions): Promise<Sw
     logger,
     signal: opts.signal,
     deadlineAt,
+    pacer: deps.pacer,
     counter,
     random: deps.random,
   };
@@ -410,6 +414,8 @@ export interface SweeperServiceDeps extends RegionSweepDeps {
   cron?: CronApi;
   /** Runs before each scheduled sweep (the daemon re-marks its own ENIs). */
   beforeSweep?: (signal: AbortSignal) => Promise<void>;
+  /** Runs after each scheduled sweep (the daemon sweeps the per-host queues of gone hosts, lib/queue-sweep.ts). */
+  afterSweep?: (signal: AbortSignal) => Promise<void>;
   onSweep?: (results: RegionSweepResult[]) => void;
 }
 
@@ -435,6 +441,7 @@ export function startSweeper(deps: SweeperServiceDeps): RunningSweeper {
     for (const r of results) {
       logger.debug(summarizeSweep(r.report), { stage: 'sweep', region: r.report.region, path: r.path });
     }
+    await deps.afterSweep?.(signal);
     deps.onSweep?.(results);
   };
   const schedule = new JitteredSchedule({

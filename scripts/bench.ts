@@ -5,7 +5,8 @@
  * on purpose: figures, not assertions.
  *
  *   npm run bench -- [--latency-ms 50] [--detach-delay-ms 1000] [--footprints 1,10,100]
- *                    [--episodes 5] [--idle-seconds 60] [--soak-seconds 0] [--quick] [--out FILE]
+ *                    [--episodes 5] [--idle-seconds 60] [--soak-seconds 0] [--flood-seconds 40]
+ *                    [--only teardown,notice,rest,flood] [--quick] [--out FILE]
  *
  * At rest is measured for each way the daemon can run: the TypeScript build on this Node, the
  * bundle (build/teardownd.cjs) on this Node, and the single executable (build/teardownd, its own
@@ -36,6 +37,7 @@ import { createLoxilbApi } from '../lib/loxilb-api';
 import { PlannedAction } from '../lib/planner';
 import { AwsEmulator } from '../test/emulator/server';
 import { leftovers, seedLoxilbCluster } from '../test/helpers/footprint';
+import { flood, spotNotice } from '../test/helpers/notice-flood';
 import { packagePaths } from './package';
 
 interface Options {
@@ -45,7 +47,9 @@ interface Options {
   episodes: number;
   idleSeconds: number;
   soakSeconds: number;
-  /** Sections to run: teardown, notice, rest (default all). */
+  /** Three hosts under a 1,000-message flood, per topology (issue 11). */
+  floodSeconds: number;
+  /** Sections to run: teardown, notice, rest, flood (default all). */
   only: Set<string>;
   out?: string;
 }
@@ -61,7 +65,12 @@ function parseOptions(): Options {
     .option('--episodes <n>', 'notice-latency episodes per source', '5')
     .option('--idle-seconds <n>', 'at-rest measurement length', '60')
     .option('--soak-seconds <n>', 'soak length per variant for the RSS slope (0 = none)', '0')
-    .option('--only <sections>', 'comma-separated: teardown,notice,rest', 'teardown,notice,rest')
+    .option(
+      '--flood-seconds <n>',
+      'how long 3 hosts are measured under a 1,000-message flood, per topology',
+      '40',
+    )
+    .option('--only <sections>', 'comma-separated: teardown,notice,rest,flood', 'teardown,notice,rest,flood')
     .option('--quick', 'small everything: a smoke run in well under a minute')
     .option('--out <file>', 'JSON output file');
   p.parse(process.argv);
@@ -74,6 +83,7 @@ function parseOptions(): Options {
     episodes: quick ? 2 : Number(o.episodes),
     idleSeconds: quick ? 6 : Number(o.idleSeconds),
     soakSeconds: Number(o.soakSeconds),
+    floodSeconds: quick ? 8 : Number(o.floodSeconds),
     only: new Set(String(o.only).split(',')),
     out: o.out as string | undefined,
   };
@@ -289,6 +299,7 @@ function startDaemon(
   config: Record<string, unknown>,
   dir: string,
   launcher: Launcher = TS_BUILD,
+  args: string[] = [],
 ): Daemon {
   const path = join(dir, 'config.json');
   writeFileSync(
@@ -300,7 +311,7 @@ function startDaemon(
       ...config,
     }),
   );
-  const child = spawn(launcher[0], [...launcher.slice(1), 'run', '--config', path], {
+  const child = spawn(launcher[0], [...launcher.slice(1), 'run', '--config', path, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_NO_WARNINGS: '1', ...emulator.env() },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
@@ -473,6 +484,101 @@ async function atRest(opts: Options, launcher: Launcher = TS_BUILD) {
   });
 }
 
+export interface FloodRow {
+  topology: 'per-host' | 'shared';
+  hosts: number;
+  floodMessages: number;
+  seconds: number;
+  receiveCallsPerSecond: number;
+  visibilityChangesPerSecond: number;
+  /** Sum over the hosts' daemon processes. */
+  cpuPercentOfCore: number;
+  /** Publish of each host's own notice → its `episode opened` line. */
+  noticeLatencyMs: number[];
+  deadLettered: number;
+}
+
+/**
+ * Issue 11: three hosts, 1,000 notices about other instances and unrelated events, then one notice
+ * each, with the daemon's defaults (20 s long poll; shared queue: foreign releases of 5–15 s, DLQ
+ * after 10 × hosts receives). Per-host: the flood goes to the topic; shared: into the one queue.
+ */
+async function floodRow(opts: Options, topology: FloodRow['topology']): Promise<FloodRow> {
+  const hosts = ['i-0aaa0000000000001', 'i-0bbb0000000000002', 'i-0ccc0000000000003'];
+  return withEmulator({ ...opts, latencyMs: 0 }, async (emulator) => {
+    const dirs = hosts.map(() => mkdtempSync(join(tmpdir(), 'teardownd-bench-')));
+    const topicArn = emulator.sns.createTopic('teardownd');
+    const queueUrl =
+      topology === 'shared'
+        ? emulator.sqs.createQueue('teardownd-shared', {
+            deadLetterQueue: 'teardownd-shared-dlq',
+            maxReceiveCount: 10 * hosts.length,
+          })
+        : undefined;
+    const sqs = topology === 'shared' ? { queueUrl, sharedQueueConsumers: hosts.length } : { topicArn };
+    const daemons = hosts.map((id, i) =>
+      startDaemon(
+        emulator,
+        { gate: { mode: 'override', override: 'none' }, sources: { imds: { enabled: false }, sqs } },
+        dirs[i],
+        TS_BUILD,
+        ['--instance-id', id],
+      ),
+    );
+    try {
+      await until(() => daemons.every((d) => d.readyAt !== undefined), 30000, 'ready');
+      await new Promise((r) => setTimeout(r, 1000));
+      const publish = (body: string) =>
+        topology === 'shared' ? emulator.sqs.send(queueUrl!, body) : emulator.sns.publish(topicArn, body);
+      const count = (action: string) => emulator.calls.of('sqs', action).length;
+      const before = { receives: count('ReceiveMessage'), changes: count('ChangeMessageVisibility') };
+      const cpuBefore = daemons.map((d) => procStat(d.child.pid!).cpuTicks);
+      const t0 = Date.now();
+      for (const body of flood(1000)) publish(body);
+      await new Promise((r) => setTimeout(r, opts.floodSeconds * 1000));
+      const seconds = (Date.now() - t0) / 1000;
+      const cpuTicks = daemons.reduce((sum, d, i) => sum + procStat(d.child.pid!).cpuTicks - cpuBefore[i], 0);
+      const receives = count('ReceiveMessage') - before.receives;
+      const changes = count('ChangeMessageVisibility') - before.changes;
+      const sentAt = Date.now();
+      hosts.forEach((id) => publish(spotNotice(id)));
+      const opened = (d: Daemon) => d.lines.find((l) => l.message === 'episode opened');
+      await until(() => daemons.every((d) => opened(d)), 180000, 'every host to open its episode');
+      const noticeLatencyMs = daemons.map((d) => Date.parse(String(opened(d)!.timestamp)) - sentAt);
+      const dlq = topology === 'shared' ? emulator.sqs.messages('teardownd-shared-dlq') : [];
+      return {
+        topology,
+        hosts: hosts.length,
+        floodMessages: 1000,
+        seconds,
+        receiveCallsPerSecond: receives / seconds,
+        visibilityChangesPerSecond: changes / seconds,
+        cpuPercentOfCore: (cpuTicks / 100 / seconds) * 100,
+        noticeLatencyMs,
+        deadLettered: dlq.filter((m) => hosts.some((h) => m.body.includes(h))).length,
+      };
+    } finally {
+      for (const d of daemons) await stopDaemon(d);
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+async function floodSection(opts: Options): Promise<FloodRow[]> {
+  console.log(
+    `\nThree hosts under a 1,000-message flood about other instances (${opts.floodSeconds} s, default long poll and release delays)`,
+  );
+  const floods: FloodRow[] = [];
+  for (const topology of ['per-host', 'shared'] as const) {
+    const f = await floodRow(opts, topology);
+    floods.push(f);
+    console.log(
+      `  ${topology.padEnd(8)}  ${fmt(f.receiveCallsPerSecond, 2)} receives/s, ${fmt(f.visibilityChangesPerSecond, 1)} visibility changes/s, CPU ${fmt(f.cpuPercentOfCore, 1)} % of a core (3 daemons), notice → episode ${f.noticeLatencyMs.map((x) => fmt(x)).join('/')} ms, ${f.deadLettered} dead-lettered`,
+    );
+  }
+  return floods;
+}
+
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 async function main(): Promise<void> {
@@ -533,6 +639,8 @@ async function main(): Promise<void> {
         `; ${r.imdsRequests} IMDS, ${r.sqsReceives} SQS receives`,
     );
   }
+  const floods = opts.only.has('flood') ? await floodSection(opts) : [];
+
   const none = { name: 'not measured', startupMs: NaN, cpuPercentOfCore: NaN, rssMb: NaN };
   const shipped = restRows.find((r) => r.name.startsWith('single executable')) ?? restRows[0] ?? none;
 
@@ -579,6 +687,7 @@ async function main(): Promise<void> {
         throttled,
         notice: { imds, sqs },
         atRest: restRows,
+        flood: floods,
         targets,
       },
       null,

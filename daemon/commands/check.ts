@@ -1,11 +1,14 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { access, constants, stat } from 'node:fs/promises';
-import { createAwsClients, destroyAwsClients, AwsClients } from '../../lib/aws/clients';
+import { clientOptions, createAwsClients, destroyAwsClients, AwsClients } from '../../lib/aws/clients';
+import { TokenBucket } from '../../lib/aws/pacer';
 import { CheckResult, checkExitCode, formatCheckLine, runChecks } from '../../lib/check';
 import { ConfigError, DEFAULT_CONFIG_PATH } from '../../lib/config/load';
 import { loadConfigWithLoxilbFlags, LoxilbFlags } from '../../lib/loxilb-flags';
+import { systemClock } from '../../lib/clock';
 import { Config } from '../../lib/config/schema';
+import { nullLogger } from '../../lib/log';
 import { ImdsClient } from '../../lib/sources/imds-client';
 import { EXIT_BAD_INPUT } from '../cli';
 
@@ -77,7 +80,7 @@ export function registerCheck(program: Command): void {
           imds,
           env: process.env,
           createClients: (region) => {
-            const c = createAwsClients({ region });
+            const c = createAwsClients(clientOptions(config, region));
             clients.push(c);
             return c;
           },
@@ -89,6 +92,10 @@ export function registerCheck(program: Command): void {
           },
           instanceId: opts.instanceId,
           loxilb,
+          clock: systemClock,
+          // stdout is the report; a failed call shows in its line (with the AWS error code).
+          logger: nullLogger(),
+          pacer: new TokenBucket(config.aws.mutatingBucket, systemClock),
         });
         const code = checkExitCode(results);
         print(results, code, Boolean(opts.json));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { AwsClients, createAwsClients, destroyAwsClients } from '../../lib/aws/clients';
+import { AwsClients, clientOptions, createAwsClients, destroyAwsClients } from '../../lib/aws/clients';
 import { renderReport } from '../../lib/report-render';
 import { readReport, ReportSourceError } from '../../lib/report-source';
 import { EXIT_OK, UsageError } from '../cli';
@@ -40,8 +40,9 @@ export function registerReport(program: Command): void {
       const location = source ?? runtime.config.reports.dir;
       try {
         const { report } = await readReport(location, {
+          call: { clock: runtime.clock, config: runtime.config, logger: runtime.logger },
           s3: async () => {
-            if (opts.region) return (own = createAwsClients({ region: opts.region })).s3;
+            if (opts.region) return (own = createAwsClients(clientOptions(runtime.config, opts.region))).s3;
             try {
               return (await runtime.aws()).s3;
             } catch (err) {

@@ -17,10 +17,10 @@ import { createSystemdNotifier, SystemdNotifier } from '../../lib/systemd-notify
 import { Logger } from '../../lib/log';
 import { ImdsPoller } from '../../lib/sources/imds-poller';
 import { probeInstanceState, shutdownNotice } from '../../lib/sources/shutdown-probe';
-import { SqsConsumer } from '../../lib/sources/sqs-consumer';
 import { HostIdentity, readHostIdentity } from '../../lib/sources/instance-identity';
 import { openStateDir, OpenedStateDir } from '../../lib/state-dir';
 import { createRuntime, GlobalOptions, Runtime } from '../runtime';
+import { SqsSource } from './sqs-source';
 import { sweeperBackground } from './sweep';
 import { checkInstanceId, engineDeps, loxilbApi } from './teardown-common';
 
@@ -165,8 +165,8 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     });
     const identity = await hostIdentity(runtime, clients.region, stopAll.signal);
 
-    const sqsUrl = config.sources.sqs.queueUrl;
-    let consumer: SqsConsumer | undefined;
+    // Built right after the coordinator it feeds; the closures below run only once it exists.
+    let sqs: SqsSource | undefined = undefined;
     const coordinator: Coordinator<ReportLike> = new Coordinator({
       instanceId,
       bootId: (deps.bootId ?? readBootId)(),
@@ -178,25 +178,14 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       teardown: deps.teardown(ctx),
       completion: completionPort({ autoScaling: clients.autoScaling, config, clock, logger }, instanceId),
       messages: {
-        extend: (ids, s) => consumer?.extend(ids, s) ?? Promise.resolve(),
-        delete: (ids) => consumer?.delete(ids) ?? Promise.resolve([]),
-        release: (ids) => consumer?.release(ids) ?? Promise.resolve([]),
+        extend: (ids, s) => sqs?.extend(ids, s) ?? Promise.resolve(),
+        delete: (ids) => sqs?.delete(ids) ?? Promise.resolve([]),
+        release: (ids) => sqs?.release(ids) ?? Promise.resolve([]),
       },
       shipReport: deps.shipReport?.(ctx),
+      onEpisodeClosed: (state) => sqs?.onEpisodeClosed(state) ?? Promise.resolve(),
     });
-    if (sqsUrl) {
-      consumer = new SqsConsumer({
-        sqs: clients.sqs,
-        queueUrl: sqsUrl,
-        config,
-        clock,
-        logger,
-        instanceId,
-        identity,
-        dryRun,
-        onNotice: (n, m) => coordinator.accept(n, m),
-      });
-    }
+    sqs = new SqsSource(ctx, identity, (n, m) => coordinator.accept(n, m));
     const poller = config.sources.imds.enabled
       ? new ImdsPoller({
           imds: runtime.imds,
@@ -211,6 +200,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     // Start-up checks, before `ready`: the journal, then IMDS once.
     const resumed = await coordinator.start();
     if (poller) await poller.pollOnce(stopAll.signal).catch(() => undefined);
+    await sqs.prepare(coordinator.state(), stopAll.signal);
     stopAll.signal.throwIfAborted();
     logger.info('ready', {
       instanceId,
@@ -219,7 +209,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       episode: coordinator.activeEpisode,
       resumed: !!resumed && !resumed.closed,
       imds: !!poller,
-      sqs: sqsUrl ?? null,
+      sqs: sqs.description,
     });
     if (process.env.NOTIFY_SOCKET && deps.notifyReady) await deps.notifyReady();
     stopWatchdog = deps.startWatchdog?.() ?? stopWatchdog;
@@ -249,7 +239,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       );
     }
     if (poller) loops.push(poller.run(sources.signal));
-    if (consumer) loops.push(consumer.run(sources.signal));
+    if (sqs.enabled) loops.push(sqs.run(sources.signal));
     for (const s of background) {
       loops.push(
         Promise.resolve()
@@ -262,8 +252,19 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
 
     await signals.promise;
     if (process.env.NOTIFY_SOCKET && deps.notifyStopping) await deps.notifyStopping();
-    await Promise.allSettled(loops);
-    for (const s of background) await Promise.resolve(s.stop?.()).catch(() => undefined);
+    // Every loop's AWS calls end on the stop signal (lib/aws/call.ts); the bound is for anything
+    // else, so the shutdown probe and the teardown keep their share of the unit's stop timeout.
+    const sourcesStopped = Promise.allSettled([
+      ...loops,
+      ...background.map((s) => Promise.resolve().then(() => s.stop?.())),
+    ]);
+    if (!(await settledWithin(sourcesStopped, SOURCES_STOP_MS, clock))) {
+      logger.error('sources and background services did not stop in time; shutting down without them', {
+        instanceId,
+        stage: 'shutdown',
+        durationMs: SOURCES_STOP_MS,
+      });
+    }
     await shutdown(ctx, coordinator);
     logger.info('stopped', { instanceId, stage: 'shutdown', signal: stopSignal });
     return 0;
@@ -278,6 +279,23 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     signals.dispose();
     await stateDir?.release();
   }
+}
+
+/** How long SIGTERM waits for the IMDS poller, SQS consumer and background services to end. */
+const SOURCES_STOP_MS = 5000;
+
+/** True when `work` settled within `ms`. */
+async function settledWithin(work: Promise<unknown>, ms: number, clock: Runtime['clock']): Promise<boolean> {
+  const timer = new AbortController();
+  const done = await Promise.race([
+    work.then(() => true),
+    clock.sleep(ms, timer.signal).then(
+      () => false,
+      () => true,
+    ),
+  ]);
+  timer.abort();
+  return done;
 }
 
 /**
@@ -310,11 +328,12 @@ async function shutdown(ctx: RunContext, coordinator: Coordinator<ReportLike>): 
     await coordinator.stop();
     return;
   }
-  const timeout = AbortSignal.timeout(Math.min(probeCfg.timeoutMs, 10000));
+  // The probe has 10 s at most (a stop must not wait on a hung EC2); no answer means "exit, touch nothing".
   const probe = await probeInstanceState(
-    { ec2: clients.ec2, config, clock: runtime.clock },
+    { ec2: clients.ec2, config, clock: runtime.clock, logger },
     instanceId,
-    timeout,
+    undefined,
+    runtime.clock.now() + Math.min(probeCfg.timeoutMs, 10000),
   );
   if (probe.verdict !== 'terminating') {
     logger.info('shutdown is not a termination; exiting without changes', {
@@ -389,6 +408,7 @@ export function episodeShipper(ctx: RunContext): ShipReport | undefined {
       logs: config.reports.cloudwatchLogs ? clients.logs : undefined,
       clock: runtime.clock,
       logger,
+      config,
     },
     config: config.reports,
     lines,
@@ -414,6 +434,40 @@ export function defaultRunDeps(): RunDeps {
   };
 }
 
+/**
+ * SIGTERM must end the process within the unit's stop timeout (TimeoutStopSec = the shutdown probe's
+ * budget + 30 s) even if some piece of the shutdown path hangs: every AWS call is already cut by the
+ * stop signal, this is the last line. Armed on the first SIGTERM/SIGINT; exits 1 with a log line
+ * 25 s after the probe budget. Once the daemon has returned, anything still holding the event loop
+ * (an abandoned socket) gets 3 s before the process exits anyway.
+ */
+export const BACKSTOP_AFTER_PROBE_MS = 25000;
+
+function shutdownBackstop(runtime: Runtime): { finished(): void } {
+  const budgetMs = runtime.config.sources.shutdownProbe.timeoutMs + BACKSTOP_AFTER_PROBE_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    timer ??= setTimeout(() => {
+      runtime.logger.error('shutdown overran its budget; exiting now', {
+        stage: 'shutdown',
+        durationMs: budgetMs,
+      });
+      setTimeout(() => process.exit(1), 200).unref();
+    }, budgetMs);
+    timer.unref();
+  };
+  process.once('SIGTERM', arm);
+  process.once('SIGINT', arm);
+  return {
+    finished() {
+      process.off('SIGTERM', arm);
+      process.off('SIGINT', arm);
+      if (timer) clearTimeout(timer);
+      setTimeout(() => process.exit(), 3000).unref();
+    },
+  };
+}
+
 export function registerRun(program: Command, deps: () => RunDeps = defaultRunDeps): void {
   program
     .command('run')
@@ -424,10 +478,12 @@ export function registerRun(program: Command, deps: () => RunDeps = defaultRunDe
     .option('--instance-id <id>', 'this instance (default: IMDS instance-id)')
     .action(async (opts: RunOptions, cmd: Command) => {
       const runtime = createRuntime(cmd.optsWithGlobals<GlobalOptions>());
+      const backstop = shutdownBackstop(runtime);
       try {
         process.exitCode = await runDaemon(runtime, opts, deps());
       } finally {
         runtime.close();
+        backstop.finished();
       }
     });
 }

@@ -1,10 +1,11 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Command } from 'commander';
-import { createEc2Client } from '../../lib/aws/clients';
+import { clientOptions, createAwsClients, createEc2Client, destroyAwsClients } from '../../lib/aws/clients';
 import { Config, REGION_PATTERN } from '../../lib/config/schema';
 import { OwnershipMarker } from '../../lib/ownership';
 import { sweepExitCode, summarizeSweep } from '../../lib/sweep-report';
 import { FirstSeenStore } from '../../lib/sweep-state';
+import { sweepHostQueues } from '../../lib/queue-sweep';
 import { startSweeper, sweepRegionList, sweepRegions, SweepMode } from '../../lib/sweeper';
 import { EXIT_LEFT_BEHIND, UsageError } from '../cli';
 import { createRuntime, GlobalOptions, Runtime } from '../runtime';
@@ -23,13 +24,13 @@ function checkRegion(region: string, where: string): string {
 }
 
 /** EC2 clients by region: the runtime's own for its region, one more per other region (closed by close()). */
-function regionClients(own: { region: string; ec2: EC2Client } | undefined) {
+function regionClients(config: Config, own: { region: string; ec2: EC2Client } | undefined) {
   const made = new Map<string, EC2Client>();
   return {
     ec2For(region: string): EC2Client {
       if (own && region === own.region) return own.ec2;
       let c = made.get(region);
-      if (!c) made.set(region, (c = createEc2Client({ region })));
+      if (!c) made.set(region, (c = createEc2Client(clientOptions(config, region))));
       return c;
     },
     close(): void {
@@ -88,22 +89,44 @@ export function registerSweep(program: Command): void {
           });
           mode = 'report';
         }
-        clients = regionClients(own);
+        clients = regionClients(config, own);
         const results = await sweepRegions(
           {
             config,
             clock: runtime.clock,
             logger,
             firstSeen: new FirstSeenStore(config.stateDir),
+            pacer: runtime.pacer,
             ec2For: clients.ec2For,
           },
           { regions, mode, signal: abort.signal },
         );
         const reports = results.map((r) => r.report);
         let code: number = sweepExitCode(reports);
+        // Per-host queues of gone hosts (standard topology), in the topic's region (its ARN says).
+        let hostQueues: Awaited<ReturnType<typeof sweepHostQueues>> | undefined;
+        const topicArn = config.sources.sqs.topicArn;
+        if (topicArn) {
+          const aws = createAwsClients(clientOptions(config, topicArn.split(':')[3]));
+          try {
+            hostQueues = await sweepHostQueues(
+              { sqs: aws.sqs, sns: aws.sns, ec2: aws.ec2, config, clock: runtime.clock, logger },
+              { mode, signal: abort.signal },
+            );
+          } finally {
+            destroyAwsClients(aws);
+          }
+          const q = hostQueues;
+          if (q.errors.length || (mode === 'report' && q.orphans.length)) code = EXIT_LEFT_BEHIND;
+          if (!opts.json) {
+            process.stdout.write(
+              `per-host queues of gone instances: ${q.orphans.length} (${mode === 'apply' ? `${q.orphans.filter((o) => o.removed).length} removed` : 'report only'}), ${q.kept.length} kept, ${q.errors.length} error(s)\n`,
+            );
+          }
+        }
         if (results.some((r) => r.writeError)) code = EXIT_LEFT_BEHIND;
         if (opts.json) {
-          const doc = { exitCode: code, files: results.map((r) => r.path ?? null), reports };
+          const doc = { exitCode: code, files: results.map((r) => r.path ?? null), reports, hostQueues };
           process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
         } else {
           for (const r of results) {
@@ -135,7 +158,7 @@ export function registerSweep(program: Command): void {
 export function sweeperBackground(ctx: RunContext): BackgroundService[] {
   const { config, clients, instanceId, dryRun, logger, runtime } = ctx;
   const services: BackgroundService[] = [];
-  const ec2Ctx = { ec2: clients.ec2, clock: runtime.clock, config, logger };
+  const ec2Ctx = { ec2: clients.ec2, clock: runtime.clock, config, logger, pacer: runtime.pacer };
   const marker = dryRun
     ? undefined
     : new OwnershipMarker({
@@ -168,7 +191,7 @@ function sweeperService(
   marker: OwnershipMarker | undefined,
 ): BackgroundService {
   const { clients, instanceId, dryRun, logger, runtime } = ctx;
-  const regional = regionClients({ region: clients.region, ec2: clients.ec2 });
+  const regional = regionClients(config, { region: clients.region, ec2: clients.ec2 });
   let running: ReturnType<typeof startSweeper> | undefined;
   return {
     name: 'sweep',
@@ -178,12 +201,28 @@ function sweeperService(
         clock: runtime.clock,
         logger,
         firstSeen: new FirstSeenStore(config.stateDir),
+        pacer: runtime.pacer,
         ec2For: regional.ec2For,
         regions: sweepRegionList(config, clients.region),
         mode: dryRun ? 'report' : config.sweeper.mode,
         memberInstanceId: instanceId,
         sweeperInstanceId: instanceId,
         beforeSweep: marker && !config.sources.imds.enabled ? () => marker.markNow() : undefined,
+        afterSweep: config.sources.sqs.topicArn
+          ? async (signal) => {
+              await sweepHostQueues(
+                {
+                  sqs: clients.sqs,
+                  sns: clients.sns,
+                  ec2: clients.ec2,
+                  config,
+                  clock: runtime.clock,
+                  logger,
+                },
+                { mode: dryRun ? 'report' : config.sweeper.mode, selfInstanceId: instanceId, signal },
+              );
+            }
+          : undefined,
       });
     },
     stop: async () => {

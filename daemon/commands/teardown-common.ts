@@ -69,6 +69,7 @@ export function engineDeps(runtime: Runtime, ec2: EC2Client, autoScaling?: AutoS
     config,
     clock: runtime.clock,
     logger: runtime.logger,
+    pacer: runtime.pacer,
     loxilb: loxilbApi(config),
   };
 }

@@ -31,8 +31,13 @@ export const awsApiCalls = {
     mutate: ['CompleteLifecycleAction', 'RecordLifecycleActionHeartbeat'],
   },
   sqs: {
-    read: ['GetQueueAttributes', 'ReceiveMessage'],
-    mutate: ['ChangeMessageVisibility', 'DeleteMessage'],
+    read: ['GetQueueAttributes', 'ListQueues', 'ReceiveMessage'],
+    // CreateQueue, SetQueueAttributes, DeleteQueue: the per-host queue (lib/aws/queue-calls.ts).
+    mutate: ['ChangeMessageVisibility', 'CreateQueue', 'DeleteMessage', 'DeleteQueue', 'SetQueueAttributes'],
+  },
+  sns: {
+    read: ['ListSubscriptionsByTopic'],
+    mutate: ['SetSubscriptionAttributes', 'Subscribe', 'Unsubscribe'],
   },
   s3: {
     read: ['GetObject'],

@@ -2,47 +2,60 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Config } from '../config/schema';
 
 /**
  * The only place AWS clients are configured. Endpoints are never set here: the SDK reads
- * AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_AUTO_SCALING, … and
+ * AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL_SNS, … and
  * the default credential chain itself, so any AWS-compatible endpoint works without code changes.
  *
- * Retry ownership: EC2 and Auto Scaling calls are retried by lib/aws/retry.ts (deadline-aware,
- * logged), so those clients run with maxAttempts 1. SQS, S3 and CloudWatch Logs keep the SDK's
- * standard retries: their loops have no teardown deadline to respect.
+ * Retries and timeouts belong to the one call path (lib/aws/call.ts): every client runs with
+ * maxAttempts 1, and each attempt is aborted by our own per-call timeout, deadline and shutdown
+ * signal. The handler's requestTimeout is only a backstop a few seconds behind ours, and it throws
+ * (by default the SDK merely logs a warning and waits forever on a hung socket).
  */
 export interface AwsClients {
   region: string;
   ec2: EC2Client;
   autoScaling: AutoScalingClient;
   sqs: SQSClient;
+  /** The per-host queue's subscription to the group's topic. */
+  sns: SNSClient;
   s3: S3Client;
   logs: CloudWatchLogsClient;
 }
 
 export interface CreateClientsOptions {
   region: string;
-  /** Per-request socket timeout; a hung connection must not eat the spot notice's two minutes. */
-  requestTimeoutMs?: number;
+  /** aws.callTimeoutMs: the call path cuts each attempt at it; the handler's backstop comes later. */
+  callTimeoutMs?: number;
   connectionTimeoutMs?: number;
+  /** The longest SQS long poll (sources.sqs.waitTimeSeconds), which holds the socket that long. */
+  longPollMs?: number;
+}
+
+const BACKSTOP_MARGIN_MS = 5000;
+
+function requestHandler(opts: CreateClientsOptions, extraMs = 0) {
+  return {
+    requestTimeout: (opts.callTimeoutMs ?? 10000) + extraMs + BACKSTOP_MARGIN_MS,
+    connectionTimeout: opts.connectionTimeoutMs ?? 3000,
+    throwOnRequestTimeout: true,
+  };
 }
 
 export function createAwsClients(opts: CreateClientsOptions): AwsClients {
-  const requestHandler = {
-    requestTimeout: opts.requestTimeoutMs ?? 10000,
-    connectionTimeout: opts.connectionTimeoutMs ?? 3000,
-  };
-  const base = { region: opts.region, requestHandler };
+  const base = { region: opts.region, requestHandler: requestHandler(opts), maxAttempts: 1 };
   return {
     region: opts.region,
-    ec2: new EC2Client({ ...base, maxAttempts: 1 }),
-    autoScaling: new AutoScalingClient({ ...base, maxAttempts: 1 }),
-    // A long poll holds the socket for up to 20 s; the timeout must outlast it.
-    sqs: new SQSClient({ ...base, requestHandler: { ...requestHandler, requestTimeout: 30000 } }),
-    s3: new S3Client({ ...base }),
-    logs: new CloudWatchLogsClient({ ...base }),
+    ec2: new EC2Client(base),
+    autoScaling: new AutoScalingClient(base),
+    sqs: new SQSClient({ ...base, requestHandler: requestHandler(opts, opts.longPollMs ?? 20000) }),
+    s3: new S3Client(base),
+    sns: new SNSClient(base),
+    logs: new CloudWatchLogsClient(base),
   };
 }
 
@@ -51,20 +64,24 @@ export function createAwsClients(opts: CreateClientsOptions): AwsClients {
  * EC2 client of createAwsClients.
  */
 export function createEc2Client(opts: CreateClientsOptions): EC2Client {
-  return new EC2Client({
-    region: opts.region,
-    requestHandler: {
-      requestTimeout: opts.requestTimeoutMs ?? 10000,
-      connectionTimeout: opts.connectionTimeoutMs ?? 3000,
-    },
-    maxAttempts: 1,
-  });
+  return new EC2Client({ region: opts.region, requestHandler: requestHandler(opts), maxAttempts: 1 });
+}
+
+/** The client options `config` asks for. */
+export function clientOptions(config: Config, region: string): CreateClientsOptions {
+  return {
+    region,
+    callTimeoutMs: config.aws.callTimeoutMs,
+    connectionTimeoutMs: config.aws.connectionTimeoutMs,
+    longPollMs: config.sources.sqs.waitTimeSeconds * 1000,
+  };
 }
 
 export function destroyAwsClients(clients: AwsClients): void {
   clients.ec2.destroy();
   clients.autoScaling.destroy();
   clients.sqs.destroy();
+  clients.sns.destroy();
   clients.s3.destroy();
   clients.logs.destroy();
 }

@@ -17,9 +17,22 @@ const THROTTLE_CODES = new Set([
   'EC2ThrottledException',
   'SlowDown',
   'PriorRequestNotComplete',
+  // SNS
+  'Throttled',
+  'ThrottledException',
 ]);
 
+/**
+ * A request cut by our own per-attempt timeout (lib/aws/call.ts) or by the SDK handler's backstop:
+ * the request may or may not have reached AWS, and every call we make is idempotent, so it is retried.
+ */
+export const CALL_TIMEOUT = 'CallTimeout';
+/** The caller's deadline came first (mid-request, in a backoff or waiting for a pacing token). */
+export const DEADLINE_EXCEEDED = 'DeadlineExceeded';
+
 const SERVER_CODES = new Set([
+  CALL_TIMEOUT,
+  DEADLINE_EXCEEDED,
   'InternalError',
   'InternalFailure',
   'ServerInternal',
@@ -101,8 +114,104 @@ export function classifyAwsError(err: unknown): ErrorClass {
   return 'fatal';
 }
 
+const DENIED_CODES = new Set([
+  'UnauthorizedOperation',
+  'AccessDenied',
+  'AccessDeniedException',
+  'AuthFailure',
+  // SNS
+  'AuthorizationError',
+  'AuthorizationErrorException',
+]);
+
+/** IAM (or the credentials) refused the call: only a policy change helps. */
+export function isAccessDenied(err: unknown): boolean {
+  return DENIED_CODES.has(errorCodeOf(err));
+}
+
+/**
+ * The endpoint could not be reached, or never answered within aws.callTimeoutMs: every other call
+ * to it would fail the same way (`check` says so once instead of once per call).
+ */
+export function isUnreachable(err: unknown): boolean {
+  const code = errorCodeOf(err);
+  return (
+    NETWORK_CODES.has(code) || code === CALL_TIMEOUT || code === 'TimeoutError' || code === 'RequestTimeout'
+  );
+}
+
+/**
+ * CompleteLifecycleAction's "No active Lifecycle Action found": the action is over, or Auto Scaling
+ * has not made it visible yet (the propagation race; lib/completion.ts asks the group which).
+ */
+export function isNoActiveLifecycleAction(err: unknown): boolean {
+  return (
+    errorCodeOf(err) === 'ValidationError' &&
+    /No active Lifecycle Action found/i.test((err as Error)?.message ?? '')
+  );
+}
+
+const NO_SUCH_QUEUE_CODES = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']);
+/** SNS's answer for a topic or subscription that does not exist. */
+const SNS_NOT_FOUND_CODES = new Set(['NotFound', 'NotFoundException']);
+
+export function isNoSuchQueue(err: unknown): boolean {
+  return NO_SUCH_QUEUE_CODES.has(errorCodeOf(err));
+}
+
+/** The topic or subscription does not exist (an Unsubscribe of one already gone is done). */
+export function isSnsNotFound(err: unknown): boolean {
+  return SNS_NOT_FOUND_CODES.has(errorCodeOf(err));
+}
+
+/**
+ * CreateQueue of a name whose queue was deleted less than 60 s ago: SQS refuses it until then, and
+ * waiting it out is the only way (lib/sources/host-queue.ts does).
+ */
+export function isQueueDeletedRecently(err: unknown): boolean {
+  return /QueueDeletedRecently$/.test(errorCodeOf(err));
+}
+
+/** Subscribe of an endpoint already subscribed with other attributes (an earlier filter policy). */
+export function isSubscriptionAttributesConflict(err: unknown): boolean {
+  return /already exists with different attributes/i.test((err as Error)?.message ?? '');
+}
+
+/** The topic holds SNS's quota of filter policies (200 by default). */
+export function isFilterPolicyLimitExceeded(err: unknown): boolean {
+  return errorCodeOf(err).startsWith('FilterPolicyLimitExceeded');
+}
+
+export function isDeadlineExceeded(err: unknown): boolean {
+  return errorCodeOf(err) === DEADLINE_EXCEEDED;
+}
+
 export function isThrottle(err: unknown): boolean {
   return THROTTLE_CODES.has(errorCodeOf(err)) || httpStatusOf(err) === 429;
+}
+
+/** One attempt of `action` got no answer within `timeoutMs`: the request was aborted. */
+export class CallTimeoutError extends Error {
+  readonly code = CALL_TIMEOUT;
+  constructor(
+    readonly action: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`${action}: no answer within ${timeoutMs} ms (aws.callTimeoutMs); the request was aborted`);
+    this.name = CALL_TIMEOUT;
+  }
+}
+
+/** `action` was not (or no longer) tried because the caller's deadline came. */
+export class DeadlineExceededError extends Error {
+  readonly code = DEADLINE_EXCEEDED;
+  constructor(
+    readonly action: string,
+    detail = 'the deadline came before it could finish',
+  ) {
+    super(`${action}: ${detail}`);
+    this.name = DEADLINE_EXCEEDED;
+  }
 }
 
 /**

@@ -142,7 +142,10 @@ const executorSchema = z
   .object({
     /** Independent actions inside one stage run at most this many at a time. */
     concurrency: z.number().int().min(1).max(64).default(8),
-    /** Attempts per AWS call (ours, not the SDK's: the SDK client runs with maxAttempts 1). */
+    /**
+     * Attempts per AWS call when no deadline bounds it (heartbeats, check, the SQS acknowledgements);
+     * under a teardown or completion deadline, retryable errors are retried until the deadline.
+     */
     maxAttempts: z.number().int().min(1).max(50).default(8),
     retryBaseDelayMs: z.number().int().min(1).default(200),
     retryMaxDelayMs: z.number().int().min(1).default(5000),
@@ -153,6 +156,30 @@ const executorSchema = z
     defaultDeadlineMs: z.number().int().min(1000).default(110000),
     /** Time kept back before the trigger's deadline for completion and report shipping. */
     deadlineReserveMs: z.number().int().min(0).default(10000),
+  })
+  .strict();
+
+const awsSchema = z
+  .object({
+    /**
+     * One attempt of any AWS request is aborted after this long and retried (lib/aws/call.ts): a hung
+     * connection costs one timeout, not the deadline. SQS long polls get their wait time on top.
+     */
+    callTimeoutMs: z.number().int().min(100).max(120000).default(10000),
+    connectionTimeoutMs: z.number().int().min(100).max(60000).default(3000),
+    /**
+     * Client-side pacing of mutating EC2 calls, one bucket per process, sized like EC2's own
+     * per-account bucket for mutating actions (50 burst, 5 per second), so a large footprint waits
+     * for tokens instead of being throttled. Lower it when several hosts of one account tear down
+     * at once.
+     */
+    mutatingBucket: z
+      .object({
+        capacity: z.number().int().min(1).max(10000).default(50),
+        refillPerSecond: z.number().positive().max(10000).default(5),
+      })
+      .strict()
+      .default({ capacity: 50, refillPerSecond: 5 }),
   })
   .strict();
 
@@ -194,16 +221,54 @@ const imdsSchema = z
 
 const sqsSchema = z
   .object({
+    /**
+     * The standard topology: the group's SNS topic. The daemon creates its own queue
+     * `teardownd-<instance-id>`, subscribed with a filter on its instance id.
+     */
+    topicArn: z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/,
+        'must be an SNS topic ARN such as arn:aws:sns:us-east-1:123456789012:teardownd',
+      )
+      .optional(),
+    /** The shared-queue option: one queue every host of the group consumes (see foreignReleaseSeconds). */
     queueUrl: z.string().url().optional(),
     waitTimeSeconds: z.number().int().min(0).max(20).default(20),
     visibilityTimeoutSeconds: z.number().int().min(5).max(43200).default(60),
     maxMessages: z.number().int().min(1).max(10).default(10),
-    /** What to do with messages about other instances: `release` (visibility 0, shared queue) or `delete`. */
+    /** What to do with messages about other instances: `release` (shared queue, with a delay) or `delete` (single consumer). */
     foreignMessages: z.enum(['release', 'delete']).default('release'),
+    /**
+     * Shared queue: a released foreign message stays invisible for a random whole number of seconds
+     * in [min, max] (never 0), so no host spins on it and the others get their turn.
+     */
+    foreignReleaseSeconds: z
+      .object({
+        min: z.number().int().min(1).max(43200).default(5),
+        max: z.number().int().min(1).max(43200).default(15),
+      })
+      .strict()
+      .refine((r) => r.min <= r.max, { message: 'min must not exceed max', path: ['max'] })
+      .default({ min: 5, max: 15 }),
+    /** Shared queue: how many hosts consume it (the group's maximum size); `check` sizes the redrive policy with it. */
+    sharedQueueConsumers: z.number().int().min(1).optional(),
+    /** Per-host queue: pause between CreateQueue attempts while SQS refuses a recently deleted name. */
+    recreateRetryMs: z.number().int().min(10).default(10000),
     /** When set, malformed messages are left for the queue's DLQ instead of being deleted. */
     deadLetterAfterReceives: z.number().int().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((q, ctx) => {
+    if (q.topicArn && q.queueUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['queueUrl'],
+        message:
+          'set either topicArn (a queue per host, the standard) or queueUrl (a shared queue), not both',
+      });
+    }
+  });
 
 const sourcesSchema = z
   .object({
@@ -294,6 +359,7 @@ export const ConfigSchema = z
     eip: eipSchema.default(eipSchema.parse({})),
     stages: stagesSchema.default(stagesSchema.parse({})),
     executor: executorSchema.default(executorSchema.parse({})),
+    aws: awsSchema.default(awsSchema.parse({})),
     reports: reportsSchema.default(reportsSchema.parse({})),
     /** Journal and episode state. */
     stateDir: z.string().min(1).default('/var/lib/teardownd'),

@@ -1,8 +1,9 @@
-import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeInstancesResult, EC2Client } from '@aws-sdk/client-ec2';
+import { callEc2 } from '../aws/call';
 import { errorCodeOf } from '../aws/errors';
-import { withRetry } from '../aws/retry';
 import { Clock } from '../clock';
 import { Config } from '../config/schema';
+import { Logger } from '../log';
 import { TerminationNotice } from '../notice';
 
 /**
@@ -25,6 +26,7 @@ export interface ShutdownProbeDeps {
   ec2: EC2Client;
   config: Config;
   clock: Clock;
+  logger: Logger;
 }
 
 const TERMINATING_STATES = new Set(['shutting-down', 'terminated']);
@@ -33,19 +35,13 @@ export async function probeInstanceState(
   deps: ShutdownProbeDeps,
   instanceId: string,
   signal?: AbortSignal,
+  deadlineAt?: number,
 ): Promise<ProbeResult> {
-  const e = deps.config.executor;
   try {
-    const out = await withRetry(
-      () =>
-        deps.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }), { abortSignal: signal }),
-      {
-        maxAttempts: Math.min(3, e.maxAttempts),
-        baseDelayMs: e.retryBaseDelayMs,
-        maxDelayMs: e.retryMaxDelayMs,
-        clock: deps.clock,
-        signal,
-      },
+    const { output: out } = await callEc2<DescribeInstancesResult>(
+      { ...deps, signal, deadlineAt },
+      new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+      { mutating: false, logFields: { instanceId, stage: 'shutdown-probe' } },
     );
     const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find(
       (i) => i.InstanceId === instanceId,

@@ -3,8 +3,10 @@ import {
   DeleteMessageCommand,
   Message,
   ReceiveMessageCommand,
+  ReceiveMessageResult,
   SQSClient,
 } from '@aws-sdk/client-sqs';
+import { AwsCallOptions, awsCall, AwsCommand } from '../aws/call';
 import { errorCodeOf } from '../aws/errors';
 import { Clock } from '../clock';
 import { Config } from '../config/schema';
@@ -33,6 +35,8 @@ export interface SqsConsumerDeps {
   identity?: HostIdentity;
   /** Dry-run: nothing is deleted; a would-be delete is left in flight (`retain`). */
   dryRun: boolean;
+  /** Uniform in [0, 1): the jitter of foreign-message delays (default Math.random). */
+  random?: () => number;
   /** The coordinator's `accept`. */
   onNotice: (notice: TerminationNotice, message: { messageId: string }) => Promise<AcceptResult>;
 }
@@ -52,11 +56,17 @@ export class SqsConsumer implements HeldMessages {
 
   constructor(private readonly deps: SqsConsumerDeps) {}
 
+  /** One SQS call through the one call path (lib/aws/call.ts). */
+  private async call<O>(command: AwsCommand, options: AwsCallOptions, signal?: AbortSignal): Promise<O> {
+    const { sqs, config, clock, logger } = this.deps;
+    return (await awsCall<O>({ clock, config, logger, signal }, sqs, command, options)).output;
+  }
+
   /** One ReceiveMessage long poll and the handling of every message it returned. */
   async receiveOnce(signal?: AbortSignal): Promise<MessageOutcome[]> {
-    const { sqs, queueUrl, config } = this.deps;
+    const { queueUrl, config } = this.deps;
     const c = config.sources.sqs;
-    const out = await sqs.send(
+    const out = await this.call<ReceiveMessageResult>(
       new ReceiveMessageCommand({
         QueueUrl: queueUrl,
         MaxNumberOfMessages: c.maxMessages,
@@ -64,7 +74,9 @@ export class SqsConsumer implements HeldMessages {
         VisibilityTimeout: c.visibilityTimeoutSeconds,
         MessageSystemAttributeNames: ['ApproximateReceiveCount', 'SentTimestamp'],
       }),
-      { abortSignal: signal },
+      // The poll holds the request open for its wait time; `run` is the retry loop.
+      { mutating: false, maxAttempts: 1, timeoutMs: c.waitTimeSeconds * 1000 + config.aws.callTimeoutMs },
+      signal,
     );
     const outcomes: MessageOutcome[] = [];
     for (const message of out.Messages ?? []) outcomes.push(await this.handle(message));
@@ -120,6 +132,7 @@ export class SqsConsumer implements HeldMessages {
         receivedAt: clock.now(),
         receiveCount,
         foreignMessages: config.sources.sqs.foreignMessages,
+        foreignReleaseSeconds: this.foreignDelaySeconds(),
         deadLetterAfterReceives: config.sources.sqs.deadLetterAfterReceives,
         teardownOnRebalance: config.sources.teardownOnRebalance,
       });
@@ -162,6 +175,12 @@ export class SqsConsumer implements HeldMessages {
     return { messageId, category, decision, applied };
   }
 
+  /** A whole number of seconds in [min, max]: hosts that all release a message do not wake together. */
+  private foreignDelaySeconds(): number {
+    const { min, max } = this.deps.config.sources.sqs.foreignReleaseSeconds;
+    return min + Math.floor((this.deps.random ?? Math.random)() * (max - min + 1));
+  }
+
   private async apply(
     messageId: string,
     receiptHandle: string | undefined,
@@ -169,17 +188,20 @@ export class SqsConsumer implements HeldMessages {
   ): Promise<boolean> {
     if (decision.action === 'retain') return true;
     if (!receiptHandle) return false;
-    const { sqs, queueUrl, logger } = this.deps;
+    const { queueUrl, logger } = this.deps;
     try {
       if (decision.action === 'delete') {
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }));
+        await this.call(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }), {
+          mutating: true,
+        });
       } else {
-        await sqs.send(
+        await this.call(
           new ChangeMessageVisibilityCommand({
             QueueUrl: queueUrl,
             ReceiptHandle: receiptHandle,
             VisibilityTimeout: decision.visibilitySeconds ?? 0,
           }),
+          { mutating: true },
         );
       }
       return true;

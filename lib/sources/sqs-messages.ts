@@ -54,6 +54,11 @@ export interface ClassifyContext {
   /** SQS ApproximateReceiveCount (1 on first receive). */
   receiveCount: number;
   foreignMessages: 'release' | 'delete';
+  /**
+   * Shared queue: seconds a released foreign message stays invisible (≥ 1, jittered by the
+   * consumer). Never 0: a host that hands a message straight back takes it again at once.
+   */
+  foreignReleaseSeconds: number;
   /** When set, malformed messages are left for the queue's DLQ until they have been received this often. */
   deadLetterAfterReceives?: number;
   teardownOnRebalance: boolean;
@@ -344,8 +349,8 @@ function foreign(ids: string[], ctx: ClassifyContext): Classification {
         ? del(`about ${about}, not this instance (sources.sqs.foreignMessages is "delete")`)
         : {
             action: 'release',
-            visibilitySeconds: 0,
-            reason: `about ${about}, not this instance: released for its owner`,
+            visibilitySeconds: Math.max(1, Math.round(ctx.foreignReleaseSeconds)),
+            reason: `about ${about}, not this instance: released for its owner in ${Math.max(1, Math.round(ctx.foreignReleaseSeconds))} s`,
           },
     instanceIds: ids,
   };

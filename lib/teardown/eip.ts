@@ -1,5 +1,5 @@
 import { DisassociateAddressCommand, ReleaseAddressCommand } from '@aws-sdk/client-ec2';
-import { callEc2 } from './aws-call';
+import { callEc2 } from '../aws/call';
 import { ActionHandler } from './handler';
 
 /**

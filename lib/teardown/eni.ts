@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { classifyAwsError, errorCodeOf } from '../aws/errors';
 import { EniInfo, toEniInfo } from '../inventory';
-import { CallContext, callEc2, describeAll } from './aws-call';
+import { CallContext, callEc2, describeAll } from '../aws/call';
 import { ActionHandler } from './handler';
 
 /**

@@ -1,5 +1,5 @@
 import type { ActionName, ActionParams } from '../planner';
-import { CallContext } from './aws-call';
+import { CallContext } from '../aws/call';
 import type { LogFields } from '../log';
 
 /** How one kind of action is carried out: the AWS call, and the command an operator runs by hand. */

@@ -1,5 +1,5 @@
 import { DeleteRouteTableCommand, DisassociateRouteTableCommand } from '@aws-sdk/client-ec2';
-import { callEc2 } from './aws-call';
+import { callEc2 } from '../aws/call';
 import { ActionHandler } from './handler';
 
 /** loxilb's own shutdown never deletes its route table; we do, once no subnet we keep uses it. */

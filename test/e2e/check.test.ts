@@ -14,6 +14,7 @@ describe('teardownd check', () => {
   let ws: TempWorkspace;
   let ids: LoxilbClusterIds;
   let queueUrl: string;
+  let topicArn: string;
 
   beforeEach(async () => {
     emulator = await AwsEmulator.start();
@@ -24,6 +25,7 @@ describe('teardownd check', () => {
       deadLetterQueue: 'teardownd-events-dlq',
       maxReceiveCount: 5,
     });
+    topicArn = emulator.sns.createTopic('teardownd');
     emulator.autoscaling.putHook({
       asgName: 'loxilb-asg',
       hookName: 'teardownd-terminate',
@@ -54,7 +56,7 @@ describe('teardownd check', () => {
       },
       cloud: { cidrBlock: ids.cloudCidr },
       gate: { mode: 'static', static: { bfd: false, setRoles: false, master: true } },
-      sources: { sqs: { queueUrl } },
+      sources: { sqs: { topicArn } },
       lifecycle: { autoScalingGroupName: 'loxilb-asg', hookName: 'teardownd-terminate' },
       ...overrides,
     });
@@ -94,7 +96,9 @@ describe('teardownd check', () => {
     expect(lines).toContain(
       `OK   IMDSv2 at ${emulator.url}: token and metadata read work (instance ${ids.masterInstanceId})`,
     );
-    expect(lines).toContainEqual(expect.stringMatching(/^OK {3}queue \S+ readable \(0 message\(s\) waiting/));
+    expect(lines).toContain(
+      `OK   topic ${topicArn}: 0 host queue(s) subscribed; teardownd-${ids.masterInstanceId} is created when the daemon starts`,
+    );
     expect(lines).toContainEqual(
       expect.stringMatching(
         /^OK {3}lifecycle hook teardownd-terminate on loxilb-asg: terminating, heartbeat 300 s/,

@@ -186,11 +186,15 @@ describe('teardownd run: termination episodes', () => {
       queueUrl,
       JSON.stringify({ 'detail-type': 'Something Else', source: 'aws.custom', detail: {} }),
     );
+    // The foreign one goes back with a delay (sources.sqs.foreignReleaseSeconds), never visibility 0.
     await DaemonProcess.until(
-      () => emulator.sqs.deletedCount(queueUrl) >= 2 && emulator.sqs.releasedCount(queueUrl) >= 1,
+      () =>
+        emulator.sqs.deletedCount(queueUrl) >= 2 &&
+        emulator.sqs.visibilityChanges(queueUrl).some((c) => c.seconds >= 5 && c.seconds <= 15),
       8000,
       'decisions',
     );
+    expect(emulator.sqs.releasedCount(queueUrl)).toBe(0);
     const bodies = emulator.sqs.messages(queueUrl);
     expect(bodies.find((m) => m.body === 'this is not json')?.deleted).toBe(true);
     expect(bodies.find((m) => m.body.includes('TEST_NOTIFICATION'))?.deleted).toBe(true);

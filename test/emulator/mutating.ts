@@ -14,6 +14,9 @@ export function isMutating(service: ServiceName, action: string): boolean {
     case 'sqs':
       // SendMessage is how tests post notices; it is the producer's call, not the daemon's.
       return !SQS_READ.has(action) && action !== 'SendMessage';
+    case 'sns':
+      // Publish is how tests (and EventBridge, Auto Scaling) post notices: the producer's call.
+      return !/^(List|Get)/.test(action) && action !== 'Publish';
     case 's3':
       return !S3_READ.has(action);
     case 'logs':

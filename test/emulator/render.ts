@@ -65,6 +65,12 @@ export function renderError(
         headers: { 'content-type': 'text/xml' },
         body: `<ErrorResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><Error><Type>${status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
       };
+    case 'sns':
+      return {
+        status,
+        headers: { 'content-type': 'text/xml' },
+        body: `<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>${status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${xmlEscape(code)}</Code><Message>${xmlEscape(message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+      };
     case 'sqs':
       return {
         status,
@@ -101,6 +107,8 @@ export function throttleCode(service: ServiceName): { code: string; status: numb
       return { code: 'Throttling', status: 400, message: 'Rate exceeded' };
     case 'sqs':
       return { code: 'ThrottlingException', status: 400, message: 'Rate exceeded' };
+    case 'sns':
+      return { code: 'Throttled', status: 400, message: 'Rate exceeded' };
     case 'logs':
       return { code: 'ThrottlingException', status: 400, message: 'Rate exceeded' };
     case 's3':

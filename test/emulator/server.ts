@@ -10,6 +10,7 @@ import { LogsService } from './logs';
 import { isMutating } from './mutating';
 import { renderError, throttleCode } from './render';
 import { S3Service } from './s3';
+import { SnsService, SnsServiceOptions } from './sns';
 import { SqsService, SqsServiceOptions } from './sqs';
 import { EmulatorError, EmulatorRequest, EmulatorResponse, ServiceHandler, ServiceName } from './types';
 
@@ -22,11 +23,12 @@ export interface EmulatorOptions {
   seed?: number;
   ec2?: Ec2ServiceOptions;
   sqs?: SqsServiceOptions;
+  sns?: SnsServiceOptions;
   autoscaling?: AutoScalingServiceOptions;
 }
 
 /**
- * One HTTP server on 127.0.0.1 speaking EC2 Query/XML, Auto Scaling Query/XML, SQS JSON,
+ * One HTTP server on 127.0.0.1 speaking EC2 Query/XML, Auto Scaling Query/XML, SNS Query/XML, SQS JSON,
  * CloudWatch Logs JSON, S3 REST and IMDSv2, so the real SDK v3 clients talk to it through the
  * standard endpoint variables (see `env()`).
  */
@@ -37,6 +39,7 @@ export class AwsEmulator {
   readonly ec2: Ec2Service;
   readonly autoscaling: AutoScalingService;
   readonly sqs: SqsService;
+  readonly sns: SnsService;
   readonly imds: ImdsService;
   readonly s3: S3Service;
   readonly logs: LogsService;
@@ -52,6 +55,10 @@ export class AwsEmulator {
     this.ec2 = new Ec2Service(this.context, options.ec2);
     this.autoscaling = new AutoScalingService(this.context, options.autoscaling);
     this.sqs = new SqsService(this.context, options.sqs);
+    this.sns = new SnsService(this.context, options.sns);
+    // SNS delivers to SQS subscriptions only where the queue's policy lets the topic in.
+    this.sns.deliverToQueue = (queueArn, topicArn, body) =>
+      this.sqs.deliverFromTopic(queueArn, topicArn, body);
     this.imds = new ImdsService(this.context);
     this.s3 = new S3Service(this.context);
     this.logs = new LogsService(this.context);
@@ -62,7 +69,10 @@ export class AwsEmulator {
         this.ec2.setInstanceState(instanceId, 'terminated');
     });
     this.handlers = new Map<ServiceName, ServiceHandler>(
-      [this.ec2, this.autoscaling, this.sqs, this.imds, this.s3, this.logs].map((h) => [h.service, h]),
+      [this.ec2, this.autoscaling, this.sqs, this.sns, this.imds, this.s3, this.logs].map((h) => [
+        h.service,
+        h,
+      ]),
     );
   }
 
@@ -238,7 +248,8 @@ export class AwsEmulator {
       const action = form.get('Action') ?? '';
       const version = form.get('Version') ?? '';
       if (!action) throw new Error('form request without Action');
-      const service: ServiceName = version === '2011-01-01' ? 'autoscaling' : 'ec2';
+      const service: ServiceName =
+        version === '2011-01-01' ? 'autoscaling' : version === '2010-03-31' ? 'sns' : 'ec2';
       return { ...base, service, action, form, json: {} };
     }
     return { ...base, service: 's3', action: s3Action(method, url), form: new URLSearchParams(), json: {} };
@@ -257,6 +268,7 @@ export class AwsEmulator {
             ec2: this.ec2.snapshot(),
             autoscaling: this.autoscaling.snapshot(),
             sqs: this.sqs.snapshot(),
+            sns: this.sns.subscriptions(),
           });
         case '/_emulator/calls':
           return send(200, this.calls.all());

@@ -40,6 +40,8 @@ export interface QueueSettings {
   delaySeconds: number;
   receiveWaitTimeSeconds: number;
   redrive?: RedrivePolicy;
+  /** The queue's access policy (JSON text), as set; SNS delivery is checked against it. */
+  policy?: string;
 }
 
 export interface VisibilityChange {

@@ -37,6 +37,8 @@ import { EmulatorError, EmulatorRequest, EmulatorResponse, ServiceHandler } from
  */
 export interface SqsServiceOptions {
   timeScale?: number;
+  /** How long SQS refuses to re-create a deleted queue's name (QueueDeletedRecently); AWS: 60 s. */
+  recreateAfterDeleteMs?: number;
   accountId?: string;
   region?: string;
 }
@@ -126,6 +128,9 @@ export class SqsService implements ServiceHandler {
   private readonly accountId: string;
   private readonly region: string;
   private readonly queues = new Map<string, SqsQueue>();
+  /** Queue name → when it was deleted (QueueDeletedRecently). */
+  private readonly deletedAt = new Map<string, number>();
+  recreateAfterDeleteMs: number;
   private baseUrl = 'http://127.0.0.1';
   private stopped = false;
   private readonly stopListeners = new Set<() => void>();
@@ -135,15 +140,52 @@ export class SqsService implements ServiceHandler {
     options: SqsServiceOptions = {},
   ) {
     this.timeScale = options.timeScale ?? 1;
+    this.recreateAfterDeleteMs = options.recreateAfterDeleteMs ?? 60000;
     this.accountId = options.accountId ?? '123456789012';
     this.region = options.region ?? 'us-east-1';
   }
 
-  configure(input: { timeScale?: number }): void {
+  configure(input: { timeScale?: number; recreateAfterDeleteMs?: number }): void {
     if (input.timeScale !== undefined) {
       if (!(input.timeScale > 0)) throw new Error('emulator sqs: timeScale must be > 0');
       this.timeScale = input.timeScale;
     }
+    if (input.recreateAfterDeleteMs !== undefined) this.recreateAfterDeleteMs = input.recreateAfterDeleteMs;
+  }
+
+  /** Names of the queues that exist now. */
+  queueNames(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  /** The queue's access policy as set (JSON text), if any. */
+  queuePolicy(queue: string): string | undefined {
+    return this.queue(queue).settings.policy;
+  }
+
+  /** Deletes a queue as DeleteQueue does (its name is then refused for recreateAfterDeleteMs). */
+  deleteQueue(queue: string): void {
+    const q = this.queue(queue);
+    this.queues.delete(q.name);
+    this.deletedAt.set(q.name, this.ctx.now());
+    // Long polls waiting on it end now, as they do on SQS.
+    q.notify();
+  }
+
+  /**
+   * SNS → SQS delivery: the queue must exist and its policy must allow sqs:SendMessage to the SNS
+   * service principal (or everyone) for this topic. Returns the message id, or why it was refused.
+   */
+  deliverFromTopic(
+    queueArn: string,
+    topicArn: string,
+    body: string,
+  ): { messageId?: string; refused?: string } {
+    const q = this.queues.get(this.nameOf(queueArn));
+    if (!q || q.arn !== queueArn) return { refused: 'queue does not exist' };
+    if (!policyAllowsTopic(q.settings.policy, q.arn, topicArn))
+      return { refused: 'queue policy does not allow the topic' };
+    return { messageId: this.send(q.url, body) };
   }
 
   /** Queue URLs point at the emulator itself; the server tells us its URL once it listens. */
@@ -264,7 +306,7 @@ export class SqsService implements ServiceHandler {
         return json(urls.length ? { QueueUrls: urls } : {});
       }
       case 'DeleteQueue':
-        this.queues.delete(this.queueFromInput(input).name);
+        this.deleteQueue(this.queueFromInput(input).url);
         return json({});
       case 'PurgeQueue':
         this.queueFromInput(input).purge(this.ctx.now());
@@ -327,8 +369,20 @@ export class SqsService implements ServiceHandler {
       receiveWaitTimeSeconds: 0,
     });
     const existing = this.queues.get(name);
+    const deletedAt = this.deletedAt.get(name);
+    if (!existing && deletedAt !== undefined && this.ctx.now() - deletedAt < this.recreateAfterDeleteMs) {
+      throw new EmulatorError(
+        'QueueDeletedRecently',
+        'You must wait 60 seconds after deleting a queue before you can create another with the same name.',
+      );
+    }
     if (existing) {
-      for (const key of ['visibilityTimeoutSeconds', 'delaySeconds', 'receiveWaitTimeSeconds'] as const) {
+      for (const key of [
+        'visibilityTimeoutSeconds',
+        'delaySeconds',
+        'receiveWaitTimeSeconds',
+        'policy',
+      ] as const) {
         if (attrs[attrName(key)] !== undefined && existing.settings[key] !== settings[key]) {
           throw new EmulatorError(
             'QueueAlreadyExists',
@@ -358,6 +412,18 @@ export class SqsService implements ServiceHandler {
     out.delaySeconds = num('DelaySeconds', 0, 900) ?? out.delaySeconds;
     out.receiveWaitTimeSeconds =
       num('ReceiveMessageWaitTimeSeconds', 0, MAX_WAIT_SECONDS) ?? out.receiveWaitTimeSeconds;
+    if (attrs.Policy !== undefined) {
+      if (attrs.Policy === '') out.policy = undefined;
+      else {
+        try {
+          const parsed: unknown = JSON.parse(attrs.Policy);
+          if (!parsed || typeof parsed !== 'object') throw new Error('not an object');
+        } catch {
+          throw new EmulatorError('InvalidAttributeValue', 'Invalid value for the parameter Policy.');
+        }
+        out.policy = attrs.Policy;
+      }
+    }
     if (attrs.RedrivePolicy !== undefined) {
       if (attrs.RedrivePolicy === '') {
         out.redrive = undefined;
@@ -632,6 +698,7 @@ export class SqsService implements ServiceHandler {
       ReceiveMessageWaitTimeSeconds: String(q.settings.receiveWaitTimeSeconds),
       SqsManagedSseEnabled: 'true',
       RedrivePolicy: q.settings.redrive ? JSON.stringify(q.settings.redrive) : undefined,
+      Policy: q.settings.policy,
     };
     const names = Array.isArray(requested) && requested.length ? (requested as string[]) : [];
     const out: Record<string, string> = {};
@@ -699,7 +766,65 @@ function attrName(key: keyof QueueSettings): string {
     delaySeconds: 'DelaySeconds',
     receiveWaitTimeSeconds: 'ReceiveMessageWaitTimeSeconds',
     redrive: 'RedrivePolicy',
+    policy: 'Policy',
   }[key];
+}
+
+/** IAM-style wildcard match (`*`, `?`). */
+function glob(pattern: string, value: string): boolean {
+  const escaped = pattern.replace(/[.+^$()|[\]\\{}]/g, (c) => `\\${c}`);
+  return new RegExp(`^${escaped.replace(/\*/g, '.*').replace(/\?/g, '.')}$`).test(value);
+}
+
+/**
+ * Whether a queue policy lets the SNS topic send: an Allow statement for sqs:SendMessage (or sqs:*,
+ * *) on this queue (or *), to the principal `sns.amazonaws.com` service or `*`, whose condition (if
+ * any) names the topic by aws:SourceArn (ArnEquals / ArnLike / StringEquals / StringLike). A Deny
+ * that matches wins. No policy: nothing from SNS gets in.
+ */
+export function policyAllowsTopic(
+  policyText: string | undefined,
+  queueArn: string,
+  topicArn: string,
+): boolean {
+  if (!policyText) return false;
+  type Statement = {
+    Effect?: string;
+    Principal?: unknown;
+    Action?: string | string[];
+    Resource?: string | string[];
+    Condition?: Record<string, Record<string, string | string[]>>;
+  };
+  let statements: Statement[];
+  try {
+    const doc = JSON.parse(policyText) as { Statement?: Statement | Statement[] };
+    statements = Array.isArray(doc.Statement) ? doc.Statement : doc.Statement ? [doc.Statement] : [];
+  } catch {
+    return false;
+  }
+  const list = (v: unknown): string[] =>
+    Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)];
+  const applies = (s: Statement): boolean => {
+    const principal = s.Principal;
+    const principalOk =
+      principal === '*' ||
+      (principal !== null &&
+        typeof principal === 'object' &&
+        (list((principal as Record<string, unknown>).Service).includes('sns.amazonaws.com') ||
+          list((principal as Record<string, unknown>).AWS).includes('*')));
+    const actionOk = list(s.Action).some((a) => ['sqs:SendMessage', 'sqs:*', '*'].includes(a));
+    const resourceOk = list(s.Resource).some((r) => glob(r, queueArn));
+    const conditionOk = Object.entries(s.Condition ?? {}).every(([op, kv]) =>
+      Object.entries(kv).every(([key, values]) => {
+        if (key.toLowerCase() !== 'aws:sourcearn') return false;
+        const exact = op === 'ArnEquals' || op === 'StringEquals';
+        return list(values).some((v) => (exact ? v === topicArn : glob(v, topicArn)));
+      }),
+    );
+    return principalOk && actionOk && resourceOk && conditionOk;
+  };
+  if (statements.some((s) => s.Effect === 'Deny' && applies(s))) return false;
+  return statements.some((s) => s.Effect === 'Allow' && applies(s));
 }
 
 function nonExistent(): EmulatorError {

@@ -79,7 +79,11 @@ async function main(): Promise<void> {
       '',
     );
   }
+  // The group topic of the standard topology: set sources.sqs.topicArn to it; each daemon makes its queue.
+  const topicArn = emulator.sns.createTopic('teardownd');
   out.push(
+    `SNS topic for sources.sqs.topicArn: ${topicArn}`,
+    '',
     'Export these to point the daemon (or the AWS CLI) at it:',
     ...Object.entries(emulator.env()).map(([k, v]) => `  export ${k}=${v}`),
     '',

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
-export type ServiceName = 'ec2' | 'autoscaling' | 'sqs' | 'imds' | 's3' | 'logs';
+export type ServiceName = 'ec2' | 'autoscaling' | 'sqs' | 'sns' | 'imds' | 's3' | 'logs';
 
 export interface EmulatorRequest {
   service: ServiceName;
@@ -11,7 +11,7 @@ export interface EmulatorRequest {
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
   body: Buffer;
-  /** Query-protocol services (EC2, Auto Scaling): the form parameters. */
+  /** Query-protocol services (EC2, Auto Scaling, SNS): the form parameters. */
   form: URLSearchParams;
   /** JSON-protocol services (SQS, CloudWatch Logs): the parsed body. */
   json: Record<string, unknown>;

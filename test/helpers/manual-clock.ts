@@ -4,6 +4,8 @@ interface Timer {
   at: number;
   seq: number;
   resolve: () => void;
+  /** A guard (per-call timeout): `run` does not jump to it while anything else could still happen. */
+  guard: boolean;
 }
 
 /** Lets pending promise callbacks and I/O callbacks run. */
@@ -32,11 +34,21 @@ export class ManualClock implements Clock {
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     this.sleeps.push(ms);
+    return this.timer(ms, false, signal);
+  }
+
+  /** Fired by `advance`, and by `run` only once nothing else can happen (a request that never answers). */
+  guard(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.timer(ms, true, signal);
+  }
+
+  private timer(ms: number, guard: boolean, signal?: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));
       const timer: Timer = {
         at: this.t + Math.max(0, ms),
         seq: this.seq++,
+        guard,
         resolve: () => {
           signal?.removeEventListener('abort', onAbort);
           resolve();
@@ -51,8 +63,9 @@ export class ManualClock implements Clock {
     });
   }
 
+  /** Pending sleeps (guards not counted). */
   get pendingTimers(): number {
-    return this.timers.length;
+    return this.timers.filter((x) => !x.guard).length;
   }
 
   /** Moves time forward by `ms`, firing due timers in order and letting their callbacks run. */
@@ -77,6 +90,7 @@ export class ManualClock implements Clock {
     let value: T | undefined;
     let error: unknown;
     let failed = false;
+    let idle = 0;
     promise.then(
       (v) => {
         settled = true;
@@ -91,14 +105,20 @@ export class ManualClock implements Clock {
     for (let step = 0; step < maxSteps; step++) {
       await flush();
       if (settled) break;
-      const next = this.nextTimer();
+      const next = this.nextTimer(false);
       if (!next) {
         // Maybe real I/O (a socket) is still in flight: give it a moment before calling it stuck.
         await new Promise((r) => setTimeout(r, 5));
-        if (!settled && !this.nextTimer() && step > 200)
-          throw new Error('ManualClock.run: the promise can never settle');
+        if (!settled && !this.nextTimer(false) && ++idle > 200) {
+          // Nothing but a guard can end this (a request that never answers): time it out.
+          const guard = this.nextTimer(true);
+          if (!guard) throw new Error('ManualClock.run: the promise can never settle');
+          this.fire(guard);
+          idle = 0;
+        }
         continue;
       }
+      idle = 0;
       this.fire(next);
     }
     if (!settled) throw new Error(`ManualClock.run: not settled after ${maxSteps} steps`);
@@ -106,10 +126,12 @@ export class ManualClock implements Clock {
     return value as T;
   }
 
-  private nextTimer(): Timer | undefined {
+  private nextTimer(includeGuards = true): Timer | undefined {
     let best: Timer | undefined;
-    for (const x of this.timers)
+    for (const x of this.timers) {
+      if (x.guard && !includeGuards) continue;
       if (!best || x.at < best.at || (x.at === best.at && x.seq < best.seq)) best = x;
+    }
     return best;
   }
 

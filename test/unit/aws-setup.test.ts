@@ -153,30 +153,20 @@ describe('scripts/aws-setup.yaml', () => {
     expect(dangling).toEqual([]);
     // And the check above sees references at all (Refs, GetAtts and Sub variables).
     expect(references(template as unknown as Json)).toEqual(
-      expect.arrayContaining(['AutoScalingGroupName', 'EventQueue', 'QueueName', 'HeartbeatTimeout']),
+      expect.arrayContaining(['AutoScalingGroupName', 'Topic', 'TopicName', 'HeartbeatTimeout']),
     );
   });
 
-  it('has an encrypted queue with a dead-letter queue, in step with the daemon config', () => {
-    const [[queueName, queue]] = ofType('AWS::SQS::Queue').filter(([, q]) => q.Properties.RedrivePolicy);
-    expect(queueName).toBe('EventQueue');
-    const dlq = resources.DeadLetterQueue;
-    expect(dlq.Type).toBe('AWS::SQS::Queue');
-    for (const q of [queue, dlq]) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
-    expect(queue.Properties.RedrivePolicy).toEqual({
-      deadLetterTargetArn: { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] },
-      maxReceiveCount: { Ref: 'MaxReceiveCount' },
-    });
-    expect(queue.Properties.MessageRetentionPeriod).toEqual({ Ref: 'MessageRetentionSeconds' });
-    expect(queue.Properties.VisibilityTimeout).toEqual({ Ref: 'VisibilityTimeout' });
-    const defaults = ConfigSchema.parse({});
-    expect(template.Parameters.VisibilityTimeout.Default).toBe(defaults.sources.sqs.visibilityTimeoutSeconds);
-    expect(Number(dlq.Properties.MessageRetentionPeriod)).toBeGreaterThan(
-      Number(template.Parameters.MessageRetentionSeconds.Default),
-    );
+  it('has one topic and no shared queue: each host makes its own (config sources.sqs.topicArn)', () => {
+    expect(ofType('AWS::SQS::Queue')).toEqual([]);
+    expect(ofType('AWS::SNS::Topic').map(([n]) => n)).toEqual(['Topic']);
+    expect(resources.Topic.Properties.TopicName).toEqual({ Ref: 'TopicName' });
+    const snippet = JSON.stringify(template.Outputs.ConfigSnippet.Value);
+    expect(snippet).toContain('topicArn');
+    expect(snippet).not.toContain('queueUrl');
   });
 
-  it('has the terminate lifecycle hook on the group, CONTINUE by default, heartbeat as configured', () => {
+  it('has the terminate lifecycle hook on the group, notifying the topic, CONTINUE by default', () => {
     const hooks = ofType('AWS::AutoScaling::LifecycleHook');
     expect(hooks).toHaveLength(1);
     const [[, hook]] = hooks;
@@ -187,14 +177,27 @@ describe('scripts/aws-setup.yaml', () => {
         LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
         DefaultResult: 'CONTINUE',
         HeartbeatTimeout: { Ref: 'HeartbeatTimeout' },
+        NotificationTargetARN: { Ref: 'Topic' },
+        RoleARN: { 'Fn::GetAtt': ['HookPublishRole', 'Arn'] },
       }),
     );
+    // The hook's role may publish to this topic and nothing else.
+    const role = resources.HookPublishRole.Properties as {
+      AssumeRolePolicyDocument: { Statement: Array<Record<string, Json>> };
+      Policies: Array<{ PolicyDocument: { Statement: Array<Record<string, Json>> } }>;
+    };
+    expect(role.AssumeRolePolicyDocument.Statement[0].Principal).toEqual({
+      Service: 'autoscaling.amazonaws.com',
+    });
+    expect(role.Policies.flatMap((p) => p.PolicyDocument.Statement)).toEqual([
+      { Effect: 'Allow', Action: 'sns:Publish', Resource: { Ref: 'Topic' } },
+    ]);
     const heartbeat = template.Parameters.HeartbeatTimeout;
     expect([heartbeat.MinValue, heartbeat.MaxValue]).toEqual([30, 7200]);
     expect(heartbeat.Default).toBe(ConfigSchema.parse({}).lifecycle.fallbackHeartbeatTimeoutSeconds);
   });
 
-  it('sends every rule to the queue, and lets only those rules write to it', () => {
+  it('sends every rule to the topic, and lets only those rules publish to it', () => {
     expect(rules.map(([name]) => name).sort()).toEqual(
       [
         'HealthScheduledChangeRule',
@@ -208,28 +211,28 @@ describe('scripts/aws-setup.yaml', () => {
       expect([name, rule.Properties.State]).toEqual([name, 'ENABLED']);
       expect([name, rule.Properties.Targets]).toEqual([
         name,
-        [{ Id: expect.any(String), Arn: { 'Fn::GetAtt': ['EventQueue', 'Arn'] } }],
+        [{ Id: expect.any(String), Arn: { Ref: 'Topic' } }],
       ]);
     }
-    const [[, policy]] = ofType('AWS::SQS::QueuePolicy');
-    expect(policy.Properties.Queues).toEqual([{ Ref: 'EventQueue' }]);
+    const [[, policy]] = ofType('AWS::SNS::TopicPolicy');
+    expect(policy.Properties.Topics).toEqual([{ Ref: 'Topic' }]);
     const statements = (policy.Properties.PolicyDocument as { Statement: Array<Record<string, Json>> })
       .Statement;
-    const allows = statements.filter((s) => s.Effect === 'Allow');
-    expect(allows).toHaveLength(1);
-    const [allow] = allows;
+    const publishers = statements.filter((s) => s.Effect === 'Allow' && s.Action === 'sns:Publish');
+    expect(publishers).toHaveLength(1);
+    const [allow] = publishers;
     expect(allow.Principal).toEqual({ Service: 'events.amazonaws.com' });
-    expect(allow.Action).toBe('sqs:SendMessage');
     const sourceArns = (allow.Condition as Record<string, Record<string, Json[]>>).ArnEquals['aws:SourceArn'];
     expect(sourceArns.map((a) => (a as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]).sort()).toEqual(
       rules.map(([name]) => name).sort(),
     );
-    expect(sourceArns.every((a) => (a as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][1] === 'Arn')).toBe(true);
+    // The account may subscribe queues (and only queues): the hosts' own teardownd-<id>.
+    const subscribe = statements.find((s) => Array.isArray(s.Action) && s.Action.includes('sns:Subscribe'));
+    expect(subscribe?.Condition).toEqual({ StringEquals: { 'sns:Protocol': 'sqs' } });
   });
 
-  it('outputs the queue URL and ARN and the hook name for the config', () => {
-    expect(template.Outputs.QueueUrl.Value).toEqual({ Ref: 'EventQueue' });
-    expect(template.Outputs.QueueArn.Value).toEqual({ 'Fn::GetAtt': ['EventQueue', 'Arn'] });
+  it('outputs the topic ARN and the hook name for the config', () => {
+    expect(template.Outputs.TopicArn.Value).toEqual({ Ref: 'Topic' });
     expect(template.Outputs.LifecycleHookName.Value).toEqual({ Ref: 'LifecycleHookName' });
   });
 });

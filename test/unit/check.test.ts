@@ -22,6 +22,7 @@ import {
   EC2Client,
   ReleaseAddressCommand,
 } from '@aws-sdk/client-ec2';
+import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
@@ -37,11 +38,15 @@ import {
 } from '../../lib/check';
 import { ConfigInput } from '../../lib/config/schema';
 import { parseConfig } from '../../lib/config/load';
+import { systemClock } from '../../lib/clock';
+import { nullLogger } from '../../lib/log';
 import { ImdsError } from '../../lib/sources/imds-client';
 
 const ec2 = mockClient(EC2Client);
 const asg = mockClient(AutoScalingClient);
 const sqs = mockClient(SQSClient);
+const sns = mockClient(SNSClient);
+const TOPIC = 'arn:aws:sns:us-east-1:123456789012:teardownd';
 
 const INSTANCE = 'i-0aaaaaaaaaaaaaaa1';
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/teardownd-events';
@@ -146,11 +151,14 @@ function deps(overrides: Partial<CheckDeps> = {}, config: ConfigInput = baseConf
       ec2: new EC2Client({ region: 'us-east-1' }),
       autoScaling: new AutoScalingClient({ region: 'us-east-1' }),
       sqs: new SQSClient({ region: 'us-east-1' }),
+      sns: new SNSClient({ region: 'us-east-1' }),
     }),
     httpGet: async () => ({ status: 200, body: '{"Attr":[{"instance":"llb-inst0","state":"MASTER"}]}' }),
     checkWritable: async () => undefined,
     // loxilb runs on the host with the flags the config agrees with.
     loxilb: { pid: 812, program: '/usr/local/sbin/loxilb', cloud: 'aws', cloudInstance: '' },
+    clock: systemClock,
+    logger: nullLogger(),
     ...overrides,
   };
 }
@@ -167,6 +175,7 @@ beforeEach(() => {
   ec2.reset();
   asg.reset();
   sqs.reset();
+  sns.reset();
 });
 
 describe('teardownd check (lib/check.ts)', () => {
@@ -247,6 +256,71 @@ describe('teardownd check (lib/check.ts)', () => {
     expect(down.what).toMatch(/unreachable: ECONNREFUSED/);
   });
 
+  it('shared queue: a redrive policy tighter than 10 × the consumers is a WARN with the number to use', async () => {
+    healthyAws();
+    const redrive = (n: number) =>
+      sqs.on(GetQueueAttributesCommand).resolves({
+        Attributes: {
+          VisibilityTimeout: '60',
+          RedrivePolicy: JSON.stringify({
+            deadLetterTargetArn: 'arn:aws:sqs:us-east-1:1:dlq',
+            maxReceiveCount: n,
+          }),
+        },
+      });
+    const shared = (sharedQueueConsumers?: number): ConfigInput => ({
+      ...baseConfig,
+      sources: { sqs: { queueUrl: QUEUE, sharedQueueConsumers } },
+    });
+    redrive(5);
+    const tight = one(await runChecks(deps({}, shared(4))), 'sqs');
+    expect(tight.status).toBe('WARN');
+    expect(tight.what).toContain('maxReceiveCount 5 is tighter than 10 × 4 consumers = 40');
+    expect(tight.fix).toContain('at least 40');
+    expect(one(await runChecks(deps({}, shared())), 'sqs')).toMatchObject({
+      status: 'WARN',
+      what: expect.stringContaining('sources.sqs.sharedQueueConsumers is not set'),
+    });
+    redrive(40);
+    expect(one(await runChecks(deps({}, shared(4))), 'sqs').status).toBe('OK');
+    // A single consumer that deletes foreign messages has nothing to size.
+    redrive(5);
+    const single: ConfigInput = {
+      ...baseConfig,
+      sources: { sqs: { queueUrl: QUEUE, foreignMessages: 'delete' } },
+    };
+    expect(one(await runChecks(deps({}, single)), 'sqs').status).toBe('OK');
+  });
+
+  it('per-host topology: the topic is read, this host is found among its queues; near 200 filter policies is a WARN', async () => {
+    healthyAws();
+    const config: ConfigInput = { ...baseConfig, sources: { sqs: { topicArn: TOPIC } } };
+    const sub = (id: string) => ({
+      SubscriptionArn: `${TOPIC}:${id}`,
+      Protocol: 'sqs',
+      Endpoint: `arn:aws:sqs:us-east-1:123456789012:teardownd-${id}`,
+      TopicArn: TOPIC,
+    });
+    sns
+      .on(ListSubscriptionsByTopicCommand)
+      .resolves({ Subscriptions: [sub(INSTANCE), sub('i-0bbbbbbbbbbbbbbb2')] });
+    const ok = one(await runChecks(deps({}, config)), 'sqs');
+    expect(ok).toMatchObject({ status: 'OK' });
+    expect(ok.what).toBe(`topic ${TOPIC}: 2 host queue(s) subscribed, teardownd-${INSTANCE} among them`);
+    expect(sqs.commandCalls(GetQueueAttributesCommand)).toHaveLength(0);
+    const many = Array.from({ length: 185 }, (_, i) => sub(`i-0${String(i).padStart(16, '0')}`));
+    sns.on(ListSubscriptionsByTopicCommand).resolves({ Subscriptions: many });
+    expect(one(await runChecks(deps({}, config)), 'sqs')).toMatchObject({
+      status: 'WARN',
+      what: expect.stringContaining("near SNS's default 200 filter policies per topic"),
+    });
+    sns.on(ListSubscriptionsByTopicCommand).rejects(awsError('NotFoundException', 'Topic does not exist'));
+    expect(one(await runChecks(deps({}, config)), 'sqs')).toMatchObject({
+      status: 'FAIL',
+      fix: expect.stringContaining('sources.sqs.topicArn'),
+    });
+  });
+
   it('no queue configured is a WARN, not a failure', async () => {
     healthyAws();
     const results = await runChecks(deps({}, { ...baseConfig, sources: {} }));
@@ -321,6 +395,24 @@ describe('teardownd check (lib/check.ts)', () => {
     expect(one(results, 'ec2').what).toMatch(/EC2 endpoint unreachable \(ECONNREFUSED/);
     expect(one(results, 'ec2-dry-run').status).toBe('WARN');
     for (const c of mutatingCommands) expect(ec2.commandCalls(c)).toHaveLength(0);
+  });
+
+  it('an EC2 endpoint that never answers: each attempt cut at aws.callTimeoutMs, one FAIL line, checks go on', async () => {
+    healthyAws();
+    ec2.on(DescribeInstancesCommand).callsFake(() => new Promise(() => undefined));
+    const results = await runChecks(
+      deps(
+        {},
+        { ...baseConfig, aws: { callTimeoutMs: 100 }, executor: { retryBaseDelayMs: 1, retryMaxDelayMs: 2 } },
+      ),
+    );
+    expect(one(results, 'ec2').what).toMatch(
+      /EC2 endpoint unreachable \(CallTimeout: DescribeInstances: no answer within 100 ms/,
+    );
+    expect(ec2.commandCalls(DescribeInstancesCommand)).toHaveLength(3);
+    for (const c of mutatingCommands) expect(ec2.commandCalls(c)).toHaveLength(0);
+    // The rest of check still ran.
+    expect(one(results, 'sqs').status).toBe('OK');
   });
 
   it('a denied Describe names the Describe statement', async () => {

@@ -326,6 +326,24 @@ describe('completeLifecycleAction', () => {
     expect(asg.commandCalls(CompleteLifecycleActionCommand).length).toBeGreaterThanOrEqual(3);
   });
 
+  it('a CompleteLifecycleAction that never answers is cut at aws.callTimeoutMs and sent again', async () => {
+    asg
+      .on(CompleteLifecycleActionCommand)
+      .callsFakeOnce(() => new Promise(() => undefined))
+      .resolves({});
+    const d = deps({ aws: { callTimeoutMs: 2000 } });
+    const box: { r?: Awaited<ReturnType<typeof completeLifecycleAction>> } = {};
+    const p = completeLifecycleAction(d, { ...target, token: 't-1' }, instanceId, 'CONTINUE').then(
+      (r) => (box.r = r),
+    );
+    await d.clock.advance(1999);
+    expect(box.r).toBeUndefined();
+    await d.clock.advance(2010);
+    await p;
+    expect(box.r).toMatchObject({ result: 'completed', by: 'token' });
+    expect(asg.commandCalls(CompleteLifecycleActionCommand)).toHaveLength(2);
+  });
+
   it('retries throttling, then fails fast on AccessDenied', async () => {
     asg.on(CompleteLifecycleActionCommand).rejectsOnce(awsError('Throttling', 'Rate exceeded')).resolves({});
     const d = deps();

@@ -143,6 +143,7 @@ function setup(
     autoFinish?: string;
     ship?: CoordinatorDeps<FakeReport>['shipReport'];
     answer?: CompletionRecord['result'];
+    onEpisodeClosed?: CoordinatorDeps<FakeReport>['onEpisodeClosed'];
   } = {},
 ) {
   const t = new Timeline();
@@ -163,6 +164,7 @@ function setup(
     completion,
     messages,
     shipReport: opts.ship,
+    onEpisodeClosed: opts.onEpisodeClosed,
   });
   return { t, clock, teardown, completion, messages, coordinator };
 }
@@ -330,6 +332,32 @@ describe('one teardown per episode', () => {
         message: { action: 'delete' },
       },
     );
+  });
+});
+
+describe('after the episode', () => {
+  it('onEpisodeClosed is told once, after the messages are deleted, with the closed state; idle() waits for it', async () => {
+    const seen: Array<{ closed: boolean; completions: string[]; deleted: string[] }> = [];
+    const { coordinator, teardown, t } = setup({
+      onEpisodeClosed: async (state) => {
+        t.add('closed hook');
+        seen.push({
+          closed: state.closed,
+          completions: state.completions.map((c) => c.result),
+          deleted: state.deletedMessageIds,
+        });
+      },
+    });
+    await coordinator.start();
+    await coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
+    teardown.finish.resolve('clean');
+    await coordinator.idle();
+    expect(seen).toEqual([{ closed: true, completions: ['completed'], deleted: ['msg-1'] }]);
+    expect(t.entries.indexOf('closed hook')).toBeGreaterThan(t.entries.indexOf('delete msg-1'));
+    // A late notice merged into the finished episode does not tell it again.
+    await coordinator.accept(notice({ sourceId: 'spot/terminate/late' }));
+    await coordinator.idle();
+    expect(seen).toHaveLength(1);
   });
 });
 

@@ -1,6 +1,6 @@
 import { parseConfig } from '../../lib/config/load';
 import { nullLogger } from '../../lib/log';
-import { CallContext } from '../../lib/teardown/aws-call';
+import { CallContext } from '../../lib/aws/call';
 import { DetachTimeoutError, DetachWaiter } from '../../lib/teardown/eni';
 import { ManualClock } from '../helpers/manual-clock';
 import { MockEc2 } from '../helpers/mock-ec2';

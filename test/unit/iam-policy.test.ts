@@ -4,6 +4,7 @@ import * as autoScalingSdk from '@aws-sdk/client-auto-scaling';
 import * as logsSdk from '@aws-sdk/client-cloudwatch-logs';
 import * as ec2Sdk from '@aws-sdk/client-ec2';
 import * as s3Sdk from '@aws-sdk/client-s3';
+import * as snsSdk from '@aws-sdk/client-sns';
 import * as sqsSdk from '@aws-sdk/client-sqs';
 import { awsApiCalls, AwsService } from '../../lib/aws/api-calls';
 
@@ -31,6 +32,7 @@ const clientPackages: Record<string, AwsService> = {
   '@aws-sdk/client-ec2': 'ec2',
   '@aws-sdk/client-auto-scaling': 'autoscaling',
   '@aws-sdk/client-sqs': 'sqs',
+  '@aws-sdk/client-sns': 'sns',
   '@aws-sdk/client-s3': 's3',
   '@aws-sdk/client-cloudwatch-logs': 'logs',
 };
@@ -44,10 +46,12 @@ describe('scripts/iam-policy.json', () => {
     expect(policy.Version).toBe('2012-10-17');
   });
 
-  it('uses Resource "*" only for Describe calls, which have no resource-level permissions', () => {
+  it('uses Resource "*" only for Describe calls and ListQueues, which have no resource-level permissions', () => {
     for (const s of policy.Statement) {
       const star = list(s.Resource).includes('*');
-      const describeOnly = list(s.Action).every((a) => /^(ec2|autoscaling):Describe/.test(a));
+      const describeOnly = list(s.Action).every(
+        (a) => /^(ec2|autoscaling):Describe/.test(a) || a === 'sqs:ListQueues',
+      );
       expect([s.Sid, star]).toEqual([s.Sid, describeOnly]);
     }
   });
@@ -86,7 +90,10 @@ describe('scripts/iam-policy.json', () => {
     expect(resourceOf('autoscaling:CompleteLifecycleAction')).toEqual([
       'arn:aws:autoscaling:${Region}:${AccountId}:autoScalingGroup:*:autoScalingGroupName/${AutoScalingGroupName}',
     ]);
-    expect(resourceOf('sqs:ReceiveMessage')).toEqual(['arn:aws:sqs:${Region}:${AccountId}:${QueueName}']);
+    expect(resourceOf('sqs:ReceiveMessage')).toEqual(['arn:aws:sqs:${Region}:${AccountId}:teardownd-*']);
+    // The sweeper may delete only per-host queues.
+    expect(resourceOf('sqs:DeleteQueue')).toEqual(['arn:aws:sqs:${Region}:${AccountId}:teardownd-*']);
+    expect(resourceOf('sns:Subscribe')).toEqual(['arn:aws:sns:${Region}:${AccountId}:${TopicName}']);
     expect(resourceOf('s3:PutObject')).toEqual(['arn:aws:s3:::${ReportBucket}/${ReportPrefix}*']);
     expect(resourceOf('logs:PutLogEvents')).toEqual([
       'arn:aws:logs:${Region}:${AccountId}:log-group:${LogGroupName}:*',
@@ -228,6 +235,7 @@ describe('lib/aws/api-calls.ts cannot rot', () => {
       ec2: ec2Sdk,
       autoscaling: autoScalingSdk,
       sqs: sqsSdk,
+      sns: snsSdk,
       s3: s3Sdk,
       logs: logsSdk,
     };

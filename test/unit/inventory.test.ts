@@ -2,7 +2,7 @@ import { parseConfig } from '../../lib/config/load';
 import { ConfigInput } from '../../lib/config/schema';
 import { cidrContains, discoverInventory } from '../../lib/inventory';
 import { nullLogger } from '../../lib/log';
-import { CallContext } from '../../lib/teardown/aws-call';
+import { CallContext } from '../../lib/aws/call';
 import { ManualClock } from '../helpers/manual-clock';
 import { awsError, MockEc2, tags } from '../helpers/mock-ec2';
 

@@ -264,28 +264,34 @@ describe('takeover on becoming MASTER (CloudPrepareVIPNetWork)', () => {
   });
 
   test.each([
-    ['DeleteNetworkInterface', 'InvalidNetworkInterfaceID.NotFound', 3],
-    ['DeleteNetworkInterface', 'InvalidParameterValue', 3],
-    ['DetachNetworkInterface', 'InvalidAttachmentID.NotFound', 1],
-    ['DeleteSubnet', 'DependencyViolation', 1],
-  ])('an error in phase A (%s → %s) aborts the takeover before phase B', async (action, code, attempts) => {
-    emulator.faults.add({ service: 'ec2', action, kind: 'error', code, status: 400 });
-    // The master still shutting down, so its ENI is attached and the takeover detaches it first.
-    cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd', retry: { count: 3, intervalMs: 10 } });
-    const { peer } = cluster;
-    emulator.ec2.setInstanceState(ids.masterInstanceId, 'shutting-down');
-    const t = await peer!.waitForTakeover();
-    expect(t).toMatchObject({ status: 'aborted', phase: 'A', failedCall: { action, errorCode: code } });
-    const sent = actionsBy(peer!.accessKeyId);
-    expect(sent.filter((a) => a === action)).toHaveLength(attempts);
-    for (const a of PHASE_B) expect(sent).not.toContain(a);
-    // No VIP network on the peer, and a repeated MASTER does not retry it.
-    peer!.setRole('MASTER');
-    expect(peer!.takeovers()).toHaveLength(1);
-    expect(currentFootprint(emulator, ids).enis.filter((e) => e.instanceId === ids.peerInstanceId)).toEqual(
-      [],
-    );
-  });
+    ['DeleteNetworkInterface', 'InvalidNetworkInterfaceID.NotFound', 3, 'shutting-down'],
+    ['DeleteNetworkInterface', 'InvalidParameterValue', 3, 'shutting-down'],
+    ['DetachNetworkInterface', 'InvalidAttachmentID.NotFound', 1, 'shutting-down'],
+    // The ENI must be gone before DeleteSubnet is reached: with the master terminated EC2 has
+    // already detached it, so no detach has to beat the 3 × 10 ms retry budget on a loaded machine.
+    ['DeleteSubnet', 'DependencyViolation', 1, 'terminated'],
+  ] as const)(
+    'an error in phase A (%s → %s) aborts the takeover before phase B',
+    async (action, code, attempts, masterEnd) => {
+      emulator.faults.add({ service: 'ec2', action, kind: 'error', code, status: 400 });
+      cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd', retry: { count: 3, intervalMs: 10 } });
+      const { peer } = cluster;
+      // Shutting down: its ENI is still attached and the takeover detaches it first.
+      if (masterEnd === 'shutting-down') emulator.ec2.setInstanceState(ids.masterInstanceId, 'shutting-down');
+      else emulator.ec2.terminateInstance(ids.masterInstanceId);
+      const t = await peer!.waitForTakeover();
+      expect(t).toMatchObject({ status: 'aborted', phase: 'A', failedCall: { action, errorCode: code } });
+      const sent = actionsBy(peer!.accessKeyId);
+      expect(sent.filter((a) => a === action)).toHaveLength(attempts);
+      for (const a of PHASE_B) expect(sent).not.toContain(a);
+      // No VIP network on the peer, and a repeated MASTER does not retry it.
+      peer!.setRole('MASTER');
+      expect(peer!.takeovers()).toHaveLength(1);
+      expect(currentFootprint(emulator, ids).enis.filter((e) => e.instanceId === ids.peerInstanceId)).toEqual(
+        [],
+      );
+    },
+  );
 
   test('the CIDR still disassociating (someone else removed it) fails AssociateVpcCidrBlock: aborted in phase A', async () => {
     emulator.ec2.configure({ cidrDisassociateDelayMs: 60_000 });

@@ -4,7 +4,7 @@ import { parseConfig } from '../../lib/config/load';
 import { EniInfo } from '../../lib/inventory';
 import { createLogger, nullLogger } from '../../lib/log';
 import { enisToMark, markOwnedResources, OwnershipMarker } from '../../lib/ownership';
-import { CallContext } from '../../lib/teardown/aws-call';
+import { CallContext } from '../../lib/aws/call';
 import { AwsEmulator } from '../emulator/server';
 import { LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
 import { ManualClock, until } from './support/manual-clock';

@@ -10,6 +10,7 @@ import {
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { systemClock } from '../../lib/clock';
+import { parseConfig } from '../../lib/config/load';
 import { BufferedLogLine, EpisodeLogBuffer } from '../../lib/episode-log';
 import { createLogger, nullLogger } from '../../lib/log';
 import {
@@ -68,6 +69,7 @@ function deps(extra: Partial<Parameters<typeof shipReport>[0]> = {}) {
     logs: new CloudWatchLogsClient({ region: 'us-east-1' }),
     clock: systemClock,
     logger: nullLogger(),
+    config: parseConfig({}),
     ...extra,
   };
 }
@@ -208,14 +210,30 @@ describe('report shipping', () => {
   });
 
   it('a failure mid-way records how many events were accepted', async () => {
-    logs.on(PutLogEventsCommand).resolvesOnce({}).rejects(awsError('ThrottlingException'));
+    // Not retryable (a throttled batch is retried through lib/aws/call.ts, see below).
+    logs.on(PutLogEventsCommand).resolvesOnce({}).rejects(awsError('AccessDeniedException'));
     const result = await shipReport(deps(), both, report, lines(LOGS_MAX_EVENTS_PER_BATCH + 5));
     expect(result.cloudwatchLogs).toMatchObject({
       status: 'failed',
-      errorCode: 'ThrottlingException',
+      errorCode: 'AccessDeniedException',
       eventsSent: LOGS_MAX_EVENTS_PER_BATCH,
       batches: 1,
     });
+  });
+
+  it('a throttled batch and a 5xx on S3 are retried through the one call path and still ship', async () => {
+    logs.on(PutLogEventsCommand).rejectsOnce(awsError('ThrottlingException')).resolves({});
+    s3.on(PutObjectCommand).rejectsOnce(awsError('InternalError')).resolves({});
+    const result = await shipReport(
+      deps({ config: parseConfig({ executor: { retryBaseDelayMs: 1, retryMaxDelayMs: 2 } }) }),
+      both,
+      report,
+      lines(2),
+    );
+    expect(result.ok).toBe(true);
+    expect(result.cloudwatchLogs).toMatchObject({ status: 'shipped', batches: 1 });
+    expect(logs.commandCalls(PutLogEventsCommand)).toHaveLength(2);
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(2);
   });
 
   it('a hung endpoint cannot hold shipping past shipTimeoutMs: the result says which destination timed out', async () => {

@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
+import { systemClock } from '../../lib/clock';
+import { parseConfig } from '../../lib/config/load';
+import { nullLogger } from '../../lib/log';
 import { parseS3Url, readReport, ReportSourceError } from '../../lib/report-source';
 
 const fixtureText = readFileSync(join(__dirname, '../fixtures/reports/left-behind.json'), 'utf8');
@@ -102,13 +105,14 @@ describe('report source', () => {
     const s3 = mockClient(S3Client);
     beforeEach(() => s3.reset());
     const client = () => new S3Client({ region: 'us-east-1' });
+    const call = { clock: systemClock, config: parseConfig({}), logger: nullLogger() };
 
     it('gets the object and validates it', async () => {
       s3.on(GetObjectCommand, { Bucket: 'ops', Key: 'teardownd/i-1/2024-05-01/e.json' }).resolves({
         Body: { transformToString: async () => fixtureText } as never,
       });
       const url = 's3://ops/teardownd/i-1/2024-05-01/e.json';
-      const { report, origin } = await readReport(url, { s3: client });
+      const { report, origin } = await readReport(url, { s3: client, call });
       expect(origin).toBe(url);
       expect(report.episode).toBe(fixture.episode);
     });
@@ -117,13 +121,13 @@ describe('report source', () => {
       s3.on(GetObjectCommand).rejects(
         Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' }),
       );
-      const err = await sourceError(readReport('s3://ops/x.json', { s3: client }));
+      const err = await sourceError(readReport('s3://ops/x.json', { s3: client, call }));
       expect(err.message).toBe('s3://ops/x.json: no such object (NoSuchKey)');
     });
 
     it('a non-report object names the URL and the field', async () => {
       s3.on(GetObjectCommand).resolves({ Body: { transformToString: async () => '{"hello":1}' } as never });
-      const err = await sourceError(readReport('s3://ops/x.json', { s3: client }));
+      const err = await sourceError(readReport('s3://ops/x.json', { s3: client, call }));
       expect(err.message).toMatch(/^s3:\/\/ops\/x\.json is not a teardownd report/);
       expect(err.message).toMatch(/episode/);
     });

@@ -2,12 +2,14 @@ import { AutoScalingClient, DescribeAutoScalingInstancesCommand } from '@aws-sdk
 import { DescribeInstancesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { TokenBucket } from '../../lib/aws/pacer';
 import { systemClock } from '../../lib/clock';
 import { parseConfig } from '../../lib/config/load';
 import { EpisodeTeardown, EpisodeTeardownRequest } from '../../lib/coordinator';
@@ -56,11 +58,13 @@ function harness(opts: { imds?: Record<string, string>; state?: string } = {}) {
     logger: createLogger({ stream }),
     clock: systemClock,
     imds,
+    pacer: new TokenBucket(config.aws.mutatingBucket, systemClock),
     aws: async () => ({
       region: 'us-east-1',
       ec2: new EC2Client({ region: 'us-east-1' }),
       autoScaling: new AutoScalingClient({ region: 'us-east-1' }),
       sqs: new SQSClient({ region: 'us-east-1' }),
+      sns: new SNSClient({ region: 'us-east-1' }),
       s3: new S3Client({ region: 'us-east-1' }),
       logs: new CloudWatchLogsClient({ region: 'us-east-1' }),
     }),

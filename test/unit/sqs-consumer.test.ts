@@ -35,18 +35,21 @@ function consumer(
     config?: Record<string, unknown>;
     dryRun?: boolean;
     accept?: (n: TerminationNotice) => Promise<AcceptResult>;
+    random?: () => number;
   } = {},
 ) {
   const { logger, lines } = capture();
   const accepted: TerminationNotice[] = [];
+  const clock = new ManualClock();
   const c = new SqsConsumer({
     sqs: new SQSClient({ region: 'us-east-1' }),
     queueUrl,
     config: parseConfig({ sources: { sqs: { queueUrl, visibilityTimeoutSeconds: 30 } }, ...opts.config }),
-    clock: new ManualClock(),
+    clock,
     logger,
     instanceId: self,
     dryRun: opts.dryRun ?? false,
+    random: opts.random,
     onNotice: async (n) => {
       accepted.push(n);
       return opts.accept
@@ -54,7 +57,7 @@ function consumer(
         : { status: 'opened', message: { action: 'retain', reason: 'held by the episode' } };
     },
   });
-  return { c, lines, accepted };
+  return { c, lines, accepted, clock };
 }
 
 let seq = 0;
@@ -75,6 +78,22 @@ beforeEach(() => {
 });
 
 describe('receiveOnce', () => {
+  it('a long poll that never answers is cut after its wait time plus aws.callTimeoutMs, not retried', async () => {
+    sqs.on(ReceiveMessageCommand).callsFake(() => new Promise(() => undefined));
+    const { c, clock } = consumer({
+      config: { sources: { sqs: { queueUrl, waitTimeSeconds: 20 } }, aws: { callTimeoutMs: 5000 } },
+    });
+    const box: { error?: unknown } = {};
+    const done = c.receiveOnce().catch((e: unknown) => (box.error = e));
+    await clock.advance(24999);
+    expect(box.error).toBeUndefined();
+    await clock.advance(1);
+    await done;
+    expect(box.error).toMatchObject({ name: 'CallTimeout', attempts: 1 });
+    // `run` is the retry loop (with its own backoff): receiveOnce made one request.
+    expect(sqs.commandCalls(ReceiveMessageCommand)).toHaveLength(1);
+  });
+
   it('long-polls with the configured wait, visibility and batch size', async () => {
     sqs.on(ReceiveMessageCommand).resolves({ Messages: [] });
     await consumer().c.receiveOnce();
@@ -93,7 +112,7 @@ describe('receiveOnce', () => {
     const foreign = msg(fixture('eventbridge-lifecycle-terminate-nth.json'));
     const junk = msg('{"oops"');
     sqs.on(ReceiveMessageCommand).resolves({ Messages: [own, test, foreign, junk] });
-    const { c, lines, accepted } = consumer();
+    const { c, lines, accepted } = consumer({ random: () => 0.5 });
     const outcomes = await c.receiveOnce();
     expect(outcomes.map((o) => [o.category, o.decision.action])).toEqual([
       ['termination', 'retain'],
@@ -108,7 +127,8 @@ describe('receiveOnce', () => {
       junk.ReceiptHandle,
     ]);
     expect(sqs.commandCalls(ChangeMessageVisibilityCommand).map((x) => x.args[0].input)).toEqual([
-      { QueueUrl: queueUrl, ReceiptHandle: foreign.ReceiptHandle, VisibilityTimeout: 0 },
+      // Default foreignReleaseSeconds 5–15 s; random 0.5 → 10 s. Never 0.
+      { QueueUrl: queueUrl, ReceiptHandle: foreign.ReceiptHandle, VisibilityTimeout: 10 },
     ]);
     const decisions = lines.filter((l) => String(l.message).startsWith('sqs message '));
     expect(decisions.map((l) => [l.messageId, l.decision])).toEqual([
@@ -120,6 +140,17 @@ describe('receiveOnce', () => {
     const malformed = decisions[3];
     expect(malformed.level).toBe('warn');
     expect(String(malformed.reason)).toMatch(/^malformed \(\(body\): not JSON/);
+  });
+
+  it('foreign messages go back with a jittered delay spanning the configured range, never 0', async () => {
+    const draws = [0, 0.999, 0.3];
+    const foreign = [1, 2, 3].map(() => msg(fixture('eventbridge-lifecycle-terminate-nth.json')));
+    sqs.on(ReceiveMessageCommand).resolves({ Messages: foreign });
+    const config = { sources: { sqs: { queueUrl, foreignReleaseSeconds: { min: 2, max: 6 } } } };
+    await consumer({ config, random: () => draws.shift()! }).c.receiveOnce();
+    expect(
+      sqs.commandCalls(ChangeMessageVisibilityCommand).map((x) => x.args[0].input.VisibilityTimeout),
+    ).toEqual([2, 6, 3]);
   });
 
   it('foreign messages are deleted when configured', async () => {

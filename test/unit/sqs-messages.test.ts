@@ -10,6 +10,7 @@ function ctx(self: string, over: Partial<ClassifyContext> = {}): ClassifyContext
     receivedAt,
     receiveCount: 1,
     foreignMessages: 'release',
+    foreignReleaseSeconds: 7,
     teardownOnRebalance: false,
     ...over,
   };
@@ -173,11 +174,13 @@ describe('test, foreign, unknown, malformed', () => {
     },
   );
 
-  it('foreign: released with visibility 0 by default, deleted when configured', () => {
+  it('foreign: released with the given delay (never 0: a host would take it straight back), deleted when configured', () => {
     const body = fixture('asg-direct-terminate.json');
     const released = classifyMessage(body, ctx('i-0ffffffffffffffff'));
     expect(released.category).toBe('foreign');
-    expect(released.decision).toMatchObject({ action: 'release', visibilitySeconds: 0 });
+    expect(released.decision).toMatchObject({ action: 'release', visibilitySeconds: 7 });
+    const zero = classifyMessage(body, ctx('i-0ffffffffffffffff', { foreignReleaseSeconds: 0 }));
+    expect(zero.decision.visibilitySeconds).toBe(1);
     const deleted = classifyMessage(body, ctx('i-0ffffffffffffffff', { foreignMessages: 'delete' }));
     expect(deleted.decision.action).toBe('delete');
   });
@@ -245,9 +248,10 @@ describe("this host's account and region", () => {
     );
     expect(c.category).toBe('foreign');
     expect(c.notice).toBeUndefined();
+    // Released with the foreign-message delay (ctx: 7 s), never visibility 0.
     expect(c.decision).toEqual({
       action: 'release',
-      visibilitySeconds: 0,
+      visibilitySeconds: 7,
       reason: expect.stringContaining(reason),
     });
   });

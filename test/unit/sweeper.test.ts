@@ -25,6 +25,8 @@ class TestClock implements Clock {
   t = START;
   now = () => this.t;
   sleep = (ms: number, signal?: AbortSignal) => systemClock.sleep(Math.min(ms, 5), signal);
+  /** Per-call timeouts stay real: the emulator answers in real time. */
+  guard = (ms: number, signal?: AbortSignal) => systemClock.guard(ms, signal);
 }
 
 let emulator: AwsEmulator;

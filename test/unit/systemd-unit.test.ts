@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../../lib/config/load';
+import { BACKSTOP_AFTER_PROBE_MS } from '../../daemon/commands/run';
 import { ConfigSchema } from '../../lib/config/schema';
 
 const repo = resolve(__dirname, '../..');
@@ -79,6 +80,8 @@ describe('systemd/teardownd.service settings', () => {
     // Strictly more: after the teardown the report is written and shipped and the action completed.
     expect(stopSeconds).toBeGreaterThan(probeMs / 1000);
     expect(stopSeconds * 1000 - probeMs).toBeGreaterThanOrEqual(ConfigSchema.parse({}).reports.shipTimeoutMs);
+    // The daemon's own backstop (daemon/commands/run.ts) ends a hung shutdown before systemd's SIGKILL.
+    expect(probeMs + BACKSTOP_AFTER_PROBE_MS).toBeLessThan(stopSeconds * 1000);
     // SIGTERM only to the daemon; the group is killed only when TimeoutStopSec runs out.
     expect(one('Service', 'KillMode')).toBe('mixed');
     expect(one('Service', 'SendSIGKILL') ?? 'yes').toBe('yes');

@@ -41,6 +41,11 @@ export class ManualClock implements Clock {
     });
   }
 
+  /** Guards (per-call timeouts) are ordinary timers here: this clock only moves when a test advances it. */
+  guard(ms: number, signal?: AbortSignal): Promise<void> {
+    return this.sleep(ms, signal);
+  }
+
   /** Number of pending sleeps. */
   get pending(): number {
     return this.timers.length;
