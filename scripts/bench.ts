@@ -35,9 +35,9 @@ import { buildPlanFor, runTeardown } from '../lib/engine';
 import { nullLogger } from '../lib/log';
 import { createLoxilbApi } from '../lib/loxilb-api';
 import { PlannedAction } from '../lib/planner';
-import { AwsEmulator } from '../test/emulator/server';
-import { leftovers, seedLoxilbCluster } from '../test/helpers/footprint';
-import { flood, spotNotice } from '../test/helpers/notice-flood';
+import { AwsEmulator } from '../sim/emulator/server';
+import { leftovers, seedLoxilbCluster } from '../sim/loxilb/footprint';
+import { flood, spotNotice } from '../sim/notice-flood';
 import { packagePaths } from './package';
 
 interface Options {

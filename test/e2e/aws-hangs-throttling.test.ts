@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
 import { closed, ready, RunHarness } from '../helpers/run-harness';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * An AWS that hangs or throttles (issue 10, items 1–2): every call is cut by aws.callTimeoutMs and

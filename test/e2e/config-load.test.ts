@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 
 /**

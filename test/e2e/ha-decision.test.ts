@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { LoxilbCluster, startLoxilbCluster } from '../emulator/loxilb-cluster';
-import { LoxilbNode, waitUntil } from '../emulator/loxilb-node';
-import { AwsEmulator, DAEMON_ACCESS_KEY_ID } from '../emulator/server';
-import { CallRecord } from '../emulator/types';
+import { LoxilbCluster, startLoxilbCluster } from '../../sim/loxilb/cluster';
+import { LoxilbNode, waitUntil } from '../../sim/loxilb/node';
+import { AwsEmulator, DAEMON_ACCESS_KEY_ID } from '../../sim/emulator/server';
+import { CallRecord } from '../../sim/emulator/types';
 import { DaemonProcess, LogLine, TempWorkspace } from '../helpers/daemon-process';
 import {
   currentFootprint,
@@ -10,7 +10,7 @@ import {
   LoxilbClusterIds,
   LoxilbClusterOptions,
   seedLoxilbCluster,
-} from '../helpers/footprint';
+} from '../../sim/loxilb/footprint';
 
 /**
  * What teardownd decides, end to end: the real daemon process (`teardownd run`, one per instance,

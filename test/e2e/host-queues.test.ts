@@ -1,7 +1,7 @@
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
-import { seedLoxilbCluster } from '../helpers/footprint';
-import { flood, spotNotice } from '../helpers/notice-flood';
+import { seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { flood, spotNotice } from '../../sim/notice-flood';
 
 /**
  * Issue 11: every host hears its own notices. Real daemon processes against the emulator: three

@@ -1,7 +1,7 @@
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { fixture, withFields } from '../fixtures/events';
 import { DaemonProcess, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 import { closed, ready, RunHarness } from '../helpers/run-harness';
 
 /**

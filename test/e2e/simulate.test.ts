@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 
 /** `npm start` runs this script; it must work non-interactively and end in the promised state. */
-const SIMULATE = resolve(__dirname, '../../dist/scripts/simulate.js');
+const SIMULATE = resolve(__dirname, '../../dist/sim/simulate.js');
 
 function simulate(args: string[]): Promise<{ code: number | null; out: string }> {
   return new Promise((resolvePromise, reject) => {

@@ -1,6 +1,6 @@
 import { withFields } from '../fixtures/events';
 import { DaemonProcess } from '../helpers/daemon-process';
-import { leftovers } from '../helpers/footprint';
+import { leftovers } from '../../sim/loxilb/footprint';
 import { closed, ready, RunHarness } from '../helpers/run-harness';
 
 /**

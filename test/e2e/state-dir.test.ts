@@ -1,7 +1,7 @@
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
-import { leftovers, LoxilbClusterIds } from '../helpers/footprint';
+import { leftovers, LoxilbClusterIds } from '../../sim/loxilb/footprint';
 import { TestMounts } from '../helpers/mounts';
 import { closed, ready, RunHarness } from '../helpers/run-harness';
 

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /** `teardownd sweep` as an operator types it: flags, config, exit codes, output. */
 describe('teardownd sweep: command line', () => {

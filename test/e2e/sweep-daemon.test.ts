@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { DaemonProcess, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { decoysIntact, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * Issue #4 inside the daemon: `teardownd run` on a surviving host marks its own loxilb ENI with the

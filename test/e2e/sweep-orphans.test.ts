@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { AwsEmulator } from '../emulator/server';
-import { EmulatorRequest, EmulatorResponse } from '../emulator/types';
+import { AwsEmulator } from '../../sim/emulator/server';
+import { EmulatorRequest, EmulatorResponse } from '../../sim/emulator/types';
 import { runCli, RunResult, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * Issue #4, end to end: `teardownd sweep [--apply]` as a real child process, with the real EC2 client,

@@ -1,8 +1,8 @@
-import { LoxilbCluster, startLoxilbCluster } from '../emulator/loxilb-cluster';
-import { AwsEmulator, DAEMON_ACCESS_KEY_ID } from '../emulator/server';
-import { EmulatorRequest, EmulatorResponse } from '../emulator/types';
+import { LoxilbCluster, startLoxilbCluster } from '../../sim/loxilb/cluster';
+import { AwsEmulator, DAEMON_ACCESS_KEY_ID } from '../../sim/emulator/server';
+import { EmulatorRequest, EmulatorResponse } from '../../sim/emulator/types';
 import { DaemonProcess, TempWorkspace } from '../helpers/daemon-process';
-import { currentFootprint, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { currentFootprint, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * The survivor's sweeper never races its own loxilb's takeover. The master dies with no warning;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
-import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * A teardown never outlives its budget: what cannot finish before the deadline is skipped and the

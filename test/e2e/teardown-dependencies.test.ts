@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * DESIGN.md invariant 3: dependencies are checked before a delete, not discovered by failure. A

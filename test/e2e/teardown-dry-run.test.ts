@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * DESIGN.md invariant 5: `teardownd plan` and `teardownd teardown --dry-run` make zero mutating calls,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * A teardown under a throttling storm, injected 5xx and dropped connections still finishes with

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { bfdBody, ciStateBody, FakeLoxilb } from '../helpers/fake-loxilb';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { bfdBody, ciStateBody, FakeLoxilb } from '../../sim/loxilb/fake-peer';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * The gate asks loxilb's REST API (a fake speaking loxilb's real JSON on an ephemeral 127.0.0.1 port)

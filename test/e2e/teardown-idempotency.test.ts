@@ -9,9 +9,9 @@ import {
   DisassociateVpcCidrBlockCommand,
   EC2Client,
 } from '@aws-sdk/client-ec2';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * DESIGN.md invariant 4: every action is idempotent. A second run, or loxilb doing the same teardown

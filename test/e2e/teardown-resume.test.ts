@@ -1,6 +1,6 @@
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 import { reportOf, teardownArgs } from '../helpers/teardown-cli';
 
 /**

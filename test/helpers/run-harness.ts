@@ -1,6 +1,6 @@
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../sim/emulator/server';
 import { DaemonProcess, TempWorkspace } from './daemon-process';
-import { LoxilbClusterIds, seedLoxilbCluster } from './footprint';
+import { LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * The shared set-up of the `teardownd run` end-to-end tests: an emulator with a seeded two-node

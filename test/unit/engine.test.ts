@@ -3,7 +3,7 @@ import { ConfigInput } from '../../lib/config/schema';
 import { buildPlanFor, EngineDeps, EngineEvent, runTeardown } from '../../lib/engine';
 import { nullLogger } from '../../lib/log';
 import { createLoxilbApi, LoxilbApi } from '../../lib/loxilb-api';
-import { bfdBody, ciStateBody, FakeLoxilb } from '../helpers/fake-loxilb';
+import { bfdBody, ciStateBody, FakeLoxilb } from '../../sim/loxilb/fake-peer';
 import { ManualClock } from '../helpers/manual-clock';
 import { awsError, MockEc2 } from '../helpers/mock-ec2';
 

@@ -7,7 +7,7 @@ import { watchOnce } from '../../lib/handover-watch';
 import { HaObserver, OBSERVATION_FILE } from '../../lib/ha-observer';
 import { nullLogger } from '../../lib/log';
 import { createLoxilbApi } from '../../lib/loxilb-api';
-import { bfdBody, ciStateBody, FakeLoxilb } from '../helpers/fake-loxilb';
+import { bfdBody, ciStateBody, FakeLoxilb } from '../../sim/loxilb/fake-peer';
 import { ManualClock, until } from './support/manual-clock';
 
 /**

@@ -16,8 +16,8 @@ import {
   instanceIdOfHostQueue,
   queueRetirement,
 } from '../../lib/sources/host-queue';
-import { AwsEmulator } from '../emulator/server';
-import { seedLoxilbCluster } from '../helpers/footprint';
+import { AwsEmulator } from '../../sim/emulator/server';
+import { seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 const SELF = 'i-0aaaaaaaaaaaaaaa1';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLoxilbApi, LoxilbApiError } from '../../lib/loxilb-api';
-import { bfdBody, ciStateBody, FakeLoxilb } from '../helpers/fake-loxilb';
+import { bfdBody, ciStateBody, FakeLoxilb } from '../../sim/loxilb/fake-peer';
 
 const fixture = (name: string): unknown =>
   JSON.parse(readFileSync(join(__dirname, '../fixtures/loxilb', name), 'utf8'));

@@ -5,8 +5,8 @@ import { EniInfo } from '../../lib/inventory';
 import { createLogger, nullLogger } from '../../lib/log';
 import { enisToMark, markOwnedResources, OwnershipMarker } from '../../lib/ownership';
 import { CallContext } from '../../lib/aws/call';
-import { AwsEmulator } from '../emulator/server';
-import { LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { AwsEmulator } from '../../sim/emulator/server';
+import { LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 import { ManualClock, until } from './support/manual-clock';
 
 const ME = 'i-0aaaaaaaaaaaaaaa1';

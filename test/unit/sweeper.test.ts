@@ -10,9 +10,9 @@ import { CronApi } from '../../lib/scheduler';
 import { sweepExitCode, SweepReport } from '../../lib/sweep-report';
 import { FirstSeenStore } from '../../lib/sweep-state';
 import { startSweeper, sweepOnce, sweepRegionList, sweepRegions } from '../../lib/sweeper';
-import { AwsEmulator } from '../emulator/server';
-import { EmulatorRequest } from '../emulator/types';
-import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { AwsEmulator } from '../../sim/emulator/server';
+import { EmulatorRequest } from '../../sim/emulator/types';
+import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
 
 /**
  * sweepOnce with the real EC2Client against the in-process emulator: the re-check right before each

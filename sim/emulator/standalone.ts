@@ -2,9 +2,9 @@
  * `npm run emulator` — the AWS emulator as a standalone process on 127.0.0.1, seeded with one
  * loxilb cluster, for running the daemon by hand or from scripts.
  *
- *   node dist/test/emulator/standalone.js [--port N] [--detach-delay-ms N] [--latency-ms N] [--no-seed]
+ *   node dist/sim/emulator/standalone.js [--port N] [--detach-delay-ms N] [--latency-ms N] [--no-seed]
  */
-import { seedLoxilbCluster } from '../helpers/footprint';
+import { seedLoxilbCluster } from '../loxilb/footprint';
 import { AwsEmulator } from './server';
 
 interface StandaloneArgs {

@@ -17,9 +17,9 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { hostFilterPolicy, hostQueuePolicy, hostSubscriptionAttributes } from '../../lib/sources/host-queue';
-import { AwsEmulator } from '../emulator/server';
-import { fixture, withFields } from '../fixtures/events';
+import { hostFilterPolicy, hostQueuePolicy, hostSubscriptionAttributes } from '../../../../lib/sources/host-queue';
+import { AwsEmulator } from '../../../../sim/emulator/server';
+import { fixture, withFields } from '../../../fixtures/events';
 
 /** SNS (Query/XML) and the SQS calls of the per-host topology, with the real SDK clients. */
 let emulator: AwsEmulator;

@@ -1,6 +1,6 @@
-import { ImdsClient } from '../../lib/sources/imds-client';
-import { imdsErrorPage } from '../emulator/render';
-import { AwsEmulator } from '../emulator/server';
+import { ImdsClient } from '../../../../lib/sources/imds-client';
+import { imdsErrorPage } from '../../../../sim/emulator/render';
+import { AwsEmulator } from '../../../../sim/emulator/server';
 
 /** IMDSv2 as real IMDS behaves (wire-formats §1), over plain HTTP and through the daemon's own client. */
 let emulator: AwsEmulator;

@@ -19,9 +19,9 @@ import {
   EC2Client,
   ModifyNetworkInterfaceAttributeCommand,
 } from '@aws-sdk/client-ec2';
-import { DAEMON_ACCESS_KEY_ID, AwsEmulator } from '../emulator/server';
-import { LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
-import { failure } from '../helpers/failure';
+import { DAEMON_ACCESS_KEY_ID, AwsEmulator } from '../../../../sim/emulator/server';
+import { LoxilbClusterIds, seedLoxilbCluster } from '../../../../sim/loxilb/footprint';
+import { failure } from '../../../helpers/failure';
 
 // What loxilb's takeover and teardownd's HA decision need from the emulator, through the real clients.
 

@@ -1,7 +1,7 @@
-import { currentFootprint, LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
-import { LoxilbCluster, startLoxilbCluster } from '../emulator/loxilb-cluster';
-import { LoxilbWorld, waitUntil } from '../emulator/loxilb-node';
-import { DAEMON_ACCESS_KEY_ID, AwsEmulator } from '../emulator/server';
+import { currentFootprint, LoxilbClusterIds, seedLoxilbCluster } from '../../../../sim/loxilb/footprint';
+import { LoxilbCluster, startLoxilbCluster } from '../../../../sim/loxilb/cluster';
+import { LoxilbWorld, waitUntil } from '../../../../sim/loxilb/node';
+import { DAEMON_ACCESS_KEY_ID, AwsEmulator } from '../../../../sim/emulator/server';
 
 /**
  * The fake loxilb nodes against the emulator, as loxilb behaves on AWS (reference/loxilb-ha.md):

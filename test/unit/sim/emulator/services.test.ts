@@ -19,8 +19,8 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { ImdsClient } from '../../lib/sources/imds-client';
-import { AwsEmulator } from '../emulator/server';
+import { ImdsClient } from '../../../../lib/sources/imds-client';
+import { AwsEmulator } from '../../../../sim/emulator/server';
 
 const creds = { accessKeyId: 'x', secretAccessKey: 'y' };
 let emulator: AwsEmulator;

@@ -30,8 +30,8 @@ import {
   TerminateInstancesCommand,
   UnassignPrivateIpAddressesCommand,
 } from '@aws-sdk/client-ec2';
-import { AwsEmulator } from '../emulator/server';
-import { LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
+import { AwsEmulator } from '../../../../sim/emulator/server';
+import { LoxilbClusterIds, seedLoxilbCluster } from '../../../../sim/loxilb/footprint';
 
 // Each EC2 rule the teardown depends on, with the exact code the real EC2Client surfaces.
 

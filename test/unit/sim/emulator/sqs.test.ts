@@ -12,7 +12,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../../../sim/emulator/server';
 
 /** Round trips with the real SQS client (AWS JSON 1.0, query-compatible errors) against the emulator. */
 let emulator: AwsEmulator;

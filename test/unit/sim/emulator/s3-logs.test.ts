@@ -15,7 +15,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../../../sim/emulator/server';
 
 /** S3 (path-style REST) and CloudWatch Logs (JSON 1.1): enough to prove a report arrives. */
 let emulator: AwsEmulator;

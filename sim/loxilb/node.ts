@@ -1,8 +1,8 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { ipToNumber } from './ec2-ip';
-import { BfdSessionEntry, CiStateEntry, LoxilbApiBackend, LoxilbApiServer } from './loxilb-api';
-import { CloudAborted, CloudCall, CloudIdentity, LoxilbCloud, NodeDied, TakeoverPhase } from './loxilb-cloud';
-import type { AwsEmulator } from './server';
+import { ipToNumber } from '../emulator/ec2-ip';
+import { BfdSessionEntry, CiStateEntry, LoxilbApiBackend, LoxilbApiServer } from './api';
+import { CloudAborted, CloudCall, CloudIdentity, LoxilbCloud, NodeDied, TakeoverPhase } from './cloud';
+import type { AwsEmulator } from '../emulator/server';
 
 /**
  * A fake loxilb node that behaves as loxilb does on AWS, against the emulator. One object per node:

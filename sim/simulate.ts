@@ -17,9 +17,9 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { renderReport } from '../lib/report-render';
 import { parseReport } from '../lib/report-source';
-import { AwsEmulator } from '../test/emulator/server';
-import { bfdBody, ciStateBody, FakeLoxilb } from '../test/helpers/fake-loxilb';
-import { decoysIntact, leftovers, seedLoxilbCluster } from '../test/helpers/footprint';
+import { AwsEmulator } from './emulator/server';
+import { bfdBody, ciStateBody, FakeLoxilb } from './loxilb/fake-peer';
+import { decoysIntact, leftovers, seedLoxilbCluster } from './loxilb/footprint';
 
 type Scenario = 'spot' | 'asg' | 'scheduled';
 type Gate = 'bfd' | 'setroles' | 'backup';

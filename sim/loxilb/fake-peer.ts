@@ -5,7 +5,7 @@ import { AddressInfo, Socket } from 'node:net';
  * A STATIC fake of the two loxilb REST endpoints the gate reads (fixed bodies, for gate unit and
  * error-path tests), as a real HTTP server on 127.0.0.1 with an ephemeral port. For a loxilb that
  * behaves — roles from BFD or kube-loxilb, takeover and destroy against the emulator — use
- * test/emulator/loxilb-cluster.ts (`startLoxilbCluster`). Bodies follow loxilb's own JSON (see test/fixtures/loxilb/README.md for where each
+ * sim/loxilb/cluster.ts (`startLoxilbCluster`). Bodies follow loxilb's own JSON (see test/fixtures/loxilb/README.md for where each
  * field comes from); the builders below produce exactly the fixture shapes.
  */
 

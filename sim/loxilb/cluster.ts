@@ -1,9 +1,9 @@
-import type { LoxilbClusterIds } from '../helpers/footprint';
-import { LoxilbNode, LoxilbNodeOptions, LoxilbVip, LoxilbWorld, WorldOptions } from './loxilb-node';
-import type { AwsEmulator } from './server';
+import type { LoxilbClusterIds } from './footprint';
+import { LoxilbNode, LoxilbNodeOptions, LoxilbVip, LoxilbWorld, WorldOptions } from './node';
+import type { AwsEmulator } from '../emulator/server';
 
 /**
- * One call from a seeded footprint (test/helpers/footprint.ts) to a running loxilb cluster:
+ * One call from a seeded footprint (sim/loxilb/footprint.ts) to a running loxilb cluster:
  *
  *   const cluster = await startLoxilbCluster(emulator, ids, { mode: 'bfd' });   // or 'setroles'
  *   cluster.master / cluster.peer    LoxilbNode bound to ids.masterInstanceId / ids.peerInstanceId,

@@ -12,9 +12,9 @@ import {
   paginateDescribeSubnets,
   paginateDescribeVpcs,
 } from '@aws-sdk/client-ec2';
-import { AwsEmulator } from '../emulator/server';
-import { LoxilbClusterIds, seedLoxilbCluster } from '../helpers/footprint';
-import { failure } from '../helpers/failure';
+import { AwsEmulator } from '../../../../sim/emulator/server';
+import { LoxilbClusterIds, seedLoxilbCluster } from '../../../../sim/loxilb/footprint';
+import { failure } from '../../../helpers/failure';
 
 // Filter semantics (OR within a filter, AND across, tag:K / tag-key, wildcards), id lists and
 // pagination, through the real EC2Client.

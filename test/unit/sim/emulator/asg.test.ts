@@ -8,7 +8,7 @@ import {
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { AwsEmulator } from '../emulator/server';
+import { AwsEmulator } from '../../../../sim/emulator/server';
 
 /** Lifecycle-hook semantics (wire-formats §3) through the real Auto Scaling client. */
 let emulator: AwsEmulator;
