@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../lib/config/load';
-import { StateDirError } from '../lib/state-dir';
+import { StateDirError } from '../lib/episode/state-dir';
 import { version } from '../package.json';
 import { commandModules } from './commands';
 

@@ -7,7 +7,7 @@ import {
 } from '../lib/aws/clients';
 import { TokenBucket } from '../lib/aws/pacer';
 import { Clock, systemClock } from '../lib/clock';
-import { flagMismatches, loadConfigWithLoxilbFlags, LoxilbFlags } from '../lib/loxilb-flags';
+import { flagMismatches, loadConfigWithLoxilbFlags, LoxilbFlags } from '../lib/gate/loxilb-flags';
 import { Config } from '../lib/config/schema';
 import { createLogger, Logger } from '../lib/log';
 import { ImdsClient } from '../lib/sources/imds-client';

@@ -31,10 +31,10 @@ import {
 import { Command } from 'commander';
 import { systemClock } from '../lib/clock';
 import { parseConfig } from '../lib/config/load';
-import { buildPlanFor, runTeardown } from '../lib/engine';
+import { buildPlanFor, runTeardown } from '../lib/episode/engine';
 import { nullLogger } from '../lib/log';
-import { createLoxilbApi } from '../lib/loxilb-api';
-import { PlannedAction } from '../lib/planner';
+import { createLoxilbApi } from '../lib/gate/loxilb-api';
+import { PlannedAction } from '../lib/plan/planner';
 import { AwsEmulator } from '../sim/emulator/server';
 import { leftovers, seedLoxilbCluster } from '../sim/loxilb/footprint';
 import { flood, spotNotice } from '../sim/notice-flood';

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { readCliRecord } from '../../lib/cli-episode';
-import { buildPlanFor } from '../../lib/engine';
-import { GateDecision } from '../../lib/gate';
-import { Inventory } from '../../lib/inventory';
-import { Plan, planCounts } from '../../lib/planner';
-import { manualCommand } from '../../lib/teardown';
+import { readCliRecord } from '../../lib/episode/cli-episode';
+import { buildPlanFor } from '../../lib/episode/engine';
+import { GateDecision } from '../../lib/gate/gate';
+import { Inventory } from '../../lib/discovery/inventory';
+import { Plan, planCounts } from '../../lib/plan/planner';
+import { manualCommand } from '../../lib/execute/teardown';
 import { errorCodeOf } from '../../lib/aws/errors';
 import { EXIT_LEFT_BEHIND, EXIT_OK } from '../cli';
 import { createRuntime, GlobalOptions } from '../runtime';

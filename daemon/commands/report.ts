@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { AwsClients, clientOptions, createAwsClients, destroyAwsClients } from '../../lib/aws/clients';
-import { renderReport } from '../../lib/report-render';
-import { readReport, ReportSourceError } from '../../lib/report-source';
+import { renderReport } from '../../lib/report/render';
+import { readReport, ReportSourceError } from '../../lib/report/source';
 import { EXIT_OK, UsageError } from '../cli';
 import { createRuntime, GlobalOptions } from '../runtime';
 

@@ -2,23 +2,23 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { AwsClients } from '../../lib/aws/clients';
-import { completionPort } from '../../lib/completion';
+import { completionPort } from '../../lib/completion/completion';
 import { Config } from '../../lib/config/schema';
-import { Coordinator, EpisodeTeardown, ReportLike, ShipReport } from '../../lib/coordinator';
-import { decideGate, EngineEvent, GateDecision, runTeardown, TeardownReport } from '../../lib/engine';
-import { watchHandover } from '../../lib/handover-watch';
-import { HaObserver } from '../../lib/ha-observer';
-import { RememberedFacts } from '../../lib/inventory';
-import { Journal } from '../../lib/journal';
-import { reportExitCode, writeReport } from '../../lib/report';
-import { createEpisodeShipper } from '../../lib/report-shipping';
-import { EpisodeLogBuffer } from '../../lib/episode-log';
+import { Coordinator, EpisodeTeardown, ReportLike, ShipReport } from '../../lib/episode/coordinator';
+import { decideGate, EngineEvent, GateDecision, runTeardown, TeardownReport } from '../../lib/episode/engine';
+import { watchHandover } from '../../lib/gate/handover-watch';
+import { HaObserver } from '../../lib/gate/ha-observer';
+import { RememberedFacts } from '../../lib/discovery/inventory';
+import { Journal } from '../../lib/episode/journal';
+import { reportExitCode, writeReport } from '../../lib/report/report';
+import { createEpisodeShipper } from '../../lib/report/shipping';
+import { EpisodeLogBuffer } from '../../lib/report/episode-log';
 import { createSystemdNotifier, SystemdNotifier } from '../../lib/systemd-notify';
 import { Logger } from '../../lib/log';
 import { ImdsPoller } from '../../lib/sources/imds-poller';
 import { probeInstanceState, shutdownNotice } from '../../lib/sources/shutdown-probe';
 import { HostIdentity, readHostIdentity } from '../../lib/sources/instance-identity';
-import { openStateDir, OpenedStateDir } from '../../lib/state-dir';
+import { openStateDir, OpenedStateDir } from '../../lib/episode/state-dir';
 import { createRuntime, GlobalOptions, Runtime } from '../runtime';
 import { SqsSource } from './sqs-source';
 import { sweeperBackground } from './sweep';
@@ -52,7 +52,7 @@ export interface RunContext {
 }
 
 export interface RunDeps {
-  /** Binds the teardown engine (lib/engine.ts) for this host. */
+  /** Binds the teardown engine (lib/episode/engine.ts) for this host. */
   teardown: (ctx: RunContext) => EpisodeTeardown;
   /** Report shipping (S3 / CloudWatch Logs); optional. */
   shipReport?: (ctx: RunContext) => ShipReport | undefined;

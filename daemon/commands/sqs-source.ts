@@ -1,5 +1,5 @@
-import type { AcceptResult, HeldMessages } from '../../lib/coordinator';
-import type { EpisodeState } from '../../lib/journal';
+import type { AcceptResult, HeldMessages } from '../../lib/episode/coordinator';
+import type { EpisodeState } from '../../lib/episode/journal';
 import type { HostIdentity } from '../../lib/sources/instance-identity';
 import type { TerminationNotice } from '../../lib/notice';
 import { errorCodeOf, isFilterPolicyLimitExceeded } from '../../lib/aws/errors';

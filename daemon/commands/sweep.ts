@@ -2,11 +2,11 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { Command } from 'commander';
 import { clientOptions, createAwsClients, createEc2Client, destroyAwsClients } from '../../lib/aws/clients';
 import { Config, REGION_PATTERN } from '../../lib/config/schema';
-import { OwnershipMarker } from '../../lib/ownership';
-import { sweepExitCode, summarizeSweep } from '../../lib/sweep-report';
-import { FirstSeenStore } from '../../lib/sweep-state';
-import { sweepHostQueues } from '../../lib/queue-sweep';
-import { startSweeper, sweepRegionList, sweepRegions, SweepMode } from '../../lib/sweeper';
+import { OwnershipMarker } from '../../lib/sweeper/ownership';
+import { sweepExitCode, summarizeSweep } from '../../lib/sweeper/report';
+import { FirstSeenStore } from '../../lib/sweeper/state';
+import { sweepHostQueues } from '../../lib/sweeper/queue-sweep';
+import { startSweeper, sweepRegionList, sweepRegions, SweepMode } from '../../lib/sweeper/sweeper';
 import { EXIT_LEFT_BEHIND, UsageError } from '../cli';
 import { createRuntime, GlobalOptions, Runtime } from '../runtime';
 import type { BackgroundService, RunContext } from './run';
@@ -53,7 +53,7 @@ async function ownRegionClients(runtime: Runtime): Promise<{ region: string; ec2
 
 /**
  * `teardownd sweep [--apply] [--region R] [--json]`: one sweep by hand for loxilb resources whose
- * owner is gone (lib/sweeper.ts), in --region, else sweeper.regions, else this host's region. Report
+ * owner is gone (lib/sweeper/sweeper.ts), in --region, else sweeper.regions, else this host's region. Report
  * mode (the default, and always under dryRun) makes zero mutating calls. One report per region in
  * reports.dir. Exit 0 when nothing orphaned is left, 1 when orphans remain (report mode) or could not
  * be removed (or a sweep failed), 2 on bad input. The hand-run sweep is not a cluster member: its

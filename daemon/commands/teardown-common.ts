@@ -3,9 +3,9 @@ import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { Scope, scopeProblem } from '../../lib/config/schema';
 import { AwsClients } from '../../lib/aws/clients';
-import { EngineDeps } from '../../lib/engine';
+import { EngineDeps } from '../../lib/episode/engine';
 import { Config } from '../../lib/config/schema';
-import { createLoxilbApi, LoxilbApi } from '../../lib/loxilb-api';
+import { createLoxilbApi, LoxilbApi } from '../../lib/gate/loxilb-api';
 import { UsageError } from '../cli';
 import { Runtime } from '../runtime';
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { openCliEpisode } from '../../lib/cli-episode';
-import { runTeardown } from '../../lib/engine';
+import { openCliEpisode } from '../../lib/episode/cli-episode';
+import { runTeardown } from '../../lib/episode/engine';
 import { TerminationNotice } from '../../lib/notice';
-import { reportExitCode, summarizeReport, writeReport } from '../../lib/report';
-import { openStateDir } from '../../lib/state-dir';
+import { reportExitCode, summarizeReport, writeReport } from '../../lib/report/report';
+import { openStateDir } from '../../lib/episode/state-dir';
 import { EXIT_LEFT_BEHIND } from '../cli';
 import { createRuntime, GlobalOptions } from '../runtime';
 import { readBootId } from './run';
@@ -19,8 +19,8 @@ interface TeardownOptions {
  * `teardownd teardown`: runs the teardown for this instance now (a manual trigger), writes the report
  * to reports.dir and prints a summary and its path. Exit 0 done, 1 something left behind, 2 bad input.
  * SIGINT/SIGTERM abort the run; what was not done is reported. While a `teardownd run` holds the
- * state dir, this refuses with exit 2 naming its pid (lib/state-dir.ts). The run is journaled under
- * `<stateDir>/cli/` (lib/cli-episode.ts), inside that lock: an interrupted run is finished by the next.
+ * state dir, this refuses with exit 2 naming its pid (lib/episode/state-dir.ts). The run is journaled under
+ * `<stateDir>/cli/` (lib/episode/cli-episode.ts), inside that lock: an interrupted run is finished by the next.
  */
 export function registerTeardown(program: Command): void {
   program

@@ -142,7 +142,7 @@ export function isUnreachable(err: unknown): boolean {
 
 /**
  * CompleteLifecycleAction's "No active Lifecycle Action found": the action is over, or Auto Scaling
- * has not made it visible yet (the propagation race; lib/completion.ts asks the group which).
+ * has not made it visible yet (the propagation race; lib/completion/completion.ts asks the group which).
  */
 export function isNoActiveLifecycleAction(err: unknown): boolean {
   return (

@@ -21,7 +21,7 @@ export interface LoadConfigOptions {
   readFile?: (path: string) => string;
   overrides?: ConfigOverrides;
   /**
-   * Values under the file's (e.g. loxilb's own flags, lib/loxilb-flags.ts): used where the file does
+   * Values under the file's (e.g. loxilb's own flags, lib/gate/loxilb-flags.ts): used where the file does
    * not set the key; merged object by object.
    */
   defaults?: Record<string, unknown>;

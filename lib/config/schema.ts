@@ -46,7 +46,7 @@ const ownershipSchema = z
     tagKey: z.string().min(1).default('loxiType'),
     /**
      * loxilb `--cloudinstance` value; appended to the tag values with no separator. Unset: the running
-     * loxilb's own flag (lib/loxilb-flags.ts), else empty (loxilb's default). Read it with
+     * loxilb's own flag (lib/gate/loxilb-flags.ts), else empty (loxilb's default). Read it with
      * `cloudInstanceOf`.
      */
     cloudInstance: z.string().optional(),

@@ -22,7 +22,7 @@ import {
   unsubscribe,
 } from '../aws/queue-calls';
 import { Clock } from '../clock';
-import type { EpisodeState } from '../journal';
+import type { EpisodeState } from '../episode/journal';
 import { Logger } from '../log';
 import type { NoticeKind } from '../notice';
 

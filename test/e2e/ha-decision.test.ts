@@ -103,7 +103,7 @@ async function report(d: Daemon, outcome: string): Promise<ReportDoc> {
   return JSON.parse(readFileSync(String(line.resource), 'utf8')) as ReportDoc;
 }
 
-/** The parts of a report (lib/report.ts) these tests read. */
+/** The parts of a report (lib/report/report.ts) these tests read. */
 interface ReportDoc {
   outcome: string;
   gate: {

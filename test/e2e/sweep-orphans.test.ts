@@ -159,7 +159,7 @@ describe('teardownd sweep: orphans of a dead master', () => {
 
   it('owner tag naming a terminated or a non-existent instance: left to the live peer’s takeover for sweeper.takeoverGraceMs, then removed; the live peer keeps the shared resources', async () => {
     ids = seedLoxilbCluster(emulator, { vips: 2, eips: 2, peerLoxilbEni: true });
-    // What the master's daemon wrote at start-up (lib/ownership.ts).
+    // What the master's daemon wrote at start-up (lib/sweeper/ownership.ts).
     emulator.ec2.createTags([ids.enis[0].eniId], { 'teardownd:owner': ids.masterInstanceId });
     // A loxilb ENI whose owner never existed in this account (a host of a deleted stack, say).
     const ghost = emulator.ec2.createNetworkInterface({

@@ -25,7 +25,7 @@ describe('sweeper (mode apply) while the survivor takes over', () => {
     emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 30, cidrDisassociateDelayMs: 30 } });
     ws = new TempWorkspace();
     ids = seedLoxilbCluster(emulator);
-    // What the master's own teardownd wrote at its start-up (lib/ownership.ts).
+    // What the master's own teardownd wrote at its start-up (lib/sweeper/ownership.ts).
     emulator.ec2.createTags([ids.enis[0].eniId], { 'teardownd:owner': ids.masterInstanceId });
     emulator.imds.configure({ instanceId: ids.peerInstanceId!, region: 'us-east-1', az: 'us-east-1b' });
   });

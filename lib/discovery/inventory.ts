@@ -1,0 +1,527 @@
+import {
+  Address,
+  DescribeAddressesCommand,
+  DescribeAddressesResult,
+  DescribeInstancesCommand,
+  DescribeInstancesResult,
+  DescribeNetworkInterfacesCommand,
+  DescribeNetworkInterfacesResult,
+  DescribeRouteTablesCommand,
+  DescribeRouteTablesResult,
+  DescribeSubnetsCommand,
+  DescribeSubnetsResult,
+  DescribeVpcsCommand,
+  DescribeVpcsResult,
+  NetworkInterface,
+  RouteTable,
+  Subnet,
+  Tag,
+} from '@aws-sdk/client-ec2';
+import { classifyAwsError } from '../aws/errors';
+import { cloudInstanceOf, Config } from '../config/schema';
+import { describeInstanceStates, INSTANCE_ID, InstanceState } from './instance-state';
+import { LogFields } from '../log';
+import { CallContext, callEc2, describeAll } from '../aws/call';
+
+/**
+ * Discovery: what loxilb created that this instance may have to tear down, and what would block a
+ * shared delete. Tag-filtered, paginated Describe calls, as few as possible (the EC2 throttling
+ * buckets are shared by every host of the account), issued in two parallel waves:
+ *   1. ENIs by tag `<tagKey>=loxilb-eni<inst>`; and for `full` also this instance (its VPC), subnets
+ *      by tag `loxilb-subnet<inst>`, route tables by tag `loxilb-routetable<inst>`;
+ *   2. EIPs by `network-interface-id` of this instance's loxilb ENIs (for `full` also of every
+ *      unattached loxilb ENI); and for `full` also every ENI in the loxilb subnets (foreign ones
+ *      included), the VPC (its CIDR associations), every subnet of the VPC (to know what sits inside
+ *      the cloud CIDR) and the state of the instances the unattached ENIs' owner tags name.
+ * The inventory is raw data; which of it is ours to touch is the planner's decision (lib/plan/planner.ts).
+ *
+ * A resumed teardown passes what an earlier run of its episode found (`remembered`, from the journal):
+ * once the subnet is deleted, the CIDR no longer "holds the loxilb subnet", and once an ENI is
+ * detached, it is no longer "attached here" — without the record a restart would forget them.
+ */
+
+/** How deep discovery goes: `full` also looks at the shared resources (subnet, route table, CIDR). */
+export type InventoryDepth = 'full' | 'instance';
+
+export interface EniInfo {
+  networkInterfaceId: string;
+  subnetId?: string;
+  vpcId?: string;
+  /** available | in-use | attaching | detaching | associated */
+  status?: string;
+  description?: string;
+  requesterManaged?: boolean;
+  tags: Record<string, string>;
+  attachment?: {
+    attachmentId?: string;
+    instanceId?: string;
+    deviceIndex?: number;
+    /** attaching | attached | detaching | detached */
+    status?: string;
+  };
+  privateIps: Array<{ address: string; primary: boolean }>;
+}
+
+export interface AddressInfo {
+  allocationId?: string;
+  associationId?: string;
+  publicIp?: string;
+  networkInterfaceId?: string;
+  privateIpAddress?: string;
+  tags: Record<string, string>;
+}
+
+export interface SubnetInfo {
+  subnetId: string;
+  vpcId?: string;
+  cidrBlock?: string;
+  availabilityZone?: string;
+  tags: Record<string, string>;
+}
+
+export interface RouteTableAssociationInfo {
+  associationId: string;
+  subnetId?: string;
+  gatewayId?: string;
+  main: boolean;
+  state?: string;
+}
+
+export interface RouteTableInfo {
+  routeTableId: string;
+  vpcId?: string;
+  tags: Record<string, string>;
+  associations: RouteTableAssociationInfo[];
+}
+
+export interface CidrAssociationInfo {
+  vpcId: string;
+  associationId: string;
+  cidrBlock: string;
+  state?: string;
+  /** The VPC's primary CIDR: never disassociated. */
+  primary: boolean;
+  /**
+   * Why this association was picked: config cloud.cidrBlock, it contains the loxilb subnet, or an
+   * earlier run of this episode found it (journal).
+   */
+  source: 'config' | 'loxilb-subnet' | 'journal';
+}
+
+/**
+ * What discovery found, journaled before the first change so that a resumed run (after a crash, a
+ * kill -9, a CLI re-run) still knows it when AWS no longer shows the link that led to it.
+ */
+export interface RememberedFacts {
+  vpcId?: string;
+  /** This host's loxilb ENIs (attached here at index ≠ 0, or unattached with our owner tag). */
+  ownEniIds: string[];
+  subnetIds: string[];
+  routeTableIds: string[];
+  cidr?: { vpcId: string; associationId: string; cidrBlock: string };
+}
+
+export interface TagValues {
+  eni: string;
+  subnet: string;
+  routeTable: string;
+}
+
+export interface Inventory {
+  instanceId: string;
+  /** How deep discovery went: `full` also looks at the shared resources. */
+  depth: InventoryDepth;
+  vpcId?: string;
+  vpcPrimaryCidr?: string;
+  tagKey: string;
+  ownerTagKey: string;
+  tagValues: TagValues;
+  /** Every ENI carrying the loxilb ENI tag (this cluster), ours or not. */
+  loxilbEnis: EniInfo[];
+  /** EIPs associated with this instance's loxilb ENIs. */
+  addresses: AddressInfo[];
+  /** Subnets carrying the loxilb subnet tag, in this instance's VPC. */
+  subnets: SubnetInfo[];
+  /** Every ENI in those subnets, whoever owns it. */
+  subnetEnis: EniInfo[];
+  /** Route tables carrying the loxilb route-table tag, in this VPC, with all their associations. */
+  routeTables: RouteTableInfo[];
+  /** The cloud CIDR association (config cloud.cidrBlock, or the secondary one holding the loxilb subnet). */
+  cidr?: CidrAssociationInfo;
+  /** Every subnet of the VPC (to know which ones sit inside the cloud CIDR). */
+  vpcSubnets: SubnetInfo[];
+  /** `full` only: state of each instance an unattached loxilb ENI's owner tag names. */
+  ownerStates: Record<string, InstanceState>;
+  /** ENI ids an earlier run of this episode recorded as this host's (journal). */
+  rememberedEniIds: string[];
+  /** What this discovery adds up to, with the earlier runs' record: journaled before any change. */
+  remembered: RememberedFacts;
+  /** Describe requests sent (retries included). */
+  describeCalls: number;
+  warnings: string[];
+}
+
+export function loxilbTagValues(config: Config): TagValues {
+  const inst = cloudInstanceOf(config);
+  return { eni: `loxilb-eni${inst}`, subnet: `loxilb-subnet${inst}`, routeTable: `loxilb-routetable${inst}` };
+}
+
+export function tagsOf(tags: Tag[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of tags ?? []) if (t.Key !== undefined) out[t.Key] = t.Value ?? '';
+  return out;
+}
+
+export function toEniInfo(n: NetworkInterface): EniInfo {
+  return {
+    networkInterfaceId: n.NetworkInterfaceId ?? '',
+    subnetId: n.SubnetId,
+    vpcId: n.VpcId,
+    status: n.Status,
+    description: n.Description,
+    requesterManaged: n.RequesterManaged,
+    tags: tagsOf(n.TagSet),
+    attachment: n.Attachment
+      ? {
+          attachmentId: n.Attachment.AttachmentId,
+          instanceId: n.Attachment.InstanceId,
+          deviceIndex: n.Attachment.DeviceIndex,
+          status: n.Attachment.Status,
+        }
+      : undefined,
+    privateIps: (n.PrivateIpAddresses ?? []).map((p) => ({
+      address: p.PrivateIpAddress ?? '',
+      primary: p.Primary === true,
+    })),
+  };
+}
+
+function toAddressInfo(a: Address): AddressInfo {
+  return {
+    allocationId: a.AllocationId,
+    associationId: a.AssociationId,
+    publicIp: a.PublicIp,
+    networkInterfaceId: a.NetworkInterfaceId,
+    privateIpAddress: a.PrivateIpAddress,
+    tags: tagsOf(a.Tags),
+  };
+}
+
+export function toSubnetInfo(s: Subnet): SubnetInfo {
+  return {
+    subnetId: s.SubnetId ?? '',
+    vpcId: s.VpcId,
+    cidrBlock: s.CidrBlock,
+    availabilityZone: s.AvailabilityZone,
+    tags: tagsOf(s.Tags),
+  };
+}
+
+export function toRouteTableInfo(r: RouteTable): RouteTableInfo {
+  return {
+    routeTableId: r.RouteTableId ?? '',
+    vpcId: r.VpcId,
+    tags: tagsOf(r.Tags),
+    associations: (r.Associations ?? [])
+      .filter((a) => a.RouteTableAssociationId)
+      .map((a) => ({
+        associationId: a.RouteTableAssociationId!,
+        subnetId: a.SubnetId,
+        gatewayId: a.GatewayId,
+        main: a.Main === true,
+        state: a.AssociationState?.State,
+      })),
+  };
+}
+
+/**
+ * Whether an ENI is this instance's to tear down: attached here at a device index other than 0, or
+ * (after a crash between detach and delete) unattached and carrying our owner tag, or no owner tag
+ * and recorded as ours by an earlier run of this episode (`remembered`). Shared by the inventory (which EIPs to look up)
+ * and the planner (which re-checks every invariant).
+ */
+export function isOwnEni(
+  eni: EniInfo,
+  instanceId: string,
+  ownerTagKey: string,
+  remembered: readonly string[] = [],
+): boolean {
+  const a = eni.attachment;
+  if (a && a.instanceId && a.status !== 'detached') return a.instanceId === instanceId && a.deviceIndex !== 0;
+  const owner = eni.tags[ownerTagKey];
+  return owner === instanceId || (owner === undefined && remembered.includes(eni.networkInterfaceId));
+}
+
+/** Unattached: no attachment, or one EC2 reports as detached. */
+export function isUnattached(eni: EniInfo): boolean {
+  const a = eni.attachment;
+  return !a?.instanceId || a.status === 'detached';
+}
+
+/** IPv4 CIDR → [first, last] as unsigned numbers; undefined if malformed. */
+export function cidrRange(cidr: string | undefined): [number, number] | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr ?? '');
+  if (!m) return undefined;
+  const octets = m.slice(1, 5).map(Number);
+  const bits = Number(m[5]);
+  if (octets.some((o) => o > 255) || bits > 32) return undefined;
+  const ip = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const size = 2 ** (32 - bits);
+  const first = Math.floor(ip / size) * size;
+  return [first, first + size - 1];
+}
+
+export function cidrContains(outer: string | undefined, inner: string | undefined): boolean {
+  const o = cidrRange(outer);
+  const i = cidrRange(inner);
+  return !!o && !!i && i[0] >= o[0] && i[1] <= o[1];
+}
+
+const LIVE_CIDR_STATES = new Set(['associated', 'associating', undefined]);
+
+export interface DiscoverOptions {
+  instanceId: string;
+  /** `full` also discovers the shared resources; `instance`/`none` only this instance's. */
+  depth: InventoryDepth;
+  /** What earlier runs of this episode found (journal). */
+  remembered?: RememberedFacts;
+}
+
+export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions): Promise<Inventory> {
+  const { config } = ctx;
+  const { instanceId } = opts;
+  const tagKey = config.ownership.tagKey;
+  const ownerTagKey = config.ownership.ownerTagKey;
+  const tagValues = loxilbTagValues(config);
+  const counter = ctx.counter ?? { read: 0, mutate: 0 };
+  const c: CallContext = { ...ctx, counter };
+  const readsBefore = counter.read;
+  const warnings: string[] = [];
+  const full = opts.depth === 'full';
+  const log = { instanceId, stage: 'inventory' };
+  const tagFilter = (value: string) => ({ Name: `tag:${tagKey}`, Values: [value] });
+
+  // Wave 1
+  const [eniList, instanceVpc, taggedSubnets, taggedRouteTables] = await Promise.all([
+    describeAll<DescribeNetworkInterfacesResult, NetworkInterface>(
+      c,
+      (NextToken) => new DescribeNetworkInterfacesCommand({ Filters: [tagFilter(tagValues.eni)], NextToken }),
+      (o) => o.NetworkInterfaces,
+      log,
+    ),
+    full ? vpcOfInstance(c, instanceId, warnings) : Promise.resolve(undefined),
+    full
+      ? describeAll<DescribeSubnetsResult, Subnet>(
+          c,
+          (NextToken) => new DescribeSubnetsCommand({ Filters: [tagFilter(tagValues.subnet)], NextToken }),
+          (o) => o.Subnets,
+          log,
+        )
+      : Promise.resolve([] as Subnet[]),
+    full
+      ? describeAll<DescribeRouteTablesResult, RouteTable>(
+          c,
+          (NextToken) =>
+            new DescribeRouteTablesCommand({ Filters: [tagFilter(tagValues.routeTable)], NextToken }),
+          (o) => o.RouteTables,
+          log,
+        )
+      : Promise.resolve([] as RouteTable[]),
+  ]);
+
+  const loxilbEnis = eniList.map(toEniInfo);
+  const rememberedEniIds = opts.remembered?.ownEniIds ?? [];
+  const own = loxilbEnis.filter((e) => isOwnEni(e, instanceId, ownerTagKey, rememberedEniIds));
+  let vpcId = instanceVpc;
+  if (full && !vpcId) {
+    const vpcs = [...new Set(own.map((e) => e.vpcId).filter((v): v is string => !!v))];
+    if (vpcs.length === 1) vpcId = vpcs[0];
+    // After its ENIs are gone a terminated instance has nothing left that names its VPC: the record does.
+    else if (vpcs.length === 0 && opts.remembered?.vpcId) vpcId = opts.remembered.vpcId;
+  }
+  if (full && !vpcId) {
+    warnings.push(
+      `cannot tell the VPC of ${instanceId}: shared resources (subnet, route table, CIDR) are left alone`,
+    );
+  }
+  const inVpc = <T extends { vpcId?: string }>(xs: T[]) => (vpcId ? xs.filter((x) => x.vpcId === vpcId) : []);
+  const subnets = inVpc(taggedSubnets.map(toSubnetInfo));
+  const routeTables = inVpc(taggedRouteTables.map(toRouteTableInfo));
+
+  // Wave 2. Full scope also removes unattached loxilb ENIs no live instance owns (lib/plan/planner.ts):
+  // their EIPs and their owners' states are read here.
+  const unattached = full ? loxilbEnis.filter((e) => isUnattached(e) && !own.includes(e)) : [];
+  const ownIds = [...own, ...unattached].map((e) => e.networkInterfaceId);
+  const owners = unattached
+    .map((e) => e.tags[ownerTagKey])
+    .filter((o): o is string => !!o && INSTANCE_ID.test(o));
+  const [addresses, subnetEnis, vpc, vpcSubnets, ownerStates, elsewhere] = await Promise.all([
+    ownIds.length
+      ? callEc2<DescribeAddressesResult>(
+          c,
+          new DescribeAddressesCommand({ Filters: [{ Name: 'network-interface-id', Values: ownIds }] }),
+          { mutating: false, logFields: log },
+        ).then(({ output }) => (output.Addresses ?? []).map(toAddressInfo))
+      : Promise.resolve([] as AddressInfo[]),
+    subnets.length
+      ? describeAll<DescribeNetworkInterfacesResult, NetworkInterface>(
+          c,
+          (NextToken) =>
+            new DescribeNetworkInterfacesCommand({
+              Filters: [{ Name: 'subnet-id', Values: subnets.map((s) => s.subnetId) }],
+              NextToken,
+            }),
+          (o) => o.NetworkInterfaces,
+          log,
+        ).then((xs) => xs.map(toEniInfo))
+      : Promise.resolve([] as EniInfo[]),
+    full && vpcId
+      ? callEc2<DescribeVpcsResult>(c, new DescribeVpcsCommand({ VpcIds: [vpcId] }), {
+          mutating: false,
+          logFields: log,
+        }).then(({ output }) => output.Vpcs?.[0])
+      : Promise.resolve(undefined),
+    full && vpcId
+      ? describeAll<DescribeSubnetsResult, Subnet>(
+          c,
+          (NextToken) =>
+            new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], NextToken }),
+          (o) => o.Subnets,
+          log,
+        ).then((xs) => xs.map(toSubnetInfo))
+      : Promise.resolve([] as SubnetInfo[]),
+    owners.length
+      ? describeInstanceStates(c, owners, log)
+      : Promise.resolve({} as Record<string, InstanceState>),
+    // Nothing of ours attached here: is there loxilb's under another --cloudinstance suffix?
+    own.length
+      ? Promise.resolve([] as EniInfo[])
+      : otherSuffixEnis(c, instanceId, tagKey, tagValues.eni, log),
+  ]);
+  if (elsewhere.length) warnings.push(otherSuffixWarning(elsewhere, tagKey, tagValues.eni, config));
+
+  let cidr: CidrAssociationInfo | undefined;
+  if (vpc && vpcId) {
+    const assocs = (vpc.CidrBlockAssociationSet ?? []).filter((a) =>
+      LIVE_CIDR_STATES.has(a.CidrBlockState?.State),
+    );
+    const configured = config.cloud.cidrBlock;
+    const fromSubnet = assocs.find(
+      (a) => a.CidrBlock !== vpc.CidrBlock && subnets.some((s) => cidrContains(a.CidrBlock, s.cidrBlock)),
+    );
+    const fromJournal = assocs.find((a) => a.AssociationId === opts.remembered?.cidr?.associationId);
+    const pick = configured ? assocs.find((a) => a.CidrBlock === configured) : (fromSubnet ?? fromJournal);
+    if (pick?.AssociationId && pick.CidrBlock) {
+      cidr = {
+        vpcId,
+        associationId: pick.AssociationId,
+        cidrBlock: pick.CidrBlock,
+        state: pick.CidrBlockState?.State,
+        primary: pick.CidrBlock === vpc.CidrBlock,
+        source: configured ? 'config' : pick === fromSubnet ? 'loxilb-subnet' : 'journal',
+      };
+    }
+  }
+
+  const remembered = rememberFacts(opts.remembered, {
+    vpcId,
+    ownEniIds: own.map((e) => e.networkInterfaceId),
+    subnetIds: subnets.map((s) => s.subnetId),
+    routeTableIds: routeTables.map((r) => r.routeTableId),
+    cidr: cidr && { vpcId: cidr.vpcId, associationId: cidr.associationId, cidrBlock: cidr.cidrBlock },
+  });
+
+  return {
+    instanceId,
+    depth: opts.depth,
+    vpcId,
+    vpcPrimaryCidr: vpc?.CidrBlock,
+    tagKey,
+    ownerTagKey,
+    tagValues,
+    loxilbEnis,
+    addresses,
+    subnets,
+    subnetEnis,
+    routeTables,
+    cidr,
+    vpcSubnets,
+    ownerStates,
+    rememberedEniIds,
+    remembered,
+    describeCalls: counter.read - readsBefore,
+    warnings,
+  };
+}
+
+/** loxilb ENIs attached to this instance whose tag is `loxilb-eni<another suffix>`. */
+async function otherSuffixEnis(
+  ctx: CallContext,
+  instanceId: string,
+  tagKey: string,
+  ours: string,
+  log: LogFields,
+): Promise<EniInfo[]> {
+  const list = await describeAll<DescribeNetworkInterfacesResult, NetworkInterface>(
+    ctx,
+    (NextToken) =>
+      new DescribeNetworkInterfacesCommand({
+        Filters: [
+          { Name: `tag:${tagKey}`, Values: ['loxilb-eni*'] },
+          { Name: 'attachment.instance-id', Values: [instanceId] },
+        ],
+        NextToken,
+      }),
+    (o) => o.NetworkInterfaces,
+    log,
+  );
+  return list.map(toEniInfo).filter((e) => e.tags[tagKey] !== ours);
+}
+
+/** Loud, because the alternative is a silent "nothing to do" while loxilb's resources stay. */
+function otherSuffixWarning(enis: EniInfo[], tagKey: string, ours: string, config: Config): string {
+  const suffixes = [...new Set(enis.map((e) => e.tags[tagKey].slice('loxilb-eni'.length)))];
+  return (
+    `this instance has loxilb ENI(s) ${enis.map((e) => `${e.networkInterfaceId} (${tagKey}=${e.tags[tagKey]})`).join(', ')}` +
+    ` of loxilb --cloudinstance ${suffixes.map((x) => JSON.stringify(x)).join(', ')}, but teardownd looks for ${tagKey}=${ours}` +
+    ` (ownership.cloudInstance ${JSON.stringify(cloudInstanceOf(config))}): none of them is touched —` +
+    ' set ownership.cloudInstance (or let teardownd read it from the running loxilb)'
+  );
+}
+
+/** The earlier record and what this run found, together (pure; nothing is ever dropped). */
+export function rememberFacts(earlier: RememberedFacts | undefined, now: RememberedFacts): RememberedFacts {
+  const union = (a: string[] = [], b: string[] = []) => [...new Set([...a, ...b])];
+  const out: RememberedFacts = {
+    ownEniIds: union(earlier?.ownEniIds, now.ownEniIds),
+    subnetIds: union(earlier?.subnetIds, now.subnetIds),
+    routeTableIds: union(earlier?.routeTableIds, now.routeTableIds),
+  };
+  const vpcId = now.vpcId ?? earlier?.vpcId;
+  if (vpcId) out.vpcId = vpcId;
+  const cidr = now.cidr ?? earlier?.cidr;
+  if (cidr) out.cidr = cidr;
+  return out;
+}
+
+async function vpcOfInstance(
+  ctx: CallContext,
+  instanceId: string,
+  warnings: string[],
+): Promise<string | undefined> {
+  try {
+    const { output } = await callEc2<DescribeInstancesResult>(
+      ctx,
+      new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
+      { mutating: false, logFields: { instanceId, stage: 'inventory' } },
+    );
+    return output.Reservations?.[0]?.Instances?.[0]?.VpcId;
+  } catch (err) {
+    // A terminated instance drops out of DescribeInstances after a while; its ENIs still tell the VPC.
+    if (classifyAwsError(err) === 'done') {
+      warnings.push(`DescribeInstances does not know ${instanceId}; taking the VPC from its loxilb ENIs`);
+      return undefined;
+    }
+    throw err;
+  }
+}

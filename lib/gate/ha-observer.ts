@@ -1,0 +1,147 @@
+import * as nodeFs from 'node:fs/promises';
+import { join } from 'node:path';
+import { Clock } from '../clock';
+import { HaObservation, LoxilbAnswer, LOXILB_CLUSTER_INSTANCE } from './gate';
+import { Logger } from '../log';
+import { LoxilbApi, LoxilbApiError, LoxilbHaView } from './loxilb-api';
+import { writeJsonAtomic } from '../report/report';
+
+/**
+ * Reads loxilb's HA state (role, BFD sessions) while the daemon runs and keeps the last answer with
+ * its time in `<stateDir>/ha-observation.json` (atomic write), so a decision taken after loxilb died
+ * — or by a daemon restarted in between — still knows what loxilb last said, and how long ago.
+ * Only successful reads are kept: "unreachable" is not an observation, it is the absence of one.
+ */
+
+export const OBSERVATION_FILE = 'ha-observation.json';
+const SCHEMA_VERSION = 1;
+
+interface ObservationFile {
+  schemaVersion: number;
+  observedAt: string;
+  url: string;
+  view: LoxilbHaView;
+}
+
+export interface ObservationFs {
+  readFile(path: string, encoding: 'utf8'): Promise<string>;
+  mkdir(path: string, opts: { recursive: true }): Promise<unknown>;
+  writeFile(path: string, data: string, opts: { mode: number }): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  rm?(path: string, opts: { force: true }): Promise<void>;
+}
+
+export interface HaObserverDeps {
+  api: LoxilbApi;
+  clock: Clock;
+  logger: Logger;
+  stateDir: string;
+  fs?: ObservationFs;
+}
+
+/** A short, comparable summary, so the log says when loxilb's HA state changes and not every tick. */
+function summary(view: LoxilbHaView): string {
+  const role = view.ciStates.find((c) => c.instance === LOXILB_CLUSTER_INSTANCE)?.state ?? 'none';
+  if (view.bfdRunning === false) return `${role}; BFD off`;
+  const peers = view.bfdSessions.map((s) => `${s.remoteIp ?? '?'}=${s.state ?? '?'}`).sort();
+  return `${role}; BFD ${peers.length ? peers.join(',') : 'no sessions'}`;
+}
+
+export class HaObserver {
+  private last?: HaObservation;
+  private lastSummary?: string;
+  private failing = false;
+  private loaded = false;
+  private readonly fs: ObservationFs;
+  readonly file: string;
+
+  constructor(private readonly deps: HaObserverDeps) {
+    this.fs = deps.fs ?? nodeFs;
+    this.file = join(deps.stateDir, OBSERVATION_FILE);
+  }
+
+  /** The last observation kept (memory, else disk), or undefined. */
+  async lastObservation(): Promise<HaObservation | undefined> {
+    if (!this.loaded) {
+      this.loaded = true;
+      try {
+        const doc = JSON.parse(await this.fs.readFile(this.file, 'utf8')) as ObservationFile;
+        const observedAt = Date.parse(doc.observedAt);
+        if (doc.schemaVersion === SCHEMA_VERSION && Number.isFinite(observedAt) && doc.view) {
+          if (!this.last || this.last.observedAt < observedAt)
+            this.last = { observedAt, url: doc.url, view: doc.view };
+        }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          this.deps.logger.warn('last loxilb observation unreadable; ignoring it', {
+            stage: 'observe',
+            resource: this.file,
+            error: (err as Error).message,
+          });
+        }
+      }
+    }
+    return this.last;
+  }
+
+  /** One read of loxilb; keeps it when it answered. Never throws. */
+  async observeOnce(signal?: AbortSignal): Promise<LoxilbAnswer> {
+    const { api, clock, logger } = this.deps;
+    await this.lastObservation();
+    try {
+      const view = await api.haView(signal);
+      const observation: HaObservation = { observedAt: clock.now(), url: api.baseUrl, view };
+      this.last = observation;
+      await this.save(observation);
+      const s = summary(view);
+      if (s !== this.lastSummary || this.failing) {
+        logger.info(`loxilb HA state: ${s}`, { stage: 'observe', resource: api.baseUrl, haState: s });
+      }
+      this.lastSummary = s;
+      this.failing = false;
+      return { url: api.baseUrl, observation, live: true };
+    } catch (err) {
+      const e = err as LoxilbApiError;
+      const error = e.message ?? String(err);
+      if (!this.failing && !signal?.aborted) {
+        logger.warn('loxilb API did not answer; keeping the last observation', {
+          stage: 'observe',
+          resource: api.baseUrl,
+          errorCode: e.code ?? 'Unknown',
+          error,
+          lastObservedAt: this.last ? new Date(this.last.observedAt).toISOString() : null,
+        });
+      }
+      this.failing = true;
+      return { url: api.baseUrl, observation: this.last, live: false, error, errorCode: e.code ?? 'Unknown' };
+    }
+  }
+
+  /** Observes every `intervalMs` until `signal` aborts. */
+  async run(intervalMs: number, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.observeOnce(signal);
+      try {
+        await this.deps.clock.sleep(intervalMs, signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  private async save(o: HaObservation): Promise<void> {
+    const doc: ObservationFile = {
+      schemaVersion: SCHEMA_VERSION,
+      observedAt: new Date(o.observedAt).toISOString(),
+      url: o.url,
+      view: o.view,
+    };
+    await writeJsonAtomic(this.deps.stateDir, OBSERVATION_FILE, doc, this.fs).catch((err: Error) =>
+      this.deps.logger.warn('could not keep the loxilb observation on disk', {
+        stage: 'observe',
+        resource: this.file,
+        error: err.message,
+      }),
+    );
+  }
+}

@@ -1,0 +1,537 @@
+import { Config, Scope } from '../config/schema';
+import { describeState, InstanceState, liveness } from '../discovery/instance-state';
+import { cidrContains, EniInfo, Inventory, isOwnEni, isUnattached } from '../discovery/inventory';
+
+/**
+ * The planner is pure: inventory + scope + config → an ordered plan. `teardownd plan` prints exactly
+ * what a real run would do, because both build it the same way.
+ *
+ * Stage order (each edge a real AWS constraint, DESIGN.md "Dependency order"):
+ *   eip (disassociate; release only owned) → eni (detach, wait available, delete) →
+ *   route-table (disassociate, delete) → subnet (delete) → cidr (disassociate)
+ *
+ * Dependencies are checked here, up front, not discovered by failure: a subnet that still holds an ENI
+ * we are not deleting is blocked (with the blocking ENI ids), and so is the CIDR around it; a route
+ * table associated with a subnet we are not deleting is blocked; everything else still proceeds.
+ *
+ * Safety invariants (DESIGN.md) are enforced here through `safetyViolation`, and the executor calls
+ * the same function again right before each mutating call.
+ */
+
+export type StageName = 'eip' | 'eni' | 'route-table' | 'subnet' | 'cidr';
+export const STAGE_ORDER: readonly StageName[] = ['eip', 'eni', 'route-table', 'subnet', 'cidr'];
+
+/** config.stages key of each stage. */
+export const STAGE_SWITCH: Record<StageName, keyof Config['stages']> = {
+  eip: 'eip',
+  eni: 'eni',
+  'route-table': 'routeTable',
+  subnet: 'subnet',
+  cidr: 'cidr',
+};
+
+export type ResourceKind =
+  'eip-association' | 'eip' | 'eni' | 'route-table-association' | 'route-table' | 'subnet' | 'vpc-cidr';
+
+export type ActionParams =
+  | {
+      action: 'DisassociateAddress';
+      associationId: string;
+      allocationId?: string;
+      publicIp?: string;
+      networkInterfaceId: string;
+      privateIpAddress?: string;
+    }
+  | { action: 'ReleaseAddress'; allocationId: string; publicIp?: string }
+  | { action: 'DetachNetworkInterface'; networkInterfaceId: string; attachmentId: string }
+  | { action: 'DeleteNetworkInterface'; networkInterfaceId: string; waitForDetach: boolean }
+  | { action: 'DisassociateRouteTable'; associationId: string; routeTableId: string; subnetId?: string }
+  | { action: 'DeleteRouteTable'; routeTableId: string }
+  | { action: 'DeleteSubnet'; subnetId: string }
+  | { action: 'DisassociateVpcCidrBlock'; associationId: string; cidrBlock: string; vpcId: string };
+
+export type ActionName = ActionParams['action'];
+
+/** What the safety check looks at; captured at plan time, refreshed by the executor where it can. */
+export interface SafetyFacts {
+  /** Tags of the resource that proves ownership (for an EIP association: the ENI it sits on). */
+  tags?: Record<string, string>;
+  /** The ownership tag that must be on it. */
+  expectedTag?: { key: string; value: string };
+  /** ReleaseAddress only: the address's own tags and the tag that allows releasing it. */
+  addressTags?: Record<string, string>;
+  releaseTag?: { key: string; value: string };
+  /** ENI actions: the ENI's current attachment. */
+  eniAttachment?: { instanceId?: string; deviceIndex?: number; status?: string };
+  /** ENI actions: the owner tag, for an ENI that is no longer attached. */
+  ownerTag?: { key: string; value?: string };
+  /**
+   * ENI actions: an earlier run of this episode recorded the (now unattached) ENI as this host's; it
+   * counts only while no owner tag names another instance.
+   */
+  remembered?: boolean;
+  /**
+   * Full scope only: an unattached ENI no live instance owns (an attach that failed, a host that died
+   * after its detach), which loxilb's own destroy removes too; `ownerState` is what EC2 said of the
+   * instance its owner tag names (absent: no owner tag).
+   */
+  abandoned?: { ownerState?: InstanceState };
+  /** CIDR action: the block and the VPC's primary block. */
+  cidr?: { cidrBlock: string; primary: boolean; vpcPrimaryCidr?: string };
+}
+
+export type PlannedStatus = 'planned' | 'blocked' | 'skipped';
+
+export interface PlannedAction {
+  /** Stable within a plan: `<stage>:<action>:<resource>`. */
+  id: string;
+  stage: StageName;
+  /** The AWS action name. */
+  action: ActionName;
+  /** The id the call acts on (association id, allocation id, ENI id, …). */
+  resource: string;
+  kind: ResourceKind;
+  params: ActionParams;
+  /** Actions that must end done (or already done) first; otherwise this one is blocked. */
+  dependsOn: string[];
+  status: PlannedStatus;
+  /** Why it is blocked or skipped. */
+  reason?: string;
+  /** Resource ids that block it. */
+  blockers?: string[];
+  /** One human line: what and why. */
+  summary: string;
+  facts: SafetyFacts;
+}
+
+/** A loxilb-tagged resource the plan deliberately does not touch, and why. */
+export interface Untouched {
+  resource: string;
+  kind: ResourceKind;
+  reason: string;
+}
+
+export interface Plan {
+  instanceId: string;
+  scope: Scope;
+  vpcId?: string;
+  actions: PlannedAction[];
+  untouched: Untouched[];
+  warnings: string[];
+}
+
+/**
+ * The safety invariants, checked by the planner and again by the executor before each mutating call.
+ * Returns why the action must not run, or undefined.
+ *  1. never a resource without the ownership tag;
+ *  2. never an ENI attached to another instance, never device index 0, never the primary VPC CIDR;
+ *  (release) never an EIP without the release tag.
+ */
+export function safetyViolation(action: PlannedAction, instanceId: string): string | undefined {
+  const f = action.facts;
+  if (action.kind === 'vpc-cidr') {
+    if (!f.cidr) return 'safety: no CIDR facts recorded';
+    if (f.cidr.primary || (f.cidr.vpcPrimaryCidr && f.cidr.cidrBlock === f.cidr.vpcPrimaryCidr)) {
+      return `safety: ${f.cidr.cidrBlock} is the VPC's primary CIDR, which is never disassociated`;
+    }
+    return undefined;
+  }
+  if (!f.expectedTag || !f.tags) return 'safety: no ownership facts recorded';
+  if (f.tags[f.expectedTag.key] !== f.expectedTag.value) {
+    return `safety: ${action.resource} does not carry the ownership tag ${f.expectedTag.key}=${f.expectedTag.value}`;
+  }
+  if (action.kind === 'eni' || action.kind === 'eip-association') {
+    const a = f.eniAttachment;
+    if (a && a.instanceId && a.status !== 'detached') {
+      if (a.instanceId !== instanceId)
+        return `safety: the ENI is attached to another instance (${a.instanceId})`;
+      if (a.deviceIndex === 0) return 'safety: the ENI is at device index 0 (the primary interface)';
+    } else if (action.kind === 'eni' && f.ownerTag && f.ownerTag.value !== instanceId) {
+      const owner = f.ownerTag.value;
+      // The episode's own record vouches for an ENI nobody else has claimed since.
+      if (f.remembered && owner === undefined) return undefined;
+      const ownerState = f.abandoned?.ownerState;
+      const unowned = !!f.abandoned && (owner === undefined || ownerNotLive(ownerState));
+      if (!unowned) {
+        return owner !== undefined && f.abandoned
+          ? `safety: the ENI's owner ${owner} is ${describeState(ownerState)}: it may still use it`
+          : `safety: the ENI is not attached to ${instanceId} and its ${f.ownerTag.key} tag does not name it`;
+      }
+    }
+  }
+  if (action.kind === 'eip') {
+    const rt = f.releaseTag;
+    if (!rt || f.addressTags?.[rt.key] !== rt.value) {
+      return `safety: the address does not carry the release tag ${rt?.key}=${rt?.value}`;
+    }
+  }
+  return undefined;
+}
+
+/** An owner that can no longer use its ENI: terminated, gone, or shutting down itself. */
+function ownerNotLive(state: InstanceState | undefined): boolean {
+  const l = liveness(state);
+  return l === 'gone' || l === 'going';
+}
+
+/**
+ * Full scope (last node standing) removes what loxilb's own destroy removes: every loxilb ENI of the
+ * cluster — but never one attached to another instance (DESIGN invariant 2). So besides this host's
+ * own ENIs it takes the unattached (`available`) ones no live instance owns: no owner tag (the daemon
+ * tags only attached ENIs, so an attach that failed leaves none) or an owner tag naming an instance
+ * that is terminated, gone or shutting down. Otherwise such an ENI would keep the subnet, route table
+ * and CIDR from going. Returns why the ENI is abandoned, or undefined.
+ */
+function abandonedReason(eni: EniInfo, inventory: Inventory): string | undefined {
+  if (!isUnattached(eni) || eni.status !== 'available' || eni.requesterManaged) return undefined;
+  const owner = eni.tags[inventory.ownerTagKey];
+  if (owner === undefined) return 'unattached, no owner tag (an attach that failed)';
+  const state = inventory.ownerStates[owner];
+  return ownerNotLive(state) ? `unattached, its owner ${owner} ${describeState(state)}` : undefined;
+}
+
+export function buildPlan(inventory: Inventory, scope: Scope, config: Config): Plan {
+  const { instanceId } = inventory;
+  const actions: PlannedAction[] = [];
+  const untouched: Untouched[] = [];
+  const warnings = [...inventory.warnings];
+  const tagKey = inventory.tagKey;
+  const tv = inventory.tagValues;
+  const stageOn = (s: StageName) => config.stages[STAGE_SWITCH[s]];
+
+  const add = (
+    a: Omit<PlannedAction, 'id' | 'status' | 'dependsOn'> & Partial<PlannedAction>,
+  ): PlannedAction => {
+    const action: PlannedAction = {
+      id: `${a.stage}:${a.action}:${a.resource}`,
+      status: 'planned',
+      dependsOn: [],
+      ...a,
+    };
+    // Order of precedence: safety, then stage switch, then dependency blocks set by the caller.
+    const unsafe = safetyViolation(action, instanceId);
+    if (unsafe) {
+      action.status = 'skipped';
+      action.reason = unsafe;
+      delete action.blockers;
+    } else if (!stageOn(a.stage)) {
+      action.status = 'skipped';
+      action.reason = `stage disabled by config stages.${STAGE_SWITCH[a.stage]}`;
+      delete action.blockers;
+    }
+    actions.push(action);
+    return action;
+  };
+
+  // ENIs: which loxilb ENIs are ours (attached here at index ≠ 0, or unattached with our owner tag or
+  // in this episode's record), and in full scope the unattached ones no live instance owns.
+  const ownEnis: EniInfo[] = [];
+  const abandoned = new Map<string, string>();
+  for (const eni of inventory.loxilbEnis) {
+    const whyAbandoned = scope === 'full' ? abandonedReason(eni, inventory) : undefined;
+    if (eni.tags[tagKey] !== tv.eni) {
+      untouched.push({ resource: eni.networkInterfaceId, kind: 'eni', reason: `no ${tagKey}=${tv.eni} tag` });
+    } else if (isOwnEni(eni, instanceId, inventory.ownerTagKey, inventory.rememberedEniIds)) {
+      ownEnis.push(eni);
+    } else if (whyAbandoned) {
+      ownEnis.push(eni);
+      abandoned.set(eni.networkInterfaceId, whyAbandoned);
+    } else if (eni.attachment?.instanceId === instanceId && eni.attachment.deviceIndex === 0) {
+      untouched.push({
+        resource: eni.networkInterfaceId,
+        kind: 'eni',
+        reason: 'device index 0 (primary interface)',
+      });
+    } else {
+      const where = eni.attachment?.instanceId
+        ? `attached to another instance (${eni.attachment.instanceId})`
+        : `not attached here and no ${inventory.ownerTagKey}=${instanceId} tag`;
+      untouched.push({ resource: eni.networkInterfaceId, kind: 'eni', reason: where });
+    }
+  }
+  const ownEniById = new Map(ownEnis.map((e) => [e.networkInterfaceId, e]));
+  const eniFacts = (eni: EniInfo): SafetyFacts => {
+    const id = eni.networkInterfaceId;
+    const owner = eni.tags[inventory.ownerTagKey];
+    const facts: SafetyFacts = {
+      tags: eni.tags,
+      expectedTag: { key: tagKey, value: tv.eni },
+      eniAttachment: eni.attachment,
+      ownerTag: { key: inventory.ownerTagKey, value: owner },
+    };
+    if (inventory.rememberedEniIds.includes(id)) facts.remembered = true;
+    if (abandoned.has(id))
+      facts.abandoned = owner === undefined ? {} : { ownerState: inventory.ownerStates[owner] };
+    return facts;
+  };
+
+  // Stage eip
+  for (const addr of inventory.addresses) {
+    const eni = addr.networkInterfaceId ? ownEniById.get(addr.networkInterfaceId) : undefined;
+    if (!eni || !addr.associationId) continue;
+    const ip = addr.publicIp ?? addr.allocationId ?? addr.associationId;
+    const disassociate = add({
+      stage: 'eip',
+      action: 'DisassociateAddress',
+      resource: addr.associationId,
+      kind: 'eip-association',
+      params: {
+        action: 'DisassociateAddress',
+        associationId: addr.associationId,
+        allocationId: addr.allocationId,
+        publicIp: addr.publicIp,
+        networkInterfaceId: eni.networkInterfaceId,
+        privateIpAddress: addr.privateIpAddress,
+      },
+      summary: `disassociate EIP ${ip} from ${eni.networkInterfaceId}${addr.privateIpAddress ? ` (${addr.privateIpAddress})` : ''}`,
+      facts: eniFacts(eni),
+    });
+    const rt = config.eip.releaseTag;
+    if (config.eip.policy === 'release-owned' && addr.allocationId && addr.tags[rt.key] === rt.value) {
+      add({
+        stage: 'eip',
+        action: 'ReleaseAddress',
+        resource: addr.allocationId,
+        kind: 'eip',
+        params: { action: 'ReleaseAddress', allocationId: addr.allocationId, publicIp: addr.publicIp },
+        dependsOn: [disassociate.id],
+        summary: `release EIP ${ip} (tagged ${rt.key}=${rt.value})`,
+        facts: { ...eniFacts(eni), addressTags: addr.tags, releaseTag: rt },
+      });
+    }
+  }
+
+  // Stage eni
+  const eniDelete = new Map<string, PlannedAction>();
+  for (const eni of ownEnis) {
+    const id = eni.networkInterfaceId;
+    const att = eni.attachment;
+    const attached = !!att?.instanceId && att.status !== 'detached' && att.status !== 'detaching';
+    const detaching = att?.status === 'detaching' || eni.status === 'detaching';
+    let detach: PlannedAction | undefined;
+    if (attached && att?.attachmentId) {
+      detach = add({
+        stage: 'eni',
+        action: 'DetachNetworkInterface',
+        resource: id,
+        kind: 'eni',
+        params: { action: 'DetachNetworkInterface', networkInterfaceId: id, attachmentId: att.attachmentId },
+        summary: `detach ${id} (${att.attachmentId}, device ${att.deviceIndex ?? '?'}) from ${instanceId}`,
+        facts: eniFacts(eni),
+      });
+    }
+    const waits = !!detach || detaching;
+    eniDelete.set(
+      id,
+      add({
+        stage: 'eni',
+        action: 'DeleteNetworkInterface',
+        resource: id,
+        kind: 'eni',
+        params: { action: 'DeleteNetworkInterface', networkInterfaceId: id, waitForDetach: waits },
+        dependsOn: detach ? [detach.id] : [],
+        summary: `${waits ? 'wait until available, then ' : ''}delete ${id}${
+          eni.privateIps.length > 1 ? ` (${eni.privateIps.length - 1} secondary IPs go with it)` : ''
+        }${detaching && !detach ? ' — already detaching' : ''}${
+          abandoned.has(id) ? ` — ${abandoned.get(id)}` : ''
+        }${
+          !attached &&
+          !detaching &&
+          !eni.tags[inventory.ownerTagKey] &&
+          inventory.rememberedEniIds.includes(id)
+            ? ' — recorded as this host’s by an earlier run of this episode (journal)'
+            : ''
+        }`,
+        facts: eniFacts(eni),
+      }),
+    );
+  }
+
+  if (scope === 'full') planShared(inventory, config, add, eniDelete, untouched, warnings);
+
+  if (scope === 'none' || scope === 'handover') {
+    for (const a of actions) {
+      if (a.status === 'planned') {
+        a.status = 'skipped';
+        a.reason =
+          scope === 'none'
+            ? 'scope none: observe and report only'
+            : "handover: the new MASTER's takeover removes it (loxilb CloudPrepareVIPNetWork)";
+      }
+    }
+  }
+
+  // Stage order, then the order of discovery within a stage.
+  actions.sort((x, y) => STAGE_ORDER.indexOf(x.stage) - STAGE_ORDER.indexOf(y.stage));
+  return { instanceId, scope, vpcId: inventory.vpcId, actions, untouched, warnings };
+}
+
+type AddFn = (
+  a: Omit<PlannedAction, 'id' | 'status' | 'dependsOn'> & Partial<PlannedAction>,
+) => PlannedAction;
+
+function planShared(
+  inventory: Inventory,
+  config: Config,
+  add: AddFn,
+  eniDelete: Map<string, PlannedAction>,
+  untouched: Untouched[],
+  warnings: string[],
+): void {
+  const tagKey = inventory.tagKey;
+  const tv = inventory.tagValues;
+  const block = (a: PlannedAction, reason: string, blockers: string[]) => {
+    if (a.status !== 'planned') return;
+    a.status = 'blocked';
+    a.reason = reason;
+    a.blockers = blockers;
+  };
+  const going = (a: PlannedAction | undefined) => a?.status === 'planned';
+
+  // Subnets first: which ones will really go decides the route tables and the CIDR.
+  const subnetDelete = new Map<string, PlannedAction>();
+  for (const subnet of inventory.subnets) {
+    if (subnet.tags[tagKey] !== tv.subnet) {
+      untouched.push({ resource: subnet.subnetId, kind: 'subnet', reason: `no ${tagKey}=${tv.subnet} tag` });
+      continue;
+    }
+    const inside = new Map<string, EniInfo>();
+    for (const e of [...inventory.subnetEnis, ...inventory.loxilbEnis]) {
+      if (e.subnetId === subnet.subnetId) inside.set(e.networkInterfaceId, e);
+    }
+    const ours = [...inside.keys()].filter((id) => eniDelete.has(id));
+    const foreign = [...inside.values()].filter((e) => !going(eniDelete.get(e.networkInterfaceId)));
+    const a = add({
+      stage: 'subnet',
+      action: 'DeleteSubnet',
+      resource: subnet.subnetId,
+      kind: 'subnet',
+      params: { action: 'DeleteSubnet', subnetId: subnet.subnetId },
+      dependsOn: ours.map((id) => eniDelete.get(id)!.id),
+      summary: `delete subnet ${subnet.subnetId} (${subnet.cidrBlock ?? '?'}, ${subnet.availabilityZone ?? '?'})`,
+      facts: { tags: subnet.tags, expectedTag: { key: tagKey, value: tv.subnet } },
+    });
+    if (foreign.length) {
+      const list = foreign
+        .map((e) =>
+          e.attachment?.instanceId
+            ? `${e.networkInterfaceId} (attached to ${e.attachment.instanceId})`
+            : e.networkInterfaceId,
+        )
+        .join(', ');
+      block(
+        a,
+        `subnet still holds ENI(s) this teardown does not delete: ${list}`,
+        foreign.map((e) => e.networkInterfaceId),
+      );
+    }
+    subnetDelete.set(subnet.subnetId, a);
+  }
+
+  // Route tables: only when every association is with a subnet that is going away.
+  for (const rt of inventory.routeTables) {
+    if (rt.tags[tagKey] !== tv.routeTable) {
+      untouched.push({
+        resource: rt.routeTableId,
+        kind: 'route-table',
+        reason: `no ${tagKey}=${tv.routeTable} tag`,
+      });
+      continue;
+    }
+    const facts: SafetyFacts = { tags: rt.tags, expectedTag: { key: tagKey, value: tv.routeTable } };
+    const live = rt.associations.filter((x) => x.state !== 'disassociated' && x.state !== 'failed');
+    const problems: string[] = [];
+    const blockers: string[] = [];
+    for (const x of live) {
+      if (x.main) {
+        problems.push(`it is the VPC's main route table (${x.associationId})`);
+        blockers.push(x.associationId);
+      } else if (!x.subnetId) {
+        problems.push(`it is associated with gateway ${x.gatewayId ?? '?'} (${x.associationId})`);
+        blockers.push(x.gatewayId ?? x.associationId);
+      } else if (!going(subnetDelete.get(x.subnetId))) {
+        problems.push(`it is associated with subnet ${x.subnetId}, which this teardown does not delete`);
+        blockers.push(x.subnetId);
+      }
+    }
+    const disassociations = problems.length
+      ? []
+      : live.map((x) =>
+          add({
+            stage: 'route-table',
+            action: 'DisassociateRouteTable',
+            resource: x.associationId,
+            kind: 'route-table-association',
+            params: {
+              action: 'DisassociateRouteTable',
+              associationId: x.associationId,
+              routeTableId: rt.routeTableId,
+              subnetId: x.subnetId,
+            },
+            summary: `disassociate route table ${rt.routeTableId} from ${x.subnetId}`,
+            facts,
+          }),
+        );
+    const del = add({
+      stage: 'route-table',
+      action: 'DeleteRouteTable',
+      resource: rt.routeTableId,
+      kind: 'route-table',
+      params: { action: 'DeleteRouteTable', routeTableId: rt.routeTableId },
+      dependsOn: disassociations.map((d) => d.id),
+      summary: `delete route table ${rt.routeTableId}`,
+      facts,
+    });
+    if (problems.length) block(del, `route table kept: ${problems.join('; ')}`, blockers);
+  }
+
+  // The cloud CIDR: only when every subnet inside it is going away.
+  const cidr = inventory.cidr;
+  if (!cidr) {
+    if (config.cloud.cidrBlock) {
+      warnings.push(
+        `config cloud.cidrBlock ${config.cloud.cidrBlock} is not associated with ${inventory.vpcId ?? 'the VPC'}`,
+      );
+    }
+    return;
+  }
+  const inside = inventory.vpcSubnets.filter((s) => cidrContains(cidr.cidrBlock, s.cidrBlock));
+  const staying = inside.filter((s) => !going(subnetDelete.get(s.subnetId)));
+  const a = add({
+    stage: 'cidr',
+    action: 'DisassociateVpcCidrBlock',
+    resource: cidr.associationId,
+    kind: 'vpc-cidr',
+    params: {
+      action: 'DisassociateVpcCidrBlock',
+      associationId: cidr.associationId,
+      cidrBlock: cidr.cidrBlock,
+      vpcId: cidr.vpcId,
+    },
+    dependsOn: inside.map((s) => subnetDelete.get(s.subnetId)?.id).filter((x): x is string => !!x),
+    summary: `disassociate CIDR ${cidr.cidrBlock} from ${cidr.vpcId}${cidr.source === 'config' ? ' (config cloud.cidrBlock)' : ''}`,
+    facts: {
+      cidr: { cidrBlock: cidr.cidrBlock, primary: cidr.primary, vpcPrimaryCidr: inventory.vpcPrimaryCidr },
+    },
+  });
+  if (staying.length) {
+    const list = staying
+      .map((s) => {
+        const d = subnetDelete.get(s.subnetId);
+        return d ? `${s.subnetId} (${d.status}: ${d.reason ?? ''})` : `${s.subnetId} (not a loxilb subnet)`;
+      })
+      .join('; ');
+    block(
+      a,
+      `CIDR still holds subnet(s) this teardown does not delete: ${list}`,
+      staying.map((s) => s.subnetId),
+    );
+  }
+}
+
+/** Counts by status, for summaries. */
+export function planCounts(plan: Plan): Record<PlannedStatus, number> {
+  const out: Record<PlannedStatus, number> = { planned: 0, blocked: 0, skipped: 0 };
+  for (const a of plan.actions) out[a.status]++;
+  return out;
+}

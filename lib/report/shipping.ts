@@ -1,0 +1,501 @@
+import {
+  CloudWatchLogsClient,
+  CreateLogStreamCommand,
+  InputLogEvent,
+  PutLogEventsCommand,
+  PutLogEventsCommandOutput,
+} from '@aws-sdk/client-cloudwatch-logs';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { AwsCallContext, awsCall, CallConfig } from '../aws/call';
+import { errorCodeOf } from '../aws/errors';
+import { Clock } from '../clock';
+import { Config } from '../config/schema';
+import { BufferedLogLine, EpisodeLines, truncateUtf8 } from './episode-log';
+import { Logger } from '../log';
+
+/**
+ * Ships one episode's report (and its log lines) somewhere that outlives the host: a terminated
+ * instance's root volume usually dies with it, so the local report file alone cannot serve "log
+ * review after termination". Called after the report is written locally and BEFORE the lifecycle
+ * action is completed, so it is bounded as a whole by reports.shipTimeoutMs and never throws: a
+ * slow or broken destination costs at most the bound, and the result is a record, not an error.
+ */
+
+export type ReportsConfig = Pick<Config['reports'], 's3' | 'cloudwatchLogs' | 'shipTimeoutMs'>;
+
+/** What shipping needs from a report (the whole document is serialised as-is). */
+export interface ShippableReport {
+  instanceId: string;
+  episode: string;
+  startedAt?: string;
+  finishedAt?: string;
+  outcome?: string;
+}
+
+export interface ShipDeps {
+  s3?: S3Client;
+  logs?: CloudWatchLogsClient;
+  clock: Clock;
+  logger: Logger;
+  /** Per-call timeout and retry settings (aws.*, executor.*). */
+  config: CallConfig;
+  /** The caller's stop signal (daemon shutdown); shipping ends at once when it fires. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Calls of one shipment: each attempt cut by aws.callTimeoutMs; `signal` (the caller's stop, or the
+ * shipment's own bound, reports.shipTimeoutMs) ends them and their retries.
+ */
+function callContext(deps: ShipDeps, signal: AbortSignal): AwsCallContext {
+  return { clock: deps.clock, logger: deps.logger, config: deps.config, signal };
+}
+
+export type ShipStatus = 'shipped' | 'failed' | 'skipped';
+
+export interface S3ShipResult {
+  status: ShipStatus;
+  durationMs: number;
+  bucket?: string;
+  key?: string;
+  errorCode?: string;
+  message?: string;
+}
+
+export interface LogsShipResult {
+  status: ShipStatus;
+  durationMs: number;
+  logGroupName?: string;
+  logStreamName?: string;
+  /** Events built (log lines + marker + the report). */
+  eventsTotal: number;
+  /** Events in batches CloudWatch accepted. */
+  eventsSent: number;
+  batches: number;
+  /** Events cut to the per-event size limit (with a marker). */
+  truncatedEvents: number;
+  /** Events CloudWatch accepted the batch of but rejected (too old/new); should be 0. */
+  rejectedEvents: number;
+  errorCode?: string;
+  message?: string;
+}
+
+export interface ShipResult {
+  /** True when no configured destination failed (skipped ones do not count). */
+  ok: boolean;
+  /** The bound (reports.shipTimeoutMs) cut shipping short. */
+  timedOut: boolean;
+  durationMs: number;
+  s3: S3ShipResult;
+  cloudwatchLogs: LogsShipResult;
+}
+
+/** PutLogEvents limits (CloudWatch Logs API reference). */
+export const LOGS_MAX_EVENTS_PER_BATCH = 10_000;
+export const LOGS_MAX_BATCH_BYTES = 1_048_576;
+/** Each event counts its UTF-8 message plus this much towards the batch size. */
+export const LOGS_EVENT_OVERHEAD_BYTES = 26;
+export const LOGS_MAX_EVENT_BYTES = 256 * 1024;
+/** A batch may not span more than 24 hours. */
+export const LOGS_MAX_BATCH_SPAN_MS = 24 * 60 * 60 * 1000;
+const MAX_EVENT_MESSAGE_BYTES = LOGS_MAX_EVENT_BYTES - LOGS_EVENT_OVERHEAD_BYTES;
+
+/** Ids go into object keys and stream names as path segments: keep them to safe characters. */
+function segment(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+function utcDay(iso: string | undefined): string | undefined {
+  const t = iso ? Date.parse(iso) : NaN;
+  return Number.isFinite(t) ? new Date(t).toISOString().slice(0, 10) : undefined;
+}
+
+/**
+ * `<prefix><instanceId>/<YYYY-MM-DD>/<episode>.json`. An operator starts from the instance id (ASG
+ * activity history, the console, an alarm) and S3 lists by prefix, so the instance id comes first:
+ * `aws s3 ls s3://bucket/<prefix><instanceId>/` lists every episode of that instance, one
+ * "directory" per UTC day of the teardown, and adding the date narrows it to a day. The prefix is
+ * used literally (like S3's own prefixes): end it with `/` for a folder.
+ */
+export function reportS3Key(prefix: string, report: ShippableReport, now: number): string {
+  const day =
+    utcDay(report.finishedAt) ?? utcDay(report.startedAt) ?? new Date(now).toISOString().slice(0, 10);
+  return `${prefix}${segment(report.instanceId)}/${day}/${segment(report.episode)}.json`;
+}
+
+/** One stream per instance, so a group holds the whole fleet and a stream one host's episodes. */
+export function reportLogStreamName(prefix: string, instanceId: string): string {
+  return `${prefix}${segment(instanceId)}`;
+}
+
+function toEpisodeLines(lines: EpisodeLines | BufferedLogLine[] | undefined): EpisodeLines {
+  if (!lines) return { lines: [], dropped: 0 };
+  return Array.isArray(lines) ? { lines, dropped: 0 } : lines;
+}
+
+/**
+ * The episode's log lines in timestamp order (stable for equal times), a marker if the buffer
+ * dropped some, then the report as the last event. Oversize events are cut with a marker.
+ */
+export function buildLogEvents(
+  report: ShippableReport,
+  episodeLines: EpisodeLines | BufferedLogLine[] | undefined,
+  now: number,
+): { events: InputLogEvent[]; truncated: number } {
+  const { lines, dropped } = toEpisodeLines(episodeLines);
+  const sorted = lines.filter((l) => l.message.length > 0).sort((a, b) => a.timestamp - b.timestamp);
+  const startAt = Date.parse(report.startedAt ?? '');
+  const events: Array<{ timestamp: number; message: string }> = [];
+  if (dropped > 0) {
+    events.push({
+      timestamp: sorted[0]?.timestamp ?? (Number.isFinite(startAt) ? startAt : now),
+      message: JSON.stringify({
+        level: 'warn',
+        message: `${dropped} earlier log lines of this episode were dropped by teardownd's in-memory buffer cap`,
+        instanceId: report.instanceId,
+        episode: report.episode,
+      }),
+    });
+  }
+  events.push(...sorted.map((l) => ({ timestamp: l.timestamp, message: l.message })));
+  const finishedAt = Date.parse(report.finishedAt ?? '');
+  const lastAt = events.length ? events[events.length - 1]!.timestamp : -Infinity;
+  events.push({
+    // Events must be in timestamp order; the report closes the episode, so it sorts last.
+    timestamp: Math.max(lastAt, Number.isFinite(finishedAt) ? finishedAt : now),
+    message: JSON.stringify({
+      level: 'info',
+      message: 'teardown report',
+      instanceId: report.instanceId,
+      episode: report.episode,
+      outcome: report.outcome,
+      report,
+    }),
+  });
+  let truncated = 0;
+  const out = events.map((e) => {
+    const message = truncateUtf8(
+      e.message,
+      MAX_EVENT_MESSAGE_BYTES,
+      `…[truncated by teardownd: the event was ${Buffer.byteLength(e.message)} bytes, over CloudWatch's ${LOGS_MAX_EVENT_BYTES}-byte event limit; the full report is in the local report file and S3]`,
+    );
+    if (message !== e.message) truncated += 1;
+    return { timestamp: e.timestamp, message };
+  });
+  return { events: out, truncated };
+}
+
+/** Splits time-ordered events into PutLogEvents batches within the count, size and span limits. */
+export function splitLogBatches(events: InputLogEvent[]): InputLogEvent[][] {
+  const batches: InputLogEvent[][] = [];
+  let batch: InputLogEvent[] = [];
+  let bytes = 0;
+  for (const event of events) {
+    const size = Buffer.byteLength(event.message ?? '') + LOGS_EVENT_OVERHEAD_BYTES;
+    const first = batch[0]?.timestamp ?? event.timestamp!;
+    if (
+      batch.length > 0 &&
+      (batch.length >= LOGS_MAX_EVENTS_PER_BATCH ||
+        bytes + size > LOGS_MAX_BATCH_BYTES ||
+        event.timestamp! - first > LOGS_MAX_BATCH_SPAN_MS)
+    ) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(event);
+    bytes += size;
+  }
+  if (batch.length) batches.push(batch);
+  return batches;
+}
+
+function rejectedCount(
+  info: {
+    tooNewLogEventStartIndex?: number;
+    tooOldLogEventEndIndex?: number;
+    expiredLogEventEndIndex?: number;
+  },
+  batchSize: number,
+): number {
+  const old = Math.max(info.tooOldLogEventEndIndex ?? -1, info.expiredLogEventEndIndex ?? -1) + 1;
+  const tooNew = info.tooNewLogEventStartIndex === undefined ? 0 : batchSize - info.tooNewLogEventStartIndex;
+  return Math.min(batchSize, old + tooNew);
+}
+
+interface Progress<T> {
+  result: T;
+  finished: boolean;
+}
+
+async function shipToS3(
+  deps: ShipDeps,
+  config: ReportsConfig,
+  report: ShippableReport,
+  ctx: AwsCallContext,
+  progress: Progress<S3ShipResult>,
+): Promise<void> {
+  const started = deps.clock.now();
+  const r = progress.result;
+  try {
+    if (!config.s3) {
+      Object.assign(r, { status: 'skipped', message: 'reports.s3 is not configured' });
+      return;
+    }
+    r.bucket = config.s3.bucket;
+    r.key = reportS3Key(config.s3.prefix, report, started);
+    if (!deps.s3) {
+      Object.assign(r, { status: 'failed', errorCode: 'NoClient', message: 'no S3 client was passed in' });
+      return;
+    }
+    await awsCall(
+      ctx,
+      deps.s3,
+      new PutObjectCommand({
+        Bucket: r.bucket,
+        Key: r.key,
+        Body: JSON.stringify(report, null, 2) + '\n',
+        ContentType: 'application/json',
+      }),
+      { mutating: true },
+    );
+    r.status = 'shipped';
+  } catch (err) {
+    Object.assign(r, { status: 'failed', errorCode: errorCodeOf(err), message: (err as Error).message });
+  } finally {
+    r.durationMs = deps.clock.now() - started;
+    progress.finished = true;
+  }
+}
+
+async function shipToLogs(
+  deps: ShipDeps,
+  config: ReportsConfig,
+  report: ShippableReport,
+  lines: EpisodeLines | BufferedLogLine[] | undefined,
+  ctx: AwsCallContext,
+  progress: Progress<LogsShipResult>,
+): Promise<void> {
+  const started = deps.clock.now();
+  const r = progress.result;
+  try {
+    const cw = config.cloudwatchLogs;
+    if (!cw) {
+      Object.assign(r, { status: 'skipped', message: 'reports.cloudwatchLogs is not configured' });
+      return;
+    }
+    r.logGroupName = cw.logGroupName;
+    r.logStreamName = reportLogStreamName(cw.logStreamPrefix, report.instanceId);
+    const { events, truncated } = buildLogEvents(report, lines, started);
+    r.eventsTotal = events.length;
+    r.truncatedEvents = truncated;
+    if (!deps.logs) {
+      Object.assign(r, {
+        status: 'failed',
+        errorCode: 'NoClient',
+        message: 'no CloudWatch Logs client was passed in',
+      });
+      return;
+    }
+    try {
+      await awsCall(
+        ctx,
+        deps.logs,
+        new CreateLogStreamCommand({ logGroupName: r.logGroupName, logStreamName: r.logStreamName }),
+        { mutating: true },
+      );
+    } catch (err) {
+      // One stream per instance: an earlier episode of this instance (or a restart) created it.
+      if (errorCodeOf(err) !== 'ResourceAlreadyExistsException') throw err;
+    }
+    // Sequential: batches of one stream must arrive in time order.
+    for (const batch of splitLogBatches(events)) {
+      const { output: out } = await awsCall<PutLogEventsCommandOutput>(
+        ctx,
+        deps.logs,
+        new PutLogEventsCommand({
+          logGroupName: r.logGroupName,
+          logStreamName: r.logStreamName,
+          logEvents: batch,
+        }),
+        { mutating: true },
+      );
+      r.batches += 1;
+      r.eventsSent += batch.length;
+      if (out.rejectedLogEventsInfo)
+        r.rejectedEvents += rejectedCount(out.rejectedLogEventsInfo, batch.length);
+    }
+    r.status = 'shipped';
+  } catch (err) {
+    Object.assign(r, { status: 'failed', errorCode: errorCodeOf(err), message: (err as Error).message });
+  } finally {
+    r.durationMs = deps.clock.now() - started;
+    progress.finished = true;
+  }
+}
+
+/**
+ * Ships the report to S3 and its log lines plus the report to CloudWatch Logs, each when
+ * configured, concurrently, within `config.shipTimeoutMs` in total. Never throws.
+ */
+export async function shipReport(
+  deps: ShipDeps,
+  config: ReportsConfig,
+  report: ShippableReport,
+  logLines?: EpisodeLines | BufferedLogLine[],
+): Promise<ShipResult> {
+  const { clock, logger } = deps;
+  const started = clock.now();
+  const controller = new AbortController();
+  const signal = deps.signal ? AbortSignal.any([deps.signal, controller.signal]) : controller.signal;
+  const calls = callContext(deps, signal);
+  const s3: Progress<S3ShipResult> = { result: { status: 'failed', durationMs: 0 }, finished: false };
+  const cw: Progress<LogsShipResult> = {
+    result: {
+      status: 'failed',
+      durationMs: 0,
+      eventsTotal: 0,
+      eventsSent: 0,
+      batches: 0,
+      truncatedEvents: 0,
+      rejectedEvents: 0,
+    },
+    finished: false,
+  };
+
+  // The bound holds even for a send that ignores its abort signal (a hung socket, a stuck mock):
+  // whichever of work / timer / caller's stop comes first decides, and the rest is abandoned.
+  const work = Promise.all([
+    shipToS3(deps, config, report, calls, s3),
+    shipToLogs(deps, config, report, logLines, calls, cw),
+  ]).then(() => 'done' as const);
+  const timer = clock.sleep(config.shipTimeoutMs, controller.signal).then(
+    () => 'timeout' as const,
+    () => 'cancelled' as const,
+  );
+  const stopped = new Promise<'stopped'>((resolve) => {
+    if (deps.signal?.aborted) resolve('stopped');
+    deps.signal?.addEventListener('abort', () => resolve('stopped'), { once: true });
+  });
+  const winner = await Promise.race([work, timer, stopped]);
+  const durationMs = clock.now() - started;
+  const timedOut = winner === 'timeout';
+  controller.abort(new Error(timedOut ? 'report shipping timed out' : 'report shipping finished'));
+
+  const unfinished = {
+    status: 'failed' as const,
+    durationMs,
+    errorCode: timedOut ? 'ShipTimeout' : 'Aborted',
+    message: timedOut
+      ? `did not finish within reports.shipTimeoutMs (${config.shipTimeoutMs} ms)`
+      : `stopped by the caller before it finished (${reasonText(deps.signal?.reason)})`,
+  };
+  // Snapshots: a send that settles after the bound must not change what was reported.
+  const s3Result: S3ShipResult = s3.finished ? { ...s3.result } : { ...s3.result, ...unfinished };
+  const cwResult: LogsShipResult = cw.finished ? { ...cw.result } : { ...cw.result, ...unfinished };
+  const result: ShipResult = {
+    ok: s3Result.status !== 'failed' && cwResult.status !== 'failed',
+    timedOut,
+    durationMs,
+    s3: s3Result,
+    cloudwatchLogs: cwResult,
+  };
+  logShipResult(logger, report, result);
+  return result;
+}
+
+function reasonText(reason: unknown): string {
+  if (reason instanceof Error) return reason.message;
+  return reason === undefined ? 'aborted' : String(reason);
+}
+
+function logShipResult(logger: Logger, report: ShippableReport, result: ShipResult): void {
+  const base = { instanceId: report.instanceId, episode: report.episode, stage: 'report' };
+  const { s3, cloudwatchLogs: cw } = result;
+  if (s3.status !== 'skipped') {
+    const fields = {
+      ...base,
+      action: 'ship-s3',
+      resource: s3.bucket && s3.key ? `s3://${s3.bucket}/${s3.key}` : undefined,
+      durationMs: s3.durationMs,
+      errorCode: s3.errorCode,
+    };
+    if (s3.status === 'shipped') logger.info('report shipped to S3', fields);
+    else logger.warn(`report not shipped to S3: ${s3.message}`, fields);
+  }
+  if (cw.status !== 'skipped') {
+    const fields = {
+      ...base,
+      action: 'ship-cloudwatch-logs',
+      resource: `${cw.logGroupName}:${cw.logStreamName}`,
+      durationMs: cw.durationMs,
+      errorCode: cw.errorCode,
+      events: cw.eventsSent,
+      batches: cw.batches,
+      truncatedEvents: cw.truncatedEvents,
+      rejectedEvents: cw.rejectedEvents,
+    };
+    if (cw.status === 'shipped') logger.info('report and episode log shipped to CloudWatch Logs', fields);
+    else logger.warn(`report not shipped to CloudWatch Logs: ${cw.message}`, fields);
+  }
+}
+
+/** One line for a journal entry or an error: where it went, or why not. */
+export function describeShipResult(result: ShipResult): string {
+  const part = (
+    name: string,
+    r: { status: ShipStatus; errorCode?: string; message?: string },
+    where?: string,
+  ) =>
+    r.status === 'shipped'
+      ? `${name}: shipped${where ? ` to ${where}` : ''}`
+      : r.status === 'skipped'
+        ? `${name}: skipped`
+        : `${name}: failed (${r.errorCode ?? 'Unknown'}${r.message ? `: ${r.message}` : ''})`;
+  const s3Where = result.s3.bucket && result.s3.key ? `s3://${result.s3.bucket}/${result.s3.key}` : undefined;
+  const cwWhere =
+    result.cloudwatchLogs.logGroupName &&
+    `${result.cloudwatchLogs.logGroupName}/${result.cloudwatchLogs.logStreamName}`;
+  return `${part('S3', result.s3, s3Where)}; ${part('CloudWatch Logs', result.cloudwatchLogs, cwWhere || undefined)}`;
+}
+
+/** Thrown by the episode shipper when a configured destination failed; carries the whole result. */
+export class ShipError extends Error {
+  constructor(readonly result: ShipResult) {
+    super(`report shipping failed: ${describeShipResult(result)}`);
+    this.name = 'ShipError';
+  }
+}
+
+/** Where the shipper takes an episode's log lines from (lib/report/episode-log.ts EpisodeLogBuffer). */
+export interface EpisodeLineSource {
+  take(episode: string): EpisodeLines;
+}
+
+/**
+ * The coordinator's `shipReport` seam: ships one episode's report with its buffered log lines.
+ * Resolves when every configured destination got it; throws a ShipError (after logging each
+ * destination's result) when one failed, so the coordinator journals the failure and goes on to
+ * complete the lifecycle action. Bounded by config.shipTimeoutMs and by the caller's signal.
+ */
+export function createEpisodeShipper(options: {
+  deps: Omit<ShipDeps, 'signal'>;
+  config: ReportsConfig;
+  lines?: EpisodeLineSource;
+}): (report: object, ctx: { episode: string; instanceId: string; signal?: AbortSignal }) => Promise<void> {
+  return async (report, ctx) => {
+    const doc = report as Partial<ShippableReport>;
+    const shippable: ShippableReport = {
+      ...doc,
+      instanceId: doc.instanceId ?? ctx.instanceId,
+      episode: doc.episode ?? ctx.episode,
+    };
+    const result = await shipReport(
+      { ...options.deps, signal: ctx.signal },
+      options.config,
+      shippable,
+      options.lines?.take(ctx.episode),
+    );
+    if (!result.ok) throw new ShipError(result);
+  };
+}

@@ -1,0 +1,737 @@
+import { Config } from '../config/schema';
+import { describeState, INSTANCE_ID, InstanceState, liveness } from '../discovery/instance-state';
+import type { PreflightVerdict } from '../execute/executor';
+import {
+  AddressInfo,
+  cidrContains,
+  EniInfo,
+  RouteTableInfo,
+  SubnetInfo,
+  TagValues,
+} from '../discovery/inventory';
+import {
+  Plan,
+  PlannedAction,
+  ResourceKind,
+  safetyViolation,
+  SafetyFacts,
+  STAGE_ORDER,
+  STAGE_SWITCH,
+  Untouched,
+} from '../plan/planner';
+
+/**
+ * Orphan rules, pure: what the sweeper saw in one region (facts) in, one verdict per loxilb resource
+ * out — `orphan` (its owner is gone: safe to remove), `in-use`, or `uncertain` (reported, never
+ * touched). Conservative by default: anything this module cannot prove is `uncertain`.
+ *
+ * A "cluster" is every loxilb resource of one region carrying this config's tag values (the
+ * `--cloudinstance` suffix). Its instances are those named by the owner tag of its loxilb ENIs, those
+ * its loxilb ENIs are attached to, and `memberInstanceIds` (the sweeping host itself, when the daemon
+ * sweeps: a host running teardownd for this cluster is a live member of it). An instance counts as
+ * alive when DescribeInstances says pending/running/stopping/stopped (stopped may start again),
+ * gone when it says terminated or does not return it at all; `shutting-down` is neither: its own
+ * teardownd may be tearing it down right now, so the sweeper stays out of the way.
+ *
+ * Rules:
+ *  - a loxilb ENI attached to an instance that is not gone is in use; attached to a gone one, or
+ *    detaching, is uncertain (EC2 has not finished with it);
+ *  - an unattached (`available`) loxilb ENI whose owner tag names a gone instance is an orphan —
+ *    but while any member of the cluster may be alive (the sweeping host, or an instance the cluster's
+ *    ENIs name that is not gone), only once it has looked like that for sweeper.takeoverGraceMs: the
+ *    dead master's ENI belongs to the surviving peer's takeover (loxilb force-detaches and deletes it,
+ *    and aborts the takeover on a NotFound a sweeper caused), so the sweeper never touches the ENI of a
+ *    host that died within that period; whose owner tag names an instance that still exists is
+ *    uncertain (left to its owner);
+ *  - an unattached loxilb ENI with no owner tag is an orphan once it has been seen unattached for
+ *    sweeper.graceMs (EC2 reports no creation time for ENIs, so the sweeper's first-seen record is
+ *    the clock: see lib/sweeper/state.ts); before that it is uncertain (loxilb may be attaching it);
+ *  - the shared resources (loxilb subnet, route table, the cloud CIDR association) are orphans only
+ *    when every loxilb ENI of the cluster is itself an orphan (so none will exist once they go), no
+ *    instance of the cluster is alive, the resource has looked like that for sweeper.graceMs (a
+ *    master creates the subnet before its ENI), and its own dependencies allow it: no ENI that stays
+ *    in the subnet; a route table associated only with orphan subnets (never the main one, never a
+ *    gateway); a CIDR that is not the VPC's primary and holds only orphan subnets.
+ */
+
+export type Verdict = 'orphan' | 'in-use' | 'uncertain';
+export type CandidateKind = 'eni' | 'subnet' | 'route-table' | 'vpc-cidr';
+export type { InstanceState } from '../discovery/instance-state';
+
+export interface CidrAssociationFact {
+  associationId: string;
+  cidrBlock: string;
+  state?: string;
+}
+
+export interface VpcFacts {
+  vpcId: string;
+  primaryCidr?: string;
+  cidrAssociations: CidrAssociationFact[];
+  /** Every subnet of the VPC (to know what sits inside a CIDR). */
+  subnets: SubnetInfo[];
+}
+
+export interface OrphanFacts {
+  /** Epoch ms of the sweep. */
+  now: number;
+  graceMs: number;
+  /** How long a dead owner's ENI is left to a takeover while the cluster may be alive (sweeper.takeoverGraceMs). */
+  takeoverGraceMs: number;
+  tagKey: string;
+  ownerTagKey: string;
+  tagValues: TagValues;
+  /** config cloud.cidrBlock, if set. */
+  cloudCidrBlock?: string;
+  /** Live members whatever EC2 says (the sweeping host itself). */
+  memberInstanceIds: string[];
+  /** Every ENI of the region carrying the cluster's loxilb ENI tag. */
+  enis: EniInfo[];
+  /** EIPs associated with those ENIs. */
+  addresses: AddressInfo[];
+  /** Subnets carrying the cluster's loxilb subnet tag. */
+  subnets: SubnetInfo[];
+  /** Every ENI in those subnets, whoever owns it. */
+  subnetEnis: EniInfo[];
+  /** Route tables carrying the cluster's loxilb route-table tag, with all their associations. */
+  routeTables: RouteTableInfo[];
+  /** The VPCs those subnets and route tables are in. */
+  vpcs: VpcFacts[];
+  /** State of every instance the ENIs name (absent = never asked = unknown). */
+  instances: Record<string, InstanceState>;
+  /** Resource id → epoch ms it was first seen waiting on the grace period (lib/sweeper/state.ts). */
+  firstSeen: Record<string, number>;
+}
+
+export interface Candidate {
+  resource: string;
+  kind: CandidateKind;
+  vpcId?: string;
+  verdict: Verdict;
+  /** One line: why this verdict. */
+  reason: string;
+  /** The facts the verdict rests on (for the report). */
+  evidence: Record<string, unknown>;
+}
+
+export interface OrphanAnalysis {
+  candidates: Candidate[];
+  /**
+   * Resources waiting on the grace period, with the time they were first seen so (now when new).
+   * The sweeper keeps exactly these records; a resource that drops out starts over next time.
+   */
+  graceClock: Record<string, number>;
+  cluster: {
+    enis: string[];
+    /** Instances of the cluster that are alive or shutting down (or unknown). */
+    liveMembers: string[];
+    /** Why the shared resources stay (undefined: the cluster is gone). */
+    sharedKeptBecause?: { verdict: Verdict; reason: string };
+  };
+}
+
+/** Instance ids the ENIs name (owner tags that look like instance ids, attachments): to look up. */
+export function instancesToLookUp(enis: EniInfo[], ownerTagKey: string): string[] {
+  const ids = new Set<string>();
+  for (const e of enis) {
+    const owner = e.tags[ownerTagKey];
+    if (owner && INSTANCE_ID.test(owner)) ids.add(owner);
+    if (e.attachment?.instanceId) ids.add(e.attachment.instanceId);
+  }
+  return [...ids].sort();
+}
+
+function isAttached(eni: EniInfo): boolean {
+  const a = eni.attachment;
+  return !!a?.instanceId && a.status !== 'detached';
+}
+
+interface EniJudgement {
+  verdict: Verdict;
+  reason: string;
+  evidence: Record<string, unknown>;
+  /** Set when the verdict is waiting on (or has passed) the grace period. */
+  graceSince?: number;
+}
+
+/** The verdict on one loxilb ENI of the cluster (also used to re-check it right before a delete). */
+export function judgeEni(eni: EniInfo, facts: OrphanFacts): EniJudgement {
+  const owner = eni.tags[facts.ownerTagKey];
+  const evidence: Record<string, unknown> = {
+    status: eni.status ?? null,
+    subnetId: eni.subnetId ?? null,
+    description: eni.description ?? null,
+    attachment: eni.attachment ?? null,
+    ownerTag: owner ?? null,
+  };
+  const j = (verdict: Verdict, reason: string, extra: Partial<EniJudgement> = {}): EniJudgement => ({
+    verdict,
+    reason,
+    evidence,
+    ...extra,
+  });
+  if (eni.tags[facts.tagKey] !== facts.tagValues.eni) {
+    return j('uncertain', `does not carry ${facts.tagKey}=${facts.tagValues.eni}`);
+  }
+  if (eni.requesterManaged) return j('uncertain', 'requester-managed: AWS manages this interface');
+  if (eni.attachment?.deviceIndex === 0) return j('in-use', 'device index 0 (a primary interface)');
+  if (isAttached(eni)) {
+    const a = eni.attachment!;
+    const state = facts.instances[a.instanceId!];
+    evidence.attachedInstanceState = state ?? null;
+    if (a.status === 'detaching' || eni.status === 'detaching') {
+      return j('uncertain', `detaching from ${a.instanceId} (${describeState(state)}): not finished yet`);
+    }
+    switch (liveness(state)) {
+      case 'alive':
+        return j('in-use', `attached to ${a.instanceId} (${state})`);
+      case 'going':
+        return j('in-use', `attached to ${a.instanceId}, which is ${state}: its own teardown handles it`);
+      case 'gone':
+        return j(
+          'uncertain',
+          `attached to ${a.instanceId}, which ${describeState(state)}: EC2 has not released it yet`,
+        );
+      default:
+        return j('uncertain', `attached to ${a.instanceId}, whose state could not be read`);
+    }
+  }
+  if (eni.status !== 'available') {
+    return j('uncertain', `unattached but ${eni.status ?? 'of unknown status'}, not available`);
+  }
+  if (owner !== undefined) {
+    if (!INSTANCE_ID.test(owner)) {
+      return j('uncertain', `its ${facts.ownerTagKey} tag "${owner}" is not an instance id`);
+    }
+    const state = facts.instances[owner];
+    evidence.ownerState = state ?? null;
+    switch (liveness(state)) {
+      case 'gone': {
+        if (!clusterMayBeAlive(facts))
+          return j('orphan', `unattached and its owner ${owner} ${describeState(state)}`);
+        // Re-applied right before the call (recheckEni), with the clock of that moment.
+        const since = facts.firstSeen[eni.networkInterfaceId] ?? facts.now;
+        const ageMs = Math.max(0, facts.now - since);
+        evidence.ownerGoneSeenSince = new Date(since).toISOString();
+        evidence.takeoverGraceMs = facts.takeoverGraceMs;
+        if (ageMs >= facts.takeoverGraceMs) {
+          return j(
+            'orphan',
+            `unattached, its owner ${owner} ${describeState(state)}, for ${ageMs} ms (takeover grace ${facts.takeoverGraceMs} ms)`,
+            { graceSince: since },
+          );
+        }
+        return j(
+          'uncertain',
+          `unattached, its owner ${owner} ${describeState(state)} (first seen so ${ageMs} ms ago): while the cluster may be alive it belongs to the takeover, an orphan only after ${facts.takeoverGraceMs} ms (sweeper.takeoverGraceMs)`,
+          { graceSince: since },
+        );
+      }
+      case 'alive':
+        return j('uncertain', `unattached, but its owner ${owner} is ${state}: left to its owner`);
+      case 'going':
+        return j('uncertain', `unattached, its owner ${owner} is shutting down: its own teardown handles it`);
+      default:
+        return j('uncertain', `unattached; the state of its owner ${owner} could not be read`);
+    }
+  }
+  const since = facts.firstSeen[eni.networkInterfaceId] ?? facts.now;
+  const ageMs = Math.max(0, facts.now - since);
+  // With no owner tag it may as well be a dead master's ENI (a host without teardownd): while the
+  // cluster may be alive, the takeover grace applies too.
+  const takeover = clusterMayBeAlive(facts) && facts.takeoverGraceMs > facts.graceMs;
+  const graceMs = takeover ? facts.takeoverGraceMs : facts.graceMs;
+  evidence.firstSeenUnattachedAt = new Date(since).toISOString();
+  evidence.unattachedForMs = ageMs;
+  evidence.graceMs = graceMs;
+  if (ageMs >= graceMs) {
+    return j('orphan', `unattached with no owner tag for ${ageMs} ms (grace ${graceMs} ms)`, {
+      graceSince: since,
+    });
+  }
+  return j(
+    'uncertain',
+    `unattached with no owner tag, first seen ${ageMs} ms ago: an orphan only after ${graceMs} ms (${
+      takeover
+        ? 'while the cluster may be alive it belongs to the takeover, sweeper.takeoverGraceMs'
+        : 'loxilb may be attaching it'
+    })`,
+    { graceSince: since },
+  );
+}
+
+/**
+ * Whether a member of the cluster may be alive to take over: the sweeping host itself, or an instance
+ * the cluster's ENIs name that is not gone (alive, shutting down, or of unknown state).
+ */
+function clusterMayBeAlive(facts: OrphanFacts): boolean {
+  if (facts.memberInstanceIds.length) return true;
+  return Object.values(facts.instances).some((s) => liveness(s) !== 'gone');
+}
+
+export function analyzeOrphans(facts: OrphanFacts): OrphanAnalysis {
+  const candidates: Candidate[] = [];
+  const graceClock: Record<string, number> = {};
+
+  // ENIs
+  const eniVerdict = new Map<string, Verdict>();
+  const waitingOnGrace = new Set<string>();
+  for (const eni of facts.enis) {
+    const j = judgeEni(eni, facts);
+    eniVerdict.set(eni.networkInterfaceId, j.verdict);
+    if (j.graceSince !== undefined) {
+      graceClock[eni.networkInterfaceId] = j.graceSince;
+      if (j.verdict !== 'orphan') waitingOnGrace.add(eni.networkInterfaceId);
+    }
+    const eips = facts.addresses.filter((a) => a.networkInterfaceId === eni.networkInterfaceId);
+    if (eips.length) j.evidence.eips = eips.map((a) => a.publicIp ?? a.allocationId);
+    candidates.push({
+      resource: eni.networkInterfaceId,
+      kind: 'eni',
+      vpcId: eni.vpcId,
+      verdict: j.verdict,
+      reason: j.reason,
+      evidence: j.evidence,
+    });
+  }
+
+  // The cluster: is anything of it still alive?
+  const live = new Set<string>(facts.memberInstanceIds);
+  for (const id of instancesToLookUp(facts.enis, facts.ownerTagKey)) {
+    const l = liveness(facts.instances[id]);
+    if (l !== 'gone') live.add(id);
+  }
+  const staying = facts.enis.filter((e) => eniVerdict.get(e.networkInterfaceId) !== 'orphan');
+  const inUse = staying.filter((e) => eniVerdict.get(e.networkInterfaceId) === 'in-use');
+  const members = facts.memberInstanceIds;
+  let kept: { verdict: Verdict; reason: string } | undefined;
+  // The shared resources' grace clock runs while the cluster looks dead, or is only waiting on the
+  // grace clocks of unattached ENIs: both clocks then run together, not one after the other.
+  let clockRuns = false;
+  if (members.length) {
+    kept = {
+      verdict: 'in-use',
+      reason: `the cluster has a live member: ${members.join(', ')} (the sweeping host)`,
+    };
+  } else if (inUse.length) {
+    kept = { verdict: 'in-use', reason: `the cluster's loxilb ENI(s) are in use: ${eniList(inUse)}` };
+  } else if (staying.length) {
+    kept = {
+      verdict: 'uncertain',
+      reason: `the cluster still has loxilb ENI(s) that are not orphans: ${eniList(staying)}`,
+    };
+    clockRuns = staying.every((e) => waitingOnGrace.has(e.networkInterfaceId));
+  } else if (live.size) {
+    kept = {
+      verdict: 'uncertain',
+      reason: `instance(s) of the cluster are not gone: ${[...live].map((i) => `${i} (${describeState(facts.instances[i])})`).join(', ')}`,
+    };
+  } else {
+    clockRuns = true;
+  }
+
+  const clusterEvidence = {
+    clusterEnis: facts.enis.map((e) => `${e.networkInterfaceId}: ${eniVerdict.get(e.networkInterfaceId)}`),
+    liveMembers: [...live],
+  };
+
+  /** Shared verdict: the cluster first, then the resource's own blockers, then the grace clock. */
+  const judgeShared = (
+    id: string,
+    blockers: { verdict: Verdict; reason: string } | undefined,
+  ): { verdict: Verdict; reason: string; evidence: Record<string, unknown> } => {
+    const evidence: Record<string, unknown> = { ...clusterEvidence };
+    let ageMs = 0;
+    if (clockRuns) {
+      const since = facts.firstSeen[id] ?? facts.now;
+      graceClock[id] = since;
+      ageMs = Math.max(0, facts.now - since);
+      evidence.firstSeenUnownedAt = new Date(since).toISOString();
+      evidence.unownedForMs = ageMs;
+      evidence.graceMs = facts.graceMs;
+    }
+    if (kept) return { ...kept, evidence };
+    if (blockers) return { ...blockers, evidence };
+    if (ageMs < facts.graceMs) {
+      return {
+        verdict: 'uncertain',
+        reason: `no loxilb ENI and no live instance in the cluster, first seen so ${ageMs} ms ago: an orphan only after ${facts.graceMs} ms (a master creates it before its ENI)`,
+        evidence,
+      };
+    }
+    return {
+      verdict: 'orphan',
+      reason: `no loxilb ENI and no live instance in the cluster for ${ageMs} ms (grace ${facts.graceMs} ms)`,
+      evidence,
+    };
+  };
+
+  // Subnets
+  const subnetVerdict = new Map<string, Verdict>();
+  for (const s of facts.subnets) {
+    const inside = new Map<string, EniInfo>();
+    for (const e of [...facts.subnetEnis, ...facts.enis])
+      if (e.subnetId === s.subnetId) inside.set(e.networkInterfaceId, e);
+    const stay = [...inside.values()].filter((e) => eniVerdict.get(e.networkInterfaceId) !== 'orphan');
+    const blockers =
+      s.tags[facts.tagKey] !== facts.tagValues.subnet
+        ? {
+            verdict: 'uncertain' as Verdict,
+            reason: `does not carry ${facts.tagKey}=${facts.tagValues.subnet}`,
+          }
+        : stay.length
+          ? {
+              verdict: 'uncertain' as Verdict,
+              reason: `the subnet holds ENI(s) that are not orphans: ${eniList(stay)}`,
+            }
+          : undefined;
+    const v = judgeShared(s.subnetId, blockers);
+    v.evidence.cidrBlock = s.cidrBlock ?? null;
+    v.evidence.availabilityZone = s.availabilityZone ?? null;
+    v.evidence.enisInside = [...inside.keys()];
+    subnetVerdict.set(s.subnetId, v.verdict);
+    candidates.push({ resource: s.subnetId, kind: 'subnet', vpcId: s.vpcId, ...v });
+  }
+
+  // Route tables
+  for (const rt of facts.routeTables) {
+    const assocs = liveAssociations(rt);
+    const problems: string[] = [];
+    if (rt.tags[facts.tagKey] !== facts.tagValues.routeTable) {
+      problems.push(`does not carry ${facts.tagKey}=${facts.tagValues.routeTable}`);
+    }
+    for (const x of assocs) {
+      if (x.main) problems.push(`it is the VPC's main route table (${x.associationId})`);
+      else if (!x.subnetId) problems.push(`it is associated with gateway ${x.gatewayId ?? '?'}`);
+      else if (subnetVerdict.get(x.subnetId) !== 'orphan') {
+        problems.push(
+          subnetVerdict.has(x.subnetId)
+            ? `it is associated with subnet ${x.subnetId}, which is not an orphan`
+            : `it is associated with subnet ${x.subnetId}, which is not a loxilb subnet of this cluster`,
+        );
+      }
+    }
+    const v = judgeShared(
+      rt.routeTableId,
+      problems.length ? { verdict: 'uncertain', reason: problems.join('; ') } : undefined,
+    );
+    v.evidence.associations = assocs.map((x) => ({
+      associationId: x.associationId,
+      subnetId: x.subnetId ?? null,
+      main: x.main,
+    }));
+    candidates.push({ resource: rt.routeTableId, kind: 'route-table', vpcId: rt.vpcId, ...v });
+  }
+
+  // The cloud CIDR association of each VPC the cluster's shared resources are in.
+  for (const vpc of facts.vpcs) {
+    const loxilbSubnets = facts.subnets.filter((s) => s.vpcId === vpc.vpcId);
+    for (const assoc of vpc.cidrAssociations) {
+      if (assoc.state !== undefined && assoc.state !== 'associated') continue;
+      const primary = assoc.cidrBlock === vpc.primaryCidr;
+      const isCloudCidr = facts.cloudCidrBlock
+        ? assoc.cidrBlock === facts.cloudCidrBlock
+        : !primary && loxilbSubnets.some((s) => cidrContains(assoc.cidrBlock, s.cidrBlock));
+      if (!isCloudCidr) continue;
+      const inside = vpc.subnets.filter((s) => cidrContains(assoc.cidrBlock, s.cidrBlock));
+      const stay = inside.filter((s) => subnetVerdict.get(s.subnetId) !== 'orphan');
+      const blockers = primary
+        ? {
+            verdict: 'in-use' as Verdict,
+            reason: "it is the VPC's primary CIDR, which is never disassociated",
+          }
+        : stay.length
+          ? {
+              verdict: 'uncertain' as Verdict,
+              reason: `the CIDR holds subnet(s) that stay: ${stay
+                .map((s) => `${s.subnetId}${subnetVerdict.has(s.subnetId) ? '' : ' (not a loxilb subnet)'}`)
+                .join(', ')}`,
+            }
+          : undefined;
+      const v = judgeShared(assoc.associationId, blockers);
+      v.evidence.cidrBlock = assoc.cidrBlock;
+      v.evidence.vpcPrimaryCidr = vpc.primaryCidr ?? null;
+      v.evidence.source = facts.cloudCidrBlock ? 'config cloud.cidrBlock' : 'holds the loxilb subnet';
+      v.evidence.subnetsInside = inside.map((s) => s.subnetId);
+      candidates.push({ resource: assoc.associationId, kind: 'vpc-cidr', vpcId: vpc.vpcId, ...v });
+    }
+  }
+
+  return {
+    candidates,
+    graceClock,
+    cluster: {
+      enis: facts.enis.map((e) => e.networkInterfaceId),
+      liveMembers: [...live],
+      sharedKeptBecause: kept,
+    },
+  };
+}
+
+function eniList(enis: EniInfo[]): string {
+  return enis
+    .map((e) =>
+      isAttached(e)
+        ? `${e.networkInterfaceId} (attached to ${e.attachment!.instanceId})`
+        : e.networkInterfaceId,
+    )
+    .join(', ');
+}
+
+function liveAssociations(rt: RouteTableInfo) {
+  return rt.associations.filter((x) => x.state !== 'disassociated' && x.state !== 'failed');
+}
+
+// ---------------------------------------------------------------- the orphan plan
+
+export interface OrphanPlan {
+  /** The same shape the engine's planner builds, so the engine's executor runs it. */
+  plan: Plan;
+  /** Candidate resource id → ids of the plan actions that remove it. */
+  actionsOf: Record<string, string[]>;
+}
+
+const KIND_OF: Record<CandidateKind, ResourceKind> = {
+  eni: 'eni',
+  subnet: 'subnet',
+  'route-table': 'route-table',
+  'vpc-cidr': 'vpc-cidr',
+};
+
+type NewAction = Omit<PlannedAction, 'id' | 'status' | 'dependsOn'> & Partial<PlannedAction>;
+
+/**
+ * Turns the orphans of an analysis into PlannedActions, in the engine's stage order (EIP
+ * disassociation → ENI delete → route table → subnet → CIDR). The planner's "this instance" rules do
+ * not fit resources whose owner is gone, so this builder decides what to remove, and the planner's
+ * `safetyViolation` still vets every action (ownership tag, attachment, primary CIDR), here and again
+ * in the executor. Orphan ENIs are unattached, so their safety facts carry no owner tag to compare
+ * with the sweeping host: the sweeper's own re-check right before each call (one fresh Describe)
+ * takes that role. Every shared action depends on every orphan ENI delete: "no loxilb ENI left in the
+ * cluster" must be true before a subnet, route table or CIDR goes.
+ */
+export function buildOrphanPlan(
+  facts: OrphanFacts,
+  analysis: OrphanAnalysis,
+  config: Config,
+  sweeperId: string,
+): OrphanPlan {
+  const actions: PlannedAction[] = [];
+  const actionsOf: Record<string, string[]> = {};
+  const tv = facts.tagValues;
+  const tagKey = facts.tagKey;
+  const add = (owner: string, a: NewAction): PlannedAction => {
+    const action: PlannedAction = {
+      id: `${a.stage}:${a.action}:${a.resource}`,
+      status: 'planned',
+      dependsOn: [],
+      ...a,
+    };
+    const unsafe = safetyViolation(action, sweeperId);
+    if (unsafe) {
+      action.status = 'skipped';
+      action.reason = unsafe;
+    } else if (!config.stages[STAGE_SWITCH[a.stage]]) {
+      action.status = 'skipped';
+      action.reason = `stage disabled by config stages.${STAGE_SWITCH[a.stage]}`;
+    }
+    actions.push(action);
+    (actionsOf[owner] ??= []).push(action.id);
+    return action;
+  };
+  const orphan = new Set(analysis.candidates.filter((c) => c.verdict === 'orphan').map((c) => c.resource));
+  const untouched: Untouched[] = analysis.candidates
+    .filter((c) => c.verdict !== 'orphan')
+    .map((c) => ({ resource: c.resource, kind: KIND_OF[c.kind], reason: `${c.verdict}: ${c.reason}` }));
+
+  // ENIs: their EIP associations first (the EIPs are the user's: released only when tagged so).
+  const eniDeletes: string[] = [];
+  for (const eni of facts.enis) {
+    const id = eni.networkInterfaceId;
+    if (!orphan.has(id)) continue;
+    const eniFacts: SafetyFacts = {
+      tags: eni.tags,
+      expectedTag: { key: tagKey, value: tv.eni },
+      eniAttachment: eni.attachment,
+    };
+    for (const addr of facts.addresses) {
+      if (addr.networkInterfaceId !== id || !addr.associationId) continue;
+      const ip = addr.publicIp ?? addr.allocationId ?? addr.associationId;
+      const disassociate = add(id, {
+        stage: 'eip',
+        action: 'DisassociateAddress',
+        resource: addr.associationId,
+        kind: 'eip-association',
+        params: {
+          action: 'DisassociateAddress',
+          associationId: addr.associationId,
+          allocationId: addr.allocationId,
+          publicIp: addr.publicIp,
+          networkInterfaceId: id,
+          privateIpAddress: addr.privateIpAddress,
+        },
+        summary: `disassociate EIP ${ip} from orphan ${id}`,
+        facts: eniFacts,
+      });
+      const rt = config.eip.releaseTag;
+      if (config.eip.policy === 'release-owned' && addr.allocationId && addr.tags[rt.key] === rt.value) {
+        add(id, {
+          stage: 'eip',
+          action: 'ReleaseAddress',
+          resource: addr.allocationId,
+          kind: 'eip',
+          params: { action: 'ReleaseAddress', allocationId: addr.allocationId, publicIp: addr.publicIp },
+          dependsOn: [disassociate.id],
+          summary: `release EIP ${ip} (tagged ${rt.key}=${rt.value})`,
+          facts: { ...eniFacts, addressTags: addr.tags, releaseTag: rt },
+        });
+      }
+    }
+    const del = add(id, {
+      stage: 'eni',
+      action: 'DeleteNetworkInterface',
+      resource: id,
+      kind: 'eni',
+      params: { action: 'DeleteNetworkInterface', networkInterfaceId: id, waitForDetach: false },
+      summary: `delete orphan ENI ${id}${eni.privateIps.length > 1 ? ` (${eni.privateIps.length - 1} secondary IPs go with it)` : ''}`,
+      facts: eniFacts,
+    });
+    eniDeletes.push(del.id);
+  }
+
+  // Route tables: every association, then the table.
+  for (const rt of facts.routeTables) {
+    if (!orphan.has(rt.routeTableId)) continue;
+    const rtFacts: SafetyFacts = { tags: rt.tags, expectedTag: { key: tagKey, value: tv.routeTable } };
+    const disassociations = liveAssociations(rt).map((x) =>
+      add(rt.routeTableId, {
+        stage: 'route-table',
+        action: 'DisassociateRouteTable',
+        resource: x.associationId,
+        kind: 'route-table-association',
+        params: {
+          action: 'DisassociateRouteTable',
+          associationId: x.associationId,
+          routeTableId: rt.routeTableId,
+          subnetId: x.subnetId,
+        },
+        dependsOn: [...eniDeletes],
+        summary: `disassociate orphan route table ${rt.routeTableId} from ${x.subnetId}`,
+        facts: rtFacts,
+      }),
+    );
+    add(rt.routeTableId, {
+      stage: 'route-table',
+      action: 'DeleteRouteTable',
+      resource: rt.routeTableId,
+      kind: 'route-table',
+      params: { action: 'DeleteRouteTable', routeTableId: rt.routeTableId },
+      dependsOn: [...eniDeletes, ...disassociations.map((d) => d.id)],
+      summary: `delete orphan route table ${rt.routeTableId}`,
+      facts: rtFacts,
+    });
+  }
+
+  // Subnets.
+  const subnetDelete = new Map<string, string>();
+  for (const s of facts.subnets) {
+    if (!orphan.has(s.subnetId)) continue;
+    const a = add(s.subnetId, {
+      stage: 'subnet',
+      action: 'DeleteSubnet',
+      resource: s.subnetId,
+      kind: 'subnet',
+      params: { action: 'DeleteSubnet', subnetId: s.subnetId },
+      dependsOn: [...eniDeletes],
+      summary: `delete orphan subnet ${s.subnetId} (${s.cidrBlock ?? '?'}, ${s.availabilityZone ?? '?'})`,
+      facts: { tags: s.tags, expectedTag: { key: tagKey, value: tv.subnet } },
+    });
+    subnetDelete.set(s.subnetId, a.id);
+  }
+
+  // The cloud CIDR: after every subnet inside it.
+  for (const vpc of facts.vpcs) {
+    for (const assoc of vpc.cidrAssociations) {
+      if (!orphan.has(assoc.associationId)) continue;
+      const inside = vpc.subnets
+        .filter((s) => cidrContains(assoc.cidrBlock, s.cidrBlock))
+        .map((s) => subnetDelete.get(s.subnetId))
+        .filter((x): x is string => !!x);
+      add(assoc.associationId, {
+        stage: 'cidr',
+        action: 'DisassociateVpcCidrBlock',
+        resource: assoc.associationId,
+        kind: 'vpc-cidr',
+        params: {
+          action: 'DisassociateVpcCidrBlock',
+          associationId: assoc.associationId,
+          cidrBlock: assoc.cidrBlock,
+          vpcId: vpc.vpcId,
+        },
+        dependsOn: [...eniDeletes, ...inside],
+        summary: `disassociate orphan CIDR ${assoc.cidrBlock} from ${vpc.vpcId}`,
+        facts: {
+          cidr: {
+            cidrBlock: assoc.cidrBlock,
+            primary: assoc.cidrBlock === vpc.primaryCidr,
+            vpcPrimaryCidr: vpc.primaryCidr,
+          },
+        },
+      });
+    }
+  }
+
+  actions.sort((x, y) => STAGE_ORDER.indexOf(x.stage) - STAGE_ORDER.indexOf(y.stage));
+  const vpcIds = [...new Set(facts.vpcs.map((v) => v.vpcId))];
+  return {
+    plan: {
+      instanceId: sweeperId,
+      scope: 'full',
+      vpcId: vpcIds.length === 1 ? vpcIds[0] : undefined,
+      actions,
+      untouched,
+      warnings: [],
+    },
+    actionsOf,
+  };
+}
+
+// ---------------------------------------------------------------- re-checks before each call
+
+/**
+ * Right before a destructive action on an orphan ENI (or an EIP on it): the ENI as EC2 shows it now
+ * (undefined: gone). Still an orphan → undefined (go ahead). Instance states are the ones the sweep
+ * read: a terminated instance never comes back, and an owner tag that now names an instance the
+ * sweep did not look up makes the ENI uncertain, so it is skipped.
+ */
+export function recheckEni(fresh: EniInfo | undefined, facts: OrphanFacts): PreflightVerdict | undefined {
+  if (!fresh) return { outcome: 'already-done', message: 'the ENI is already gone' };
+  const j = judgeEni(fresh, facts);
+  if (j.verdict === 'orphan') return undefined;
+  return { outcome: 'skipped', message: `no longer an orphan: ${j.reason}` };
+}
+
+/**
+ * Right before a shared action (route table, subnet, CIDR): the cluster's loxilb ENIs as EC2 shows
+ * them now. Any ENI this sweep did not just remove means the cluster is not gone (a new master may
+ * be setting up): skip.
+ */
+export function recheckShared(
+  freshClusterEnis: EniInfo[],
+  removedEniIds: ReadonlySet<string>,
+): PreflightVerdict | undefined {
+  const present = freshClusterEnis.filter((e) => !removedEniIds.has(e.networkInterfaceId));
+  if (!present.length) return undefined;
+  return {
+    outcome: 'skipped',
+    message: `no longer an orphan: the cluster has loxilb ENI(s) now: ${eniList(present)}`,
+  };
+}
+
+/** Right before a CIDR disassociation: the association's state now (undefined: gone). */
+export function recheckCidr(state: string | undefined): PreflightVerdict | undefined {
+  if (state === undefined || state === 'disassociating' || state === 'disassociated') {
+    return { outcome: 'already-done', message: `the CIDR association is ${state ?? 'gone'}` };
+  }
+  return undefined;
+}

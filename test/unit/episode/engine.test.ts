@@ -1,0 +1,191 @@
+import { parseConfig } from '../../../lib/config/load';
+import { ConfigInput } from '../../../lib/config/schema';
+import { buildPlanFor, EngineDeps, EngineEvent, runTeardown } from '../../../lib/episode/engine';
+import { nullLogger } from '../../../lib/log';
+import { createLoxilbApi, LoxilbApi } from '../../../lib/gate/loxilb-api';
+import { bfdBody, ciStateBody, FakeLoxilb } from '../../../sim/loxilb/fake-peer';
+import { ManualClock } from '../../helpers/manual-clock';
+import { awsError, MockEc2 } from '../../helpers/mock-ec2';
+
+const ME = 'i-0aaaaaaaaaaaaaaa1';
+
+describe('engine', () => {
+  let fake: FakeLoxilb;
+  beforeEach(async () => {
+    fake = await FakeLoxilb.start();
+  });
+  afterEach(async () => {
+    await fake.stop();
+  });
+
+  function setup(configInput: ConfigInput = {}, loxilb?: LoxilbApi) {
+    const ec2 = new MockEc2();
+    ec2.seedFootprint({ instanceId: ME });
+    const clock = new ManualClock();
+    const config = parseConfig({
+      cloud: { cidrBlock: '123.123.123.0/28' },
+      executor: { detachPollIntervalMs: 50 },
+      ...configInput,
+    });
+    const api = loxilb ?? createLoxilbApi({ baseUrl: fake.url, timeoutMs: 500, fetch });
+    const deps: EngineDeps = {
+      ec2: ec2.client,
+      config,
+      clock,
+      logger: nullLogger(),
+      loxilb: api,
+      random: () => 0.5,
+    };
+    return { ec2, clock, deps };
+  }
+
+  it('asks loxilb: MASTER with every BFD peer down → full teardown', async () => {
+    fake.set({ cistate: ciStateBody('MASTER'), bfd: bfdBody([{ remoteIp: '10.0.1.12', state: 'BFDDown' }]) });
+    const { ec2, clock, deps } = setup();
+    const report = await clock.run(runTeardown(deps, { instanceId: ME, episode: 'e', dryRun: false }));
+    expect(report.gate).toMatchObject({ scope: 'full', source: 'loxilb-api' });
+    expect(ec2.subnets.has('subnet-lx')).toBe(false);
+  });
+
+  it('loxilb unreachable → handover: nothing touched, and the report says why', async () => {
+    const { ec2, clock, deps } = setup();
+    await fake.stop();
+    const report = await clock.run(runTeardown(deps, { instanceId: ME, episode: 'e', dryRun: false }));
+    expect(report.gate).toMatchObject({ scope: 'handover', source: 'fallback' });
+    expect(report.gate.reason).toMatch(/unreachable/);
+    expect(report.outcome).toBe('handover');
+    expect(ec2.mutatingCalls()).toEqual([]);
+    expect(ec2.enis.has('eni-lx')).toBe(true);
+  });
+
+  it('MASTER whose BFD peer is up, AWS view unavailable → handover naming the peer', async () => {
+    fake.set({ cistate: ciStateBody('MASTER'), bfd: bfdBody([{ remoteIp: '10.0.1.12', state: 'BFDUp' }]) });
+    const { ec2, clock, deps } = setup();
+    const report = await clock.run(runTeardown(deps, { instanceId: ME, episode: 'e', dryRun: false }));
+    expect(report.outcome).toBe('handover');
+    expect(report.gate.peers).toEqual([
+      expect.objectContaining({ ip: '10.0.1.12', bfdState: 'BFDUp', alive: true }),
+    ]);
+    expect(ec2.mutatingCalls()).toEqual([]);
+  });
+
+  it('BFD off (HTTP 500 "bfd session not running") is not "unreachable": the cluster decides', async () => {
+    fake.set({ cistate: ciStateBody('MASTER'), bfdNotRunning: true });
+    const { clock, deps } = setup();
+    const report = await clock.run(runTeardown(deps, { instanceId: ME, episode: 'e', dryRun: true }));
+    expect(report.gate).toMatchObject({
+      scope: 'handover',
+      source: 'loxilb-api',
+      details: { bfdRunning: false },
+    });
+    expect(report.gate.reason).toMatch(/BFD off.*membership unknown/);
+  });
+
+  it('a deadline closer than the reserve still gets the work done, up to the deadline itself', async () => {
+    const { ec2, clock, deps } = setup({ executor: { deadlineReserveMs: 10000, detachPollIntervalMs: 50 } });
+    const report = await clock.run(
+      runTeardown(deps, {
+        instanceId: ME,
+        episode: 'e',
+        dryRun: false,
+        scopeOverride: 'full',
+        deadlineAt: clock.now() + 3000,
+      }),
+    );
+    expect(report.actions.filter((a) => a.outcome === 'deadline')).toEqual([]);
+    expect(ec2.enis.has('eni-lx')).toBe(false);
+    expect(ec2.subnets.has('subnet-lx')).toBe(false);
+  });
+
+  it('reuses the episode’s gate decision without asking loxilb again', async () => {
+    const { clock, deps } = setup();
+    const report = await clock.run(
+      runTeardown(deps, {
+        instanceId: ME,
+        episode: 'e',
+        dryRun: true,
+        gateDecision: { scope: 'handover', source: 'loxilb-api', reason: 'journaled' },
+      }),
+    );
+    expect(fake.requests).toEqual([]);
+    expect(report.gate.reason).toBe('journaled');
+  });
+
+  it('emits gate, plan and action events in order', async () => {
+    const { clock, deps } = setup();
+    const events: EngineEvent[] = [];
+    const report = await clock.run(
+      runTeardown(deps, {
+        instanceId: ME,
+        episode: 'e',
+        dryRun: false,
+        scopeOverride: 'full',
+        onEvent: (e) => void events.push(e),
+      }),
+    );
+    // The event minus its type is the decision itself (the daemon journals it and reuses it on resume).
+    const { type, ...decision } = events[0];
+    expect(type).toBe('gate-decided');
+    expect(decision).toEqual(report.gate);
+    // What discovery found comes before the plan and before any change, for the journal.
+    expect(events[1]).toMatchObject({
+      type: 'discovered',
+      facts: {
+        vpcId: 'vpc-1',
+        ownEniIds: ['eni-lx'],
+        subnetIds: ['subnet-lx'],
+        routeTableIds: ['rtb-lx'],
+        cidr: { associationId: 'vpc-cidr-assoc-lx' },
+      },
+    });
+    expect(events[2]).toEqual({ type: 'plan-built', planned: 10, blocked: 0, skipped: 0 });
+    expect(events.filter((e) => e.type === 'action-finished')).toHaveLength(10);
+    expect(events.filter((e) => e.type === 'action-started')).toHaveLength(10);
+  });
+
+  it('no change goes out before the discovery record is on disk (the engine awaits the journal write)', async () => {
+    const { ec2, clock, deps } = setup();
+    let landed = false;
+    let mutatingBeforeLanded = -1;
+    const report = await clock.run(
+      runTeardown(deps, {
+        instanceId: ME,
+        episode: 'e',
+        dryRun: false,
+        scopeOverride: 'full',
+        onEvent: async (e) => {
+          if (e.type !== 'discovered') return;
+          mutatingBeforeLanded = ec2.mutatingCalls().length;
+          // A slow disk: the write lands only after a few turns of the event loop.
+          for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+          landed = ec2.mutatingCalls().length === 0;
+        },
+      }),
+    );
+    expect(mutatingBeforeLanded).toBe(0);
+    expect(landed).toBe(true);
+    expect(report.outcome).toBe('clean');
+  });
+
+  it('a failed discovery changes nothing and is reported, not thrown', async () => {
+    const { ec2, clock, deps } = setup();
+    ec2.fail('DescribeNetworkInterfaces', awsError('UnauthorizedOperation', 403, 'You are not authorized'));
+    const report = await clock.run(
+      runTeardown(deps, { instanceId: ME, episode: 'e', dryRun: false, scopeOverride: 'full' }),
+    );
+    expect(ec2.mutatingCalls()).toEqual([]);
+    expect(report.outcome).toBe('left-behind');
+    expect(report.error).toMatchObject({ stage: 'inventory', errorCode: 'UnauthorizedOperation' });
+    expect(report.leftBehind[0].manualCommand).toMatch(/^aws ec2 describe-network-interfaces/);
+  });
+
+  it('buildPlanFor plans without a single mutating call', async () => {
+    const { ec2, clock, deps } = setup();
+    const { plan, gate } = await clock.run(
+      buildPlanFor(deps, { instanceId: ME, episode: 'e', dryRun: true, scopeOverride: 'full' }),
+    );
+    expect(gate.source).toBe('cli');
+    expect(plan.actions).toHaveLength(10);
+    expect(ec2.mutatingCalls()).toEqual([]);
+  });
+});
