@@ -237,12 +237,17 @@ export async function describeAll<P extends { NextToken?: string }, T>(
   page: (nextToken?: string) => AwsCommand,
   items: (output: P) => T[] | undefined,
   logFields?: LogFields,
+  options: Pick<AwsCallOptions, 'maxAttempts'> = {},
 ): Promise<T[]> {
   const out: T[] = [];
   let token: string | undefined;
   // Bounded: a misbehaving endpoint that always returns a token cannot loop forever.
   for (let pages = 0; pages < 1000; pages++) {
-    const { output } = await callEc2<P>(ctx, page(token), { mutating: false, logFields });
+    const { output } = await callEc2<P>(ctx, page(token), {
+      mutating: false,
+      logFields,
+      maxAttempts: options.maxAttempts,
+    });
     out.push(...(items(output) ?? []));
     token = output.NextToken;
     if (!token) break;

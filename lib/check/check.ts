@@ -5,31 +5,15 @@ import {
   DescribeLifecycleHooksCommandOutput,
 } from '@aws-sdk/client-auto-scaling';
 import {
-  Address,
   CreateTagsCommand,
   DeleteNetworkInterfaceCommand,
   DeleteRouteTableCommand,
   DeleteSubnetCommand,
-  DescribeAddressesCommand,
-  DescribeAddressesResult,
-  DescribeInstancesCommand,
-  DescribeInstancesResult,
-  DescribeNetworkInterfacesCommand,
-  DescribeNetworkInterfacesResult,
-  DescribeRouteTablesCommand,
-  DescribeRouteTablesResult,
-  DescribeSubnetsCommand,
-  DescribeSubnetsResult,
-  DescribeVpcsCommand,
-  DescribeVpcsResult,
   DetachNetworkInterfaceCommand,
   DisassociateAddressCommand,
   DisassociateRouteTableCommand,
   Filter,
-  NetworkInterface,
   ReleaseAddressCommand,
-  RouteTable,
-  Subnet,
 } from '@aws-sdk/client-ec2';
 import { GetQueueAttributesCommand, GetQueueAttributesResult } from '@aws-sdk/client-sqs';
 import { AwsClient, awsCall, AwsCommand } from '../aws/call';
@@ -41,7 +25,21 @@ import type { AwsClients } from '../aws/clients';
 import { errorCodeOf, isAccessDenied, isNoSuchQueue, isSnsNotFound, isUnreachable } from '../aws/errors';
 import type { TokenBucket } from '../aws/pacer';
 import type { Clock } from '../clock';
-import { cloudInstanceOf, type Config } from '../config/schema';
+import { type Config } from '../config/schema';
+import {
+  AddressInfo,
+  describeAddresses,
+  describeEnis,
+  describeInstance,
+  describeRouteTables,
+  describeSubnets,
+  describeVpcs,
+  EniInfo,
+  loxilbTagFilter,
+  ReadOptions,
+  RouteTableInfo,
+  SubnetInfo,
+} from '../discovery/ec2-reads';
 import type { Logger } from '../log';
 import { flagMismatches, LoxilbFlags } from '../gate/loxilb-flags';
 
@@ -200,23 +198,15 @@ function caller(deps: CheckDeps) {
       .output;
 }
 
-/** Tag values loxilb writes: `loxilb-<kind><--cloudinstance>`. */
-function loxilbTag(config: Config, kind: 'eni' | 'subnet' | 'routetable'): Filter {
-  return {
-    Name: `tag:${config.ownership.tagKey}`,
-    Values: [`loxilb-${kind}${cloudInstanceOf(config)}`],
-  };
-}
-
 interface Discovery {
   /** False when a Describe failed: what was found is incomplete and DryRun targets may be missing. */
   complete: boolean;
   instanceId?: string;
   vpcId?: string;
-  enis: NetworkInterface[];
-  subnets: Subnet[];
-  routeTables: RouteTable[];
-  addresses: Address[];
+  enis: EniInfo[];
+  subnets: SubnetInfo[];
+  routeTables: RouteTableInfo[];
+  addresses: AddressInfo[];
 }
 
 export async function runChecks(deps: CheckDeps): Promise<CheckResult[]> {
@@ -490,21 +480,18 @@ async function discover(
     add(awsFailure(check, action, err, resource));
     return false;
   };
-  const ec2 = clients.ec2;
-  const send = caller(deps);
+  // The same reads as the teardown's discovery (lib/discovery/ec2-reads.ts), with check's few attempts.
+  const ctx = { ...callContext(deps), ec2: clients.ec2 };
+  const read: ReadOptions = { maxAttempts: CHECK_ATTEMPTS };
 
   if (instanceId) {
     try {
-      const out = await send<DescribeInstancesResult>(
-        ec2,
-        new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
-      );
-      const inst = out.Reservations?.[0]?.Instances?.[0];
-      found.vpcId = inst?.VpcId;
+      const inst = await describeInstance(ctx, instanceId, read);
+      found.vpcId = inst?.vpcId;
       add({
         status: 'OK',
         check: 'ec2:DescribeInstances',
-        what: `ec2:DescribeInstances: ${instanceId} is ${inst?.State?.Name ?? 'unknown'}${found.vpcId ? ` in ${found.vpcId}` : ''}`,
+        what: `ec2:DescribeInstances: ${instanceId} is ${inst?.state ?? 'unknown'}${found.vpcId ? ` in ${found.vpcId}` : ''}`,
       });
     } catch (err) {
       if (failed('ec2:DescribeInstances', 'ec2:DescribeInstances', err, instanceId)) return found;
@@ -522,48 +509,32 @@ async function discover(
     [
       'ec2:DescribeNetworkInterfaces',
       async () => {
-        const out = await send<DescribeNetworkInterfacesResult>(
-          ec2,
-          new DescribeNetworkInterfacesCommand({ Filters: [loxilbTag(config, 'eni')] }),
-        );
-        found.enis = out.NetworkInterfaces ?? [];
+        found.enis = await describeEnis(ctx, [loxilbTagFilter(config, 'eni')], read);
         return `${found.enis.length} loxilb ENI(s)`;
       },
     ],
     [
       'ec2:DescribeSubnets',
       async () => {
-        const out = await send<DescribeSubnetsResult>(
-          ec2,
-          new DescribeSubnetsCommand({ Filters: [loxilbTag(config, 'subnet')] }),
-        );
-        found.subnets = out.Subnets ?? [];
+        found.subnets = await describeSubnets(ctx, [loxilbTagFilter(config, 'subnet')], read);
         return `${found.subnets.length} loxilb subnet(s)`;
       },
     ],
     [
       'ec2:DescribeRouteTables',
       async () => {
-        const out = await send<DescribeRouteTablesResult>(
-          ec2,
-          new DescribeRouteTablesCommand({ Filters: [loxilbTag(config, 'routetable')] }),
-        );
-        found.routeTables = out.RouteTables ?? [];
+        found.routeTables = await describeRouteTables(ctx, [loxilbTagFilter(config, 'routeTable')], read);
         return `${found.routeTables.length} loxilb route table(s)`;
       },
     ],
     [
       'ec2:DescribeAddresses',
       async () => {
-        const enis = found.enis.map((e) => e.NetworkInterfaceId!).filter(Boolean);
+        const enis = found.enis.map((e) => e.networkInterfaceId).filter(Boolean);
         const filters: Filter[] = enis.length
           ? [{ Name: 'network-interface-id', Values: enis }]
           : [{ Name: 'domain', Values: ['vpc'] }];
-        const out = await send<DescribeAddressesResult>(
-          ec2,
-          new DescribeAddressesCommand({ Filters: filters }),
-        );
-        found.addresses = out.Addresses ?? [];
+        found.addresses = await describeAddresses(ctx, filters, read);
         return `${found.addresses.length} Elastic IP(s)${enis.length ? ' on loxilb ENIs' : ''}`;
       },
     ],
@@ -576,8 +547,7 @@ async function discover(
           : found.vpcId
             ? { VpcIds: [found.vpcId] }
             : {};
-        const out = await send<DescribeVpcsResult>(ec2, new DescribeVpcsCommand(input));
-        const vpcs = out.Vpcs ?? [];
+        const vpcs = await describeVpcs(ctx, input, read);
         return cidr ? `${vpcs.length} VPC(s) holding ${cidr}` : `${vpcs.length} VPC(s)`;
       },
     ],
@@ -620,93 +590,91 @@ async function checkMutatingEc2(
     return;
   }
   const ownEni = d.enis.find(
-    (e) => e.Attachment?.InstanceId === d.instanceId && (e.Attachment?.DeviceIndex ?? 0) !== 0,
+    (e) => e.attachment?.instanceId === d.instanceId && (e.attachment?.deviceIndex ?? 0) !== 0,
   );
   const eni = ownEni ?? d.enis[0];
   const attached =
-    ownEni ?? d.enis.find((e) => e.Attachment?.AttachmentId && (e.Attachment.DeviceIndex ?? 0) !== 0);
+    ownEni ?? d.enis.find((e) => e.attachment?.attachmentId && (e.attachment.deviceIndex ?? 0) !== 0);
   const association = d.addresses.find(
-    (a) => a.AssociationId && d.enis.some((e) => e.NetworkInterfaceId === a.NetworkInterfaceId),
+    (a) => a.associationId && d.enis.some((e) => e.networkInterfaceId === a.networkInterfaceId),
   );
-  const releasable = d.addresses.find((a) =>
-    a.Tags?.some((t) => t.Key === config.eip.releaseTag.key && t.Value === config.eip.releaseTag.value),
+  const releasable = d.addresses.find(
+    (a) => a.tags[config.eip.releaseTag.key] === config.eip.releaseTag.value,
   );
   const routeTable = d.routeTables[0];
-  const rtAssociation = d.routeTables
-    .flatMap((rt) => rt.Associations ?? [])
-    .find((a) => !a.Main && a.RouteTableAssociationId);
+  const rtAssociation = d.routeTables.flatMap((rt) => rt.associations).find((a) => !a.main);
   const subnet = d.subnets[0];
 
   // Least harmful first: if an endpoint ever ignored DryRun, a tag is the only thing it would change.
   const cases: DryRunCase[] = [
     {
       action: 'ec2:CreateTags',
-      resource: eni?.NetworkInterfaceId,
+      resource: eni?.networkInterfaceId,
       send: () =>
         dryRunSend(
           new CreateTagsCommand({
             DryRun: true,
-            Resources: [eni!.NetworkInterfaceId!],
+            Resources: [eni!.networkInterfaceId],
             Tags: [{ Key: config.ownership.ownerTagKey, Value: d.instanceId ?? 'i-check' }],
           }),
         ),
     },
     {
       action: 'ec2:DisassociateAddress',
-      resource: association?.AssociationId,
+      resource: association?.associationId,
       send: () =>
         dryRunSend(
-          new DisassociateAddressCommand({ DryRun: true, AssociationId: association!.AssociationId }),
+          new DisassociateAddressCommand({ DryRun: true, AssociationId: association!.associationId }),
         ),
     },
     config.eip.policy === 'release-owned'
       ? {
           action: 'ec2:ReleaseAddress',
-          resource: releasable?.AllocationId,
+          resource: releasable?.allocationId,
           send: () =>
-            dryRunSend(new ReleaseAddressCommand({ DryRun: true, AllocationId: releasable!.AllocationId })),
+            dryRunSend(new ReleaseAddressCommand({ DryRun: true, AllocationId: releasable!.allocationId })),
         }
       : { action: 'ec2:ReleaseAddress', notNeeded: 'eip.policy is "disassociate"' },
     {
       action: 'ec2:DetachNetworkInterface',
-      resource: attached?.Attachment?.AttachmentId,
+      resource: attached?.attachment?.attachmentId,
       send: () =>
         dryRunSend(
           new DetachNetworkInterfaceCommand({
             DryRun: true,
-            AttachmentId: attached!.Attachment!.AttachmentId!,
+            AttachmentId: attached!.attachment!.attachmentId!,
           }),
         ),
     },
     {
       action: 'ec2:DeleteNetworkInterface',
-      resource: eni?.NetworkInterfaceId,
+      resource: eni?.networkInterfaceId,
       send: () =>
         dryRunSend(
-          new DeleteNetworkInterfaceCommand({ DryRun: true, NetworkInterfaceId: eni!.NetworkInterfaceId! }),
+          new DeleteNetworkInterfaceCommand({ DryRun: true, NetworkInterfaceId: eni!.networkInterfaceId }),
         ),
     },
     {
       action: 'ec2:DisassociateRouteTable',
-      resource: rtAssociation?.RouteTableAssociationId,
+      resource: rtAssociation?.associationId,
       send: () =>
         dryRunSend(
           new DisassociateRouteTableCommand({
             DryRun: true,
-            AssociationId: rtAssociation!.RouteTableAssociationId!,
+            AssociationId: rtAssociation!.associationId,
           }),
         ),
     },
     {
       action: 'ec2:DeleteRouteTable',
-      resource: routeTable?.RouteTableId,
+      resource: routeTable?.routeTableId,
       send: () =>
-        dryRunSend(new DeleteRouteTableCommand({ DryRun: true, RouteTableId: routeTable!.RouteTableId! })),
+        dryRunSend(new DeleteRouteTableCommand({ DryRun: true, RouteTableId: routeTable!.routeTableId })),
     },
     {
       action: 'ec2:DeleteSubnet',
-      resource: subnet?.SubnetId,
-      send: () => dryRunSend(new DeleteSubnetCommand({ DryRun: true, SubnetId: subnet!.SubnetId! })),
+      resource: subnet?.subnetId,
+      send: () => dryRunSend(new DeleteSubnetCommand({ DryRun: true, SubnetId: subnet!.subnetId })),
     },
   ];
 

@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { LogFields } from '../log';
 import { CallContext, describeAll } from '../aws/call';
+import { inChunks } from './ec2-reads';
 
 /**
  * Whether the instances that loxilb resources name are still there: one rule for the teardown's
@@ -41,9 +42,6 @@ export function describeState(state: InstanceState | undefined): string {
   return state === 'not-found' ? 'does not exist' : state;
 }
 
-/** EC2 takes at most 200 values per filter; stay well below. */
-const CHUNK = 100;
-
 /**
  * The state of each instance id. Ids go in a filter, never as an id list: an id list fails the whole
  * call when one id is gone (a terminated instance drops out after a while), a filter just returns
@@ -56,22 +54,18 @@ export async function describeInstanceStates(
   log: LogFields,
 ): Promise<Record<string, InstanceState>> {
   const ids = [...new Set(instanceIds)].sort();
-  const chunks: string[][] = [];
-  for (let i = 0; i < ids.length; i += CHUNK) chunks.push(ids.slice(i, i + CHUNK));
-  const found = await Promise.all(
-    chunks.map((chunk) =>
-      describeAll<DescribeInstancesResult, Reservation>(
-        ctx,
-        (NextToken) =>
-          new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: chunk }], NextToken }),
-        (o) => o.Reservations,
-        log,
-      ).then((rs) => rs.flatMap((r) => r.Instances ?? [])),
-    ),
+  const found = await inChunks(ids, (chunk) =>
+    describeAll<DescribeInstancesResult, Reservation>(
+      ctx,
+      (NextToken) =>
+        new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: chunk }], NextToken }),
+      (o) => o.Reservations,
+      log,
+    ).then((rs) => rs.flatMap((r) => r.Instances ?? [])),
   );
   const states: Record<string, InstanceState> = {};
   for (const id of ids) states[id] = 'not-found';
-  for (const i of found.flat() as Instance[]) {
+  for (const i of found as Instance[]) {
     if (!i.InstanceId) continue;
     if (i.State?.Name) states[i.InstanceId] = i.State.Name as InstanceState;
     else delete states[i.InstanceId];

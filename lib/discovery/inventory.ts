@@ -1,27 +1,24 @@
-import {
-  Address,
-  DescribeAddressesCommand,
-  DescribeAddressesResult,
-  DescribeInstancesCommand,
-  DescribeInstancesResult,
-  DescribeNetworkInterfacesCommand,
-  DescribeNetworkInterfacesResult,
-  DescribeRouteTablesCommand,
-  DescribeRouteTablesResult,
-  DescribeSubnetsCommand,
-  DescribeSubnetsResult,
-  DescribeVpcsCommand,
-  DescribeVpcsResult,
-  NetworkInterface,
-  RouteTable,
-  Subnet,
-  Tag,
-} from '@aws-sdk/client-ec2';
 import { classifyAwsError } from '../aws/errors';
+import { CallContext } from '../aws/call';
 import { cloudInstanceOf, Config } from '../config/schema';
-import { describeInstanceStates, INSTANCE_ID, InstanceState } from './instance-state';
 import { LogFields } from '../log';
-import { CallContext, callEc2, describeAll } from '../aws/call';
+import {
+  AddressInfo,
+  describeAddresses,
+  describeEnis,
+  describeInstance,
+  describeRouteTables,
+  describeSubnets,
+  describeVpcs,
+  EniInfo,
+  loxilbTagFilter,
+  loxilbTagValues,
+  RouteTableInfo,
+  SubnetInfo,
+  TagValues,
+  VpcInfo,
+} from './ec2-reads';
+import { describeInstanceStates, INSTANCE_ID, InstanceState } from './instance-state';
 
 /**
  * Discovery: what loxilb created that this instance may have to tear down, and what would block a
@@ -42,57 +39,6 @@ import { CallContext, callEc2, describeAll } from '../aws/call';
 
 /** How deep discovery goes: `full` also looks at the shared resources (subnet, route table, CIDR). */
 export type InventoryDepth = 'full' | 'instance';
-
-export interface EniInfo {
-  networkInterfaceId: string;
-  subnetId?: string;
-  vpcId?: string;
-  /** available | in-use | attaching | detaching | associated */
-  status?: string;
-  description?: string;
-  requesterManaged?: boolean;
-  tags: Record<string, string>;
-  attachment?: {
-    attachmentId?: string;
-    instanceId?: string;
-    deviceIndex?: number;
-    /** attaching | attached | detaching | detached */
-    status?: string;
-  };
-  privateIps: Array<{ address: string; primary: boolean }>;
-}
-
-export interface AddressInfo {
-  allocationId?: string;
-  associationId?: string;
-  publicIp?: string;
-  networkInterfaceId?: string;
-  privateIpAddress?: string;
-  tags: Record<string, string>;
-}
-
-export interface SubnetInfo {
-  subnetId: string;
-  vpcId?: string;
-  cidrBlock?: string;
-  availabilityZone?: string;
-  tags: Record<string, string>;
-}
-
-export interface RouteTableAssociationInfo {
-  associationId: string;
-  subnetId?: string;
-  gatewayId?: string;
-  main: boolean;
-  state?: string;
-}
-
-export interface RouteTableInfo {
-  routeTableId: string;
-  vpcId?: string;
-  tags: Record<string, string>;
-  associations: RouteTableAssociationInfo[];
-}
 
 export interface CidrAssociationInfo {
   vpcId: string;
@@ -119,12 +65,6 @@ export interface RememberedFacts {
   subnetIds: string[];
   routeTableIds: string[];
   cidr?: { vpcId: string; associationId: string; cidrBlock: string };
-}
-
-export interface TagValues {
-  eni: string;
-  subnet: string;
-  routeTable: string;
 }
 
 export interface Inventory {
@@ -159,79 +99,6 @@ export interface Inventory {
   /** Describe requests sent (retries included). */
   describeCalls: number;
   warnings: string[];
-}
-
-export function loxilbTagValues(config: Config): TagValues {
-  const inst = cloudInstanceOf(config);
-  return { eni: `loxilb-eni${inst}`, subnet: `loxilb-subnet${inst}`, routeTable: `loxilb-routetable${inst}` };
-}
-
-export function tagsOf(tags: Tag[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const t of tags ?? []) if (t.Key !== undefined) out[t.Key] = t.Value ?? '';
-  return out;
-}
-
-export function toEniInfo(n: NetworkInterface): EniInfo {
-  return {
-    networkInterfaceId: n.NetworkInterfaceId ?? '',
-    subnetId: n.SubnetId,
-    vpcId: n.VpcId,
-    status: n.Status,
-    description: n.Description,
-    requesterManaged: n.RequesterManaged,
-    tags: tagsOf(n.TagSet),
-    attachment: n.Attachment
-      ? {
-          attachmentId: n.Attachment.AttachmentId,
-          instanceId: n.Attachment.InstanceId,
-          deviceIndex: n.Attachment.DeviceIndex,
-          status: n.Attachment.Status,
-        }
-      : undefined,
-    privateIps: (n.PrivateIpAddresses ?? []).map((p) => ({
-      address: p.PrivateIpAddress ?? '',
-      primary: p.Primary === true,
-    })),
-  };
-}
-
-function toAddressInfo(a: Address): AddressInfo {
-  return {
-    allocationId: a.AllocationId,
-    associationId: a.AssociationId,
-    publicIp: a.PublicIp,
-    networkInterfaceId: a.NetworkInterfaceId,
-    privateIpAddress: a.PrivateIpAddress,
-    tags: tagsOf(a.Tags),
-  };
-}
-
-export function toSubnetInfo(s: Subnet): SubnetInfo {
-  return {
-    subnetId: s.SubnetId ?? '',
-    vpcId: s.VpcId,
-    cidrBlock: s.CidrBlock,
-    availabilityZone: s.AvailabilityZone,
-    tags: tagsOf(s.Tags),
-  };
-}
-
-export function toRouteTableInfo(r: RouteTable): RouteTableInfo {
-  return {
-    routeTableId: r.RouteTableId ?? '',
-    vpcId: r.VpcId,
-    tags: tagsOf(r.Tags),
-    associations: (r.Associations ?? [])
-      .filter((a) => a.RouteTableAssociationId)
-      .map((a) => ({
-        associationId: a.RouteTableAssociationId!,
-        subnetId: a.SubnetId,
-        gatewayId: a.GatewayId,
-        main: a.Main === true,
-        state: a.AssociationState?.State,
-      })),
-  };
 }
 
 /**
@@ -299,37 +166,20 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
   const warnings: string[] = [];
   const full = opts.depth === 'full';
   const log = { instanceId, stage: 'inventory' };
-  const tagFilter = (value: string) => ({ Name: `tag:${tagKey}`, Values: [value] });
+  const read = { logFields: log };
 
   // Wave 1
-  const [eniList, instanceVpc, taggedSubnets, taggedRouteTables] = await Promise.all([
-    describeAll<DescribeNetworkInterfacesResult, NetworkInterface>(
-      c,
-      (NextToken) => new DescribeNetworkInterfacesCommand({ Filters: [tagFilter(tagValues.eni)], NextToken }),
-      (o) => o.NetworkInterfaces,
-      log,
-    ),
+  const [loxilbEnis, instanceVpc, taggedSubnets, taggedRouteTables] = await Promise.all([
+    describeEnis(c, [loxilbTagFilter(config, 'eni')], read),
     full ? vpcOfInstance(c, instanceId, warnings) : Promise.resolve(undefined),
     full
-      ? describeAll<DescribeSubnetsResult, Subnet>(
-          c,
-          (NextToken) => new DescribeSubnetsCommand({ Filters: [tagFilter(tagValues.subnet)], NextToken }),
-          (o) => o.Subnets,
-          log,
-        )
-      : Promise.resolve([] as Subnet[]),
+      ? describeSubnets(c, [loxilbTagFilter(config, 'subnet')], read)
+      : Promise.resolve([] as SubnetInfo[]),
     full
-      ? describeAll<DescribeRouteTablesResult, RouteTable>(
-          c,
-          (NextToken) =>
-            new DescribeRouteTablesCommand({ Filters: [tagFilter(tagValues.routeTable)], NextToken }),
-          (o) => o.RouteTables,
-          log,
-        )
-      : Promise.resolve([] as RouteTable[]),
+      ? describeRouteTables(c, [loxilbTagFilter(config, 'routeTable')], read)
+      : Promise.resolve([] as RouteTableInfo[]),
   ]);
 
-  const loxilbEnis = eniList.map(toEniInfo);
   const rememberedEniIds = opts.remembered?.ownEniIds ?? [];
   const own = loxilbEnis.filter((e) => isOwnEni(e, instanceId, ownerTagKey, rememberedEniIds));
   let vpcId = instanceVpc;
@@ -345,8 +195,8 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
     );
   }
   const inVpc = <T extends { vpcId?: string }>(xs: T[]) => (vpcId ? xs.filter((x) => x.vpcId === vpcId) : []);
-  const subnets = inVpc(taggedSubnets.map(toSubnetInfo));
-  const routeTables = inVpc(taggedRouteTables.map(toRouteTableInfo));
+  const subnets = inVpc(taggedSubnets);
+  const routeTables = inVpc(taggedRouteTables);
 
   // Wave 2. Full scope also removes unattached loxilb ENIs no live instance owns (lib/plan/planner.ts):
   // their EIPs and their owners' states are read here.
@@ -357,38 +207,16 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
     .filter((o): o is string => !!o && INSTANCE_ID.test(o));
   const [addresses, subnetEnis, vpc, vpcSubnets, ownerStates, elsewhere] = await Promise.all([
     ownIds.length
-      ? callEc2<DescribeAddressesResult>(
-          c,
-          new DescribeAddressesCommand({ Filters: [{ Name: 'network-interface-id', Values: ownIds }] }),
-          { mutating: false, logFields: log },
-        ).then(({ output }) => (output.Addresses ?? []).map(toAddressInfo))
+      ? describeAddresses(c, [{ Name: 'network-interface-id', Values: ownIds }], read)
       : Promise.resolve([] as AddressInfo[]),
     subnets.length
-      ? describeAll<DescribeNetworkInterfacesResult, NetworkInterface>(
-          c,
-          (NextToken) =>
-            new DescribeNetworkInterfacesCommand({
-              Filters: [{ Name: 'subnet-id', Values: subnets.map((s) => s.subnetId) }],
-              NextToken,
-            }),
-          (o) => o.NetworkInterfaces,
-          log,
-        ).then((xs) => xs.map(toEniInfo))
+      ? describeEnis(c, [{ Name: 'subnet-id', Values: subnets.map((s) => s.subnetId) }], read)
       : Promise.resolve([] as EniInfo[]),
     full && vpcId
-      ? callEc2<DescribeVpcsResult>(c, new DescribeVpcsCommand({ VpcIds: [vpcId] }), {
-          mutating: false,
-          logFields: log,
-        }).then(({ output }) => output.Vpcs?.[0])
+      ? describeVpcs(c, { VpcIds: [vpcId] }, read).then((vs): VpcInfo | undefined => vs[0])
       : Promise.resolve(undefined),
     full && vpcId
-      ? describeAll<DescribeSubnetsResult, Subnet>(
-          c,
-          (NextToken) =>
-            new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], NextToken }),
-          (o) => o.Subnets,
-          log,
-        ).then((xs) => xs.map(toSubnetInfo))
+      ? describeSubnets(c, [{ Name: 'vpc-id', Values: [vpcId] }], read)
       : Promise.resolve([] as SubnetInfo[]),
     owners.length
       ? describeInstanceStates(c, owners, log)
@@ -402,22 +230,20 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
 
   let cidr: CidrAssociationInfo | undefined;
   if (vpc && vpcId) {
-    const assocs = (vpc.CidrBlockAssociationSet ?? []).filter((a) =>
-      LIVE_CIDR_STATES.has(a.CidrBlockState?.State),
-    );
+    const assocs = vpc.cidrAssociations.filter((a) => LIVE_CIDR_STATES.has(a.state));
     const configured = config.cloud.cidrBlock;
     const fromSubnet = assocs.find(
-      (a) => a.CidrBlock !== vpc.CidrBlock && subnets.some((s) => cidrContains(a.CidrBlock, s.cidrBlock)),
+      (a) => a.cidrBlock !== vpc.primaryCidr && subnets.some((s) => cidrContains(a.cidrBlock, s.cidrBlock)),
     );
-    const fromJournal = assocs.find((a) => a.AssociationId === opts.remembered?.cidr?.associationId);
-    const pick = configured ? assocs.find((a) => a.CidrBlock === configured) : (fromSubnet ?? fromJournal);
-    if (pick?.AssociationId && pick.CidrBlock) {
+    const fromJournal = assocs.find((a) => a.associationId === opts.remembered?.cidr?.associationId);
+    const pick = configured ? assocs.find((a) => a.cidrBlock === configured) : (fromSubnet ?? fromJournal);
+    if (pick) {
       cidr = {
         vpcId,
-        associationId: pick.AssociationId,
-        cidrBlock: pick.CidrBlock,
-        state: pick.CidrBlockState?.State,
-        primary: pick.CidrBlock === vpc.CidrBlock,
+        associationId: pick.associationId,
+        cidrBlock: pick.cidrBlock,
+        state: pick.state,
+        primary: pick.cidrBlock === vpc.primaryCidr,
         source: configured ? 'config' : pick === fromSubnet ? 'loxilb-subnet' : 'journal',
       };
     }
@@ -435,7 +261,7 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
     instanceId,
     depth: opts.depth,
     vpcId,
-    vpcPrimaryCidr: vpc?.CidrBlock,
+    vpcPrimaryCidr: vpc?.primaryCidr,
     tagKey,
     ownerTagKey,
     tagValues,
@@ -462,20 +288,15 @@ async function otherSuffixEnis(
   ours: string,
   log: LogFields,
 ): Promise<EniInfo[]> {
-  const list = await describeAll<DescribeNetworkInterfacesResult, NetworkInterface>(
+  const list = await describeEnis(
     ctx,
-    (NextToken) =>
-      new DescribeNetworkInterfacesCommand({
-        Filters: [
-          { Name: `tag:${tagKey}`, Values: ['loxilb-eni*'] },
-          { Name: 'attachment.instance-id', Values: [instanceId] },
-        ],
-        NextToken,
-      }),
-    (o) => o.NetworkInterfaces,
-    log,
+    [
+      { Name: `tag:${tagKey}`, Values: ['loxilb-eni*'] },
+      { Name: 'attachment.instance-id', Values: [instanceId] },
+    ],
+    { logFields: log },
   );
-  return list.map(toEniInfo).filter((e) => e.tags[tagKey] !== ours);
+  return list.filter((e) => e.tags[tagKey] !== ours);
 }
 
 /** Loud, because the alternative is a silent "nothing to do" while loxilb's resources stay. */
@@ -510,12 +331,10 @@ async function vpcOfInstance(
   warnings: string[],
 ): Promise<string | undefined> {
   try {
-    const { output } = await callEc2<DescribeInstancesResult>(
-      ctx,
-      new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
-      { mutating: false, logFields: { instanceId, stage: 'inventory' } },
-    );
-    return output.Reservations?.[0]?.Instances?.[0]?.VpcId;
+    const instance = await describeInstance(ctx, instanceId, {
+      logFields: { instanceId, stage: 'inventory' },
+    });
+    return instance?.vpcId;
   } catch (err) {
     // A terminated instance drops out of DescribeInstances after a while; its ENIs still tell the VPC.
     if (classifyAwsError(err) === 'done') {

@@ -35,7 +35,8 @@ import {
 import { gatherPeerFacts } from '../gate/ha-facts';
 import { HaObserver } from '../gate/ha-observer';
 import { planStaleEnis, STALE_ENI } from '../gate/stale-eni';
-import { discoverInventory, Inventory, loxilbTagValues, RememberedFacts } from '../discovery/inventory';
+import { loxilbTagValues } from '../discovery/ec2-reads';
+import { discoverInventory, Inventory, RememberedFacts } from '../discovery/inventory';
 import { Logger } from '../log';
 import { LoxilbApi, LoxilbApiError } from '../gate/loxilb-api';
 import { TerminationNotice } from '../notice';

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { errorCodeOf } from '../aws/errors';
 import { AwsPeerView, PeerFact, PeerQuestions } from './gate';
-import { tagsOf } from '../discovery/inventory';
+import { tagsOf } from '../discovery/ec2-reads';
 import { awsCall, AwsCommand, CallContext, describeAll } from '../aws/call';
 
 /**

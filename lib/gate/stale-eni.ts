@@ -1,5 +1,6 @@
 import { Config } from '../config/schema';
-import { EniInfo, Inventory } from '../discovery/inventory';
+import { EniInfo } from '../discovery/ec2-reads';
+import { Inventory } from '../discovery/inventory';
 import { buildPlan, Plan } from '../plan/planner';
 
 /**

@@ -1,6 +1,7 @@
 import { Config, Scope } from '../config/schema';
 import { describeState, InstanceState, liveness } from '../discovery/instance-state';
-import { cidrContains, EniInfo, Inventory, isOwnEni, isUnattached } from '../discovery/inventory';
+import { EniInfo } from '../discovery/ec2-reads';
+import { cidrContains, Inventory, isOwnEni, isUnattached } from '../discovery/inventory';
 
 /**
  * The planner is pure: inventory + scope + config → an ordered plan. `teardownd plan` prints exactly

@@ -1,14 +1,8 @@
 import { Config } from '../config/schema';
 import { describeState, INSTANCE_ID, InstanceState, liveness } from '../discovery/instance-state';
 import type { PreflightVerdict } from '../execute/executor';
-import {
-  AddressInfo,
-  cidrContains,
-  EniInfo,
-  RouteTableInfo,
-  SubnetInfo,
-  TagValues,
-} from '../discovery/inventory';
+import { cidrContains } from '../discovery/inventory';
+import { AddressInfo, EniInfo, RouteTableInfo, SubnetInfo, TagValues, VpcInfo } from '../discovery/ec2-reads';
 import {
   Plan,
   PlannedAction,
@@ -58,16 +52,7 @@ export type Verdict = 'orphan' | 'in-use' | 'uncertain';
 export type CandidateKind = 'eni' | 'subnet' | 'route-table' | 'vpc-cidr';
 export type { InstanceState } from '../discovery/instance-state';
 
-export interface CidrAssociationFact {
-  associationId: string;
-  cidrBlock: string;
-  state?: string;
-}
-
-export interface VpcFacts {
-  vpcId: string;
-  primaryCidr?: string;
-  cidrAssociations: CidrAssociationFact[];
+export interface VpcFacts extends VpcInfo {
   /** Every subnet of the VPC (to know what sits inside a CIDR). */
   subnets: SubnetInfo[];
 }

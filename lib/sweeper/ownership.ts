@@ -1,7 +1,7 @@
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { classifyAwsError, errorCodeOf, TeardownError } from '../aws/errors';
 import { Clock } from '../clock';
-import { EniInfo, loxilbTagValues } from '../discovery/inventory';
+import { EniInfo, loxilbTagValues } from '../discovery/ec2-reads';
 import { Logger } from '../log';
 import { describeEnisOf } from '../discovery/sweep';
 import { CallContext, callEc2 } from '../aws/call';

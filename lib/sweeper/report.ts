@@ -3,7 +3,7 @@ import * as nodeFs from 'node:fs/promises';
 import { Candidate, CandidateKind, Verdict } from './orphans';
 import { ActionName, PlannedStatus } from '../plan/planner';
 import { ActionOutcome, ReportFs, writeJsonAtomic } from '../report/report';
-import { TagValues } from '../discovery/inventory';
+import { TagValues } from '../discovery/ec2-reads';
 
 /**
  * The sweep report: one JSON document per region and sweep, in reports.dir as

@@ -3,7 +3,7 @@ import { errorCodeOf } from '../aws/errors';
 import { Clock } from '../clock';
 import { cloudInstanceOf, Config } from '../config/schema';
 import { executePlan, PreflightVerdict } from '../execute/executor';
-import { loxilbTagValues } from '../discovery/inventory';
+import { loxilbTagValues } from '../discovery/ec2-reads';
 import { Logger } from '../log';
 import {
   analyzeOrphans,

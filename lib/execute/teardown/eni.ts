@@ -1,13 +1,7 @@
-import {
-  DeleteNetworkInterfaceCommand,
-  DescribeNetworkInterfacesCommand,
-  DescribeNetworkInterfacesResult,
-  DetachNetworkInterfaceCommand,
-  NetworkInterface,
-} from '@aws-sdk/client-ec2';
+import { DeleteNetworkInterfaceCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { classifyAwsError, errorCodeOf } from '../../aws/errors';
-import { EniInfo, toEniInfo } from '../../discovery/inventory';
-import { CallContext, callEc2, describeAll } from '../../aws/call';
+import { describeEnis, EniInfo } from '../../discovery/ec2-reads';
+import { CallContext, callEc2 } from '../../aws/call';
 import { ActionHandler } from './handler';
 
 /**
@@ -133,18 +127,9 @@ export class DetachWaiter {
         const ids = [...this.waiters.keys()];
         let seen: EniInfo[] | undefined;
         try {
-          seen = (
-            await describeAll<DescribeNetworkInterfacesResult, NetworkInterface>(
-              this.ctx,
-              (NextToken) =>
-                new DescribeNetworkInterfacesCommand({
-                  Filters: [{ Name: 'network-interface-id', Values: ids }],
-                  NextToken,
-                }),
-              (o) => o.NetworkInterfaces,
-              { stage: 'eni', action: 'DescribeNetworkInterfaces' },
-            )
-          ).map(toEniInfo);
+          seen = await describeEnis(this.ctx, [{ Name: 'network-interface-id', Values: ids }], {
+            logFields: { stage: 'eni', action: 'DescribeNetworkInterfaces' },
+          });
         } catch (err) {
           if (this.ctx.signal?.aborted || classifyAwsError(err) !== 'retry') {
             this.settleAll((w) => w.reject(err));

@@ -1,5 +1,6 @@
 import { parseConfig } from '../../../lib/config/load';
-import { EniInfo, Inventory } from '../../../lib/discovery/inventory';
+import { EniInfo } from '../../../lib/discovery/ec2-reads';
+import { Inventory } from '../../../lib/discovery/inventory';
 import { planStaleEnis } from '../../../lib/gate/stale-eni';
 
 /**

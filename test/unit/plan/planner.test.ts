@@ -1,7 +1,8 @@
 import { parseConfig } from '../../../lib/config/load';
 import { ConfigInput } from '../../../lib/config/schema';
 import { InstanceState } from '../../../lib/discovery/instance-state';
-import { EniInfo, Inventory } from '../../../lib/discovery/inventory';
+import { EniInfo } from '../../../lib/discovery/ec2-reads';
+import { Inventory } from '../../../lib/discovery/inventory';
 import { buildPlan, Plan, PlannedAction, safetyViolation } from '../../../lib/plan/planner';
 
 const ME = 'i-0aaaaaaaaaaaaaaa1';

@@ -1,6 +1,6 @@
 import { parseConfig } from '../../../lib/config/load';
 import { ConfigInput } from '../../../lib/config/schema';
-import { EniInfo } from '../../../lib/discovery/inventory';
+import { EniInfo } from '../../../lib/discovery/ec2-reads';
 import {
   analyzeOrphans,
   buildOrphanPlan,

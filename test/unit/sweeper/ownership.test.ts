@@ -1,7 +1,7 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { Writable } from 'node:stream';
 import { parseConfig } from '../../../lib/config/load';
-import { EniInfo } from '../../../lib/discovery/inventory';
+import { EniInfo } from '../../../lib/discovery/ec2-reads';
 import { createLogger, nullLogger } from '../../../lib/log';
 import { enisToMark, markOwnedResources, OwnershipMarker } from '../../../lib/sweeper/ownership';
 import { CallContext } from '../../../lib/aws/call';
