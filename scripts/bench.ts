@@ -34,7 +34,7 @@ import { parseConfig } from '../lib/config/load';
 import { buildPlanFor, runTeardown } from '../lib/episode/engine';
 import { nullLogger } from '../lib/log';
 import { createLoxilbApi } from '../lib/gate/loxilb-api';
-import { PlannedAction } from '../lib/plan/planner';
+import { PlannedAction } from '../lib/plan/actions';
 import { AwsEmulator } from '../sim/emulator/server';
 import { leftovers, seedLoxilbCluster } from '../sim/loxilb/footprint';
 import { flood, spotNotice } from '../sim/notice-flood';

@@ -40,7 +40,8 @@ import { discoverInventory, Inventory, RememberedFacts } from '../discovery/inve
 import { Logger } from '../log';
 import { LoxilbApi, LoxilbApiError } from '../gate/loxilb-api';
 import { TerminationNotice } from '../notice';
-import { buildPlan, Plan, planCounts } from '../plan/planner';
+import { Plan } from '../plan/actions';
+import { buildPlan, planCounts } from '../plan/planner';
 import { ActionRecord, buildReport, TeardownReport } from '../report/report';
 import { CallContext, CallCounter } from '../aws/call';
 import { TokenBucket } from '../aws/pacer';

@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { classifyAwsError, errorCodeOf } from '../aws/errors';
 import type { GateDecision } from '../gate/gate';
 import type { RememberedFacts } from '../discovery/inventory';
-import { Plan, PlannedAction, safetyViolation, STAGE_ORDER } from '../plan/planner';
+import { Plan, PlannedAction, safetyViolation, STAGE_ORDER } from '../plan/actions';
 import { ActionOutcome, ActionRecord } from '../report/report';
 import { CallContext } from '../aws/call';
 import { AttemptedError } from '../aws/retry';

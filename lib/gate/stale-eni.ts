@@ -1,7 +1,8 @@
 import { Config } from '../config/schema';
 import { EniInfo } from '../discovery/ec2-reads';
 import { Inventory } from '../discovery/inventory';
-import { buildPlan, Plan } from '../plan/planner';
+import { Plan } from '../plan/actions';
+import { buildPlan } from '../plan/planner';
 
 /**
  * `stale-eni`: a host that is not the MASTER may still hold a loxilb ENI from when it was (loxilb

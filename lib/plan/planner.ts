@@ -1,7 +1,27 @@
 import { Config, Scope } from '../config/schema';
-import { describeState, InstanceState, liveness } from '../discovery/instance-state';
+import { describeState } from '../discovery/instance-state';
 import { EniInfo } from '../discovery/ec2-reads';
 import { cidrContains, Inventory, isOwnEni, isUnattached } from '../discovery/inventory';
+import {
+  ActionSpec,
+  admit,
+  deleteNetworkInterface,
+  deleteRouteTable,
+  deleteSubnet,
+  detachNetworkInterface,
+  disassociateAddress,
+  disassociateRouteTable,
+  disassociateVpcCidrBlock,
+  eipName,
+  ownerNotLive,
+  Plan,
+  PlannedAction,
+  PlannedStatus,
+  releaseAddress,
+  SafetyFacts,
+  STAGE_ORDER,
+  Untouched,
+} from './actions';
 
 /**
  * The planner is pure: inventory + scope + config → an ordered plan. `teardownd plan` prints exactly
@@ -15,165 +35,9 @@ import { cidrContains, Inventory, isOwnEni, isUnattached } from '../discovery/in
  * we are not deleting is blocked (with the blocking ENI ids), and so is the CIDR around it; a route
  * table associated with a subnet we are not deleting is blocked; everything else still proceeds.
  *
- * Safety invariants (DESIGN.md) are enforced here through `safetyViolation`, and the executor calls
- * the same function again right before each mutating call.
+ * Safety invariants (DESIGN.md) are enforced through `admit` and `safetyViolation` (./actions.ts),
+ * and the executor calls the same check again right before each mutating call.
  */
-
-export type StageName = 'eip' | 'eni' | 'route-table' | 'subnet' | 'cidr';
-export const STAGE_ORDER: readonly StageName[] = ['eip', 'eni', 'route-table', 'subnet', 'cidr'];
-
-/** config.stages key of each stage. */
-export const STAGE_SWITCH: Record<StageName, keyof Config['stages']> = {
-  eip: 'eip',
-  eni: 'eni',
-  'route-table': 'routeTable',
-  subnet: 'subnet',
-  cidr: 'cidr',
-};
-
-export type ResourceKind =
-  'eip-association' | 'eip' | 'eni' | 'route-table-association' | 'route-table' | 'subnet' | 'vpc-cidr';
-
-export type ActionParams =
-  | {
-      action: 'DisassociateAddress';
-      associationId: string;
-      allocationId?: string;
-      publicIp?: string;
-      networkInterfaceId: string;
-      privateIpAddress?: string;
-    }
-  | { action: 'ReleaseAddress'; allocationId: string; publicIp?: string }
-  | { action: 'DetachNetworkInterface'; networkInterfaceId: string; attachmentId: string }
-  | { action: 'DeleteNetworkInterface'; networkInterfaceId: string; waitForDetach: boolean }
-  | { action: 'DisassociateRouteTable'; associationId: string; routeTableId: string; subnetId?: string }
-  | { action: 'DeleteRouteTable'; routeTableId: string }
-  | { action: 'DeleteSubnet'; subnetId: string }
-  | { action: 'DisassociateVpcCidrBlock'; associationId: string; cidrBlock: string; vpcId: string };
-
-export type ActionName = ActionParams['action'];
-
-/** What the safety check looks at; captured at plan time, refreshed by the executor where it can. */
-export interface SafetyFacts {
-  /** Tags of the resource that proves ownership (for an EIP association: the ENI it sits on). */
-  tags?: Record<string, string>;
-  /** The ownership tag that must be on it. */
-  expectedTag?: { key: string; value: string };
-  /** ReleaseAddress only: the address's own tags and the tag that allows releasing it. */
-  addressTags?: Record<string, string>;
-  releaseTag?: { key: string; value: string };
-  /** ENI actions: the ENI's current attachment. */
-  eniAttachment?: { instanceId?: string; deviceIndex?: number; status?: string };
-  /** ENI actions: the owner tag, for an ENI that is no longer attached. */
-  ownerTag?: { key: string; value?: string };
-  /**
-   * ENI actions: an earlier run of this episode recorded the (now unattached) ENI as this host's; it
-   * counts only while no owner tag names another instance.
-   */
-  remembered?: boolean;
-  /**
-   * Full scope only: an unattached ENI no live instance owns (an attach that failed, a host that died
-   * after its detach), which loxilb's own destroy removes too; `ownerState` is what EC2 said of the
-   * instance its owner tag names (absent: no owner tag).
-   */
-  abandoned?: { ownerState?: InstanceState };
-  /** CIDR action: the block and the VPC's primary block. */
-  cidr?: { cidrBlock: string; primary: boolean; vpcPrimaryCidr?: string };
-}
-
-export type PlannedStatus = 'planned' | 'blocked' | 'skipped';
-
-export interface PlannedAction {
-  /** Stable within a plan: `<stage>:<action>:<resource>`. */
-  id: string;
-  stage: StageName;
-  /** The AWS action name. */
-  action: ActionName;
-  /** The id the call acts on (association id, allocation id, ENI id, …). */
-  resource: string;
-  kind: ResourceKind;
-  params: ActionParams;
-  /** Actions that must end done (or already done) first; otherwise this one is blocked. */
-  dependsOn: string[];
-  status: PlannedStatus;
-  /** Why it is blocked or skipped. */
-  reason?: string;
-  /** Resource ids that block it. */
-  blockers?: string[];
-  /** One human line: what and why. */
-  summary: string;
-  facts: SafetyFacts;
-}
-
-/** A loxilb-tagged resource the plan deliberately does not touch, and why. */
-export interface Untouched {
-  resource: string;
-  kind: ResourceKind;
-  reason: string;
-}
-
-export interface Plan {
-  instanceId: string;
-  scope: Scope;
-  vpcId?: string;
-  actions: PlannedAction[];
-  untouched: Untouched[];
-  warnings: string[];
-}
-
-/**
- * The safety invariants, checked by the planner and again by the executor before each mutating call.
- * Returns why the action must not run, or undefined.
- *  1. never a resource without the ownership tag;
- *  2. never an ENI attached to another instance, never device index 0, never the primary VPC CIDR;
- *  (release) never an EIP without the release tag.
- */
-export function safetyViolation(action: PlannedAction, instanceId: string): string | undefined {
-  const f = action.facts;
-  if (action.kind === 'vpc-cidr') {
-    if (!f.cidr) return 'safety: no CIDR facts recorded';
-    if (f.cidr.primary || (f.cidr.vpcPrimaryCidr && f.cidr.cidrBlock === f.cidr.vpcPrimaryCidr)) {
-      return `safety: ${f.cidr.cidrBlock} is the VPC's primary CIDR, which is never disassociated`;
-    }
-    return undefined;
-  }
-  if (!f.expectedTag || !f.tags) return 'safety: no ownership facts recorded';
-  if (f.tags[f.expectedTag.key] !== f.expectedTag.value) {
-    return `safety: ${action.resource} does not carry the ownership tag ${f.expectedTag.key}=${f.expectedTag.value}`;
-  }
-  if (action.kind === 'eni' || action.kind === 'eip-association') {
-    const a = f.eniAttachment;
-    if (a && a.instanceId && a.status !== 'detached') {
-      if (a.instanceId !== instanceId)
-        return `safety: the ENI is attached to another instance (${a.instanceId})`;
-      if (a.deviceIndex === 0) return 'safety: the ENI is at device index 0 (the primary interface)';
-    } else if (action.kind === 'eni' && f.ownerTag && f.ownerTag.value !== instanceId) {
-      const owner = f.ownerTag.value;
-      // The episode's own record vouches for an ENI nobody else has claimed since.
-      if (f.remembered && owner === undefined) return undefined;
-      const ownerState = f.abandoned?.ownerState;
-      const unowned = !!f.abandoned && (owner === undefined || ownerNotLive(ownerState));
-      if (!unowned) {
-        return owner !== undefined && f.abandoned
-          ? `safety: the ENI's owner ${owner} is ${describeState(ownerState)}: it may still use it`
-          : `safety: the ENI is not attached to ${instanceId} and its ${f.ownerTag.key} tag does not name it`;
-      }
-    }
-  }
-  if (action.kind === 'eip') {
-    const rt = f.releaseTag;
-    if (!rt || f.addressTags?.[rt.key] !== rt.value) {
-      return `safety: the address does not carry the release tag ${rt?.key}=${rt?.value}`;
-    }
-  }
-  return undefined;
-}
-
-/** An owner that can no longer use its ENI: terminated, gone, or shutting down itself. */
-function ownerNotLive(state: InstanceState | undefined): boolean {
-  const l = liveness(state);
-  return l === 'gone' || l === 'going';
-}
 
 /**
  * Full scope (last node standing) removes what loxilb's own destroy removes: every loxilb ENI of the
@@ -198,28 +62,9 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
   const warnings = [...inventory.warnings];
   const tagKey = inventory.tagKey;
   const tv = inventory.tagValues;
-  const stageOn = (s: StageName) => config.stages[STAGE_SWITCH[s]];
-
-  const add = (
-    a: Omit<PlannedAction, 'id' | 'status' | 'dependsOn'> & Partial<PlannedAction>,
-  ): PlannedAction => {
-    const action: PlannedAction = {
-      id: `${a.stage}:${a.action}:${a.resource}`,
-      status: 'planned',
-      dependsOn: [],
-      ...a,
-    };
-    // Order of precedence: safety, then stage switch, then dependency blocks set by the caller.
-    const unsafe = safetyViolation(action, instanceId);
-    if (unsafe) {
-      action.status = 'skipped';
-      action.reason = unsafe;
-      delete action.blockers;
-    } else if (!stageOn(a.stage)) {
-      action.status = 'skipped';
-      action.reason = `stage disabled by config stages.${STAGE_SWITCH[a.stage]}`;
-      delete action.blockers;
-    }
+  // Order of precedence: safety, then stage switch (admit), then dependency blocks set below.
+  const add = (a: ActionSpec): PlannedAction => {
+    const action = admit(a, instanceId, config.stages);
     actions.push(action);
     return action;
   };
@@ -270,36 +115,15 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
   for (const addr of inventory.addresses) {
     const eni = addr.networkInterfaceId ? ownEniById.get(addr.networkInterfaceId) : undefined;
     if (!eni || !addr.associationId) continue;
-    const ip = addr.publicIp ?? addr.allocationId ?? addr.associationId;
-    const disassociate = add({
-      stage: 'eip',
-      action: 'DisassociateAddress',
-      resource: addr.associationId,
-      kind: 'eip-association',
-      params: {
-        action: 'DisassociateAddress',
-        associationId: addr.associationId,
-        allocationId: addr.allocationId,
-        publicIp: addr.publicIp,
-        networkInterfaceId: eni.networkInterfaceId,
-        privateIpAddress: addr.privateIpAddress,
-      },
-      summary: `disassociate EIP ${ip} from ${eni.networkInterfaceId}${addr.privateIpAddress ? ` (${addr.privateIpAddress})` : ''}`,
-      facts: eniFacts(eni),
-    });
-    const rt = config.eip.releaseTag;
-    if (config.eip.policy === 'release-owned' && addr.allocationId && addr.tags[rt.key] === rt.value) {
-      add({
-        stage: 'eip',
-        action: 'ReleaseAddress',
-        resource: addr.allocationId,
-        kind: 'eip',
-        params: { action: 'ReleaseAddress', allocationId: addr.allocationId, publicIp: addr.publicIp },
-        dependsOn: [disassociate.id],
-        summary: `release EIP ${ip} (tagged ${rt.key}=${rt.value})`,
-        facts: { ...eniFacts(eni), addressTags: addr.tags, releaseTag: rt },
-      });
-    }
+    const facts = eniFacts(eni);
+    const disassociate = add(
+      disassociateAddress({ ...addr, associationId: addr.associationId }, eni.networkInterfaceId, {
+        summary: `disassociate EIP ${eipName(addr)} from ${eni.networkInterfaceId}${addr.privateIpAddress ? ` (${addr.privateIpAddress})` : ''}`,
+        facts,
+      }),
+    );
+    const release = releaseAddress(addr, config, disassociate.id, facts);
+    if (release) add(release);
   }
 
   // Stage eni
@@ -311,40 +135,34 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
     const detaching = att?.status === 'detaching' || eni.status === 'detaching';
     let detach: PlannedAction | undefined;
     if (attached && att?.attachmentId) {
-      detach = add({
-        stage: 'eni',
-        action: 'DetachNetworkInterface',
-        resource: id,
-        kind: 'eni',
-        params: { action: 'DetachNetworkInterface', networkInterfaceId: id, attachmentId: att.attachmentId },
-        summary: `detach ${id} (${att.attachmentId}, device ${att.deviceIndex ?? '?'}) from ${instanceId}`,
-        facts: eniFacts(eni),
-      });
+      detach = add(
+        detachNetworkInterface(id, att.attachmentId, {
+          summary: `detach ${id} (${att.attachmentId}, device ${att.deviceIndex ?? '?'}) from ${instanceId}`,
+          facts: eniFacts(eni),
+        }),
+      );
     }
     const waits = !!detach || detaching;
     eniDelete.set(
       id,
-      add({
-        stage: 'eni',
-        action: 'DeleteNetworkInterface',
-        resource: id,
-        kind: 'eni',
-        params: { action: 'DeleteNetworkInterface', networkInterfaceId: id, waitForDetach: waits },
-        dependsOn: detach ? [detach.id] : [],
-        summary: `${waits ? 'wait until available, then ' : ''}delete ${id}${
-          eni.privateIps.length > 1 ? ` (${eni.privateIps.length - 1} secondary IPs go with it)` : ''
-        }${detaching && !detach ? ' — already detaching' : ''}${
-          abandoned.has(id) ? ` — ${abandoned.get(id)}` : ''
-        }${
-          !attached &&
-          !detaching &&
-          !eni.tags[inventory.ownerTagKey] &&
-          inventory.rememberedEniIds.includes(id)
-            ? ' — recorded as this host’s by an earlier run of this episode (journal)'
-            : ''
-        }`,
-        facts: eniFacts(eni),
-      }),
+      add(
+        deleteNetworkInterface(id, waits, {
+          dependsOn: detach ? [detach.id] : [],
+          summary: `${waits ? 'wait until available, then ' : ''}delete ${id}${
+            eni.privateIps.length > 1 ? ` (${eni.privateIps.length - 1} secondary IPs go with it)` : ''
+          }${detaching && !detach ? ' — already detaching' : ''}${
+            abandoned.has(id) ? ` — ${abandoned.get(id)}` : ''
+          }${
+            !attached &&
+            !detaching &&
+            !eni.tags[inventory.ownerTagKey] &&
+            inventory.rememberedEniIds.includes(id)
+              ? ' — recorded as this host’s by an earlier run of this episode (journal)'
+              : ''
+          }`,
+          facts: eniFacts(eni),
+        }),
+      ),
     );
   }
 
@@ -367,9 +185,7 @@ export function buildPlan(inventory: Inventory, scope: Scope, config: Config): P
   return { instanceId, scope, vpcId: inventory.vpcId, actions, untouched, warnings };
 }
 
-type AddFn = (
-  a: Omit<PlannedAction, 'id' | 'status' | 'dependsOn'> & Partial<PlannedAction>,
-) => PlannedAction;
+type AddFn = (a: ActionSpec) => PlannedAction;
 
 function planShared(
   inventory: Inventory,
@@ -402,16 +218,13 @@ function planShared(
     }
     const ours = [...inside.keys()].filter((id) => eniDelete.has(id));
     const foreign = [...inside.values()].filter((e) => !going(eniDelete.get(e.networkInterfaceId)));
-    const a = add({
-      stage: 'subnet',
-      action: 'DeleteSubnet',
-      resource: subnet.subnetId,
-      kind: 'subnet',
-      params: { action: 'DeleteSubnet', subnetId: subnet.subnetId },
-      dependsOn: ours.map((id) => eniDelete.get(id)!.id),
-      summary: `delete subnet ${subnet.subnetId} (${subnet.cidrBlock ?? '?'}, ${subnet.availabilityZone ?? '?'})`,
-      facts: { tags: subnet.tags, expectedTag: { key: tagKey, value: tv.subnet } },
-    });
+    const a = add(
+      deleteSubnet(subnet.subnetId, {
+        dependsOn: ours.map((id) => eniDelete.get(id)!.id),
+        summary: `delete subnet ${subnet.subnetId} (${subnet.cidrBlock ?? '?'}, ${subnet.availabilityZone ?? '?'})`,
+        facts: { tags: subnet.tags, expectedTag: { key: tagKey, value: tv.subnet } },
+      }),
+    );
     if (foreign.length) {
       const list = foreign
         .map((e) =>
@@ -458,31 +271,20 @@ function planShared(
     const disassociations = problems.length
       ? []
       : live.map((x) =>
-          add({
-            stage: 'route-table',
-            action: 'DisassociateRouteTable',
-            resource: x.associationId,
-            kind: 'route-table-association',
-            params: {
-              action: 'DisassociateRouteTable',
-              associationId: x.associationId,
-              routeTableId: rt.routeTableId,
-              subnetId: x.subnetId,
-            },
-            summary: `disassociate route table ${rt.routeTableId} from ${x.subnetId}`,
-            facts,
-          }),
+          add(
+            disassociateRouteTable(rt.routeTableId, x, {
+              summary: `disassociate route table ${rt.routeTableId} from ${x.subnetId}`,
+              facts,
+            }),
+          ),
         );
-    const del = add({
-      stage: 'route-table',
-      action: 'DeleteRouteTable',
-      resource: rt.routeTableId,
-      kind: 'route-table',
-      params: { action: 'DeleteRouteTable', routeTableId: rt.routeTableId },
-      dependsOn: disassociations.map((d) => d.id),
-      summary: `delete route table ${rt.routeTableId}`,
-      facts,
-    });
+    const del = add(
+      deleteRouteTable(rt.routeTableId, {
+        dependsOn: disassociations.map((d) => d.id),
+        summary: `delete route table ${rt.routeTableId}`,
+        facts,
+      }),
+    );
     if (problems.length) block(del, `route table kept: ${problems.join('; ')}`, blockers);
   }
 
@@ -498,23 +300,15 @@ function planShared(
   }
   const inside = inventory.vpcSubnets.filter((s) => cidrContains(cidr.cidrBlock, s.cidrBlock));
   const staying = inside.filter((s) => !going(subnetDelete.get(s.subnetId)));
-  const a = add({
-    stage: 'cidr',
-    action: 'DisassociateVpcCidrBlock',
-    resource: cidr.associationId,
-    kind: 'vpc-cidr',
-    params: {
-      action: 'DisassociateVpcCidrBlock',
-      associationId: cidr.associationId,
-      cidrBlock: cidr.cidrBlock,
-      vpcId: cidr.vpcId,
-    },
-    dependsOn: inside.map((s) => subnetDelete.get(s.subnetId)?.id).filter((x): x is string => !!x),
-    summary: `disassociate CIDR ${cidr.cidrBlock} from ${cidr.vpcId}${cidr.source === 'config' ? ' (config cloud.cidrBlock)' : ''}`,
-    facts: {
-      cidr: { cidrBlock: cidr.cidrBlock, primary: cidr.primary, vpcPrimaryCidr: inventory.vpcPrimaryCidr },
-    },
-  });
+  const a = add(
+    disassociateVpcCidrBlock(cidr, {
+      dependsOn: inside.map((s) => subnetDelete.get(s.subnetId)?.id).filter((x): x is string => !!x),
+      summary: `disassociate CIDR ${cidr.cidrBlock} from ${cidr.vpcId}${cidr.source === 'config' ? ' (config cloud.cidrBlock)' : ''}`,
+      facts: {
+        cidr: { cidrBlock: cidr.cidrBlock, primary: cidr.primary, vpcPrimaryCidr: inventory.vpcPrimaryCidr },
+      },
+    }),
+  );
   if (staying.length) {
     const list = staying
       .map((s) => {

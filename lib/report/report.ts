@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Scope } from '../config/schema';
 import { GateDecision } from '../gate/gate';
 import { TerminationNotice } from '../notice';
-import { ActionName, Plan, PlannedAction, ResourceKind, StageName, Untouched } from '../plan/planner';
+import { ActionName, Plan, PlannedAction, ResourceKind, StageName, Untouched } from '../plan/actions';
 import { escapeControl } from './render';
 import { manualCommand } from '../execute/teardown';
 

@@ -4,15 +4,23 @@ import type { PreflightVerdict } from '../execute/executor';
 import { cidrContains } from '../discovery/inventory';
 import { AddressInfo, EniInfo, RouteTableInfo, SubnetInfo, TagValues, VpcInfo } from '../discovery/ec2-reads';
 import {
+  ActionSpec,
+  admit,
+  deleteNetworkInterface,
+  deleteRouteTable,
+  deleteSubnet,
+  disassociateAddress,
+  disassociateRouteTable,
+  disassociateVpcCidrBlock,
+  eipName,
   Plan,
   PlannedAction,
+  releaseAddress,
   ResourceKind,
-  safetyViolation,
   SafetyFacts,
   STAGE_ORDER,
-  STAGE_SWITCH,
   Untouched,
-} from '../plan/planner';
+} from '../plan/actions';
 
 /**
  * Orphan rules, pure: what the sweeper saw in one region (facts) in, one verdict per loxilb resource
@@ -483,14 +491,12 @@ const KIND_OF: Record<CandidateKind, ResourceKind> = {
   'vpc-cidr': 'vpc-cidr',
 };
 
-type NewAction = Omit<PlannedAction, 'id' | 'status' | 'dependsOn'> & Partial<PlannedAction>;
-
 /**
  * Turns the orphans of an analysis into PlannedActions, in the engine's stage order (EIP
  * disassociation → ENI delete → route table → subnet → CIDR). The planner's "this instance" rules do
- * not fit resources whose owner is gone, so this builder decides what to remove, and the planner's
- * `safetyViolation` still vets every action (ownership tag, attachment, primary CIDR), here and again
- * in the executor. Orphan ENIs are unattached, so their safety facts carry no owner tag to compare
+ * not fit resources whose owner is gone, so this decides what to remove; every action is built by the
+ * same builder as the planner's and admitted by the same `admit` (lib/plan/actions.ts), whose safety
+ * check (ownership tag, attachment, primary CIDR) runs here and again in the executor. Orphan ENIs are unattached, so their safety facts carry no owner tag to compare
  * with the sweeping host: the sweeper's own re-check right before each call (one fresh Describe)
  * takes that role. Every shared action depends on every orphan ENI delete: "no loxilb ENI left in the
  * cluster" must be true before a subnet, route table or CIDR goes.
@@ -505,21 +511,8 @@ export function buildOrphanPlan(
   const actionsOf: Record<string, string[]> = {};
   const tv = facts.tagValues;
   const tagKey = facts.tagKey;
-  const add = (owner: string, a: NewAction): PlannedAction => {
-    const action: PlannedAction = {
-      id: `${a.stage}:${a.action}:${a.resource}`,
-      status: 'planned',
-      dependsOn: [],
-      ...a,
-    };
-    const unsafe = safetyViolation(action, sweeperId);
-    if (unsafe) {
-      action.status = 'skipped';
-      action.reason = unsafe;
-    } else if (!config.stages[STAGE_SWITCH[a.stage]]) {
-      action.status = 'skipped';
-      action.reason = `stage disabled by config stages.${STAGE_SWITCH[a.stage]}`;
-    }
+  const add = (owner: string, a: ActionSpec): PlannedAction => {
+    const action = admit(a, sweeperId, config.stages);
     actions.push(action);
     (actionsOf[owner] ??= []).push(action.id);
     return action;
@@ -541,46 +534,23 @@ export function buildOrphanPlan(
     };
     for (const addr of facts.addresses) {
       if (addr.networkInterfaceId !== id || !addr.associationId) continue;
-      const ip = addr.publicIp ?? addr.allocationId ?? addr.associationId;
-      const disassociate = add(id, {
-        stage: 'eip',
-        action: 'DisassociateAddress',
-        resource: addr.associationId,
-        kind: 'eip-association',
-        params: {
-          action: 'DisassociateAddress',
-          associationId: addr.associationId,
-          allocationId: addr.allocationId,
-          publicIp: addr.publicIp,
-          networkInterfaceId: id,
-          privateIpAddress: addr.privateIpAddress,
-        },
-        summary: `disassociate EIP ${ip} from orphan ${id}`,
-        facts: eniFacts,
-      });
-      const rt = config.eip.releaseTag;
-      if (config.eip.policy === 'release-owned' && addr.allocationId && addr.tags[rt.key] === rt.value) {
-        add(id, {
-          stage: 'eip',
-          action: 'ReleaseAddress',
-          resource: addr.allocationId,
-          kind: 'eip',
-          params: { action: 'ReleaseAddress', allocationId: addr.allocationId, publicIp: addr.publicIp },
-          dependsOn: [disassociate.id],
-          summary: `release EIP ${ip} (tagged ${rt.key}=${rt.value})`,
-          facts: { ...eniFacts, addressTags: addr.tags, releaseTag: rt },
-        });
-      }
+      const disassociate = add(
+        id,
+        disassociateAddress({ ...addr, associationId: addr.associationId }, id, {
+          summary: `disassociate EIP ${eipName(addr)} from orphan ${id}`,
+          facts: eniFacts,
+        }),
+      );
+      const release = releaseAddress(addr, config, disassociate.id, eniFacts);
+      if (release) add(id, release);
     }
-    const del = add(id, {
-      stage: 'eni',
-      action: 'DeleteNetworkInterface',
-      resource: id,
-      kind: 'eni',
-      params: { action: 'DeleteNetworkInterface', networkInterfaceId: id, waitForDetach: false },
-      summary: `delete orphan ENI ${id}${eni.privateIps.length > 1 ? ` (${eni.privateIps.length - 1} secondary IPs go with it)` : ''}`,
-      facts: eniFacts,
-    });
+    const del = add(
+      id,
+      deleteNetworkInterface(id, false, {
+        summary: `delete orphan ENI ${id}${eni.privateIps.length > 1 ? ` (${eni.privateIps.length - 1} secondary IPs go with it)` : ''}`,
+        facts: eniFacts,
+      }),
+    );
     eniDeletes.push(del.id);
   }
 
@@ -589,48 +559,37 @@ export function buildOrphanPlan(
     if (!orphan.has(rt.routeTableId)) continue;
     const rtFacts: SafetyFacts = { tags: rt.tags, expectedTag: { key: tagKey, value: tv.routeTable } };
     const disassociations = liveAssociations(rt).map((x) =>
-      add(rt.routeTableId, {
-        stage: 'route-table',
-        action: 'DisassociateRouteTable',
-        resource: x.associationId,
-        kind: 'route-table-association',
-        params: {
-          action: 'DisassociateRouteTable',
-          associationId: x.associationId,
-          routeTableId: rt.routeTableId,
-          subnetId: x.subnetId,
-        },
-        dependsOn: [...eniDeletes],
-        summary: `disassociate orphan route table ${rt.routeTableId} from ${x.subnetId}`,
+      add(
+        rt.routeTableId,
+        disassociateRouteTable(rt.routeTableId, x, {
+          dependsOn: [...eniDeletes],
+          summary: `disassociate orphan route table ${rt.routeTableId} from ${x.subnetId}`,
+          facts: rtFacts,
+        }),
+      ),
+    );
+    add(
+      rt.routeTableId,
+      deleteRouteTable(rt.routeTableId, {
+        dependsOn: [...eniDeletes, ...disassociations.map((d) => d.id)],
+        summary: `delete orphan route table ${rt.routeTableId}`,
         facts: rtFacts,
       }),
     );
-    add(rt.routeTableId, {
-      stage: 'route-table',
-      action: 'DeleteRouteTable',
-      resource: rt.routeTableId,
-      kind: 'route-table',
-      params: { action: 'DeleteRouteTable', routeTableId: rt.routeTableId },
-      dependsOn: [...eniDeletes, ...disassociations.map((d) => d.id)],
-      summary: `delete orphan route table ${rt.routeTableId}`,
-      facts: rtFacts,
-    });
   }
 
   // Subnets.
   const subnetDelete = new Map<string, string>();
   for (const s of facts.subnets) {
     if (!orphan.has(s.subnetId)) continue;
-    const a = add(s.subnetId, {
-      stage: 'subnet',
-      action: 'DeleteSubnet',
-      resource: s.subnetId,
-      kind: 'subnet',
-      params: { action: 'DeleteSubnet', subnetId: s.subnetId },
-      dependsOn: [...eniDeletes],
-      summary: `delete orphan subnet ${s.subnetId} (${s.cidrBlock ?? '?'}, ${s.availabilityZone ?? '?'})`,
-      facts: { tags: s.tags, expectedTag: { key: tagKey, value: tv.subnet } },
-    });
+    const a = add(
+      s.subnetId,
+      deleteSubnet(s.subnetId, {
+        dependsOn: [...eniDeletes],
+        summary: `delete orphan subnet ${s.subnetId} (${s.cidrBlock ?? '?'}, ${s.availabilityZone ?? '?'})`,
+        facts: { tags: s.tags, expectedTag: { key: tagKey, value: tv.subnet } },
+      }),
+    );
     subnetDelete.set(s.subnetId, a.id);
   }
 
@@ -642,27 +601,23 @@ export function buildOrphanPlan(
         .filter((s) => cidrContains(assoc.cidrBlock, s.cidrBlock))
         .map((s) => subnetDelete.get(s.subnetId))
         .filter((x): x is string => !!x);
-      add(assoc.associationId, {
-        stage: 'cidr',
-        action: 'DisassociateVpcCidrBlock',
-        resource: assoc.associationId,
-        kind: 'vpc-cidr',
-        params: {
-          action: 'DisassociateVpcCidrBlock',
-          associationId: assoc.associationId,
-          cidrBlock: assoc.cidrBlock,
-          vpcId: vpc.vpcId,
-        },
-        dependsOn: [...eniDeletes, ...inside],
-        summary: `disassociate orphan CIDR ${assoc.cidrBlock} from ${vpc.vpcId}`,
-        facts: {
-          cidr: {
-            cidrBlock: assoc.cidrBlock,
-            primary: assoc.cidrBlock === vpc.primaryCidr,
-            vpcPrimaryCidr: vpc.primaryCidr,
+      add(
+        assoc.associationId,
+        disassociateVpcCidrBlock(
+          { ...assoc, vpcId: vpc.vpcId },
+          {
+            dependsOn: [...eniDeletes, ...inside],
+            summary: `disassociate orphan CIDR ${assoc.cidrBlock} from ${vpc.vpcId}`,
+            facts: {
+              cidr: {
+                cidrBlock: assoc.cidrBlock,
+                primary: assoc.cidrBlock === vpc.primaryCidr,
+                vpcPrimaryCidr: vpc.primaryCidr,
+              },
+            },
           },
-        },
-      });
+        ),
+      );
     }
   }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
 import { Candidate, CandidateKind, Verdict } from './orphans';
-import { ActionName, PlannedStatus } from '../plan/planner';
+import { ActionName, PlannedStatus } from '../plan/actions';
 import { ActionOutcome, ReportFs, writeJsonAtomic } from '../report/report';
 import { TagValues } from '../discovery/ec2-reads';
 

@@ -14,7 +14,7 @@ import {
   recheckEni,
   recheckShared,
 } from './orphans';
-import { PlannedAction } from '../plan/planner';
+import { PlannedAction } from '../plan/actions';
 import { ActionRecord } from '../report/report';
 import { JitteredSchedule, CronApi } from './scheduler';
 import { describeCidrState, describeClusterEnis, describeEni, discoverCluster } from '../discovery/sweep';

@@ -1,4 +1,4 @@
-import type { ActionName, ActionParams } from '../../plan/planner';
+import type { ActionName, ActionParams } from '../../plan/actions';
 import { CallContext } from '../../aws/call';
 import type { LogFields } from '../../log';
 

@@ -1,4 +1,4 @@
-import type { ActionName, ActionParams } from '../../plan/planner';
+import type { ActionName, ActionParams } from '../../plan/actions';
 import { disassociateVpcCidrBlock } from './cidr';
 import { disassociateAddress, releaseAddress } from './eip';
 import { deleteNetworkInterface, detachNetworkInterface } from './eni';

@@ -3,7 +3,8 @@ import { ConfigInput } from '../../../lib/config/schema';
 import { InstanceState } from '../../../lib/discovery/instance-state';
 import { EniInfo } from '../../../lib/discovery/ec2-reads';
 import { Inventory } from '../../../lib/discovery/inventory';
-import { buildPlan, Plan, PlannedAction, safetyViolation } from '../../../lib/plan/planner';
+import { Plan, PlannedAction, safetyViolation } from '../../../lib/plan/actions';
+import { buildPlan } from '../../../lib/plan/planner';
 
 const ME = 'i-0aaaaaaaaaaaaaaa1';
 const PEER = 'i-0bbbbbbbbbbbbbbb2';
