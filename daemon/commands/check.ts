@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { access, constants, stat } from 'node:fs/promises';
-import { clientOptions, createAwsClients, destroyAwsClients, AwsClients } from '../../lib/aws/clients';
 import { TokenBucket } from '../../lib/aws/pacer';
 import { CheckResult, checkExitCode, formatCheckLine, runChecks } from '../../lib/check/check';
 import { ConfigError, DEFAULT_CONFIG_PATH } from '../../lib/config/load';
@@ -11,6 +10,7 @@ import { Config } from '../../lib/config/schema';
 import { nullLogger } from '../../lib/log';
 import { ImdsClient } from '../../lib/sources/imds-client';
 import { EXIT_BAD_INPUT } from '../cli';
+import { ClientPool } from '../wiring';
 
 interface CheckOptions {
   json?: boolean;
@@ -72,18 +72,14 @@ export function registerCheck(program: Command): void {
         tokenTtlSeconds: imdsConfig.tokenTtlSeconds,
         allowV1Fallback: false,
       });
-      const clients: AwsClients[] = [];
+      const clients = new ClientPool(config);
       try {
         const results = await runChecks({
           config,
           configFile: { path, found: opts.config !== undefined || existsSync(path) },
           imds,
           env: process.env,
-          createClients: (region) => {
-            const c = createAwsClients(clientOptions(config, region));
-            clients.push(c);
-            return c;
-          },
+          createClients: (region) => clients.clients(region),
           httpGet,
           checkWritable: async (dir) => {
             if (!(await stat(dir)).isDirectory())
@@ -101,7 +97,7 @@ export function registerCheck(program: Command): void {
         print(results, code, Boolean(opts.json));
         process.exitCode = code;
       } finally {
-        clients.forEach(destroyAwsClients);
+        clients.close();
       }
     });
 }

@@ -8,8 +8,8 @@ import { planCounts } from '../../lib/plan/planner';
 import { manualCommand } from '../../lib/execute/teardown';
 import { errorCodeOf } from '../../lib/aws/errors';
 import { EXIT_LEFT_BEHIND, EXIT_OK } from '../cli';
-import { createRuntime, GlobalOptions } from '../runtime';
-import { awsClients, engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
+import { createRuntime, GlobalOptions, resolveInstanceId } from '../wiring';
+import { awsClients, engineDeps, newCliEpisode, parseScopeFlag } from './teardown-common';
 
 interface PlanOptions {
   instanceId?: string;

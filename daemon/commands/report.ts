@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { AwsClients, clientOptions, createAwsClients, destroyAwsClients } from '../../lib/aws/clients';
 import { renderReport } from '../../lib/report/render';
 import { readReport, ReportSourceError } from '../../lib/report/source';
 import { EXIT_OK, UsageError } from '../cli';
-import { createRuntime, GlobalOptions } from '../runtime';
+import { ClientPool, createRuntime, GlobalOptions } from '../wiring';
 
 interface ReportOptions {
   json?: boolean;
@@ -36,13 +35,13 @@ export function registerReport(program: Command): void {
     .action(async (source: string | undefined, opts: ReportOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       const runtime = createRuntime({ config: globals.config, logLevel: globals.logLevel });
-      let own: AwsClients | undefined;
+      const other = new ClientPool(runtime.config);
       const location = source ?? runtime.config.reports.dir;
       try {
         const { report } = await readReport(location, {
           call: { clock: runtime.clock, config: runtime.config, logger: runtime.logger },
           s3: async () => {
-            if (opts.region) return (own = createAwsClients(clientOptions(runtime.config, opts.region))).s3;
+            if (opts.region) return other.clients(opts.region).s3;
             try {
               return (await runtime.aws()).s3;
             } catch (err) {
@@ -63,7 +62,7 @@ export function registerReport(program: Command): void {
         if (err instanceof ReportSourceError) throw new UsageError(err.message);
         throw err;
       } finally {
-        if (own) destroyAwsClients(own);
+        other.close();
         runtime.close();
       }
     });

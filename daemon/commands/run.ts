@@ -19,10 +19,17 @@ import { ImdsPoller } from '../../lib/sources/imds-poller';
 import { probeInstanceState, shutdownNotice } from '../../lib/sources/shutdown-probe';
 import { HostIdentity, readHostIdentity } from '../../lib/sources/instance-identity';
 import { openStateDir, OpenedStateDir } from '../../lib/episode/state-dir';
-import { createRuntime, GlobalOptions, Runtime } from '../runtime';
+import {
+  checkInstanceId,
+  createRuntime,
+  GlobalOptions,
+  resolveInstanceId,
+  Runtime,
+  stopOnSignals,
+} from '../wiring';
 import { SqsSource } from './sqs-source';
-import { sweeperBackground } from './sweep';
-import { checkInstanceId, engineDeps, loxilbApi } from './teardown-common';
+import { sweeperBackground } from '../sweeper-service';
+import { engineDeps, loxilbApi } from './teardown-common';
 
 /**
  * `teardownd run`: the long-running daemon. Start-up checks the journal (resuming an unfinished
@@ -85,52 +92,14 @@ export function readBootId(path = '/proc/sys/kernel/random/boot_id'): string {
   }
 }
 
-function signalsRequested(): { promise: Promise<NodeJS.Signals>; dispose: () => void } {
-  let dispose = () => undefined as void;
-  const promise = new Promise<NodeJS.Signals>((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => resolve(sig);
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-    dispose = () => {
-      process.removeListener('SIGTERM', onSignal);
-      process.removeListener('SIGINT', onSignal);
-    };
-  });
-  return { promise, dispose };
-}
-
-/** Instance id from --instance-id or IMDS, retried until IMDS answers or the daemon is stopped. */
-async function resolveInstanceId(
-  runtime: Runtime,
-  explicit: string | undefined,
-  stop: AbortSignal,
-): Promise<string> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await runtime.instanceId(explicit);
-    } catch (err) {
-      if (stop.aborted) throw err;
-      if (attempt === 1 || attempt % 30 === 0) {
-        runtime.logger.warn('cannot read the instance id from IMDS yet; retrying', {
-          stage: 'startup',
-          errorCode: (err as { code?: string }).code ?? (err as Error).name,
-          error: (err as Error).message,
-          attempt,
-        });
-      }
-      await runtime.clock.sleep(Math.min(runtime.config.sources.imds.pollIntervalMs, 2000), stop);
-    }
-  }
-}
-
 export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDeps): Promise<number> {
   const { config, logger, clock } = runtime;
   const stopAll = new AbortController();
   const signals = deps.stopRequested
-    ? { promise: deps.stopRequested(), dispose: () => undefined }
-    : signalsRequested();
+    ? { requested: deps.stopRequested(), dispose: () => undefined }
+    : stopOnSignals();
   let stopSignal: NodeJS.Signals | undefined;
-  void signals.promise.then((sig) => {
+  void signals.requested.then((sig) => {
     stopSignal = sig;
     stopAll.abort(new Error(`received ${sig}`));
   });
@@ -250,7 +219,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       );
     }
 
-    await signals.promise;
+    await signals.requested;
     if (process.env.NOTIFY_SOCKET && deps.notifyStopping) await deps.notifyStopping();
     // Every loop's AWS calls end on the stop signal (lib/aws/call.ts); the bound is for anything
     // else, so the shutdown probe and the teardown keep their share of the unit's stop timeout.
@@ -417,11 +386,12 @@ export function episodeShipper(ctx: RunContext): ShipReport | undefined {
 }
 
 /** The real dependencies of `run`. The sweeper plugs in through `background`. */
-export function defaultRunDeps(): RunDeps {
+export function defaultRunDeps(logger: Logger): RunDeps {
   let notifier: SystemdNotifier | undefined;
-  const systemd = (logger?: Logger) =>
+  // A notify failure (no systemd-notify binary, a socket gone) is logged, never silent.
+  const systemd = () =>
     (notifier ??= createSystemdNotifier(process.env, undefined, {
-      onError: (message) => logger?.warn('systemd notification failed', { stage: 'systemd', error: message }),
+      onError: (message) => logger.warn('systemd notification failed', { stage: 'systemd', error: message }),
     }));
   return {
     teardown: engineTeardown,
@@ -468,7 +438,7 @@ function shutdownBackstop(runtime: Runtime): { finished(): void } {
   };
 }
 
-export function registerRun(program: Command, deps: () => RunDeps = defaultRunDeps): void {
+export function registerRun(program: Command, deps: (logger: Logger) => RunDeps = defaultRunDeps): void {
   program
     .command('run')
     .description(
@@ -480,7 +450,7 @@ export function registerRun(program: Command, deps: () => RunDeps = defaultRunDe
       const runtime = createRuntime(cmd.optsWithGlobals<GlobalOptions>());
       const backstop = shutdownBackstop(runtime);
       try {
-        process.exitCode = await runDaemon(runtime, opts, deps());
+        process.exitCode = await runDaemon(runtime, opts, deps(runtime.logger));
       } finally {
         runtime.close();
         backstop.finished();

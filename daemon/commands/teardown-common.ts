@@ -7,7 +7,7 @@ import { EngineDeps } from '../../lib/episode/engine';
 import { Config } from '../../lib/config/schema';
 import { createLoxilbApi, LoxilbApi } from '../../lib/gate/loxilb-api';
 import { UsageError } from '../cli';
-import { Runtime } from '../runtime';
+import { Runtime } from '../wiring';
 
 /** Shared by `plan` and `teardown`: flag validation and the engine's dependencies. */
 
@@ -16,29 +16,6 @@ export function parseScopeFlag(value: string | undefined): Scope | undefined {
   const problem = scopeProblem(value);
   if (!problem) return value as Scope;
   throw new UsageError(`--scope: ${problem} (got "${value}")`);
-}
-
-const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
-
-export function checkInstanceId(id: string, where: string): string {
-  if (!INSTANCE_ID.test(id)) {
-    throw new UsageError(`${where} "${id}" is not an EC2 instance id (i- followed by 8 or 17 hex digits)`);
-  }
-  return id;
-}
-
-/** `--instance-id`, else IMDS; either way validated. */
-export async function resolveInstanceId(runtime: Runtime, explicit: string | undefined): Promise<string> {
-  if (explicit !== undefined) return checkInstanceId(explicit, '--instance-id');
-  let id: string;
-  try {
-    id = await runtime.instanceId();
-  } catch (err) {
-    throw new UsageError(
-      `no --instance-id given and IMDS could not tell this instance's id: ${(err as Error).message}`,
-    );
-  }
-  return checkInstanceId(id, 'IMDS instance-id');
 }
 
 /** A fresh episode id for a CLI run (file-name safe). */

@@ -5,9 +5,9 @@ import { TerminationNotice } from '../../lib/notice';
 import { reportExitCode, summarizeReport, writeReport } from '../../lib/report/report';
 import { openStateDir } from '../../lib/episode/state-dir';
 import { EXIT_LEFT_BEHIND } from '../cli';
-import { createRuntime, GlobalOptions } from '../runtime';
+import { createRuntime, GlobalOptions, resolveInstanceId, stopOnSignals } from '../wiring';
 import { readBootId } from './run';
-import { awsClients, engineDeps, newCliEpisode, parseScopeFlag, resolveInstanceId } from './teardown-common';
+import { awsClients, engineDeps, newCliEpisode, parseScopeFlag } from './teardown-common';
 
 interface TeardownOptions {
   instanceId?: string;
@@ -42,10 +42,7 @@ export function registerTeardown(program: Command): void {
         runtime.close();
         throw err;
       });
-      const abort = new AbortController();
-      const onSignal = (sig: NodeJS.Signals) => abort.abort(new Error(`received ${sig}`));
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      const abort = stopOnSignals();
       try {
         const instanceId = await resolveInstanceId(runtime, opts.instanceId);
         const clients = await awsClients(runtime);
@@ -96,8 +93,7 @@ export function registerTeardown(program: Command): void {
         }
         process.exitCode = code;
       } finally {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        abort.dispose();
         runtime.close();
         await stateDir.release();
       }

@@ -37,7 +37,7 @@ export interface AwsCallContext {
   signal?: AbortSignal;
   /** Epoch ms: an attempt in flight is cut at it, and no retry or pacing wait starts past it. */
   deadlineAt?: number;
-  /** The per-process bucket for mutating EC2 calls (daemon/runtime.ts builds it). */
+  /** The per-process bucket for mutating EC2 calls (daemon/wiring.ts builds it). */
   pacer?: TokenBucket;
   /** Counts every request sent (for the throttling budget and the report). */
   counter?: CallCounter;

@@ -56,7 +56,7 @@ export interface EngineDeps {
   clock: Clock;
   logger: Logger;
   loxilb: LoxilbApi;
-  /** The per-process pacer of mutating EC2 calls (daemon/runtime.ts). */
+  /** The per-process pacer of mutating EC2 calls (daemon/wiring.ts). */
   pacer?: TokenBucket;
   /** For AWS's view of the peers (Auto Scaling lifecycle states, group members). */
   autoScaling?: AutoScalingClient;

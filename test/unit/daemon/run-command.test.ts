@@ -16,7 +16,7 @@ import { EpisodeTeardown, EpisodeTeardownRequest } from '../../../lib/episode/co
 import { createLogger } from '../../../lib/log';
 import { ImdsClient } from '../../../lib/sources/imds-client';
 import { IMDS_PATHS } from '../../../lib/sources/imds-notices';
-import { Runtime } from '../../../daemon/runtime';
+import { Runtime } from '../../../daemon/wiring';
 import { BackgroundService, runDaemon } from '../../../daemon/commands/run';
 import { fixture } from '../../fixtures/events';
 import { until } from '../support/manual-clock';

@@ -1,0 +1,222 @@
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import {
+  AwsClients,
+  clientOptions,
+  createAwsClients,
+  createEc2Client,
+  destroyAwsClients,
+  regionFromEnv,
+} from '../lib/aws/clients';
+import { TokenBucket } from '../lib/aws/pacer';
+import { Clock, systemClock } from '../lib/clock';
+import { flagMismatches, loadConfigWithLoxilbFlags, LoxilbFlags } from '../lib/gate/loxilb-flags';
+import { Config } from '../lib/config/schema';
+import { createLogger, Logger } from '../lib/log';
+import { ImdsClient } from '../lib/sources/imds-client';
+import { UsageError } from './cli';
+
+/**
+ * The wiring: everything with a side effect is built here and nowhere else — config from disk,
+ * logger, clock, IMDS client, AWS clients (the region's own, lazily, and any other region's through
+ * `ClientPool`), the mutating-call pacer, the SIGTERM/SIGINT handlers, this host's instance id.
+ * Commands receive a Runtime and pass its parts down.
+ */
+export interface Runtime {
+  config: Config;
+  /** The running loxilb whose flags are the config's defaults, if one was found. */
+  loxilb?: LoxilbFlags;
+  logger: Logger;
+  clock: Clock;
+  imds: ImdsClient;
+  /** The one per-process bucket pacing mutating EC2 calls (aws.mutatingBucket). */
+  pacer: TokenBucket;
+  /** AWS clients for the resolved region (built on first use: the region may need IMDS). */
+  aws(): Promise<AwsClients>;
+  /** `--instance-id`, else IMDS `instance-id` (raw; commands go through `resolveInstanceId`). */
+  instanceId(explicit?: string): Promise<string>;
+  close(): void;
+}
+
+/**
+ * AWS clients for regions other than the runtime's own (the sweeper's regions, an S3 bucket's, the
+ * group topic's), built on first use per region and destroyed by `close()`. `own`, when given, is
+ * the runtime's region: its EC2 client is reused, never destroyed here.
+ */
+export class ClientPool {
+  private readonly ec2s = new Map<string, EC2Client>();
+  private readonly all: AwsClients[] = [];
+
+  constructor(
+    private readonly config: Config,
+    private readonly own?: { region: string; ec2: EC2Client },
+  ) {}
+
+  /** Every client for `region` (a new set each call: the caller uses it for one job). */
+  clients(region: string): AwsClients {
+    const c = createAwsClients(clientOptions(this.config, region));
+    this.all.push(c);
+    return c;
+  }
+
+  /** One EC2 client per region. */
+  ec2For(region: string): EC2Client {
+    if (this.own && region === this.own.region) return this.own.ec2;
+    let c = this.ec2s.get(region);
+    if (!c) this.ec2s.set(region, (c = createEc2Client(clientOptions(this.config, region))));
+    return c;
+  }
+
+  close(): void {
+    for (const c of this.ec2s.values()) c.destroy();
+    this.ec2s.clear();
+    this.all.splice(0).forEach(destroyAwsClients);
+  }
+}
+
+/** The one place SIGTERM/SIGINT are listened to for a command: `signal` aborts on the first one. */
+export function stopOnSignals(): {
+  signal: AbortSignal;
+  requested: Promise<NodeJS.Signals>;
+  dispose(): void;
+} {
+  const abort = new AbortController();
+  let onSignal = (_sig: NodeJS.Signals) => undefined as void;
+  const requested = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = (sig: NodeJS.Signals) => {
+      abort.abort(new Error(`received ${sig}`));
+      resolve(sig);
+    };
+  });
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return {
+    signal: abort.signal,
+    requested,
+    dispose() {
+      process.removeListener('SIGTERM', onSignal);
+      process.removeListener('SIGINT', onSignal);
+    },
+  };
+}
+
+const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
+
+export function checkInstanceId(id: string, where: string): string {
+  if (!INSTANCE_ID.test(id)) {
+    throw new UsageError(`${where} "${id}" is not an EC2 instance id (i- followed by 8 or 17 hex digits)`);
+  }
+  return id;
+}
+
+/**
+ * This host's instance id: `--instance-id` (checked), else IMDS. A command run by hand fails at once
+ * (exit 2) when IMDS cannot tell, and checks what IMDS said; the daemon (`waitUntil`) keeps asking
+ * IMDS, which may not be up yet at boot, until it answers or the signal aborts.
+ */
+export async function resolveInstanceId(
+  runtime: Runtime,
+  explicit: string | undefined,
+  waitUntil?: AbortSignal,
+): Promise<string> {
+  if (explicit !== undefined) return checkInstanceId(explicit, '--instance-id');
+  if (waitUntil) return waitForImdsInstanceId(runtime, waitUntil);
+  let id: string;
+  try {
+    id = await runtime.instanceId();
+  } catch (err) {
+    throw new UsageError(
+      `no --instance-id given and IMDS could not tell this instance's id: ${(err as Error).message}`,
+    );
+  }
+  return checkInstanceId(id, 'IMDS instance-id');
+}
+
+async function waitForImdsInstanceId(runtime: Runtime, stop: AbortSignal): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runtime.instanceId();
+    } catch (err) {
+      if (stop.aborted) throw err;
+      if (attempt === 1 || attempt % 30 === 0) {
+        runtime.logger.warn('cannot read the instance id from IMDS yet; retrying', {
+          stage: 'startup',
+          errorCode: (err as { code?: string }).code ?? (err as Error).name,
+          error: (err as Error).message,
+          attempt,
+        });
+      }
+      await runtime.clock.sleep(Math.min(runtime.config.sources.imds.pollIntervalMs, 2000), stop);
+    }
+  }
+}
+
+export interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+}
+
+export interface RuntimeOverrides {
+  /** Where log lines go (default stdout); `plan --json` sends them to stderr so stdout is pure JSON. */
+  logStream?: NodeJS.WritableStream;
+}
+
+export function createRuntime(opts: GlobalOptions, overrides: RuntimeOverrides = {}): Runtime {
+  // --log-level is checked by the config schema like log.level, so `--log-level bogus` is exit 2.
+  const { config, loxilb, others } = loadConfigWithLoxilbFlags({
+    path: opts.config,
+    overrides: { logLevel: opts.logLevel },
+  });
+  const logger = createLogger({ level: config.log.level, stream: overrides.logStream });
+  if (loxilb) {
+    logger.debug("loxilb's own flags are the defaults under the config", {
+      stage: 'config',
+      pid: loxilb.pid,
+      cloud: loxilb.cloud,
+      cloudCidrBlock: loxilb.cloudCidrBlock,
+      cloudInstance: loxilb.cloudInstance,
+      ka: loxilb.ka,
+    });
+  }
+  if (others.length) {
+    logger.warn(`${others.length + 1} loxilb processes found; the flags of pid ${loxilb!.pid} are used`, {
+      stage: 'config',
+      pids: [loxilb!.pid, ...others.map((o) => o.pid)],
+    });
+  }
+  for (const m of loxilb ? flagMismatches(config, loxilb) : []) {
+    logger.warn(`config ${m.field} overrides loxilb ${m.flag}`, { stage: 'config', ...m });
+  }
+  const imds = new ImdsClient({
+    endpoint: config.sources.imds.endpoint,
+    requestTimeoutMs: config.sources.imds.requestTimeoutMs,
+    tokenTtlSeconds: config.sources.imds.tokenTtlSeconds,
+    allowV1Fallback: config.sources.imds.allowV1Fallback,
+    onV1Fallback: (reason) =>
+      logger.warn('IMDSv2 unavailable; falling back to IMDSv1 because sources.imds.allowV1Fallback is true', {
+        reason,
+      }),
+  });
+  let clients: Promise<AwsClients> | undefined;
+  return {
+    config,
+    loxilb,
+    logger,
+    clock: systemClock,
+    imds,
+    pacer: new TokenBucket(config.aws.mutatingBucket, systemClock),
+    aws() {
+      clients ??= (async () => {
+        const region =
+          regionFromEnv(config.cloud.region) ?? (await imds.require('meta-data/placement/region'));
+        return createAwsClients(clientOptions(config, region));
+      })();
+      return clients;
+    },
+    async instanceId(explicit) {
+      return explicit ?? (await imds.require('meta-data/instance-id'));
+    },
+    close() {
+      if (clients) void clients.then(destroyAwsClients, () => undefined);
+    },
+  };
+}
