@@ -1,7 +1,7 @@
 import { Filter } from '@aws-sdk/client-ec2';
 import { CallContext } from '../aws/call';
 import { LogFields } from '../log';
-import { instancesToLookUp, VpcFacts } from '../sweeper/orphans';
+import { instancesToLookUp } from '../sweeper/orphans';
 import {
   AddressInfo,
   describeAddresses,
@@ -14,6 +14,7 @@ import {
   loxilbTagFilter,
   RouteTableInfo,
   SubnetInfo,
+  VpcInfo,
 } from './ec2-reads';
 import { describeInstanceStates, InstanceState } from './instance-state';
 
@@ -28,13 +29,25 @@ import { describeInstanceStates, InstanceState } from './instance-state';
  * returns less — and "not returned" is exactly the fact the orphan rules need.
  */
 
-export interface ClusterDiscovery {
-  enis: EniInfo[];
-  addresses: AddressInfo[];
+export interface VpcFacts extends VpcInfo {
+  /** Every subnet of the VPC (to know what sits inside a CIDR). */
   subnets: SubnetInfo[];
+}
+
+export interface ClusterDiscovery {
+  /** Every ENI of the region carrying the cluster's loxilb ENI tag. */
+  enis: EniInfo[];
+  /** EIPs associated with those ENIs. */
+  addresses: AddressInfo[];
+  /** Subnets carrying the cluster's loxilb subnet tag. */
+  subnets: SubnetInfo[];
+  /** Every ENI in those subnets, whoever owns it. */
   subnetEnis: EniInfo[];
+  /** Route tables carrying the cluster's loxilb route-table tag, with all their associations. */
   routeTables: RouteTableInfo[];
+  /** The VPCs those subnets and route tables are in. */
   vpcs: VpcFacts[];
+  /** State of every instance the ENIs name (absent = never asked = unknown). */
   instances: Record<string, InstanceState>;
 }
 

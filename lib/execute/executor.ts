@@ -121,6 +121,15 @@ export async function executePlan(
     return record;
   };
 
+  const started = (a: PlannedAction) =>
+    opts.onEvent?.({
+      type: 'action-started',
+      id: a.id,
+      stage: a.stage,
+      action: a.action,
+      resource: a.resource,
+    });
+
   const notStarted = (a: PlannedAction, startedAt: number): ActionRecord | undefined => {
     if (opts.signal?.aborted) {
       return finish(a, startedAt, 'skipped', { aborted: true, message: `aborted: ${reasonOf(opts.signal)}` });
@@ -150,13 +159,7 @@ export async function executePlan(
     const early = notStarted(a, startedAt);
     if (early) return early;
     if (opts.dryRun) {
-      opts.onEvent?.({
-        type: 'action-started',
-        id: a.id,
-        stage: a.stage,
-        action: a.action,
-        resource: a.resource,
-      });
+      started(a);
       return finish(a, startedAt, 'dry-run', { message: `would ${a.summary}` });
     }
 
@@ -197,13 +200,7 @@ export async function executePlan(
       // The planner's safety invariants, once more, right before the mutating call.
       const unsafe = safetyViolation({ ...a, facts }, opts.instanceId);
       if (unsafe) return finish(a, startedAt, 'skipped', { message: unsafe });
-      opts.onEvent?.({
-        type: 'action-started',
-        id: a.id,
-        stage: a.stage,
-        action: a.action,
-        resource: a.resource,
-      });
+      started(a);
       try {
         const handler = handlerFor(a.params.action) as ActionHandler;
         const r = await handler.run(callCtx, a.params as never, fields);

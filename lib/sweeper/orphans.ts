@@ -1,8 +1,9 @@
 import { Config } from '../config/schema';
-import { describeState, INSTANCE_ID, InstanceState, liveness } from '../discovery/instance-state';
+import { describeState, INSTANCE_ID, liveness } from '../discovery/instance-state';
 import type { PreflightVerdict } from '../execute/executor';
 import { cidrContains } from '../discovery/inventory';
-import { AddressInfo, EniInfo, RouteTableInfo, SubnetInfo, TagValues, VpcInfo } from '../discovery/ec2-reads';
+import { EniInfo, RouteTableInfo, TagValues } from '../discovery/ec2-reads';
+import type { ClusterDiscovery } from '../discovery/sweep';
 import {
   ActionSpec,
   admit,
@@ -60,12 +61,8 @@ export type Verdict = 'orphan' | 'in-use' | 'uncertain';
 export type CandidateKind = 'eni' | 'subnet' | 'route-table' | 'vpc-cidr';
 export type { InstanceState } from '../discovery/instance-state';
 
-export interface VpcFacts extends VpcInfo {
-  /** Every subnet of the VPC (to know what sits inside a CIDR). */
-  subnets: SubnetInfo[];
-}
-
-export interface OrphanFacts {
+/** What the sweep read (lib/discovery/sweep.ts) plus what the rules need to judge it. */
+export interface OrphanFacts extends ClusterDiscovery {
   /** Epoch ms of the sweep. */
   now: number;
   graceMs: number;
@@ -78,20 +75,6 @@ export interface OrphanFacts {
   cloudCidrBlock?: string;
   /** Live members whatever EC2 says (the sweeping host itself). */
   memberInstanceIds: string[];
-  /** Every ENI of the region carrying the cluster's loxilb ENI tag. */
-  enis: EniInfo[];
-  /** EIPs associated with those ENIs. */
-  addresses: AddressInfo[];
-  /** Subnets carrying the cluster's loxilb subnet tag. */
-  subnets: SubnetInfo[];
-  /** Every ENI in those subnets, whoever owns it. */
-  subnetEnis: EniInfo[];
-  /** Route tables carrying the cluster's loxilb route-table tag, with all their associations. */
-  routeTables: RouteTableInfo[];
-  /** The VPCs those subnets and route tables are in. */
-  vpcs: VpcFacts[];
-  /** State of every instance the ENIs name (absent = never asked = unknown). */
-  instances: Record<string, InstanceState>;
   /** Resource id → epoch ms it was first seen waiting on the grace period (lib/sweeper/state.ts). */
   firstSeen: Record<string, number>;
 }

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { AwsEmulator } from '../../sim/emulator/server';
 import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
 import { closed, ready, RunHarness } from '../helpers/run-harness';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { reportOf as readReportOf } from '../helpers/teardown-cli';
 
 /**
  * An AWS that hangs or throttles (issue 10, items 1–2): every call is cut by aws.callTimeoutMs and
@@ -22,8 +22,7 @@ interface Report {
   leftBehind: Array<{ resource: string; reason: string; manualCommand: string }>;
 }
 
-const reportOf = (stdout: string): Report =>
-  JSON.parse(readFileSync(/^report: (.+)$/m.exec(stdout)![1], 'utf8')) as Report;
+const reportOf = (stdout: string): Report => readReportOf(stdout) as Report;
 
 /** A left-behind report is honest when every resource it leaves names why and how to remove it. */
 function expectHonest(report: Report): void {

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { reportPathOf } from '../helpers/teardown-cli';
 
 /**
  * Issue #4, end to end: what is alive is never touched. `teardownd sweep --apply` as a real child
@@ -36,7 +37,7 @@ describe('teardownd sweep --apply: a live master is never touched', () => {
   const sweepApply = async (cloudInstance = '', graceMs = 10 * MINUTE) => {
     const file = ws.writeConfig({ ownership: { cloudInstance }, sweeper: { graceMs } });
     const res = await runCli(['-c', file, 'sweep', '--apply'], emulator.env());
-    const path = /^report: (.+)$/m.exec(res.stdout)?.[1];
+    const path = reportPathOf(res.stdout);
     return { ...res, report: JSON.parse(readFileSync(path!, 'utf8')) as Report };
   };
   const verdicts = (r: Report) => Object.fromEntries(r.candidates.map((c) => [c.resource, c.verdict]));

@@ -3,6 +3,7 @@ import { AwsEmulator } from '../../sim/emulator/server';
 import { EmulatorRequest, EmulatorResponse } from '../../sim/emulator/types';
 import { runCli, RunResult, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { reportOf } from '../helpers/teardown-cli';
 
 /**
  * Issue #4, end to end: `teardownd sweep [--apply]` as a real child process, with the real EC2 client,
@@ -264,9 +265,7 @@ describe('teardownd sweep: orphans of a dead master', () => {
     expect(b.stderr).toBe('');
     expect([a.code, b.code]).toEqual([0, 0]);
     // They really overlapped: both made changes, and each saw the other's work as already done.
-    const reports = [a, b].map(
-      (r) => JSON.parse(readFileSync(/^report: (.+)$/m.exec(r.stdout)![1], 'utf8')) as SweepDoc['reports'][0],
-    );
+    const reports = [a, b].map((r) => reportOf(r.stdout) as SweepDoc['reports'][0]);
     for (const r of reports) {
       expect(r.outcome).toBe('cleaned');
       expect(r.calls.mutate).toBeGreaterThan(0);

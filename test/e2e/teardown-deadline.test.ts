@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { AwsEmulator } from '../../sim/emulator/server';
 import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
 import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { reportOf } from '../helpers/teardown-cli';
 
 /**
  * A teardown never outlives its budget: what cannot finish before the deadline is skipped and the
@@ -27,7 +27,6 @@ describe('teardownd teardown: deadline and abort', () => {
     ws.cleanup();
   });
 
-  const reportOf = (stdout: string) => JSON.parse(readFileSync(/^report: (.+)$/m.exec(stdout)![1], 'utf8'));
   const args = (executor: Record<string, unknown>) => [
     '-c',
     ws.writeConfig({

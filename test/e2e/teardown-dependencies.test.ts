@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { reportOf } from '../helpers/teardown-cli';
 
 /**
  * DESIGN.md invariant 3: dependencies are checked before a delete, not discovered by failure. A
@@ -63,7 +63,7 @@ describe('teardownd teardown: dependency checks', () => {
     expect(mutated).not.toContain('DisassociateVpcCidrBlock');
     expect(mutated).not.toContain('DeleteRouteTable');
 
-    const report = JSON.parse(readFileSync(/^report: (.+)$/m.exec(res.stdout)![1], 'utf8'));
+    const report = reportOf(res.stdout);
     expect(report.outcome).toBe('left-behind');
     const subnet = report.actions.find((a: { action: string }) => a.action === 'DeleteSubnet');
     expect(subnet).toMatchObject({ outcome: 'blocked', blockers: [foreign.networkInterfaceId] });
@@ -90,7 +90,7 @@ describe('teardownd teardown: dependency checks', () => {
     expect(emulator.ec2.routeTableById(ids.routeTableId)!.associations.map((a) => a.subnetId)).toEqual([
       ids.masterSubnetId,
     ]);
-    const report = JSON.parse(readFileSync(/^report: (.+)$/m.exec(res.stdout)![1], 'utf8'));
+    const report = reportOf(res.stdout);
     expect(report.actions.find((a: { action: string }) => a.action === 'DeleteRouteTable')).toMatchObject({
       outcome: 'blocked',
       blockers: [ids.masterSubnetId],

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { reportOf } from '../helpers/teardown-cli';
 
 /**
  * DESIGN.md invariant 5: `teardownd plan` and `teardownd teardown --dry-run` make zero mutating calls,
@@ -85,7 +85,7 @@ describe('teardownd plan and --dry-run', () => {
     expect(res.code).toBe(0);
     expect(emulator.calls.mutating()).toEqual([]);
     expect(leftovers(emulator, ids)).toEqual(before);
-    const report = JSON.parse(readFileSync(/^report: (.+)$/m.exec(res.stdout)![1], 'utf8'));
+    const report = reportOf(res.stdout);
     expect(report).toMatchObject({ dryRun: true, outcome: 'dry-run', calls: { mutate: 0 } });
     expect(report.actions).toHaveLength(10);
     expect(

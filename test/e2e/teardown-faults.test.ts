@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { reportOf } from '../helpers/teardown-cli';
 
 /**
  * A teardown under a throttling storm, injected 5xx and dropped connections still finishes with
@@ -41,7 +41,6 @@ describe('teardownd teardown under faults', () => {
       emulator.env(),
       60000,
     );
-  const reportOf = (stdout: string) => JSON.parse(readFileSync(/^report: (.+)$/m.exec(stdout)![1], 'utf8'));
 
   it('a throttling storm (half of all EC2 calls refused) still ends clean', async () => {
     emulator.faults.add({ service: 'ec2', kind: 'throttle', probability: 0.5 });

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 import { bfdBody, ciStateBody, FakeLoxilb } from '../../sim/loxilb/fake-peer';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { reportOf } from '../helpers/teardown-cli';
 
 /**
  * The gate asks loxilb's REST API (a fake speaking loxilb's real JSON on an ephemeral 127.0.0.1 port)
@@ -44,7 +44,6 @@ describe('teardownd teardown: the gate asks loxilb', () => {
     expect(res.code).toBe(0);
     return JSON.parse(res.stdout);
   };
-  const reportOf = (stdout: string) => JSON.parse(readFileSync(/^report: (.+)$/m.exec(stdout)![1], 'utf8'));
   const peersDown = bfdBody([
     { remoteIp: '10.0.2.11', state: 'BFDDown' },
     { remoteIp: '10.0.3.12', state: 'BFDDown' },

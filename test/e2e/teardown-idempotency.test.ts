@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   DeleteNetworkInterfaceCommand,
   DeleteRouteTableCommand,
@@ -12,6 +11,7 @@ import {
 import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { reportOf } from '../helpers/teardown-cli';
 
 /**
  * DESIGN.md invariant 4: every action is idempotent. A second run, or loxilb doing the same teardown
@@ -48,7 +48,6 @@ describe('teardownd teardown: idempotency', () => {
       ],
       emulator.env(),
     );
-  const reportOf = (stdout: string) => JSON.parse(readFileSync(/^report: (.+)$/m.exec(stdout)![1], 'utf8'));
 
   it('run twice: the second run finds nothing to do and changes nothing', async () => {
     const first = await teardown();

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { reportOf } from '../helpers/teardown-cli';
 
 /**
  * DESIGN.md safety invariants 1–3, each with a setup that makes a broken teardownd touch what it must
@@ -40,7 +40,6 @@ describe('teardownd teardown: safety invariants', () => {
       ],
       emulator.env(),
     );
-  const reportOf = (stdout: string) => JSON.parse(readFileSync(/^report: (.+)$/m.exec(stdout)![1], 'utf8'));
   /** Every id any mutating EC2 call named. */
   const touched = () =>
     new Set(emulator.calls.mutating('ec2').flatMap((c) => Object.values(c.params).map(String)));

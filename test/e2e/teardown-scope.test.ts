@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { AwsEmulator } from '../../sim/emulator/server';
 import { runCli, TempWorkspace } from '../helpers/daemon-process';
 import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { reportPathOf } from '../helpers/teardown-cli';
 
 /**
  * `teardownd teardown` as an operator runs it on a loxilb master: the built CLI as a child process
@@ -33,7 +34,7 @@ describe('teardownd teardown: scopes', () => {
       ...extra,
     });
   const readReport = (stdout: string) => {
-    const path = /^report: (.+)$/m.exec(stdout)?.[1];
+    const path = reportPathOf(stdout);
     expect(path).toBeDefined();
     return { path: path!, report: JSON.parse(readFileSync(path!, 'utf8')) };
   };

@@ -68,6 +68,11 @@ export class ManualClock implements Clock {
     return this.timers.filter((x) => !x.guard).length;
   }
 
+  /** Pending sleeps and guards. */
+  get pending(): number {
+    return this.timers.length;
+  }
+
   /** Moves time forward by `ms`, firing due timers in order and letting their callbacks run. */
   async advance(ms: number): Promise<void> {
     const target = this.t + ms;
@@ -139,5 +144,14 @@ export class ManualClock implements Clock {
     this.timers = this.timers.filter((x) => x !== timer);
     if (timer.at > this.t) this.t = timer.at;
     timer.resolve();
+  }
+}
+
+/** Waits (in real time, bounded) until `check` holds; for effects behind real file I/O. */
+export async function until(check: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
   }
 }

@@ -5,10 +5,15 @@ export function teardownArgs(configPath: string, instanceId: string, scope: stri
   return ['-c', configPath, 'teardown', '--instance-id', instanceId, '--scope', scope];
 }
 
+/** The path in a CLI run's `report: <path>` line (teardown, sweep). */
+export function reportPathOf(stdout: string): string {
+  const m = /^report: (.+)$/m.exec(stdout);
+  if (!m) throw new Error(`no "report:" line in the CLI output:\n${stdout.slice(-2000)}`);
+  return m[1];
+}
+
 /** The JSON report a CLI run wrote, found through its `report: <path>` line. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function reportOf(stdout: string): any {
-  const m = /^report: (.+)$/m.exec(stdout);
-  if (!m) throw new Error(`no "report:" line in the CLI output:\n${stdout.slice(-2000)}`);
-  return JSON.parse(readFileSync(m[1], 'utf8'));
+  return JSON.parse(readFileSync(reportPathOf(stdout), 'utf8'));
 }

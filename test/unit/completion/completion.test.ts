@@ -17,7 +17,7 @@ import {
 } from '../../../lib/completion/completion';
 import { parseConfig } from '../../../lib/config/load';
 import { nullLogger } from '../../../lib/log';
-import { flush, ManualClock } from '../support/manual-clock';
+import { flush, ManualClock } from '../../helpers/manual-clock';
 
 const asg = mockClient(AutoScalingClient);
 const instanceId = 'i-0abc';

@@ -19,7 +19,7 @@ import { IMDS_PATHS } from '../../../lib/sources/imds-notices';
 import { Runtime } from '../../../daemon/wiring';
 import { BackgroundService, runDaemon } from '../../../daemon/commands/run';
 import { fixture } from '../../fixtures/events';
-import { until } from '../support/manual-clock';
+import { until } from '../../helpers/manual-clock';
 
 /**
  * `runDaemon` in-process with a fake runtime: start-up order, the ready line, and the shutdown

@@ -13,7 +13,7 @@ import {
 import { CompletionRecord, Journal } from '../../../lib/episode/journal';
 import { nullLogger } from '../../../lib/log';
 import { LifecycleRef, TerminationNotice } from '../../../lib/notice';
-import { flush, ManualClock, until } from '../support/manual-clock';
+import { flush, ManualClock, until } from '../../helpers/manual-clock';
 
 const instanceId = 'i-0abc';
 

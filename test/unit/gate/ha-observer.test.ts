@@ -8,7 +8,7 @@ import { HaObserver, OBSERVATION_FILE } from '../../../lib/gate/ha-observer';
 import { nullLogger } from '../../../lib/log';
 import { createLoxilbApi } from '../../../lib/gate/loxilb-api';
 import { bfdBody, ciStateBody, FakeLoxilb } from '../../../sim/loxilb/fake-peer';
-import { ManualClock, until } from '../support/manual-clock';
+import { ManualClock, until } from '../../helpers/manual-clock';
 
 /**
  * The observation kept while the daemon runs: a later decision (loxilb dead, or a restarted daemon)

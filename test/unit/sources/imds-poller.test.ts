@@ -5,7 +5,7 @@ import { ImdsError } from '../../../lib/sources/imds-client';
 import { IMDS_PATHS } from '../../../lib/sources/imds-notices';
 import { ImdsPoller, ImdsReader, pollOnce } from '../../../lib/sources/imds-poller';
 import { fixture } from '../../fixtures/events';
-import { flush, ManualClock } from '../support/manual-clock';
+import { flush, ManualClock } from '../../helpers/manual-clock';
 
 /** IMDS as a map: path → body, null (404) or an error to throw. */
 class FakeImds implements ImdsReader {

@@ -12,7 +12,7 @@ import { createLogger } from '../../../lib/log';
 import { TerminationNotice } from '../../../lib/notice';
 import { SqsConsumer } from '../../../lib/sources/sqs-consumer';
 import { fixture, withFields } from '../../fixtures/events';
-import { ManualClock } from '../support/manual-clock';
+import { ManualClock } from '../../helpers/manual-clock';
 
 const sqs = mockClient(SQSClient);
 const queueUrl = 'http://127.0.0.1/123456789012/teardownd';

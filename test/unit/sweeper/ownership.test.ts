@@ -7,7 +7,7 @@ import { enisToMark, markOwnedResources, OwnershipMarker } from '../../../lib/sw
 import { CallContext } from '../../../lib/aws/call';
 import { AwsEmulator } from '../../../sim/emulator/server';
 import { LoxilbClusterIds, seedLoxilbCluster } from '../../../sim/loxilb/footprint';
-import { ManualClock, until } from '../support/manual-clock';
+import { ManualClock, until } from '../../helpers/manual-clock';
 
 const ME = 'i-0aaaaaaaaaaaaaaa1';
 const OTHER = 'i-0bbbbbbbbbbbbbbb2';

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { ConfigError } from '../../../lib/config/load';
 import { createLogger } from '../../../lib/log';
 import { CronApi, JitteredSchedule, validateCronExpression } from '../../../lib/sweeper/scheduler';
-import { flush, ManualClock } from '../support/manual-clock';
+import { flush, ManualClock } from '../../helpers/manual-clock';
 
 /** A logger whose JSON lines the test can read. */
 function captured() {
