@@ -28,14 +28,14 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { awsApiCalls } from '../../../lib/aws/api-calls';
+import { runChecks } from '../../../lib/check/check';
 import {
   CheckDeps,
   checkExitCode,
   CheckResult,
   formatCheckLine,
   policyStatements,
-  runChecks,
-} from '../../../lib/check/check';
+} from '../../../lib/check/common';
 import { ConfigInput } from '../../../lib/config/schema';
 import { parseConfig } from '../../../lib/config/load';
 import { systemClock } from '../../../lib/clock';

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkLoxilbFlags } from '../../../lib/check/check';
+import { checkLoxilbFlags } from '../../../lib/check/host';
 import { parseConfig } from '../../../lib/config/load';
 import {
   findLoxilbProcesses,
