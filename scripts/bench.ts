@@ -4,7 +4,14 @@
  * Prints a table and writes JSON (bench-results/bench-<time>.json or --out). Outside the test suite
  * on purpose: figures, not assertions.
  *
- *   npm run bench -- [--latency-ms 50] [--detach-delay-ms 1000] [--footprints 1,10,100]
+ * The teardown table is loxilb's real footprint first — ONE ENI per cluster with every VIP on it,
+ * here 1 ENI × N VIPs with N EIPs (`--vips`; 49 is the most secondary IPs one ENI takes on large
+ * instances) — then the multi-ENI stress case (`--footprints` ENIs × 4 VIPs/EIPs). Each footprint
+ * runs twice: the executor alone (no pacer, no account bucket), and as the daemon runs it (the
+ * client-side pacer `aws.mutatingBucket`, 50 burst / 5 per s) against an emulated account bucket
+ * of the same size.
+ *
+ *   npm run bench -- [--latency-ms 50] [--detach-delay-ms 1000] [--vips 1,16,49] [--footprints 10,100]
  *                    [--episodes 5] [--idle-seconds 60] [--soak-seconds 0] [--flood-seconds 40]
  *                    [--only teardown,notice,rest,flood] [--quick] [--out FILE]
  *
@@ -29,6 +36,7 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { Command } from 'commander';
+import { TokenBucket } from '../lib/aws/pacer';
 import { systemClock } from '../lib/clock';
 import { parseConfig } from '../lib/config/load';
 import { buildPlanFor, runTeardown } from '../lib/episode/engine';
@@ -43,6 +51,9 @@ import { packagePaths } from './package';
 interface Options {
   latencyMs: number;
   detachDelayMs: number;
+  /** 1 ENI × N VIPs with N EIPs, for each N: loxilb's real footprint. */
+  vips: number[];
+  /** ENI counts of the multi-ENI stress case (each ENI × 4 VIPs/EIPs). */
   footprints: number[];
   episodes: number;
   idleSeconds: number;
@@ -55,13 +66,23 @@ interface Options {
 }
 
 const CLI = resolve(__dirname, '../daemon/main.js');
-const VIPS = 4;
+/** VIPs (and EIPs) per ENI in the multi-ENI stress case. */
+const STRESS_VIPS = 4;
+
+interface Footprint {
+  enis: number;
+  vips: number;
+  eips: number;
+}
+
+const footprintLabel = (f: Footprint) => `${f.enis} ENI${f.enis === 1 ? '' : 's'} × ${f.vips} VIPs`;
 
 function parseOptions(): Options {
   const p = new Command('npm run bench --')
     .option('--latency-ms <n>', 'latency added to every AWS call', '50')
     .option('--detach-delay-ms <n>', 'time an ENI takes to detach', '1000')
-    .option('--footprints <list>', 'ENI counts to tear down', '1,10,100')
+    .option('--vips <list>', "1 ENI × N VIPs with N EIPs, for each N (loxilb's footprint)", '1,16,49')
+    .option('--footprints <list>', 'ENI counts of the stress case (× 4 VIPs/EIPs each)', '10,100')
     .option('--episodes <n>', 'notice-latency episodes per source', '5')
     .option('--idle-seconds <n>', 'at-rest measurement length', '60')
     .option('--soak-seconds <n>', 'soak length per variant for the RSS slope (0 = none)', '0')
@@ -79,7 +100,8 @@ function parseOptions(): Options {
   return {
     latencyMs: Number(o.latencyMs),
     detachDelayMs: quick ? 300 : Number(o.detachDelayMs),
-    footprints: quick ? [1, 10] : String(o.footprints).split(',').map(Number),
+    vips: quick ? [1, 49] : String(o.vips).split(',').filter(Boolean).map(Number),
+    footprints: quick ? [10] : String(o.footprints).split(',').filter(Boolean).map(Number),
     episodes: quick ? 2 : Number(o.episodes),
     idleSeconds: quick ? 6 : Number(o.idleSeconds),
     soakSeconds: Number(o.soakSeconds),
@@ -101,9 +123,11 @@ export function percentile(xs: number[], p: number): number {
 
 /**
  * The critical-path bound of a full teardown: the longest chain of calls that must happen one after
- * another — discovery (two parallel Describe rounds), DisassociateAddress → DetachNetworkInterface →
- * [detach delay] → DeleteNetworkInterface → DisassociateRouteTable → DeleteRouteTable → DeleteSubnet
- * → DisassociateVpcCidrBlock — each call costing the injected latency.
+ * another — discovery (two parallel Describe rounds), DisassociateAddress (every EIP in one wave) →
+ * DetachNetworkInterface → [detach delay] → DeleteNetworkInterface → DisassociateRouteTable →
+ * DeleteRouteTable → DeleteSubnet → DisassociateVpcCidrBlock — each call costing the injected
+ * latency. The same for 1 ENI × 1 VIP and 1 ENI × 49 VIPs: only as many EIP waves as that one
+ * would be slower. Not counted: the detach poll's interval (100 ms here) and its Describe.
  */
 export function criticalPathMs(latencyMs: number, detachDelayMs: number): number {
   const discoveryRounds = 2;
@@ -120,10 +144,11 @@ function ec2Client(emulator: AwsEmulator): EC2Client {
   });
 }
 
-async function engineDeps(emulator: AwsEmulator, concurrency?: number) {
+/** The engine with the daemon's defaults; `paced` adds the daemon's pacer of mutating calls. */
+async function engineDeps(emulator: AwsEmulator, paced = false) {
   const config = parseConfig({
     gate: { mode: 'override', override: 'full' },
-    executor: { detachPollIntervalMs: 100, ...(concurrency ? { concurrency } : {}) },
+    executor: { detachPollIntervalMs: 100 },
   });
   return {
     ec2: ec2Client(emulator),
@@ -131,20 +156,48 @@ async function engineDeps(emulator: AwsEmulator, concurrency?: number) {
     clock: systemClock,
     logger: nullLogger(),
     loxilb: createLoxilbApi({ baseUrl: config.gate.loxilbApiUrl, timeoutMs: 100, fetch }),
+    ...(paced ? { pacer: new TokenBucket(config.aws.mutatingBucket, systemClock) } : {}),
   };
 }
 
-interface TeardownRow {
-  enis: number;
+/** EC2's account-wide buckets (mutating: 50 burst, 5/s; Describe: 100 burst, 20/s). */
+function accountBuckets(emulator: AwsEmulator): void {
+  emulator.faults.addBucket({ service: 'ec2', action: /^(?!Describe)/, capacity: 50, refillPerSecond: 5 });
+  emulator.faults.addBucket({ service: 'ec2', action: /^Describe/, capacity: 100, refillPerSecond: 20 });
+}
+
+interface TeardownRun {
   wallMs: number;
-  sequentialMs: number;
-  criticalPathMs: number;
-  vsCriticalPath: number;
-  speedupVsSequential: number;
   calls: number;
   describeCalls: number;
   mutatingCalls: number;
+  /**
+   * Answers RequestLimitExceeded (only the paced run has an account bucket). The pacer is sized like
+   * the bucket with no margin, so jitter in when requests arrive can still draw an occasional one,
+   * which the call path retries.
+   */
+  throttled: number;
+  callsByAction: Record<string, number>;
+  outcome: string;
   clean: boolean;
+}
+
+interface TeardownRow extends Footprint {
+  label: string;
+  /** EIPs + ENIs + subnet + route table + CIDR association. */
+  resources: number;
+  /** The executor alone: no pacer, no account bucket. */
+  unpaced: TeardownRun;
+  /** As the daemon runs: the pacer (aws.mutatingBucket), against an account bucket of the same size. */
+  paced: TeardownRun;
+  sequentialMs: number;
+  criticalPathMs: number;
+  /** Mutating calls beyond the bucket's burst, at its refill rate: the pacer's floor. */
+  bucketFloorMs: number;
+  vsCriticalPath: number;
+  pacedVsCriticalPath: number;
+  speedupVsSequential: number;
+  callsPerResource: number;
 }
 
 async function withEmulator<T>(opts: Options, fn: (e: AwsEmulator) => Promise<T>): Promise<T> {
@@ -213,25 +266,40 @@ function sequentialOrder(actions: PlannedAction[]): PlannedAction[] {
   return [...[...byEni.values()].flat(), ...rest];
 }
 
-async function teardownRow(opts: Options, enis: number): Promise<TeardownRow> {
-  const parallel = await withEmulator(opts, async (emulator) => {
-    const ids = seedLoxilbCluster(emulator, { enis, vips: VIPS, eips: VIPS });
-    const deps = await engineDeps(emulator);
+async function timedTeardown(opts: Options, f: Footprint, paced: boolean): Promise<TeardownRun> {
+  return withEmulator(opts, async (emulator) => {
+    if (paced) accountBuckets(emulator);
+    const ids = seedLoxilbCluster(emulator, f);
+    const deps = await engineDeps(emulator, paced);
     const started = Date.now();
-    await runTeardown(deps, { instanceId: ids.masterInstanceId, episode: `bench-${enis}`, dryRun: false });
+    const report = await runTeardown(deps, {
+      instanceId: ids.masterInstanceId,
+      episode: `bench-${f.enis}x${f.vips}`,
+      dryRun: false,
+    });
     const wallMs = Date.now() - started;
-    const calls = emulator.calls.of('ec2');
     deps.ec2.destroy();
+    const calls = emulator.calls.of('ec2');
+    const callsByAction: Record<string, number> = {};
+    for (const c of calls) callsByAction[c.action] = (callsByAction[c.action] ?? 0) + 1;
     return {
       wallMs,
       calls: calls.length,
       describeCalls: calls.filter((c) => c.action.startsWith('Describe')).length,
       mutatingCalls: calls.filter((c) => c.mutating).length,
+      throttled: calls.filter((c) => c.errorCode === 'RequestLimitExceeded').length,
+      callsByAction,
+      outcome: report.outcome,
       clean: leftovers(emulator, ids).length === 0,
     };
   });
+}
+
+async function teardownRow(opts: Options, f: Footprint): Promise<TeardownRow> {
+  const unpaced = await timedTeardown(opts, f, false);
+  const paced = await timedTeardown(opts, f, true);
   const sequentialMs = await withEmulator(opts, async (emulator) => {
-    const ids = seedLoxilbCluster(emulator, { enis, vips: VIPS, eips: VIPS });
+    const ids = seedLoxilbCluster(emulator, f);
     const deps = await engineDeps(emulator);
     const started = Date.now();
     const { plan } = await buildPlanFor(deps, {
@@ -247,22 +315,32 @@ async function teardownRow(opts: Options, enis: number): Promise<TeardownRow> {
     return ms;
   });
   const cp = criticalPathMs(opts.latencyMs, opts.detachDelayMs);
+  const bucket = parseConfig({}).aws.mutatingBucket;
+  const resources = f.enis * (1 + f.eips) + 3;
   return {
-    enis,
-    ...parallel,
+    ...f,
+    label: footprintLabel(f),
+    resources,
+    unpaced,
+    paced,
     sequentialMs,
     criticalPathMs: cp,
-    vsCriticalPath: parallel.wallMs / cp,
-    speedupVsSequential: sequentialMs / parallel.wallMs,
+    bucketFloorMs: (Math.max(0, unpaced.mutatingCalls - bucket.capacity) / bucket.refillPerSecond) * 1000,
+    vsCriticalPath: unpaced.wallMs / cp,
+    pacedVsCriticalPath: paced.wallMs / cp,
+    speedupVsSequential: sequentialMs / unpaced.wallMs,
+    callsPerResource: unpaced.calls / resources,
   };
 }
 
-/** A 10-ENI and a 100-ENI teardown inside EC2's real account bucket for mutating calls (50 burst, 5/s). */
+/**
+ * The stress footprints inside EC2's account bucket WITHOUT the pacer: what the pacer saves (the
+ * paced run of the main table is the same footprint and bucket with it).
+ */
 async function throttledRow(opts: Options, enis: number) {
   return withEmulator(opts, async (emulator) => {
-    emulator.faults.addBucket({ service: 'ec2', action: /^(?!Describe)/, capacity: 50, refillPerSecond: 5 });
-    emulator.faults.addBucket({ service: 'ec2', action: /^Describe/, capacity: 100, refillPerSecond: 20 });
-    const ids = seedLoxilbCluster(emulator, { enis, vips: VIPS, eips: VIPS });
+    accountBuckets(emulator);
+    const ids = seedLoxilbCluster(emulator, { enis, vips: STRESS_VIPS, eips: STRESS_VIPS });
     const deps = await engineDeps(emulator);
     const started = Date.now();
     const report = await runTeardown(deps, {
@@ -584,35 +662,52 @@ const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) :
 async function main(): Promise<void> {
   const opts = parseOptions();
   console.log(
-    `teardownd benchmark: latency ${opts.latencyMs} ms/call, ENI detach ${opts.detachDelayMs} ms, footprints ${opts.footprints.join('/')} ENIs × ${VIPS} VIPs/EIPs\n`,
+    `teardownd benchmark: latency ${opts.latencyMs} ms/call, ENI detach ${opts.detachDelayMs} ms; 1 ENI × ${opts.vips.join('/')} VIPs (as many EIPs), and ${opts.footprints.join('/')} ENIs × ${STRESS_VIPS} VIPs/EIPs\n`,
   );
 
+  const footprints: Footprint[] = [
+    ...opts.vips.map((n) => ({ enis: 1, vips: n, eips: n })),
+    ...opts.footprints.map((n) => ({ enis: n, vips: STRESS_VIPS, eips: STRESS_VIPS })),
+  ];
   const rows: TeardownRow[] = [];
-  for (const n of opts.only.has('teardown') ? opts.footprints : []) {
-    process.stdout.write(`  full teardown, ${n} ENIs … `);
-    const row = await teardownRow(opts, n);
+  for (const f of opts.only.has('teardown') ? footprints : []) {
+    process.stdout.write(`  full teardown, ${footprintLabel(f)} … `);
+    const row = await teardownRow(opts, f);
     rows.push(row);
-    console.log(`${row.wallMs} ms`);
+    console.log(`${row.unpaced.wallMs} ms, paced ${row.paced.wallMs} ms`);
   }
   console.log('\nFull teardown (engine in-process, real SDK against the emulator)');
   console.log(
-    '  ENIs  teardownd   sequential  critical-path  ×bound  ×faster  calls  describe  mutating  clean',
+    '  footprint           no pacer ×bound   paced ×bound  throttled  sequential ×faster  critical-path  calls  describe  mutating  /resource  clean',
   );
   for (const r of rows) {
     console.log(
-      `  ${String(r.enis).padStart(4)}  ${fmt(r.wallMs).padStart(7)} ms  ${fmt(r.sequentialMs).padStart(7)} ms  ${fmt(r.criticalPathMs).padStart(10)} ms  ${fmt(r.vsCriticalPath, 2).padStart(6)}  ${fmt(r.speedupVsSequential, 1).padStart(7)}  ${String(r.calls).padStart(5)}  ${String(r.describeCalls).padStart(8)}  ${String(r.mutatingCalls).padStart(8)}  ${r.clean ? 'yes' : 'NO'}`,
+      `  ${r.label.padEnd(18)}  ${fmt(r.unpaced.wallMs).padStart(6)} ms ${fmt(r.vsCriticalPath, 2).padStart(5)}  ${fmt(r.paced.wallMs).padStart(6)} ms ${fmt(r.pacedVsCriticalPath, 2).padStart(5)}  ${String(r.paced.throttled).padStart(9)}  ${fmt(r.sequentialMs).padStart(7)} ms ${fmt(r.speedupVsSequential, 1).padStart(6)}  ${fmt(r.criticalPathMs).padStart(10)} ms  ${String(r.unpaced.calls).padStart(5)}  ${String(r.unpaced.describeCalls).padStart(8)}  ${String(r.unpaced.mutatingCalls).padStart(8)}  ${fmt(r.callsPerResource, 2).padStart(9)}  ${r.unpaced.clean ? 'yes' : 'NO'}${r.paced.clean ? '' : ` (paced: ${r.paced.outcome})`}`,
     );
   }
   console.log(
-    `  critical path = (2 discovery rounds + 7 chained calls) × ${opts.latencyMs} ms + ${opts.detachDelayMs} ms detach`,
+    `  critical path = (2 discovery rounds + 1 wave of DisassociateAddress + detach + delete ENI + disassociate/delete route table + delete subnet + disassociate CIDR) × ${opts.latencyMs} ms + ${opts.detachDelayMs} ms detach`,
+  );
+  console.log(
+    "  no pacer = the executor alone; paced = the daemon's pacer (aws.mutatingBucket 50 burst, 5/s) against an emulated account bucket of the same size",
   );
   console.log(
     '  sequential = the same plan, one call at a time, each ENI detached and polled (100 ms) before the next',
   );
+  console.log('  calls per action (no pacer); resources = EIPs + ENIs + subnet + route table + CIDR:');
+  for (const r of rows) {
+    const byAction = Object.entries(r.unpaced.callsByAction)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    const floor = r.bucketFloorMs > 0 ? `; the bucket alone needs ${fmt(r.bucketFloorMs / 1000, 1)} s` : '';
+    console.log(`    ${r.label} (${r.resources} resources): ${byAction}${floor}`);
+  }
 
   const throttled = [];
   for (const n of opts.only.has('teardown') ? opts.footprints.filter((x) => x >= 10) : []) {
-    process.stdout.write(`\n  inside EC2's mutating bucket (50 burst, 5/s), ${n} ENIs … `);
+    process.stdout.write(
+      `\n  inside EC2's mutating bucket (50 burst, 5/s) without the pacer, ${n} ENIs × ${STRESS_VIPS} … `,
+    );
     const t = await throttledRow(opts, n);
     throttled.push(t);
     console.log(`${t.wallMs} ms, ${t.throttled} RequestLimitExceeded answers retried, outcome ${t.outcome}`);
@@ -645,7 +740,13 @@ async function main(): Promise<void> {
   const shipped = restRows.find((r) => r.name.startsWith('single executable')) ?? restRows[0] ?? none;
 
   const ten = rows.find((r) => r.enis === 10);
+  const big = rows.find((r) => r.enis === 1 && r.vips === 49);
   const targets = [
+    [
+      '1 ENI × 49 VIPs teardown ≤ 1.3× critical path (paced)',
+      big ? `${fmt(big.pacedVsCriticalPath, 2)}× (no pacer ${fmt(big.vsCriticalPath, 2)}×)` : 'n/a',
+      big ? big.pacedVsCriticalPath <= 1.3 : false,
+    ],
     [
       '10-ENI teardown ≤ 1.5× critical path',
       ten ? `${fmt(ten.vsCriticalPath, 2)}×` : 'n/a',
@@ -672,7 +773,7 @@ async function main(): Promise<void> {
   ] as const;
   console.log('\nTargets');
   for (const [what, value, ok] of targets)
-    console.log(`  ${ok ? 'PASS' : 'MISS'}  ${what.padEnd(48)} ${value}`);
+    console.log(`  ${ok ? 'PASS' : 'MISS'}  ${what.padEnd(54)} ${value}`);
 
   const out =
     opts.out ?? join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -143,6 +143,11 @@ const executorSchema = z
     /** Independent actions inside one stage run at most this many at a time. */
     concurrency: z.number().int().min(1).max(64).default(8),
     /**
+     * The same bound for the EIP stage's disassociations: loxilb puts all VIPs on one ENI (up to 49),
+     * and they should go in one wave; aws.mutatingBucket, not this bound, keeps the account safe.
+     */
+    eipConcurrency: z.number().int().min(1).max(64).default(64),
+    /**
      * Attempts per AWS call when no deadline bounds it (heartbeats, check, the SQS acknowledgements);
      * under a teardown or completion deadline, retryable errors are retried until the deadline.
      */

@@ -13,7 +13,8 @@ import { ActionHandler } from './teardown/handler';
 /**
  * Runs a plan: stages in order (eip → eni → route-table → subnet → cidr); inside a stage every action
  * starts as soon as the actions it depends on are done, and at most executor.concurrency AWS calls are
- * in flight (waiting for a dependency or for a detach does not hold a slot). So the critical path is:
+ * in flight (executor.eipConcurrency in the EIP stage; waiting for a dependency or for a detach does
+ * not hold a slot). So the critical path is:
  * all EIP disassociations in parallel, then all detaches in parallel, one batched wait, each delete
  * the moment its ENI is available, and so on.
  *
@@ -70,6 +71,9 @@ export async function executePlan(
 ): Promise<ActionRecord[]> {
   const { clock, logger, config } = ctx;
   const limit = pLimit(config.executor.concurrency);
+  // loxilb puts every VIP on one ENI (up to 49 EIPs): at the general bound they would take 7 waves of
+  // the critical path. The EIP stage is bounded by its own key; the pacer keeps the account's bucket safe.
+  const eipLimit = pLimit(config.executor.eipConcurrency);
   const callCtx: CallContext = { ...ctx, deadlineAt: opts.deadlineAt, signal: opts.signal };
   const waiter = new DetachWaiter(callCtx, config.executor.detachPollIntervalMs, opts.instanceId);
   const results = new Map<string, Promise<ActionRecord>>();
@@ -186,7 +190,7 @@ export async function executePlan(
         return finishError(a, startedAt, err, attempts);
       }
     }
-    return limit(async () => {
+    return (a.stage === 'eip' ? eipLimit : limit)(async () => {
       const late = notStarted(a, startedAt);
       if (late) return late;
       if (opts.preflight) {

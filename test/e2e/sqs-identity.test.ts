@@ -53,14 +53,20 @@ describe('teardownd run: SQS messages from another account or region', () => {
       }),
     ];
     for (const body of foreign) emulator.sqs.send(queueUrl, body);
+    // Both sides of each deletion: the emulator's record and the daemon's log line, which reaches
+    // this process through a pipe some time after the DeleteMessage call did.
+    const decisions = () => d.logs.filter((l) => l.message === 'sqs message delete');
     await DaemonProcess.until(
-      () => emulator.sqs.deletedCount(queueUrl) === foreign.length,
+      () => emulator.sqs.deletedCount(queueUrl) === foreign.length && decisions().length === foreign.length,
       15000,
-      'the foreign messages to be deleted',
+      'the foreign messages to be deleted and logged',
     );
-    const decisions = d.logs.filter((l) => l.message === 'sqs message delete');
-    expect(decisions.map((l) => l.category)).toEqual(['foreign', 'foreign', 'foreign', 'foreign']);
-    expect(decisions.map((l) => String(l.reason).split(':')[0]).sort()).toEqual([
+    expect(decisions().map((l) => l.category)).toEqual(['foreign', 'foreign', 'foreign', 'foreign']);
+    expect(
+      decisions()
+        .map((l) => String(l.reason).split(':')[0])
+        .sort(),
+    ).toEqual([
       'account "210987654321" is not this host\'s 123456789012',
       'account "999999999999" is not this host\'s 123456789012',
       'account "999999999999" is not this host\'s 123456789012',

@@ -80,16 +80,17 @@ export class MockEc2 {
   private failures = new Map<string, Error[]>();
   /** Called before each call is answered (e.g. a "second actor" deleting things). */
   beforeCall?: (action: string, input: Record<string, unknown>) => void;
-  /** Calls being answered right now, and the most seen at once (answers yield to the event loop first). */
-  inFlight = 0;
+  /** Calls of each action being answered right now, and the most seen at once (answers yield to the event loop first). */
+  private inFlight = new Map<string, number>();
   maxInFlight = new Map<string, number>();
 
   constructor() {
     const on = <I extends object>(cmd: unknown, name: string, fn: (input: I) => unknown) =>
       this.mock.on(cmd as never).callsFake(async (input: I) => {
         this.calls.push({ action: name, input: input as Record<string, unknown> });
-        this.inFlight++;
-        this.maxInFlight.set(name, Math.max(this.maxInFlight.get(name) ?? 0, this.inFlight));
+        const now = (this.inFlight.get(name) ?? 0) + 1;
+        this.inFlight.set(name, now);
+        this.maxInFlight.set(name, Math.max(this.maxInFlight.get(name) ?? 0, now));
         try {
           await new Promise<void>((r) => setImmediate(r));
           this.beforeCall?.(name, input as Record<string, unknown>);
@@ -97,7 +98,7 @@ export class MockEc2 {
           if (queued?.length) throw queued.shift();
           return fn(input);
         } finally {
-          this.inFlight--;
+          this.inFlight.set(name, this.inFlight.get(name)! - 1);
         }
       });
     on(

@@ -38,6 +38,17 @@ function setup(configInput: ConfigInput = {}) {
   return { ec2, clock, config, deps, run };
 }
 
+/** More loxilb ENIs on this instance, copies of eni-lx at device index k. */
+function addEnis(ec2: MockEc2, indexes: number[]): void {
+  for (const k of indexes) {
+    ec2.enis.set(`eni-lx${k}`, {
+      ...structuredClone(ec2.enis.get('eni-lx')!),
+      NetworkInterfaceId: `eni-lx${k}`,
+      Attachment: { AttachmentId: `eni-attach-lx${k}`, InstanceId: ME, DeviceIndex: k, Status: 'attached' },
+    });
+  }
+}
+
 const DECOYS = (ec2: MockEc2) => ({
   primaryEni: ec2.enis.has('eni-primary'),
   appSubnet: ec2.subnets.has('subnet-app'),
@@ -105,13 +116,7 @@ describe('executor', () => {
 
   it('waits for several detaching ENIs with one Describe per poll, then deletes each', async () => {
     const { ec2, run } = setup();
-    for (const k of [2, 3]) {
-      ec2.enis.set(`eni-lx${k}`, {
-        ...structuredClone(ec2.enis.get('eni-lx')!),
-        NetworkInterfaceId: `eni-lx${k}`,
-        Attachment: { AttachmentId: `eni-attach-lx${k}`, InstanceId: ME, DeviceIndex: k, Status: 'attached' },
-      });
-    }
+    addEnis(ec2, [2, 3]);
     ec2.detachPolls = 3;
     const report = await run({ scopeOverride: 'full' });
     expect(report.outcome).toBe('clean');
@@ -131,13 +136,40 @@ describe('executor', () => {
     expect(ec2.count('DeleteNetworkInterface')).toBe(3);
   });
 
-  it('bounds concurrency inside a stage', async () => {
-    const { ec2, run } = setup({ executor: { concurrency: 2 } });
-    await run({ scopeOverride: 'full' });
-    expect(ec2.maxInFlight.get('DisassociateAddress')).toBe(2);
-    const { ec2: ec2b, run: runB } = setup({ executor: { concurrency: 8 } });
-    await runB({ scopeOverride: 'full' });
-    expect(ec2b.maxInFlight.get('DisassociateAddress')).toBe(4);
+  it("disassociates loxilb's 49 EIPs on one ENI in one wave, bounded by executor.eipConcurrency", async () => {
+    const fortyNine = (configInput: ConfigInput) => {
+      const s = setup(configInput);
+      s.ec2.addresses = [];
+      s.ec2.seedFootprint({ instanceId: ME, vips: 49, eips: 49 });
+      return s;
+    };
+    const wide = fortyNine({ executor: { concurrency: 8 } });
+    const report = await wide.run();
+    expect(report.outcome).toBe('clean');
+    expect(wide.ec2.count('DisassociateAddress')).toBe(49);
+    expect(wide.ec2.maxInFlight.get('DisassociateAddress')).toBe(49);
+
+    const narrow = fortyNine({ executor: { concurrency: 8, eipConcurrency: 5 } });
+    expect((await narrow.run()).outcome).toBe('clean');
+    expect(narrow.ec2.maxInFlight.get('DisassociateAddress')).toBe(5);
+  });
+
+  it('the other stages keep executor.concurrency while the EIP stage runs wider', async () => {
+    const withEnis = (configInput: ConfigInput) => {
+      const s = setup(configInput);
+      addEnis(s.ec2, [2, 3, 4, 5]);
+      return s;
+    };
+    const two = withEnis({ executor: { concurrency: 2, eipConcurrency: 64 } });
+    expect((await two.run()).outcome).toBe('clean');
+    expect(two.ec2.count('DetachNetworkInterface')).toBe(5);
+    expect(two.ec2.maxInFlight.get('DetachNetworkInterface')).toBe(2);
+    expect(two.ec2.maxInFlight.get('DeleteNetworkInterface')).toBeLessThanOrEqual(2);
+    expect(two.ec2.maxInFlight.get('DisassociateAddress')).toBe(4);
+    // The same footprint at the default bound: all five detaches at once, so the count above is the bound.
+    const eight = withEnis({});
+    expect((await eight.run()).outcome).toBe('clean');
+    expect(eight.ec2.maxInFlight.get('DetachNetworkInterface')).toBe(5);
   });
 
   it('retries throttling and 5xx with backoff, and records the attempts', async () => {
