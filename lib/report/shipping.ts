@@ -228,16 +228,32 @@ interface Progress<T> {
   finished: boolean;
 }
 
-async function shipToS3(
+/** One destination's attempt: a throw becomes its `failed` result; its duration is kept either way. */
+async function settle<T extends S3ShipResult | LogsShipResult>(
+  deps: ShipDeps,
+  progress: Progress<T>,
+  attempt: (r: T, started: number) => Promise<void>,
+): Promise<void> {
+  const started = deps.clock.now();
+  const r = progress.result;
+  try {
+    await attempt(r, started);
+  } catch (err) {
+    Object.assign(r, { status: 'failed', errorCode: errorCodeOf(err), message: (err as Error).message });
+  } finally {
+    r.durationMs = deps.clock.now() - started;
+    progress.finished = true;
+  }
+}
+
+function shipToS3(
   deps: ShipDeps,
   config: ReportsConfig,
   report: ShippableReport,
   ctx: AwsCallContext,
   progress: Progress<S3ShipResult>,
 ): Promise<void> {
-  const started = deps.clock.now();
-  const r = progress.result;
-  try {
+  return settle(deps, progress, async (r, started) => {
     if (!config.s3) {
       Object.assign(r, { status: 'skipped', message: 'reports.s3 is not configured' });
       return;
@@ -260,15 +276,10 @@ async function shipToS3(
       { mutating: true },
     );
     r.status = 'shipped';
-  } catch (err) {
-    Object.assign(r, { status: 'failed', errorCode: errorCodeOf(err), message: (err as Error).message });
-  } finally {
-    r.durationMs = deps.clock.now() - started;
-    progress.finished = true;
-  }
+  });
 }
 
-async function shipToLogs(
+function shipToLogs(
   deps: ShipDeps,
   config: ReportsConfig,
   report: ShippableReport,
@@ -276,9 +287,7 @@ async function shipToLogs(
   ctx: AwsCallContext,
   progress: Progress<LogsShipResult>,
 ): Promise<void> {
-  const started = deps.clock.now();
-  const r = progress.result;
-  try {
+  return settle(deps, progress, async (r, started) => {
     const cw = config.cloudwatchLogs;
     if (!cw) {
       Object.assign(r, { status: 'skipped', message: 'reports.cloudwatchLogs is not configured' });
@@ -326,12 +335,7 @@ async function shipToLogs(
         r.rejectedEvents += rejectedCount(out.rejectedLogEventsInfo, batch.length);
     }
     r.status = 'shipped';
-  } catch (err) {
-    Object.assign(r, { status: 'failed', errorCode: errorCodeOf(err), message: (err as Error).message });
-  } finally {
-    r.durationMs = deps.clock.now() - started;
-    progress.finished = true;
-  }
+  });
 }
 
 /**

@@ -147,8 +147,11 @@ export class ManualClock implements Clock {
   }
 }
 
-/** Waits (in real time, bounded) until `check` holds; for effects behind real file I/O. */
-export async function until(check: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+/**
+ * Waits (in real time, bounded) until `check` holds; for effects behind real file I/O. The bound is
+ * generous on purpose: it only ends a test that would otherwise hang, on a loaded 2-core CI too.
+ */
+export async function until(check: () => boolean, timeoutMs = 20000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
