@@ -4,7 +4,7 @@ import { describeState, InstanceState, liveness } from '../discovery/instance-st
 
 /**
  * What a planned action is, when it may run, and how each one is built. The teardown's planner
- * (./planner.ts) and the sweeper's orphan plan (lib/sweeper/orphans.ts) decide *which* resources go;
+ * (./planner.ts) and the sweeper's orphan plan (lib/sweeper/orphan-plan.ts) decide *which* resources go;
  * both build every action with the one builder for its AWS call below and admit it through `admit`
  * (the safety check, then the stage switch), so the parameters sent to AWS and the rules that guard
  * them exist once. The executor calls `safetyViolation` again right before each mutating call.

@@ -5,15 +5,8 @@ import { cloudInstanceOf, Config } from '../config/schema';
 import { executePlan, PreflightVerdict } from '../execute/executor';
 import { loxilbTagValues } from '../discovery/ec2-reads';
 import { Logger } from '../log';
-import {
-  analyzeOrphans,
-  buildOrphanPlan,
-  Candidate,
-  OrphanFacts,
-  recheckCidr,
-  recheckEni,
-  recheckShared,
-} from './orphans';
+import { analyzeOrphans, Candidate, OrphanFacts } from './orphans';
+import { buildOrphanPlan, recheckCidr, recheckEni, recheckShared } from './orphan-plan';
 import { PlannedAction } from '../plan/actions';
 import { ActionRecord } from '../report/report';
 import { JitteredSchedule, CronApi } from './scheduler';
@@ -324,7 +317,7 @@ function resultOf(
   return 'left';
 }
 
-/** The fresh re-check before one mutating call (see lib/sweeper/orphans.ts recheck*). */
+/** The fresh re-check before one mutating call (see lib/sweeper/orphan-plan.ts recheck*). */
 async function recheck(
   ctx: CallContext,
   a: PlannedAction,

@@ -1,16 +1,8 @@
 import { parseConfig } from '../../../lib/config/load';
 import { ConfigInput } from '../../../lib/config/schema';
 import { EniInfo } from '../../../lib/discovery/ec2-reads';
-import {
-  analyzeOrphans,
-  buildOrphanPlan,
-  instancesToLookUp,
-  OrphanFacts,
-  recheckCidr,
-  recheckEni,
-  recheckShared,
-  Verdict,
-} from '../../../lib/sweeper/orphans';
+import { analyzeOrphans, instancesToLookUp, OrphanFacts, Verdict } from '../../../lib/sweeper/orphans';
+import { buildOrphanPlan, recheckCidr, recheckEni, recheckShared } from '../../../lib/sweeper/orphan-plan';
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);
 const GRACE = 600000;
