@@ -15,17 +15,14 @@ import { BufferedLogLine, EpisodeLogBuffer } from '../../../lib/report/episode-l
 import { createLogger, nullLogger } from '../../../lib/log';
 import {
   buildLogEvents,
-  createEpisodeShipper,
   LOGS_EVENT_OVERHEAD_BYTES,
   LOGS_MAX_BATCH_BYTES,
   LOGS_MAX_EVENT_BYTES,
   LOGS_MAX_EVENTS_PER_BATCH,
   reportS3Key,
-  ReportsConfig,
-  shipReport,
-  ShipError,
   splitLogBatches,
-} from '../../../lib/report/shipping';
+} from '../../../lib/report/ship-format';
+import { createEpisodeShipper, ReportsConfig, shipReport, ShipError } from '../../../lib/report/shipping';
 
 const report = JSON.parse(
   readFileSync(join(__dirname, '../../fixtures/reports/left-behind.json'), 'utf8'),
