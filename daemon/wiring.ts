@@ -11,7 +11,7 @@ import { TokenBucket } from '../lib/aws/pacer';
 import { Clock, systemClock } from '../lib/clock';
 import { flagMismatches, loadConfigWithLoxilbFlags, LoxilbFlags } from '../lib/gate/loxilb-flags';
 import { Config } from '../lib/config/schema';
-import { createLogger, Logger } from '../lib/log';
+import { createLogger, Logger, nullLogger } from '../lib/log';
 import { ImdsClient } from '../lib/sources/imds-client';
 import { UsageError } from './cli';
 
@@ -71,6 +71,29 @@ export class ClientPool {
     this.ec2s.clear();
     this.all.splice(0).forEach(destroyAwsClients);
   }
+}
+
+/**
+ * `teardownd check`'s side effects: it loads its config itself (a config error is a check line,
+ * not an exit), reads IMDS with the IMDSv1 fallback off on purpose (it must see whether IMDSv2
+ * works), logs nothing (stdout is the report; a failed call shows in its line) and makes its AWS
+ * clients per region on demand.
+ */
+export function checkWiring(config: Config) {
+  const imds = config.sources.imds;
+  return {
+    imds: new ImdsClient({
+      endpoint: imds.endpoint,
+      requestTimeoutMs: imds.requestTimeoutMs,
+      tokenTtlSeconds: imds.tokenTtlSeconds,
+      allowV1Fallback: false,
+    }),
+    env: process.env,
+    clock: systemClock,
+    logger: nullLogger(),
+    pacer: new TokenBucket(config.aws.mutatingBucket, systemClock),
+    clients: new ClientPool(config),
+  };
 }
 
 /** The one place SIGTERM/SIGINT are listened to for a command: `signal` aborts on the first one. */

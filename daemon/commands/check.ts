@@ -1,17 +1,13 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { access, constants, stat } from 'node:fs/promises';
-import { TokenBucket } from '../../lib/aws/pacer';
 import { runChecks } from '../../lib/check/check';
 import { CheckResult, checkExitCode, formatCheckLine } from '../../lib/check/common';
 import { ConfigError, DEFAULT_CONFIG_PATH } from '../../lib/config/load';
 import { loadConfigWithLoxilbFlags, LoxilbFlags } from '../../lib/gate/loxilb-flags';
-import { systemClock } from '../../lib/clock';
 import { Config } from '../../lib/config/schema';
-import { nullLogger } from '../../lib/log';
-import { ImdsClient } from '../../lib/sources/imds-client';
 import { EXIT_BAD_INPUT } from '../cli';
-import { ClientPool } from '../wiring';
+import { checkWiring } from '../wiring';
 
 interface CheckOptions {
   json?: boolean;
@@ -65,21 +61,13 @@ export function registerCheck(program: Command): void {
         return;
       }
 
-      const imdsConfig = config.sources.imds;
-      // IMDSv1 fallback off on purpose: check must see whether IMDSv2 works.
-      const imds = new ImdsClient({
-        endpoint: imdsConfig.endpoint,
-        requestTimeoutMs: imdsConfig.requestTimeoutMs,
-        tokenTtlSeconds: imdsConfig.tokenTtlSeconds,
-        allowV1Fallback: false,
-      });
-      const clients = new ClientPool(config);
+      const { imds, env, clock, logger, pacer, clients } = checkWiring(config);
       try {
         const results = await runChecks({
           config,
           configFile: { path, found: opts.config !== undefined || existsSync(path) },
           imds,
-          env: process.env,
+          env,
           createClients: (region) => clients.clients(region),
           httpGet,
           checkWritable: async (dir) => {
@@ -89,10 +77,9 @@ export function registerCheck(program: Command): void {
           },
           instanceId: opts.instanceId,
           loxilb,
-          clock: systemClock,
-          // stdout is the report; a failed call shows in its line (with the AWS error code).
-          logger: nullLogger(),
-          pacer: new TokenBucket(config.aws.mutatingBucket, systemClock),
+          clock,
+          logger,
+          pacer,
         });
         const code = checkExitCode(results);
         print(results, code, Boolean(opts.json));
