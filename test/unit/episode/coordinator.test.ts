@@ -130,10 +130,21 @@ class FakeMessages implements HeldMessages {
 }
 
 let stateDir: string;
+/** Every coordinator a test built: stopped after it, so no journal write lands in a removed dir. */
+let built: Array<{ coordinator: Coordinator<FakeReport>; teardown: FakeTeardown }> = [];
 beforeEach(() => {
   stateDir = mkdtempSync(join(tmpdir(), 'coord-'));
+  built = [];
 });
-afterEach(() => rmSync(stateDir, { recursive: true, force: true }));
+afterEach(async () => {
+  for (const { coordinator, teardown } of built) {
+    // A teardown still waiting on its test's `finish` ends now, as an aborted one does.
+    teardown.finish.promise.catch(() => undefined);
+    teardown.finish.reject(new Error('test over'));
+    await coordinator.stop();
+  }
+  rmSync(stateDir, { recursive: true, force: true });
+});
 
 function setup(
   opts: {
@@ -166,6 +177,7 @@ function setup(
     shipReport: opts.ship,
     onEpisodeClosed: opts.onEpisodeClosed,
   });
+  built.push({ coordinator, teardown });
   return { t, clock, teardown, completion, messages, coordinator };
 }
 
@@ -434,11 +446,13 @@ describe('resume from the journal', () => {
   it('a crash after the report was written does not tear down again: it completes', async () => {
     const first = setup({ autoFinish: 'clean' });
     await first.coordinator.start();
-    // Complete hangs (crash during completion).
+    // Complete hangs (crash during completion); like every real call it ends only when aborted.
     let completing = false;
-    first.completion.complete = () => {
+    first.completion.complete = ({ signal }) => {
       completing = true;
-      return new Promise(() => undefined);
+      return new Promise((_, reject) =>
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+      );
     };
     await first.coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
     await until(() => completing, 3000, 'completion started (report journaled)');
