@@ -100,10 +100,7 @@ class FakeCompletion implements CompletionPort {
       stop: async () => this.t.add('heartbeat-stop'),
     };
   }
-  async complete(args: {
-    lifecycle?: LifecycleRef;
-    result: 'CONTINUE' | 'ABANDON';
-  }): Promise<CompletionRecord> {
+  async complete(args: Parameters<CompletionPort['complete']>[0]): Promise<CompletionRecord> {
     this.completes.push({ lifecycle: args.lifecycle, result: args.result });
     this.t.add(`complete ${args.result} ${args.lifecycle?.token ?? 'by-instance-id'}`);
     return { result: this.answer, lifecycleActionResult: args.result, token: args.lifecycle?.token };
