@@ -1,8 +1,11 @@
 import { Writable } from 'node:stream';
-import { createLogger, Logger } from '../../lib/log';
+import { createLogger, CreateLoggerOptions, Logger } from '../../lib/log';
 
 /** A real winston logger whose JSON lines are parsed into `lines`, for asserting what was logged. */
-export function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+export function captureLogger(level?: CreateLoggerOptions['level']): {
+  logger: Logger;
+  lines: Array<Record<string, unknown>>;
+} {
   const lines: Array<Record<string, unknown>> = [];
   const stream = new Writable({
     write(chunk: Buffer, _e, cb) {
@@ -11,5 +14,5 @@ export function captureLogger(): { logger: Logger; lines: Array<Record<string, u
       cb();
     },
   });
-  return { logger: createLogger({ stream }), lines };
+  return { logger: createLogger(level ? { stream, level } : { stream }), lines };
 }

@@ -8,18 +8,17 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { TokenBucket } from '../../../lib/aws/pacer';
 import { systemClock } from '../../../lib/clock';
 import { parseConfig } from '../../../lib/config/load';
 import { EpisodeTeardown, EpisodeTeardownRequest } from '../../../lib/episode/coordinator';
-import { createLogger } from '../../../lib/log';
 import { ImdsClient } from '../../../lib/sources/imds-client';
 import { IMDS_PATHS } from '../../../lib/sources/imds-notices';
 import { Runtime } from '../../../daemon/wiring';
 import { BackgroundService, runDaemon } from '../../../daemon/commands/run';
 import { fixture } from '../../fixtures/events';
 import { until } from '../../helpers/manual-clock';
+import { captureLogger } from '../../helpers/log-capture';
 
 /**
  * `runDaemon` in-process with a fake runtime: start-up order, the ready line, and the shutdown
@@ -39,14 +38,7 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function harness(opts: { imds?: Record<string, string>; state?: string } = {}) {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean))
-        lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
+  const { logger, lines } = captureLogger();
   const imdsAnswers = new Map<string, string>(Object.entries(opts.imds ?? {}));
   const imds = {
     get: async (path: string) => imdsAnswers.get(path) ?? null,
@@ -55,7 +47,7 @@ function harness(opts: { imds?: Record<string, string>; state?: string } = {}) {
   const config = parseConfig({ stateDir: join(dir, 'state'), sources: { imds: { pollIntervalMs: 100 } } });
   const runtime: Runtime = {
     config,
-    logger: createLogger({ stream }),
+    logger,
     clock: systemClock,
     imds,
     pacer: new TokenBucket(config.aws.mutatingBucket, systemClock),

@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
-import { createLogger } from '../../../lib/log';
 import { TerminationNotice } from '../../../lib/notice';
 import { ImdsError } from '../../../lib/sources/imds-client';
 import { IMDS_PATHS } from '../../../lib/sources/imds-notices';
 import { ImdsPoller, ImdsReader, pollOnce } from '../../../lib/sources/imds-poller';
 import { fixture } from '../../fixtures/events';
 import { flush, ManualClock } from '../../helpers/manual-clock';
+import { captureLogger } from '../../helpers/log-capture';
 
 /** IMDS as a map: path → body, null (404) or an error to throw. */
 class FakeImds implements ImdsReader {
@@ -19,17 +18,7 @@ class FakeImds implements ImdsReader {
   }
 }
 
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean))
-        lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ stream, level: 'debug' }), lines };
-}
+const capture = () => captureLogger('debug');
 
 const instanceId = 'i-0abc';
 

@@ -5,30 +5,19 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
-import { Writable } from 'node:stream';
 import { parseConfig } from '../../../lib/config/load';
 import type { AcceptResult } from '../../../lib/episode/coordinator';
-import { createLogger } from '../../../lib/log';
 import { TerminationNotice } from '../../../lib/notice';
 import { SqsConsumer } from '../../../lib/sources/sqs-consumer';
 import { fixture, withFields } from '../../fixtures/events';
 import { ManualClock } from '../../helpers/manual-clock';
+import { captureLogger } from '../../helpers/log-capture';
 
 const sqs = mockClient(SQSClient);
 const queueUrl = 'http://127.0.0.1/123456789012/teardownd';
 const self = 'i-0194708ef7e24dcc7'; // the instance of asg-direct-terminate.json
 
-function capture() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      for (const l of chunk.toString().split('\n').filter(Boolean))
-        lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ stream }), lines };
-}
+const capture = () => captureLogger();
 
 function consumer(
   opts: {
