@@ -1,10 +1,7 @@
-import { Config } from '../lib/config/schema';
 import { OwnershipMarker } from '../lib/sweeper/ownership';
-import { sweepHostQueues } from '../lib/sweeper/queue-sweep';
-import { startSweeper, sweepRegionList } from '../lib/sweeper/sweeper';
-import { FirstSeenStore } from '../lib/sweeper/state';
+import { JitteredSchedule } from '../lib/sweeper/scheduler';
+import { runChild } from './child-process';
 import type { BackgroundService, RunContext } from './commands/run';
-import { ClientPool } from './wiring';
 
 /**
  * The daemon's part (`teardownd run`, through RunDeps.background):
@@ -15,16 +12,32 @@ import { ClientPool } from './wiring';
  *    under dry-run. This host counts as a live member of the cluster: its sweeper removes orphan
  *    ENIs of dead hosts, but never the cluster's shared subnet, route table or CIDR while it runs
  *    (the rule "no instance of the cluster is running" cannot hold on a running member).
+ *
+ * Both need the EC2 client, so both run in a short-lived copy of this program
+ * (`teardownd sweep --for-member <this instance>`, daemon/commands/sweep.ts): the memory a sweep
+ * takes goes back when it ends, and the daemon at rest holds only what rest needs. The schedule, the
+ * jitter, "never two sweeps at once" and the fingerprint poll stay here.
  */
 export function sweeperBackground(ctx: RunContext): BackgroundService[] {
-  const { config, clients, instanceId, dryRun, logger, runtime } = ctx;
+  const { config, instanceId, dryRun, logger, runtime } = ctx;
   const services: BackgroundService[] = [];
-  const ec2Ctx = { ec2: clients.ec2, clock: runtime.clock, config, logger, pacer: runtime.pacer };
+  const child = (stage: string, args: string[], signal: AbortSignal | undefined) =>
+    runChild({
+      command: runtime.selfCommand,
+      args: ['sweep', '--for-member', instanceId, ...(dryRun ? ['--dry-run'] : []), ...args],
+      logger,
+      clock: runtime.clock,
+      stage,
+      signal,
+    });
   const marker = dryRun
     ? undefined
     : new OwnershipMarker({
-        ctx: ec2Ctx,
         instanceId,
+        mark: async (signal) => {
+          const exit = await child('ownership', ['--mark-only'], signal);
+          if (exit.code !== 0) throw new Error(`the marking child exited ${exitText(exit)}`);
+        },
         fingerprint: config.sources.imds.enabled
           ? (signal) => runtime.imds.get('meta-data/network/interfaces/macs', signal)
           : undefined,
@@ -40,55 +53,34 @@ export function sweeperBackground(ctx: RunContext): BackgroundService[] {
     });
   }
   if (config.sweeper.enabled) {
-    // sweeper.schedule and sweeper.regions were checked when the config was loaded.
-    services.push(sweeperService(ctx, config, marker));
+    // sweeper.schedule and sweeper.regions were checked when the config was loaded. Without IMDS
+    // there is no fingerprint to watch: the sweep marks this host's ENIs first.
+    const markFirst = marker && !config.sources.imds.enabled ? ['--mark'] : [];
+    const schedule = new JitteredSchedule({
+      name: 'sweep',
+      expression: config.sweeper.schedule,
+      field: 'sweeper.schedule',
+      jitterMs: config.sweeper.jitterMs,
+      clock: runtime.clock,
+      logger,
+      run: async (signal) => {
+        const exit = await child('sweep', markFirst, signal);
+        if (signal.aborted) return;
+        // 1 is "orphans found or left behind": the child's own lines say which.
+        const level = exit.code === 0 || exit.code === 1 ? 'info' : 'warn';
+        logger.log(level, `sweep child exited ${exitText(exit)}`, {
+          instanceId,
+          stage: 'sweep',
+          durationMs: exit.durationMs,
+          exitCode: exit.code,
+        });
+      },
+    });
+    services.push({ name: 'sweep', start: () => schedule.start(), stop: () => schedule.stop() });
   }
   return services;
 }
 
-function sweeperService(
-  ctx: RunContext,
-  config: Config,
-  marker: OwnershipMarker | undefined,
-): BackgroundService {
-  const { clients, instanceId, dryRun, logger, runtime } = ctx;
-  const regional = new ClientPool(config, { region: clients.region, ec2: clients.ec2 });
-  let running: ReturnType<typeof startSweeper> | undefined;
-  return {
-    name: 'sweep',
-    start: () => {
-      running = startSweeper({
-        config,
-        clock: runtime.clock,
-        logger,
-        firstSeen: new FirstSeenStore(config.stateDir),
-        pacer: runtime.pacer,
-        ec2For: (region) => regional.ec2For(region),
-        regions: sweepRegionList(config, clients.region),
-        mode: dryRun ? 'report' : config.sweeper.mode,
-        memberInstanceId: instanceId,
-        sweeperInstanceId: instanceId,
-        beforeSweep: marker && !config.sources.imds.enabled ? () => marker.markNow() : undefined,
-        afterSweep: config.sources.sqs.topicArn
-          ? async (signal) => {
-              await sweepHostQueues(
-                {
-                  sqs: clients.sqs,
-                  sns: clients.sns,
-                  ec2: clients.ec2,
-                  config,
-                  clock: runtime.clock,
-                  logger,
-                },
-                { mode: dryRun ? 'report' : config.sweeper.mode, selfInstanceId: instanceId, signal },
-              );
-            }
-          : undefined,
-      });
-    },
-    stop: async () => {
-      await running?.stop();
-      regional.close();
-    },
-  };
+function exitText(exit: { code: number | null; signal: string | null }): string {
+  return exit.code !== null ? `with code ${exit.code}` : `on ${exit.signal ?? 'a failed start'}`;
 }

@@ -1,4 +1,6 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
+import { resolve } from 'node:path';
+import { isSea } from 'node:sea';
 import {
   AwsClients,
   clientOptions,
@@ -34,6 +36,11 @@ export interface Runtime {
   aws(): Promise<AwsClients>;
   /** `--instance-id`, else IMDS `instance-id` (raw; commands go through `resolveInstanceId`). */
   instanceId(explicit?: string): Promise<string>;
+  /**
+   * This program with the global options it was started with (`--config`, `--log-level`): how the
+   * daemon starts a short-lived copy of itself for work that needs the EC2 client (daemon/child-process.ts).
+   */
+  selfCommand: string[];
   close(): void;
 }
 
@@ -238,8 +245,22 @@ export function createRuntime(opts: GlobalOptions, overrides: RuntimeOverrides =
     async instanceId(explicit) {
       return explicit ?? (await imds.require('meta-data/instance-id'));
     },
+    selfCommand: [
+      ...thisProgram(),
+      ...(opts.config !== undefined ? ['--config', resolve(opts.config)] : []),
+      ...(opts.logLevel !== undefined ? ['--log-level', opts.logLevel] : []),
+    ],
     close() {
       if (clients) void clients.then(destroyAwsClients, () => undefined);
     },
   };
+}
+
+/**
+ * The executable and script that run this process: a single executable is its own script; under
+ * Node, the script (and Node's own flags) come after the runtime.
+ */
+export function thisProgram(): string[] {
+  if (isSea()) return [process.execPath];
+  return [process.execPath, ...process.execArgv, process.argv[1]];
 }

@@ -145,7 +145,18 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       logger,
       journal: new Journal(config.stateDir, undefined, { persist: stateDir.mode === 'disk', logger }),
       teardown: deps.teardown(ctx),
-      completion: completionPort({ autoScaling: clients.autoScaling, config, clock, logger }, instanceId),
+      // The Auto Scaling client is read when an episode first needs it, not at start (it loads when work comes).
+      completion: completionPort(
+        {
+          get autoScaling() {
+            return clients.autoScaling;
+          },
+          config,
+          clock,
+          logger,
+        },
+        instanceId,
+      ),
       messages: {
         extend: (ids, s) => sqs?.extend(ids, s) ?? Promise.resolve(),
         delete: (ids) => sqs?.delete(ids) ?? Promise.resolve([]),
@@ -336,10 +347,11 @@ async function shutdown(ctx: RunContext, coordinator: Coordinator<ReportLike>): 
 /** The teardown engine bound to this host's clients and config. */
 export function engineTeardown(ctx: RunContext): EpisodeTeardown<TeardownReport> {
   const { config, clients, runtime } = ctx;
-  const deps = { ...engineDeps(runtime, clients.ec2, clients.autoScaling), observer: ctx.observer };
+  // Built on the first run: the EC2 and Auto Scaling clients load when work comes, not at start.
+  const deps = () => ({ ...engineDeps(runtime, clients.ec2, clients.autoScaling), observer: ctx.observer });
   return {
     run: (req) =>
-      runTeardown(deps, {
+      runTeardown(deps(), {
         ...req,
         gateDecision: req.gateDecision as GateDecision | undefined,
         remembered: req.remembered as RememberedFacts | undefined,
@@ -354,12 +366,12 @@ export function engineTeardown(ctx: RunContext): EpisodeTeardown<TeardownReport>
 
 /** The gate bound to this host, deciding from fresh facts (for the handover watch). */
 export function engineGate(ctx: RunContext): (signal: AbortSignal) => Promise<GateDecision> {
-  const deps = {
+  const deps = () => ({
     ...engineDeps(ctx.runtime, ctx.clients.ec2, ctx.clients.autoScaling),
     observer: ctx.observer,
-  };
+  });
   return (signal) =>
-    decideGate(deps, { instanceId: ctx.instanceId, episode: 'redecide', dryRun: true, signal });
+    decideGate(deps(), { instanceId: ctx.instanceId, episode: 'redecide', dryRun: true, signal });
 }
 
 /**
@@ -373,8 +385,13 @@ export function episodeShipper(ctx: RunContext): ShipReport | undefined {
   logger.add(lines);
   const ship = createEpisodeShipper({
     deps: {
-      s3: config.reports.s3 ? clients.s3 : undefined,
-      logs: config.reports.cloudwatchLogs ? clients.logs : undefined,
+      // Read when a report is shipped: the S3 and CloudWatch Logs clients load when work comes.
+      get s3() {
+        return config.reports.s3 ? clients.s3 : undefined;
+      },
+      get logs() {
+        return config.reports.cloudwatchLogs ? clients.logs : undefined;
+      },
       clock: runtime.clock,
       logger,
       config,

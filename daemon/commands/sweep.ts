@@ -1,17 +1,23 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import type { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { REGION_PATTERN } from '../../lib/config/schema';
+import { errorCodeOf } from '../../lib/aws/errors';
+import { markOwnedResources } from '../../lib/sweeper/ownership';
 import { sweepExitCode, summarizeSweep } from '../../lib/sweeper/report';
 import { FirstSeenStore } from '../../lib/sweeper/state';
 import { sweepHostQueues } from '../../lib/sweeper/queue-sweep';
 import { sweepRegionList, sweepRegions, SweepMode } from '../../lib/sweeper/sweeper';
 import { EXIT_LEFT_BEHIND, UsageError } from '../cli';
-import { ClientPool, createRuntime, GlobalOptions, Runtime, stopOnSignals } from '../wiring';
+import { checkInstanceId, ClientPool, createRuntime, GlobalOptions, Runtime, stopOnSignals } from '../wiring';
 
 interface SweepCliOptions {
   apply?: boolean;
   region?: string;
   json?: boolean;
+  forMember?: string;
+  mark?: boolean;
+  markOnly?: boolean;
+  dryRun?: boolean;
 }
 
 function checkRegion(region: string, where: string): string {
@@ -48,8 +54,21 @@ export function registerSweep(program: Command): void {
     .option('--apply', 'remove the orphans (default: report only, zero mutating calls)')
     .option('--region <region>', "sweep this region only (default: sweeper.regions, else this host's region)")
     .option('--json', 'print the sweep reports as one JSON document on stdout (logs go to stderr)')
+    // How `teardownd run` sweeps and marks its own ENIs: in a short-lived child (daemon/sweeper-service.ts).
+    .addOption(
+      new Option('--for-member <instance-id>', "the daemon's sweep: as this live cluster member").hideHelp(),
+    )
+    .addOption(new Option('--mark', "with --for-member: mark the member's loxilb ENIs first").hideHelp())
+    .addOption(
+      new Option('--mark-only', "with --for-member: mark the member's loxilb ENIs, no sweep").hideHelp(),
+    )
+    .addOption(new Option('--dry-run', 'with --for-member: the daemon runs with --dry-run').hideHelp())
     .action(async (opts: SweepCliOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
+      if (opts.forMember !== undefined) {
+        process.exitCode = await memberSweep(createRuntime(globals), opts.forMember, opts);
+        return;
+      }
       const runtime = createRuntime(globals, opts.json ? { logStream: process.stderr } : {});
       const { config, logger } = runtime;
       if (opts.region !== undefined) checkRegion(opts.region, '--region');
@@ -115,4 +134,77 @@ export function registerSweep(program: Command): void {
         runtime.close();
       }
     });
+}
+
+/**
+ * The daemon's sweep, run as a child of `teardownd run` (daemon/sweeper-service.ts): mark this
+ * member's loxilb ENIs (with --mark / --mark-only; never under dry-run), sweep as a live member of
+ * the cluster (its shared subnet, route table and CIDR are never removed), then the per-host queues of
+ * gone hosts. Log lines only (the daemon passes them on); the reports go to reports.dir. Exit 0 clean,
+ * 1 orphans found, left behind or a marking failed.
+ */
+async function memberSweep(runtime: Runtime, member: string, opts: SweepCliOptions): Promise<number> {
+  const { config, logger, clock, pacer } = runtime;
+  const instanceId = checkInstanceId(member, '--for-member');
+  const dryRun = Boolean(opts.dryRun) || config.dryRun;
+  const mode: SweepMode = dryRun ? 'report' : config.sweeper.mode;
+  const stop = stopOnSignals();
+  let pool: ClientPool | undefined;
+  try {
+    const clients = await runtime.aws();
+    let code = 0;
+    if (!dryRun && (opts.mark || opts.markOnly)) {
+      try {
+        await markOwnedResources(
+          { ec2: clients.ec2, clock, config, logger, pacer, signal: stop.signal },
+          instanceId,
+        );
+      } catch (err) {
+        if (stop.signal.aborted) return 1;
+        logger.warn('ownership marking failed; retrying later', {
+          instanceId,
+          stage: 'ownership',
+          errorCode: errorCodeOf((err as Error).cause ?? err),
+          error: (err as Error).message,
+        });
+        code = 1;
+      }
+    }
+    if (opts.markOnly) return code;
+    pool = new ClientPool(config, { region: clients.region, ec2: clients.ec2 });
+    const results = await sweepRegions(
+      {
+        config,
+        clock,
+        logger,
+        firstSeen: new FirstSeenStore(config.stateDir),
+        pacer,
+        ec2For: (region) => pool!.ec2For(region),
+      },
+      {
+        regions: sweepRegionList(config, clients.region),
+        mode,
+        memberInstanceId: instanceId,
+        sweeperInstanceId: instanceId,
+        signal: stop.signal,
+      },
+    );
+    for (const r of results) {
+      logger.debug(summarizeSweep(r.report), { stage: 'sweep', region: r.report.region, path: r.path });
+    }
+    if (config.sources.sqs.topicArn && !stop.signal.aborted) {
+      const q = await sweepHostQueues(
+        { sqs: clients.sqs, sns: clients.sns, ec2: clients.ec2, config, clock, logger },
+        { mode, selfInstanceId: instanceId, signal: stop.signal },
+      );
+      if (q.errors.length || (mode === 'report' && q.orphans.length)) code = EXIT_LEFT_BEHIND;
+    }
+    if (sweepExitCode(results.map((r) => r.report)) || results.some((r) => r.writeError))
+      code = EXIT_LEFT_BEHIND;
+    return code;
+  } finally {
+    stop.dispose();
+    pool?.close();
+    runtime.close();
+  }
 }

@@ -46,18 +46,49 @@ function requestHandler(opts: CreateClientsOptions, extraMs = 0) {
   };
 }
 
+/**
+ * The clients for one region, each built the first time it is read. At rest the daemon reads only
+ * `sqs` (and `sns` for the per-host queue); EC2, Auto Scaling, S3 and CloudWatch Logs are built, and
+ * in the bundled artefacts their SDK code loaded (scripts/package.ts), only when work comes.
+ */
 export function createAwsClients(opts: CreateClientsOptions): AwsClients {
   const base = { region: opts.region, requestHandler: requestHandler(opts), maxAttempts: 1 };
-  return {
-    region: opts.region,
-    ec2: new EC2Client(base),
-    autoScaling: new AutoScalingClient(base),
-    sqs: new SQSClient({ ...base, requestHandler: requestHandler(opts, opts.longPollMs ?? 20000) }),
-    s3: new S3Client(base),
-    sns: new SNSClient(base),
-    logs: new CloudWatchLogsClient(base),
+  const built = new Map<keyof AwsClients, { destroy(): void }>();
+  const once = <T extends { destroy(): void }>(name: keyof AwsClients, make: () => T): T => {
+    let client = built.get(name) as T | undefined;
+    if (!client) built.set(name, (client = make()));
+    return client;
   };
+  const clients = {
+    region: opts.region,
+    get ec2() {
+      return once('ec2', () => new EC2Client(base));
+    },
+    get autoScaling() {
+      return once('autoScaling', () => new AutoScalingClient(base));
+    },
+    get sqs() {
+      return once(
+        'sqs',
+        () => new SQSClient({ ...base, requestHandler: requestHandler(opts, opts.longPollMs ?? 20000) }),
+      );
+    },
+    get s3() {
+      return once('s3', () => new S3Client(base));
+    },
+    get sns() {
+      return once('sns', () => new SNSClient(base));
+    },
+    get logs() {
+      return once('logs', () => new CloudWatchLogsClient(base));
+    },
+  };
+  builtClients.set(clients, built);
+  return clients;
 }
+
+/** The clients each `createAwsClients` result has built so far: `destroyAwsClients` ends only those. */
+const builtClients = new WeakMap<AwsClients, Map<keyof AwsClients, { destroy(): void }>>();
 
 /**
  * An EC2 client alone, for another region (the sweeper's sweeper.regions), configured exactly as the
@@ -78,12 +109,9 @@ export function clientOptions(config: Config, region: string): CreateClientsOpti
 }
 
 export function destroyAwsClients(clients: AwsClients): void {
-  clients.ec2.destroy();
-  clients.autoScaling.destroy();
-  clients.sqs.destroy();
-  clients.sns.destroy();
-  clients.s3.destroy();
-  clients.logs.destroy();
+  const built = builtClients.get(clients);
+  for (const client of built?.values() ?? []) client.destroy();
+  built?.clear();
 }
 
 /** Region from config, then the SDK's own env variables; undefined means "ask IMDS". */

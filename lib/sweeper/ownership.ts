@@ -98,7 +98,13 @@ export async function markOwnedResources(ctx: CallContext, instanceId: string): 
 }
 
 export interface OwnershipMarkerOptions {
-  ctx: CallContext;
+  /** The EC2 calls of a marking pass in this process (`markOwnedResources`), unless `mark` is given. */
+  ctx?: CallContext;
+  /**
+   * A marking pass done elsewhere (the daemon runs it in a short-lived child process, so the EC2
+   * client never loads at rest); rejects when the pass failed, so it is retried.
+   */
+  mark?: (signal: AbortSignal | undefined) => Promise<void>;
   instanceId: string;
   /**
    * Something that changes when this host's ENI attachments change: IMDS
@@ -129,7 +135,8 @@ export class OwnershipMarker {
   markNow(): Promise<void> {
     this.running ??= (async () => {
       try {
-        await markOwnedResources({ ...this.opts.ctx, signal: this.signal }, this.opts.instanceId);
+        if (this.opts.mark) await this.opts.mark(this.signal);
+        else await markOwnedResources({ ...this.opts.ctx!, signal: this.signal }, this.opts.instanceId);
         this.pending = false;
       } catch (err) {
         this.pending = true;

@@ -51,6 +51,7 @@ function harness(opts: { imds?: Record<string, string>; state?: string } = {}) {
     clock: systemClock,
     imds,
     pacer: new TokenBucket(config.aws.mutatingBucket, systemClock),
+    selfCommand: [process.execPath, '-e', 'process.exit(0)', '--'],
     aws: async () => ({
       region: 'us-east-1',
       ec2: new EC2Client({ region: 'us-east-1' }),
