@@ -25,6 +25,8 @@ export interface ChildRunOptions {
   killAfterMs?: number;
   /** Where the child's log lines go (default process.stdout). */
   stdout?: NodeJS.WritableStream;
+  /** Messages the child sends over an IPC channel (opened only when this is given). */
+  onMessage?: (message: unknown) => void;
 }
 
 export interface ChildExit {
@@ -39,7 +41,7 @@ export function runChild(opts: ChildRunOptions): Promise<ChildExit> {
   const out = opts.stdout ?? process.stdout;
   return new Promise<ChildExit>((resolve) => {
     const child = spawn(command[0], [...command.slice(1), ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: opts.onMessage ? ['ignore', 'pipe', 'inherit', 'ipc'] : ['ignore', 'pipe', 'inherit'],
       env: process.env,
     });
     let killTimer: NodeJS.Timeout | undefined;
@@ -50,7 +52,8 @@ export function runChild(opts: ChildRunOptions): Promise<ChildExit> {
     };
     if (opts.signal?.aborted) onAbort();
     else opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const lines = createInterface({ input: child.stdout });
+    if (opts.onMessage) child.on('message', opts.onMessage);
+    const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => out.write(`${line}\n`));
     const closed = new Promise<void>((r) => lines.once('close', r));
     let settled = false;

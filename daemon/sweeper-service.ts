@@ -1,7 +1,7 @@
 import { OwnershipMarker } from '../lib/sweeper/ownership';
-import { JitteredSchedule } from '../lib/sweeper/scheduler';
 import { runChild } from './child-process';
 import type { BackgroundService, RunContext } from './commands/run';
+import { SweepSchedule } from './sweep-schedule';
 
 /**
  * The daemon's part (`teardownd run`, through RunDeps.background):
@@ -21,15 +21,23 @@ import type { BackgroundService, RunContext } from './commands/run';
 export function sweeperBackground(ctx: RunContext): BackgroundService[] {
   const { config, instanceId, dryRun, logger, runtime } = ctx;
   const services: BackgroundService[] = [];
-  const child = (stage: string, args: string[], signal: AbortSignal | undefined) =>
-    runChild({
+  // A child's own answer to "when is the next sweep due" (it runs node-cron; this process does not).
+  const child = async (stage: string, args: string[], signal: AbortSignal | undefined) => {
+    let nextSweepAt: number | undefined;
+    const exit = await runChild({
       command: runtime.selfCommand,
       args: ['sweep', '--for-member', instanceId, ...(dryRun ? ['--dry-run'] : []), ...args],
       logger,
       clock: runtime.clock,
       stage,
       signal,
+      onMessage: (m) => {
+        const at = Date.parse(String((m as { nextSweepAt?: unknown } | null)?.nextSweepAt));
+        if (Number.isFinite(at)) nextSweepAt = at;
+      },
     });
+    return { ...exit, nextSweepAt };
+  };
   const marker = dryRun
     ? undefined
     : new OwnershipMarker({
@@ -56,16 +64,16 @@ export function sweeperBackground(ctx: RunContext): BackgroundService[] {
     // sweeper.schedule and sweeper.regions were checked when the config was loaded. Without IMDS
     // there is no fingerprint to watch: the sweep marks this host's ENIs first.
     const markFirst = marker && !config.sources.imds.enabled ? ['--mark'] : [];
-    const schedule = new JitteredSchedule({
-      name: 'sweep',
-      expression: config.sweeper.schedule,
-      field: 'sweeper.schedule',
+    const schedule = new SweepSchedule({
+      schedule: config.sweeper.schedule,
       jitterMs: config.sweeper.jitterMs,
+      retryMs: NEXT_DUE_RETRY_MS,
       clock: runtime.clock,
       logger,
-      run: async (signal) => {
+      nextDue: async (signal) => (await child('sweep', ['--next-sweep'], signal)).nextSweepAt,
+      sweep: async (signal) => {
         const exit = await child('sweep', markFirst, signal);
-        if (signal.aborted) return;
+        if (signal.aborted) return undefined;
         // 1 is "orphans found or left behind": the child's own lines say which.
         const level = exit.code === 0 || exit.code === 1 ? 'info' : 'warn';
         logger.log(level, `sweep child exited ${exitText(exit)}`, {
@@ -74,12 +82,16 @@ export function sweeperBackground(ctx: RunContext): BackgroundService[] {
           durationMs: exit.durationMs,
           exitCode: exit.code,
         });
+        return exit.nextSweepAt;
       },
     });
     services.push({ name: 'sweep', start: () => schedule.start(), stop: () => schedule.stop() });
   }
   return services;
 }
+
+/** How long to wait before asking again when a child could not say when the next sweep is due. */
+const NEXT_DUE_RETRY_MS = 60000;
 
 function exitText(exit: { code: number | null; signal: string | null }): string {
   return exit.code !== null ? `with code ${exit.code}` : `on ${exit.signal ?? 'a failed start'}`;

@@ -10,6 +10,7 @@ import {
   regionFromEnv,
 } from '../lib/aws/clients';
 import { TokenBucket } from '../lib/aws/pacer';
+import { onSdkPackLoaded } from '../lib/aws/sdk-pack';
 import { Clock, systemClock } from '../lib/clock';
 import { flagMismatches, loadConfigWithLoxilbFlags, LoxilbFlags } from '../lib/gate/loxilb-flags';
 import { Config } from '../lib/config/schema';
@@ -197,6 +198,16 @@ export function createRuntime(opts: GlobalOptions, overrides: RuntimeOverrides =
     overrides: { logLevel: opts.logLevel },
   });
   const logger = createLogger({ level: config.log.level, stream: overrides.logStream });
+  // Bundled artefacts only: the line that shows rest never loads the SDK code of work.
+  onSdkPackLoaded(({ source, durationMs }) =>
+    logger.info('loaded the AWS SDK code for work (EC2, Auto Scaling, S3, CloudWatch Logs)', {
+      stage: 'aws',
+      source,
+      durationMs,
+      // A sweep child's lines reach the same log: the pid says which process loaded it.
+      pid: process.pid,
+    }),
+  );
   if (loxilb) {
     logger.debug("loxilb's own flags are the defaults under the config", {
       stage: 'config',

@@ -13,7 +13,8 @@
  *
  *   npm run bench -- [--latency-ms 50] [--detach-delay-ms 1000] [--vips 1,16,49] [--footprints 10,100]
  *                    [--episodes 5] [--idle-seconds 60] [--soak-seconds 0] [--flood-seconds 40]
- *                    [--only teardown,notice,rest,flood] [--quick] [--out FILE]
+ *                    [--only teardown,notice,rest,flood] [--variants ts,bundle,binary] [--quick]
+ *                    [--out FILE]
  *
  * At rest is measured for each way the daemon can run: the TypeScript build on this Node, the
  * bundle (build/teardownd.cjs) on this Node, and the single executable (build/teardownd, its own
@@ -62,6 +63,8 @@ interface Options {
   floodSeconds: number;
   /** Sections to run: teardown, notice, rest, flood (default all). */
   only: Set<string>;
+  /** At rest: which ways to run it (ts, bundle, binary; default all that exist). */
+  variants?: Set<string>;
   out?: string;
 }
 
@@ -92,6 +95,7 @@ function parseOptions(): Options {
       '40',
     )
     .option('--only <sections>', 'comma-separated: teardown,notice,rest,flood', 'teardown,notice,rest,flood')
+    .option('--variants <list>', 'at rest: comma-separated ts,bundle,binary (default: all that are built)')
     .option('--quick', 'small everything: a smoke run in well under a minute')
     .option('--out <file>', 'JSON output file');
   p.parse(process.argv);
@@ -107,6 +111,7 @@ function parseOptions(): Options {
     soakSeconds: Number(o.soakSeconds),
     floodSeconds: quick ? 8 : Number(o.floodSeconds),
     only: new Set(String(o.only).split(',')),
+    variants: o.variants ? new Set(String(o.variants).split(',')) : undefined,
     out: o.out as string | undefined,
   };
 }
@@ -479,12 +484,18 @@ async function noticeLatency(opts: Options, source: 'imds' | 'sqs'): Promise<num
   return samples;
 }
 
-function procStat(pid: number): { cpuTicks: number; rssKb: number } {
+/**
+ * CPU ticks and RSS, with RSS split into anonymous memory (the JS heap, malloc: what the daemon
+ * itself holds) and file-backed pages (the runtime binary's own code and data that ran, shared
+ * and clean: the kernel drops them first under pressure).
+ */
+function procStat(pid: number): { cpuTicks: number; rssKb: number; anonKb: number; fileKb: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const cpuTicks = Number(fields[11]) + Number(fields[12]);
-  const rss = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuTicks, rssKb: rss ? Number(rss[1]) : NaN };
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  return { cpuTicks, rssKb: kb('VmRSS'), anonKb: kb('RssAnon'), fileKb: kb('RssFile') };
 }
 
 /** Least-squares slope of y over x. */
@@ -498,14 +509,17 @@ export function slope(points: Array<[number, number]>): number {
   return sxx === 0 ? NaN : sxy / sxx;
 }
 
-/** The ways the daemon can run that exist in this checkout. */
-function restVariants(): Array<{ name: string; launcher: Launcher }> {
+/** The ways the daemon can run that exist in this checkout (`only`: ts, bundle, binary). */
+function restVariants(only?: Set<string>): Array<{ name: string; launcher: Launcher }> {
   const art = packagePaths();
-  const variants = [{ name: 'TypeScript build (this Node)', launcher: TS_BUILD }];
+  const variants: Array<{ key: string; name: string; launcher: Launcher }> = [
+    { key: 'ts', name: 'TypeScript build (this Node)', launcher: TS_BUILD },
+  ];
   if (existsSync(art.bundle))
-    variants.push({ name: 'bundle (this Node)', launcher: [process.execPath, art.bundle] });
-  if (existsSync(art.binary)) variants.push({ name: 'single executable (Node 22)', launcher: [art.binary] });
-  return variants;
+    variants.push({ key: 'bundle', name: 'bundle (this Node)', launcher: [process.execPath, art.bundle] });
+  if (existsSync(art.binary))
+    variants.push({ key: 'binary', name: 'single executable (Node 22)', launcher: [art.binary] });
+  return variants.filter((v) => !only || only.has(v.key));
 }
 
 /**
@@ -551,6 +565,8 @@ async function atRest(opts: Options, launcher: Launcher = TS_BUILD) {
         cpuPercentOfCore: ((after.cpuTicks - before.cpuTicks) / clk / elapsed) * 100,
         rssMb: rss[rss.length - 1],
         maxRssMb: Math.max(...rss),
+        rssAnonMb: after.anonKb / 1024,
+        rssFileMb: after.fileKb / 1024,
         rssSlopeMbPerHour: opts.soakSeconds > 0 ? slope(samples) : NaN,
         imdsRequests: emulator.calls.of('imds').length,
         sqsReceives: emulator.calls.of('sqs', 'ReceiveMessage').length,
@@ -725,11 +741,11 @@ async function main(): Promise<void> {
 
   console.log(`\nAt rest (${Math.max(opts.idleSeconds, opts.soakSeconds)} s, queue + sweeper configured)`);
   const restRows: Array<{ name: string } & Awaited<ReturnType<typeof atRest>>> = [];
-  for (const v of opts.only.has('rest') ? restVariants() : []) {
+  for (const v of opts.only.has('rest') ? restVariants(opts.variants) : []) {
     const r = await atRest(opts, v.launcher);
     restRows.push({ name: v.name, ...r });
     console.log(
-      `  ${v.name.padEnd(30)} ready ${String(r.startupMs).padStart(5)} ms; CPU ${fmt(r.cpuPercentOfCore, 2)} %; RSS ${fmt(r.rssMb, 1)} MB (max ${fmt(r.maxRssMb, 1)})` +
+      `  ${v.name.padEnd(30)} ready ${String(r.startupMs).padStart(5)} ms; CPU ${fmt(r.cpuPercentOfCore, 2)} %; RSS ${fmt(r.rssMb, 1)} MB (max ${fmt(r.maxRssMb, 1)}; ${fmt(r.rssAnonMb, 1)} anonymous + ${fmt(r.rssFileMb, 1)} file-backed)` +
         (opts.soakSeconds > 0 ? `; slope ${fmt(r.rssSlopeMbPerHour, 2)} MB/h` : '') +
         `; ${r.imdsRequests} IMDS, ${r.sqsReceives} SQS receives`,
     );
@@ -772,8 +788,11 @@ async function main(): Promise<void> {
     [`start-up to ready ≤ 300 ms (${shipped.name})`, `${shipped.startupMs} ms`, shipped.startupMs <= 300],
   ] as const;
   console.log('\nTargets');
-  for (const [what, value, ok] of targets)
-    console.log(`  ${ok ? 'PASS' : 'MISS'}  ${what.padEnd(54)} ${value}`);
+  // A target whose section did not run says so rather than MISS.
+  for (const [what, value, ok] of targets) {
+    const verdict = /n\/a|NaN/.test(value) ? 'SKIP' : ok ? 'PASS' : 'MISS';
+    console.log(`  ${verdict}  ${what.padEnd(54)} ${value}`);
+  }
 
   const out =
     opts.out ?? join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -3,6 +3,9 @@
  *
  *   build/teardownd.cjs        one CommonJS bundle of the daemon and CLI (esbuild, from the AWS SDK's
  *                              ES module builds, so only the commands used are in it)
+ *   build/teardownd-aws-sdk.cjs  the SDK pack: the EC2, Auto Scaling, S3 and CloudWatch Logs clients
+ *                              and commands, which the bundle loads only when work comes
+ *                              (lib/aws/sdk-pack.ts), so the daemon at rest never holds them
  *   build/teardownd            a single executable: a Node 22 runtime with that bundle injected
  *                              (Node's single-executable-application mechanism), so a host needs no
  *                              Node and the SDK's runtime support is not tied to the host's Node
@@ -22,6 +25,7 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -29,6 +33,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { SDK_PACK_FILE, SDK_PACK_PACKAGES, SdkPackKey } from '../lib/aws/sdk-pack';
 
 /** The runtime the executable carries; bump the version and its integrity together. */
 export const RUNTIME = {
@@ -49,6 +54,7 @@ const REPO = [resolve(__dirname, '..'), resolve(__dirname, '..', '..')].find((di
 export interface PackagePaths {
   out: string;
   bundle: string;
+  sdkPack: string;
   binary: string;
   runtime: string;
   deb: string;
@@ -59,6 +65,7 @@ export function packagePaths(out = join(REPO, 'build')): PackagePaths {
   return {
     out,
     bundle: join(out, 'teardownd.cjs'),
+    sdkPack: join(out, SDK_PACK_FILE),
     binary: join(out, 'teardownd'),
     runtime: join(out, 'cache', `node-${RUNTIME.version}`),
     deb: join(out, `teardownd_${version}_amd64.deb`),
@@ -77,23 +84,128 @@ function say(message: string): void {
 async function bundle(paths: PackagePaths): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const esbuild = require('esbuild') as typeof import('esbuild');
-  await esbuild.build({
-    entryPoints: [join(REPO, 'daemon', 'main.ts')],
-    outfile: paths.bundle,
+  const names = sdkPackNames();
+  const common: import('esbuild').BuildOptions = {
     bundle: true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
     // The SDK's ES module builds let esbuild drop every command the code never sends.
     mainFields: ['module', 'main'],
+    // Minified (names kept: errors and logs say what they are), the script is half the size: less
+    // for the daemon to hold at rest.
+    minify: true,
     keepNames: true,
     legalComments: 'none',
     logLevel: 'warning',
+    // The SDK's import('node:http') becomes a require: the SDK pack is compiled as a CommonJS
+    // function (lib/aws/sdk-pack.ts), where a dynamic import has no loader to call.
+    supported: { 'dynamic-import': false },
+  };
+  await esbuild.build({
+    ...common,
+    entryPoints: [join(REPO, 'daemon', 'main.ts')],
+    outfile: paths.bundle,
     // node-cron's ES build reads import.meta.url at load; in a CommonJS bundle that is this file.
     define: { 'import.meta.url': '__teardowndModuleUrl' },
     banner: { js: "var __teardowndModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    plugins: [sdkPackImports(names)],
   });
   say(`bundle ${paths.bundle} (${mb(paths.bundle)})`);
+  await esbuild.build({
+    ...common,
+    stdin: { contents: sdkPackEntry(names), resolveDir: REPO, sourcefile: 'sdk-pack.js', loader: 'js' },
+    outfile: paths.sdkPack,
+  });
+  say(`SDK pack ${paths.sdkPack} (${mb(paths.sdkPack)})`);
+}
+
+/**
+ * What the daemon and CLI import from each package of the SDK pack, at run time: the named value
+ * imports of lib/ and daemon/ (TypeScript's own parser; `import type` and `type` names left out),
+ * kept when the package really exports them (an interface imported without `type` is not).
+ */
+export function sdkPackNames(): Record<SdkPackKey, string[]> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ts = require('typescript') as typeof import('typescript');
+  const byPackage = new Map<string, Set<string>>(Object.values(SDK_PACK_PACKAGES).map((p) => [p, new Set()]));
+  for (const file of sourceFiles(['lib', 'daemon'])) {
+    const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest);
+    for (const stmt of sf.statements) {
+      if (!ts.isImportDeclaration(stmt) || !ts.isStringLiteral(stmt.moduleSpecifier)) continue;
+      const names = byPackage.get(stmt.moduleSpecifier.text);
+      const clause = stmt.importClause;
+      if (!names || !clause || clause.isTypeOnly) continue;
+      if (clause.name || (clause.namedBindings && !ts.isNamedImports(clause.namedBindings))) {
+        throw new Error(
+          `${file}: import only named exports from ${stmt.moduleSpecifier.text} (the SDK pack)`,
+        );
+      }
+      for (const el of clause.namedBindings?.elements ?? []) {
+        if (!el.isTypeOnly) names.add((el.propertyName ?? el.name).text);
+      }
+    }
+  }
+  const out = {} as Record<SdkPackKey, string[]>;
+  for (const [key, pkg] of Object.entries(SDK_PACK_PACKAGES) as Array<[SdkPackKey, string]>) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const exported = require(pkg) as Record<string, unknown>;
+    out[key] = [...byPackage.get(pkg)!].filter((n) => exported[n] !== undefined).sort();
+  }
+  return out;
+}
+
+function sourceFiles(dirs: string[]): string[] {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) files.push(path);
+    }
+  };
+  for (const d of dirs) walk(join(REPO, d));
+  return files;
+}
+
+/** The pack's entry: exactly the names the code uses, so esbuild keeps only those commands. */
+function sdkPackEntry(names: Record<SdkPackKey, string[]>): string {
+  return (Object.entries(SDK_PACK_PACKAGES) as Array<[SdkPackKey, string]>)
+    .map(([key, pkg]) => {
+      const list = names[key].join(', ');
+      return `import { ${list} } from '${pkg}';\nexport const ${key} = { ${list} };\n`;
+    })
+    .join('');
+}
+
+/**
+ * In the bundle, each SDK pack package is a module whose exports read through to the pack, loading
+ * it on first use (lib/aws/sdk-pack.ts); nothing of the package's own code is in the bundle.
+ */
+function sdkPackImports(names: Record<SdkPackKey, string[]>): import('esbuild').Plugin {
+  const keyOf = new Map<string, SdkPackKey>(
+    Object.entries(SDK_PACK_PACKAGES).map(([k, p]) => [p, k as SdkPackKey]),
+  );
+  const loader = JSON.stringify(join(REPO, 'lib', 'aws', 'sdk-pack.ts'));
+  return {
+    name: 'sdk-pack-imports',
+    setup(build) {
+      const filter = new RegExp(`^(${[...keyOf.keys()].map((p) => p.replace(/[/-]/g, '\\$&')).join('|')})$`);
+      build.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'sdk-pack' }));
+      build.onLoad({ filter: /.*/, namespace: 'sdk-pack' }, (args) => {
+        const key = keyOf.get(args.path)!;
+        return {
+          resolveDir: REPO,
+          loader: 'js',
+          contents:
+            `const { sdkPackExports } = require(${loader});\n` +
+            `for (const name of ${JSON.stringify(names[key])}) {\n` +
+            `  Object.defineProperty(exports, name, { enumerable: true, get: () => sdkPackExports(${JSON.stringify(key)}, __dirname)[name] });\n` +
+            `}\n`,
+        };
+      });
+    },
+  };
 }
 
 /** The Node 22 runtime: `npm pack` of the registry package, integrity-checked, cached. */
@@ -135,6 +247,8 @@ function sea(paths: PackagePaths): void {
       main: paths.bundle,
       output: blob,
       disableExperimentalSEAWarning: true,
+      // The SDK pack rides inside the executable; lib/aws/sdk-pack.ts reads it when work comes.
+      assets: { [SDK_PACK_FILE]: paths.sdkPack },
       // V8's code cache is made by the same runtime that runs it: start-up skips compiling the bundle.
       useCodeCache: true,
     }),

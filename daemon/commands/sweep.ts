@@ -4,6 +4,7 @@ import { REGION_PATTERN } from '../../lib/config/schema';
 import { errorCodeOf } from '../../lib/aws/errors';
 import { markOwnedResources } from '../../lib/sweeper/ownership';
 import { sweepExitCode, summarizeSweep } from '../../lib/sweeper/report';
+import { nextCronRun } from '../../lib/sweeper/scheduler';
 import { FirstSeenStore } from '../../lib/sweeper/state';
 import { sweepHostQueues } from '../../lib/sweeper/queue-sweep';
 import { sweepRegionList, sweepRegions, SweepMode } from '../../lib/sweeper/sweeper';
@@ -17,6 +18,7 @@ interface SweepCliOptions {
   forMember?: string;
   mark?: boolean;
   markOnly?: boolean;
+  nextSweep?: boolean;
   dryRun?: boolean;
 }
 
@@ -62,11 +64,19 @@ export function registerSweep(program: Command): void {
     .addOption(
       new Option('--mark-only', "with --for-member: mark the member's loxilb ENIs, no sweep").hideHelp(),
     )
+    .addOption(
+      new Option(
+        '--next-sweep',
+        'with --for-member: only tell the daemon when the next sweep is due',
+      ).hideHelp(),
+    )
     .addOption(new Option('--dry-run', 'with --for-member: the daemon runs with --dry-run').hideHelp())
     .action(async (opts: SweepCliOptions, cmd: Command) => {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       if (opts.forMember !== undefined) {
-        process.exitCode = await memberSweep(createRuntime(globals), opts.forMember, opts);
+        const runtime = createRuntime(globals);
+        process.exitCode = opts.nextSweep ? 0 : await memberSweep(runtime, opts.forMember, opts);
+        if (!opts.markOnly) await tellNextSweep(runtime);
         return;
       }
       const runtime = createRuntime(globals, opts.json ? { logStream: process.stderr } : {});
@@ -207,4 +217,15 @@ async function memberSweep(runtime: Runtime, member: string, opts: SweepCliOptio
     pool?.close();
     runtime.close();
   }
+}
+
+/**
+ * Tells the daemon that started this child (over its IPC channel) when the next sweep is due: node-cron
+ * runs here, so the daemon at rest never holds the ICU data it reads the local time with.
+ */
+async function tellNextSweep(runtime: Runtime): Promise<void> {
+  if (!process.send) return;
+  const nextSweepAt = nextCronRun(runtime.config.sweeper.schedule).toISOString();
+  await new Promise<void>((resolve) => process.send!({ nextSweepAt }, undefined, {}, () => resolve()));
+  process.disconnect();
 }

@@ -71,6 +71,20 @@ export function validateCronExpression(
   }
 }
 
+/**
+ * When `expression` fires next after now. node-cron reads the local time through Intl, which costs
+ * the process several megabytes of ICU data for good; the daemon asks a sweep child for it rather
+ * than do it at rest (daemon/sweep-schedule.ts).
+ */
+export function nextCronRun(expression: string): Date {
+  const task = cron.createTask(expression, () => undefined);
+  try {
+    return task.getNextRuns(1)[0];
+  } finally {
+    void task.destroy();
+  }
+}
+
 export class JitteredSchedule {
   private task?: CronTask;
   private current?: Promise<TickResult>;

@@ -111,6 +111,36 @@ describeBuilt.each([
     expect(daemon.logs.find((l) => l.message === 'report written')?.outcome).toBe('clean');
     expect(leftovers(emulator, ids)).toEqual([]);
   });
+
+  it('at rest the daemon holds no EC2/Auto Scaling/S3/Logs SDK code: its sweeps load it in a child; a notice loads it in the daemon', async () => {
+    const file = config({
+      // A report-mode sweep every second, in a child of the daemon (daemon/sweeper-service.ts).
+      sweeper: { enabled: true, schedule: '* * * * * *', jitterMs: 0, mode: 'report' },
+    });
+    daemon = new DaemonProcess(['run', '--config', file], emulator.env(), launcher);
+    const d = daemon;
+    const loadedBy = (pid: number | undefined) =>
+      d.logs.filter((l) => String(l.message).startsWith('loaded the AWS SDK code') && l.pid === pid);
+    await d.waitForLog((l) => l.message === 'ready', 30000, 'ready');
+    // The ownership marking (at start) and two sweeps ran, each in its own child.
+    await DaemonProcess.until(
+      () => d.logs.filter((l) => String(l.message).startsWith('sweep child exited')).length >= 2,
+      60000,
+      'two sweeps',
+    );
+    expect(
+      d.logs.find((l) => l.stage === 'ownership' && String(l.message).startsWith('marked')),
+    ).toBeDefined();
+    expect(
+      d.logs.filter((l) => String(l.message).startsWith('loaded the AWS SDK code')).length,
+    ).toBeGreaterThan(0);
+    expect(loadedBy(d.child.pid)).toEqual([]);
+
+    emulator.imds.setSpotAction('terminate');
+    await d.waitForLog((l) => l.message === 'episode closed', 60000, 'episode closed');
+    expect(loadedBy(d.child.pid)).toHaveLength(1);
+    expect(leftovers(emulator, ids)).toEqual([]);
+  });
 });
 
 describeBuilt('the single executable needs no Node on the host', () => {
