@@ -36,12 +36,12 @@ export const TerminationNoticeSchema = z.object({
   kind: z.enum(noticeKinds),
   /** ISO 8601; when the instance is expected to go away. Null when the source gives none. */
   deadline: isoTime.nullable(),
-  lifecycle: LifecycleRefSchema.optional(),
   source: z.enum(noticeSources),
   /** ISO 8601; when this daemon saw the notice. */
   receivedAt: isoTime,
   /** Source's own id (SQS message id, EventBridge event id, scheduled EventId), for logs and dedupe. */
   sourceId: z.string().optional(),
+  lifecycle: LifecycleRefSchema.optional(),
 });
 export type TerminationNotice = z.infer<typeof TerminationNoticeSchema>;
 
