@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { AwsClients } from '../../lib/aws/clients';
 import { completionPort } from '../../lib/completion/completion';
 import { Config } from '../../lib/config/schema';
 import { Coordinator, EpisodeTeardown, ShipReport } from '../../lib/episode/coordinator';
-import { decideGate, GateDecision, runTeardown, TeardownReport } from '../../lib/episode/engine';
+import { decideGate, GateDecision, runTeardown } from '../../lib/episode/engine';
 import { watchHandover } from '../../lib/gate/handover-watch';
 import { HaObserver } from '../../lib/gate/ha-observer';
 import { Journal } from '../../lib/episode/journal';
 import { reportExitCode, writeReport } from '../../lib/report/report';
+import { readReportFile } from '../../lib/report/source';
 import { createEpisodeShipper } from '../../lib/report/shipping';
 import { EpisodeLogBuffer } from '../../lib/report/episode-log';
 import { createSystemdNotifier, SystemdNotifier } from '../../lib/systemd-notify';
@@ -333,7 +333,8 @@ export function engineTeardown(ctx: RunContext): EpisodeTeardown {
     run: (req) => runTeardown(deps, req),
     writeReport: (report) => writeReport(config.reports.dir, report),
     exitCode: reportExitCode,
-    readReport: async (path) => JSON.parse(await readFile(path, 'utf8')) as TeardownReport,
+    // Parsed with the report's schema: a damaged file is an error naming the path and field.
+    readReport: readReportFile,
   };
 }
 
