@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { isoTime } from './report/document-schema';
+
 /**
  * The one event type every source emits. Plain data, so it can be journaled and compared.
  */
@@ -15,28 +18,32 @@ export const noticeKinds = [
 ] as const;
 export type NoticeKind = (typeof noticeKinds)[number];
 
-export type NoticeSource = 'imds' | 'sqs' | 'shutdown-probe' | 'cli';
+export const noticeSources = ['imds', 'sqs', 'shutdown-probe', 'cli'] as const;
+export type NoticeSource = (typeof noticeSources)[number];
 
 /** What is needed to heartbeat and complete an Auto Scaling lifecycle action. */
-export interface LifecycleRef {
-  autoScalingGroupName: string;
-  hookName: string;
+export const LifecycleRefSchema = z.object({
+  autoScalingGroupName: z.string(),
+  hookName: z.string(),
   /** Absent when the notice came from IMDS: completion then goes by instance id. */
-  token?: string;
-}
+  token: z.string().optional(),
+});
+export type LifecycleRef = z.infer<typeof LifecycleRefSchema>;
 
-export interface TerminationNotice {
-  instanceId: string;
-  kind: NoticeKind;
+/** Journaled with every episode and copied into its report as `trigger`. */
+export const TerminationNoticeSchema = z.object({
+  instanceId: z.string().min(1),
+  kind: z.enum(noticeKinds),
   /** ISO 8601; when the instance is expected to go away. Null when the source gives none. */
-  deadline: string | null;
-  lifecycle?: LifecycleRef;
-  source: NoticeSource;
+  deadline: isoTime.nullable(),
+  source: z.enum(noticeSources),
   /** ISO 8601; when this daemon saw the notice. */
-  receivedAt: string;
+  receivedAt: isoTime,
   /** Source's own id (SQS message id, EventBridge event id, scheduled EventId), for logs and dedupe. */
-  sourceId?: string;
-}
+  sourceId: z.string().optional(),
+  lifecycle: LifecycleRefSchema.optional(),
+});
+export type TerminationNotice = z.infer<typeof TerminationNoticeSchema>;
 
 /**
  * A stop is not the end of the host: it keeps its ENI, and loxilb rebuilds its network when it

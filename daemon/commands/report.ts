@@ -38,7 +38,7 @@ export function registerReport(program: Command): void {
       const other = new ClientPool(runtime.config);
       const location = source ?? runtime.config.reports.dir;
       try {
-        const { report } = await readReport(location, {
+        const { report, raw } = await readReport(location, {
           call: { clock: runtime.clock, config: runtime.config, logger: runtime.logger },
           s3: async () => {
             if (opts.region) return other.clients(opts.region).s3;
@@ -54,7 +54,7 @@ export function registerReport(program: Command): void {
         });
         process.stdout.write(
           opts.json
-            ? JSON.stringify(report, null, 2) + '\n'
+            ? JSON.stringify(raw, null, 2) + '\n'
             : renderReport(report, { color: wantColor(opts.color) }),
         );
         process.exitCode = EXIT_OK;

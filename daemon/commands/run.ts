@@ -1,16 +1,15 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { AwsClients } from '../../lib/aws/clients';
 import { completionPort } from '../../lib/completion/completion';
 import { Config } from '../../lib/config/schema';
-import { Coordinator, EpisodeTeardown, ReportLike, ShipReport } from '../../lib/episode/coordinator';
-import { decideGate, EngineEvent, GateDecision, runTeardown, TeardownReport } from '../../lib/episode/engine';
+import { Coordinator, EpisodeTeardown, ShipReport } from '../../lib/episode/coordinator';
+import { decideGate, GateDecision, runTeardown } from '../../lib/episode/engine';
 import { watchHandover } from '../../lib/gate/handover-watch';
 import { HaObserver } from '../../lib/gate/ha-observer';
-import { RememberedFacts } from '../../lib/discovery/inventory';
 import { Journal } from '../../lib/episode/journal';
 import { reportExitCode, writeReport } from '../../lib/report/report';
+import { readReportFile } from '../../lib/report/source';
 import { createEpisodeShipper } from '../../lib/report/shipping';
 import { EpisodeLogBuffer } from '../../lib/report/episode-log';
 import { createSystemdNotifier, SystemdNotifier } from '../../lib/systemd-notify';
@@ -134,9 +133,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     });
     const identity = await hostIdentity(runtime, clients.region, stopAll.signal);
 
-    // Built right after the coordinator it feeds; the closures below run only once it exists.
-    let sqs: SqsSource | undefined = undefined;
-    const coordinator: Coordinator<ReportLike> = new Coordinator({
+    const coordinator = new Coordinator({
       instanceId,
       bootId: (deps.bootId ?? readBootId)(),
       config,
@@ -157,15 +154,10 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
         },
         instanceId,
       ),
-      messages: {
-        extend: (ids, s) => sqs?.extend(ids, s) ?? Promise.resolve(),
-        delete: (ids) => sqs?.delete(ids) ?? Promise.resolve([]),
-        release: (ids) => sqs?.release(ids) ?? Promise.resolve([]),
-      },
       shipReport: deps.shipReport?.(ctx),
-      onEpisodeClosed: (state) => sqs?.onEpisodeClosed(state) ?? Promise.resolve(),
     });
-    sqs = new SqsSource(ctx, identity, (n, m) => coordinator.accept(n, m));
+    const sqs = new SqsSource(ctx, identity, (n, m) => coordinator.accept(n, m));
+    coordinator.attachMessages(sqs);
     const poller = config.sources.imds.enabled
       ? new ImdsPoller({
           imds: runtime.imds,
@@ -210,7 +202,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
             instanceId,
             intervalMs: config.gate.redecideIntervalMs,
             pending: () => coordinator.handoverPending,
-            previous: () => coordinator.state()?.gateDecision as GateDecision | undefined,
+            previous: () => coordinator.gateDecision,
             decide,
             reexamine: (reason) => coordinator.reexamine(reason),
           },
@@ -299,7 +291,7 @@ async function hostIdentity(
 }
 
 /** SIGTERM: a termination (finish the teardown first) or a restart/reboot (leave, touch nothing)? */
-async function shutdown(ctx: RunContext, coordinator: Coordinator<ReportLike>): Promise<void> {
+async function shutdown(ctx: RunContext, coordinator: Coordinator): Promise<void> {
   const { config, logger, clients, instanceId, runtime } = ctx;
   const log = { instanceId, stage: 'shutdown-probe', episode: coordinator.activeEpisode };
   const probeCfg = config.sources.shutdownProbe;
@@ -345,22 +337,16 @@ async function shutdown(ctx: RunContext, coordinator: Coordinator<ReportLike>): 
 }
 
 /** The teardown engine bound to this host's clients and config. */
-export function engineTeardown(ctx: RunContext): EpisodeTeardown<TeardownReport> {
+export function engineTeardown(ctx: RunContext): EpisodeTeardown {
   const { config, clients, runtime } = ctx;
   // Built on the first run: the EC2 and Auto Scaling clients load when work comes, not at start.
   const deps = () => ({ ...engineDeps(runtime, clients.ec2, clients.autoScaling), observer: ctx.observer });
   return {
-    run: (req) =>
-      runTeardown(deps(), {
-        ...req,
-        gateDecision: req.gateDecision as GateDecision | undefined,
-        remembered: req.remembered as RememberedFacts | undefined,
-        redecided: req.redecided,
-        onEvent: req.onEvent as ((e: EngineEvent) => void | Promise<void>) | undefined,
-      }),
+    run: (req) => runTeardown(deps(), req),
     writeReport: (report) => writeReport(config.reports.dir, report),
     exitCode: reportExitCode,
-    readReport: async (path) => JSON.parse(await readFile(path, 'utf8')) as TeardownReport,
+    // Parsed with the report's schema: a damaged file is an error naming the path and field.
+    readReport: readReportFile,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { AcceptResult, HeldMessages } from '../../lib/episode/coordinator';
+import type { AcceptResult, MessagePort } from '../../lib/episode/ports';
 import type { EpisodeState } from '../../lib/episode/journal';
 import type { HostIdentity } from '../../lib/sources/instance-identity';
 import type { TerminationNotice } from '../../lib/notice';
@@ -12,9 +12,10 @@ import type { RunContext } from './run';
  * queue `teardownd-<instance-id>` is set up at start (first attempt before `ready`, then retried in
  * the background with backoff, so an SNS outage never keeps IMDS from watching), consumed, and
  * retired once a terminate episode is over. Shared (`sources.sqs.queueUrl`): consumed as configured,
- * never created or deleted. It also holds the episode's messages for the coordinator.
+ * never created or deleted. It is the coordinator's message port: it holds the episode's messages and
+ * is told when the episode closes.
  */
-export class SqsSource implements HeldMessages {
+export class SqsSource implements MessagePort {
   private consumer?: SqsConsumer;
   private readonly hostQueue?: HostQueue;
   private readonly consumerStop = new AbortController();
@@ -92,8 +93,8 @@ export class SqsSource implements HeldMessages {
     return this.loop;
   }
 
-  /** The coordinator's hook: a finished terminate episode takes the per-host queue with it. */
-  async onEpisodeClosed(state: EpisodeState): Promise<void> {
+  /** A finished terminate episode takes the per-host queue with it. */
+  async episodeClosed(state: EpisodeState): Promise<void> {
     if (!this.hostQueue || this.retired) return;
     const { logger, instanceId } = this.ctx;
     const verdict = queueRetirement(state);
@@ -119,9 +120,6 @@ export class SqsSource implements HeldMessages {
   }
   delete(ids: string[]): Promise<string[]> {
     return this.consumer?.delete(ids) ?? Promise.resolve([]);
-  }
-  release(ids: string[]): Promise<string[]> {
-    return this.consumer?.release(ids) ?? Promise.resolve([]);
   }
 
   private async trySetup(signal: AbortSignal, attempt: number): Promise<void> {

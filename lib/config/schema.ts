@@ -55,12 +55,20 @@ const ownershipSchema = z
   })
   .strict();
 
+/** An AWS region name such as us-east-1 or ap-southeast-2 (also used for the `--region` flags). */
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/;
+
+/** cloud.region and sweeper.regions: a typo is bad input at load, not an endpoint that never answers. */
+const regionName = z.string().regex(REGION_PATTERN, {
+  error: (issue) => `${JSON.stringify(issue.input)} is not an AWS region name (e.g. us-east-1)`,
+});
+
 const cloudSchema = z
   .object({
     /** loxilb `--cloudcidrblock`. When unset, the secondary CIDR association containing the loxilb subnet is used. */
     cidrBlock: cidr.optional(),
     /** AWS region; when unset: AWS_REGION, then IMDS placement/region. */
-    region: z.string().min(1).optional(),
+    region: regionName.optional(),
   })
   .strict();
 
@@ -309,9 +317,6 @@ const lifecycleSchema = z
   })
   .strict();
 
-/** An AWS region name such as us-east-1 or ap-southeast-2 (also used for the `--region` flags). */
-export const REGION_PATTERN = /^[a-z]{2}(-[a-z0-9]+)+-\d+$/;
-
 function isCronExpression(expression: string): boolean {
   try {
     return cron.validate(expression);
@@ -345,13 +350,7 @@ const sweeperSchema = z
     /** Random delay before each scheduled sweep so the hosts of one cluster do not sweep in lockstep. */
     jitterMs: z.number().int().min(0).default(30000),
     /** Regions to sweep; empty means the host's own region. */
-    regions: z
-      .array(
-        z.string().regex(REGION_PATTERN, {
-          error: (issue) => `${JSON.stringify(issue.input)} is not an AWS region name (e.g. us-east-1)`,
-        }),
-      )
-      .default([]),
+    regions: z.array(regionName).default([]),
   })
   .strict();
 

@@ -1,8 +1,10 @@
 import * as nodeFs from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { Logger } from '../log';
-import { LifecycleRef, TerminationNotice } from '../notice';
+import { LifecycleRef, TerminationNotice, TerminationNoticeSchema } from '../notice';
+import { isoTime, parseDocumentText } from '../report/document-schema';
 
 /**
  * The on-disk record of every episode, so a crash, a `kill -9` or a service restart resumes instead
@@ -17,73 +19,97 @@ import { LifecycleRef, TerminationNotice } from '../notice';
  * everything in memory from the start.
  */
 
-export const JOURNAL_SCHEMA_VERSION = 1;
+export const JOURNAL_SCHEMA_VERSION = 1 as const;
 
-export type CompletionResultKind =
+/** What the last CompleteLifecycleAction attempt came to. */
+export const completionResults = [
   /** CompleteLifecycleAction accepted. */
-  | 'completed'
+  'completed',
   /** The action was already gone (Terminating:Proceed, Terminated, instance left the group). */
-  | 'already-done'
+  'already-done',
   /** Nothing to complete: not in an Auto Scaling group, no pending action, or no hook to name. */
-  | 'not-needed'
+  'not-needed',
   /** Dry-run: completion skipped on purpose. */
-  | 'skipped-dry-run'
+  'skipped-dry-run',
   /** Gave up (timeout, AccessDenied…); the hook's DefaultResult will apply. */
-  | 'failed';
+  'failed',
+] as const;
+export type CompletionResultKind = (typeof completionResults)[number];
 
-export interface CompletionRecord {
-  result: CompletionResultKind;
+export const CompletionRecordSchema = z.object({
+  result: z.enum(completionResults),
   /** CONTINUE | ABANDON when a call was made. */
-  lifecycleActionResult?: string;
-  autoScalingGroupName?: string;
-  hookName?: string;
-  by?: 'token' | 'instance-id';
-  token?: string;
-  detail?: string;
-  errorCode?: string;
+  lifecycleActionResult: z.string().optional(),
+  autoScalingGroupName: z.string().optional(),
+  hookName: z.string().optional(),
+  by: z.enum(['token', 'instance-id']).optional(),
+  token: z.string().optional(),
+  detail: z.string().optional(),
+  errorCode: z.string().optional(),
   /** Notices (source|kind|sourceId|deadline) this attempt answered; a later one may need another. */
-  covers?: string[];
-}
+  covers: z.array(z.string()).optional(),
+});
+export type CompletionRecord = z.infer<typeof CompletionRecordSchema>;
 
-export interface ReportRecord {
+export const ReportRecordSchema = z.object({
   /** Where the report was written; absent when the reports dir could not take it (see writeError). */
-  path?: string;
+  path: z.string().optional(),
   /** Why the local report could not be written (it was still shipped and logged). */
-  writeError?: string;
-  outcome: string;
-  exitCode: 0 | 1;
-}
+  writeError: z.string().optional(),
+  outcome: z.string(),
+  exitCode: z.union([z.literal(0), z.literal(1)]),
+});
+export type ReportRecord = z.infer<typeof ReportRecordSchema>;
 
-export type JournalStep =
-  | {
-      type: 'opened';
-      at: string;
-      episode: string;
-      instanceId: string;
-      /** Kernel boot id: a notice after a stop/start (new boot) is a new termination. */
-      bootId: string;
-      dryRun: boolean;
-      notice: TerminationNotice;
-    }
+/**
+ * One step of an episode. The gate decision, the discovery record and the action event are the
+ * engine's and reach the journal as `unknown` from the coordinator; they are kept as written.
+ */
+export const JournalStepSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('opened'),
+    at: isoTime,
+    episode: z.string().min(1),
+    instanceId: z.string().min(1),
+    /** Kernel boot id: a notice after a stop/start (new boot) is a new termination. */
+    bootId: z.string(),
+    dryRun: z.boolean(),
+    notice: TerminationNoticeSchema,
+  }),
   /** A further notice merged into this episode (another source, or a lifecycle token arriving later). */
-  | { type: 'notice'; at: string; notice: TerminationNotice }
+  z.object({ type: z.literal('notice'), at: isoTime, notice: TerminationNoticeSchema }),
   /** An SQS message this episode holds and must delete at the end. */
-  | { type: 'message'; at: string; messageId: string }
-  | { type: 'teardown-started'; at: string; deadlineAt: number | null }
-  | { type: 'gate'; at: string; decision: unknown }
+  z.object({ type: z.literal('message'), at: isoTime, messageId: z.string() }),
+  z.object({ type: z.literal('teardown-started'), at: isoTime, deadlineAt: z.number().nullable() }),
+  z.object({ type: z.literal('gate'), at: isoTime, decision: z.unknown() }),
   /** What discovery found, before the first change (lib/discovery/inventory.ts RememberedFacts); the last one counts. */
-  | { type: 'discovered'; at: string; facts: unknown }
-  | { type: 'action'; at: string; event: unknown }
-  | { type: 'report'; at: string; report: ReportRecord }
-  | { type: 'shipped'; at: string; ok: boolean; detail?: string }
-  | { type: 'completed'; at: string; completion: CompletionRecord }
-  | { type: 'messages-deleted'; at: string; messageIds: string[] }
-  | { type: 'closed'; at: string }
+  z.object({ type: z.literal('discovered'), at: isoTime, facts: z.unknown() }),
+  z.object({ type: z.literal('action'), at: isoTime, event: z.unknown() }),
+  z.object({ type: z.literal('report'), at: isoTime, report: ReportRecordSchema }),
+  z.object({ type: z.literal('shipped'), at: isoTime, ok: z.boolean(), detail: z.string().optional() }),
+  z.object({ type: z.literal('completed'), at: isoTime, completion: CompletionRecordSchema }),
+  z.object({ type: z.literal('messages-deleted'), at: isoTime, messageIds: z.array(z.string()) }),
+  z.object({ type: z.literal('closed'), at: isoTime }),
   /**
    * An earlier `handover` is re-examined (the peer's end became visible, or the SIGTERM probe): the
    * gate decides again and the teardown runs again; completions and deleted messages stand.
    */
-  | { type: 'redecide'; at: string; reason: string; previous?: unknown };
+  z.object({
+    type: z.literal('redecide'),
+    at: isoTime,
+    reason: z.string(),
+    previous: z.unknown().optional(),
+  }),
+]);
+export type JournalStep = z.infer<typeof JournalStepSchema>;
+
+/** `<stateDir>/episodes/<episode>.json`. */
+export const EpisodeFileSchema = z.object({
+  schemaVersion: z.literal(JOURNAL_SCHEMA_VERSION),
+  episode: z.string().min(1),
+  steps: z.array(JournalStepSchema),
+});
+type EpisodeFile = z.infer<typeof EpisodeFileSchema>;
 
 export interface EpisodeState {
   episode: string;
@@ -196,12 +222,6 @@ export interface JournalFs {
   unlink: typeof nodeFs.unlink;
 }
 
-interface EpisodeFile {
-  schemaVersion: number;
-  episode: string;
-  steps: JournalStep[];
-}
-
 export interface LoadedJournal {
   episodes: EpisodeState[];
   /** Files that could not be read, with why; the caller logs them. They are left in place. */
@@ -270,10 +290,8 @@ export class Journal {
     for (const name of names) {
       const file = join(this.dir, name);
       try {
-        const doc = JSON.parse(await this.fs.readFile(file, 'utf8')) as EpisodeFile;
-        if (doc.schemaVersion !== JOURNAL_SCHEMA_VERSION || !Array.isArray(doc.steps)) {
-          throw new Error(`unsupported schemaVersion ${JSON.stringify(doc.schemaVersion)}`);
-        }
+        const text = await this.fs.readFile(file, 'utf8');
+        const doc = parseDocumentText(EpisodeFileSchema, text, file, 'a teardownd journal file');
         const state = reduceEpisode(doc.steps);
         this.steps.set(state.episode, doc.steps);
         out.episodes.push(state);

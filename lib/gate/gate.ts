@@ -1,5 +1,6 @@
 import { Config, Scope } from '../config/schema';
 import { BfdSessionEntry, LoxilbHaView } from './loxilb-api';
+import type { GateDecision, GateSource, PeerVerdict } from './decision-schema';
 
 /**
  * The gate decides how much of loxilb's footprint this host may tear down. It is pure: what loxilb
@@ -17,38 +18,7 @@ import { BfdSessionEntry, LoxilbHaView } from './loxilb-api';
  * an outage is not undone.
  */
 
-export type GateSource = 'loxilb-api' | 'static' | 'override' | 'cli' | 'fallback';
-
-/** One peer as the gate weighed it (reported, so an operator sees who was expected to take over). */
-export interface PeerVerdict {
-  /** BFD remote IP (BFD mode). */
-  ip?: string;
-  instanceId?: string;
-  /** loxilb's BFD session state for it (BFD mode). */
-  bfdState?: string;
-  instanceState?: string;
-  asgLifecycleState?: string;
-  spotStatusCode?: string;
-  /** Can it still take over (or keep) the VIP network? */
-  alive: boolean;
-  why: string;
-}
-
-export interface GateDecision {
-  scope: Scope;
-  reason: string;
-  source: GateSource;
-  /** The peers weighed (BFD peers or cluster members), alive or not. */
-  peers?: PeerVerdict[];
-  /** The loxilb observation the decision used. */
-  observation?: { observedAt: string; ageMs: number; live: boolean };
-  /**
-   * `handover` of a node that is not the MASTER: a stale loxilb ENI still attached here may be
-   * removed under its own name once the MASTER's own loxilb ENI exists (lib/gate/stale-eni.ts).
-   */
-  staleEni?: boolean;
-  details?: Record<string, unknown>;
-}
+export type { GateDecision, GateSource, PeerVerdict };
 
 /** loxilb's default cluster instance (loxilb common: cmn.CIDefault). */
 export const LOXILB_CLUSTER_INSTANCE = 'llb-inst0';

@@ -1,9 +1,11 @@
 import * as nodeFs from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { Clock } from '../clock';
 import { HaObservation, LoxilbAnswer, LOXILB_CLUSTER_INSTANCE } from './gate';
 import { Logger } from '../log';
-import { LoxilbApi, LoxilbApiError, LoxilbHaView } from './loxilb-api';
+import { LoxilbApi, LoxilbApiError, LoxilbHaView, LoxilbHaViewSchema } from './loxilb-api';
+import { isoTime, parseDocumentText } from '../report/document-schema';
 import { writeJsonAtomic } from '../report/report';
 
 /**
@@ -14,14 +16,15 @@ import { writeJsonAtomic } from '../report/report';
  */
 
 export const OBSERVATION_FILE = 'ha-observation.json';
-const SCHEMA_VERSION = 1;
 
-interface ObservationFile {
-  schemaVersion: number;
-  observedAt: string;
-  url: string;
-  view: LoxilbHaView;
-}
+/** `<stateDir>/ha-observation.json`: loxilb's last answer and when it came. */
+const ObservationFileSchema = z.object({
+  schemaVersion: z.literal(1),
+  observedAt: isoTime,
+  url: z.string(),
+  view: LoxilbHaViewSchema,
+});
+type ObservationFile = z.infer<typeof ObservationFileSchema>;
 
 export interface ObservationFs {
   readFile(path: string, encoding: 'utf8'): Promise<string>;
@@ -65,12 +68,11 @@ export class HaObserver {
     if (!this.loaded) {
       this.loaded = true;
       try {
-        const doc = JSON.parse(await this.fs.readFile(this.file, 'utf8')) as ObservationFile;
+        const text = await this.fs.readFile(this.file, 'utf8');
+        const doc = parseDocumentText(ObservationFileSchema, text, this.file, 'a loxilb observation file');
         const observedAt = Date.parse(doc.observedAt);
-        if (doc.schemaVersion === SCHEMA_VERSION && Number.isFinite(observedAt) && doc.view) {
-          if (!this.last || this.last.observedAt < observedAt)
-            this.last = { observedAt, url: doc.url, view: doc.view };
-        }
+        if (!this.last || this.last.observedAt < observedAt)
+          this.last = { observedAt, url: doc.url, view: doc.view };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
           this.deps.logger.warn('last loxilb observation unreadable; ignoring it', {
@@ -131,7 +133,7 @@ export class HaObserver {
 
   private async save(o: HaObservation): Promise<void> {
     const doc: ObservationFile = {
-      schemaVersion: SCHEMA_VERSION,
+      schemaVersion: 1,
       observedAt: new Date(o.observedAt).toISOString(),
       url: o.url,
       view: o.view,

@@ -36,17 +36,18 @@ const bfdBody = z.object({ Attr: z.array(bfdEntry).nullable() });
 export type CiStateEntry = z.infer<typeof ciStateEntry>;
 export type BfdSessionEntry = z.infer<typeof bfdEntry>;
 
-/** What loxilb says about its HA role and its BFD peers. */
-export interface LoxilbHaView {
-  ciStates: CiStateEntry[];
+/** What loxilb says about its HA role and its BFD peers (kept on disk by lib/gate/ha-observer.ts). */
+export const LoxilbHaViewSchema = z.object({
+  ciStates: z.array(ciStateEntry),
   /**
    * False when loxilb answered `bfd session not running` (no `--ka`: kube-loxilb --setRoles sets the
    * roles, loxilb itself has no view of its peers). True with zero sessions means "no peers".
    * Absent in observations written before this field existed: read as running.
    */
-  bfdRunning?: boolean;
-  bfdSessions: BfdSessionEntry[];
-}
+  bfdRunning: z.boolean().optional(),
+  bfdSessions: z.array(bfdEntry),
+});
+export type LoxilbHaView = z.infer<typeof LoxilbHaViewSchema>;
 
 /**
  * loxilb answers GET /config/bfd/all without a BFD session manager with its error model, message

@@ -1,4 +1,4 @@
-import type { ReportAction, ReportDocument } from './source';
+import type { ActionRecord, TeardownReport } from './report-schema';
 
 /**
  * A teardown report as text for a person reading it after the host is gone: what triggered the
@@ -25,7 +25,7 @@ const ANSI = {
 /** Outcomes where the action did not do what it was for; listed again under "Failed". */
 const NOT_DONE = new Set(['failed', 'deadline', 'blocked']);
 
-const REPORT_OUTCOME_TEXT: Record<ReportDocument['outcome'], string> = {
+const REPORT_OUTCOME_TEXT: Record<TeardownReport['outcome'], string> = {
   clean: 'CLEAN: everything this host owned was torn down',
   'left-behind': 'LEFT BEHIND: some resources still exist (see "Left behind")',
   'nothing-to-do': 'NOTHING TO DO: this host owned no loxilb resources',
@@ -75,14 +75,14 @@ function padTable(rows: string[][], paint: Paint, styleCol: number): string[] {
 }
 
 /** Stages in the order they ran (by their first action's start), actions by start time. */
-function stagesInOrder(actions: ReportAction[]): Array<{ stage: string; actions: ReportAction[] }> {
-  const byStage = new Map<string, ReportAction[]>();
+function stagesInOrder(actions: ActionRecord[]): Array<{ stage: string; actions: ActionRecord[] }> {
+  const byStage = new Map<string, ActionRecord[]>();
   for (const a of actions) {
     const list = byStage.get(a.stage) ?? [];
     list.push(a);
     byStage.set(a.stage, list);
   }
-  const time = (a: ReportAction) => Date.parse(a.startedAt);
+  const time = (a: ActionRecord) => Date.parse(a.startedAt);
   const groups = [...byStage].map(([stage, list]) => ({
     stage,
     actions: [...list].sort((x, y) => time(x) - time(y)),
@@ -150,7 +150,7 @@ function escapeDeep<T>(value: T): T {
   return value;
 }
 
-export function renderReport(untrusted: ReportDocument, options: RenderOptions = {}): string {
+export function renderReport(untrusted: TeardownReport, options: RenderOptions = {}): string {
   const report = escapeDeep(untrusted);
   const paint: Paint = options.color
     ? (text, style) => `${ANSI[style][0]}${text}${ANSI[style][1]}`
@@ -194,7 +194,7 @@ export function renderReport(untrusted: ReportDocument, options: RenderOptions =
       `${report.deadlineAt} (${offset(start, report.deadlineAt)} from start): no new action started after it`,
     ]);
   header.push(['Dry run', report.dryRun ? 'yes: no AWS resource was changed' : 'no']);
-  if (report.calls) header.push(['AWS calls', `${report.calls.read} read, ${report.calls.mutate} mutating`]);
+  header.push(['AWS calls', `${report.calls.read} read, ${report.calls.mutate} mutating`]);
   if (report.error)
     header.push([
       'Error',
@@ -216,22 +216,18 @@ export function renderReport(untrusted: ReportDocument, options: RenderOptions =
   section('Gate decision');
   out.push(`  scope ${paint(report.gate.scope, 'bold')} (decided by ${report.gate.source})`);
   out.push(`  why: ${report.gate.reason}`);
-  const observation = report.gate.observation as
-    { observedAt?: string; ageMs?: number; live?: boolean } | undefined;
-  if (observation?.observedAt) {
+  const observation = report.gate.observation;
+  if (observation) {
     out.push(
-      `  loxilb observed: ${observation.observedAt} (${observation.live ? 'read live' : `last observation, ${formatDuration(observation.ageMs ?? NaN)} old`})`,
+      `  loxilb observed: ${observation.observedAt} (${observation.live ? 'read live' : `last observation, ${formatDuration(observation.ageMs)} old`})`,
     );
   }
-  const peers = (report.gate.peers ?? []) as Array<Record<string, unknown>>;
-  for (const p of peers) {
+  for (const p of report.gate.peers ?? []) {
     const name = [p.ip, p.instanceId].filter(Boolean).join(' ');
-    out.push(
-      `  peer ${name || '?'}: ${p.alive ? 'can take over' : 'cannot take over'} — ${String(p.why ?? '')}`,
-    );
+    out.push(`  peer ${name || '?'}: ${p.alive ? 'can take over' : 'cannot take over'} — ${p.why}`);
   }
-  const redecided = report.redecided as { at?: string; reason?: string } | undefined;
-  if (redecided?.reason) out.push(`  re-decided at ${redecided.at ?? '?'}: ${redecided.reason}`);
+  const redecided = report.redecided;
+  if (redecided?.reason) out.push(`  re-decided at ${redecided.at}: ${redecided.reason}`);
   for (const [k, v] of Object.entries(report.gate.details ?? {})) out.push(`    ${k}: ${renderValue(v)}`);
 
   section('Timeline');
@@ -286,13 +282,11 @@ export function renderReport(untrusted: ReportDocument, options: RenderOptions =
     out.push(`    clean up by hand: ${paint(item.manualCommand, 'cyan')}`);
   }
 
-  if (report.untouched) {
-    section(`Not touched on purpose (${report.untouched.length})`);
-    if (report.untouched.length === 0) out.push('  nothing');
-    for (const u of report.untouched) out.push(`  ${u.kind} ${u.resource}: ${u.reason}`);
-  }
+  section(`Not touched on purpose (${report.untouched.length})`);
+  if (report.untouched.length === 0) out.push('  nothing');
+  for (const u of report.untouched) out.push(`  ${u.kind} ${u.resource}: ${u.reason}`);
 
-  if (report.warnings?.length) {
+  if (report.warnings.length) {
     section(`Warnings (${report.warnings.length})`);
     for (const w of report.warnings) out.push(`  ${paint(w, 'yellow')}`);
   }

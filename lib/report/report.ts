@@ -1,91 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
 import { join } from 'node:path';
-import { Scope } from '../config/schema';
 import { GateDecision } from '../gate/gate';
 import { TerminationNotice } from '../notice';
-import { ActionName, Plan, PlannedAction, ResourceKind, StageName, Untouched } from '../plan/actions';
+import { Plan, PlannedAction } from '../plan/actions';
 import { escapeControl } from './render';
 import { manualCommand } from '../execute/teardown';
+import type { ActionOutcome, ActionRecord, LeftBehind, ReportOutcome, TeardownReport } from './report-schema';
 
 /**
- * One JSON document per teardown run: what triggered it, what the gate decided and why, every action
- * with its timing and outcome, and what was left behind with the command that would clean it. An
- * operator reads it after the host is gone (the daemon also ships it to S3 / CloudWatch Logs).
+ * Builds and writes the teardown report (its one definition, a zod schema with the types derived, is
+ * ./report-schema.ts; ./source.ts reads it back). An operator reads it after the host is gone (the
+ * daemon also ships it to S3 / CloudWatch Logs).
  */
 
-export type ActionOutcome =
-  'done' | 'already-done' | 'skipped' | 'blocked' | 'failed' | 'deadline' | 'dry-run';
-
-export interface ActionRecord {
-  id: string;
-  stage: StageName;
-  /** AWS action name. */
-  action: ActionName;
-  /** The id acted on. */
-  resource: string;
-  kind: ResourceKind;
-  /** ISO 8601. */
-  startedAt: string;
-  durationMs: number;
-  outcome: ActionOutcome;
-  /** AWS requests made for this action (0 when it never reached AWS). */
-  attempts: number;
-  errorCode?: string;
-  message?: string;
-  /** Resource ids that blocked it. */
-  blockers?: string[];
-  /** What the action is, in one line. */
-  summary: string;
-  /** Set when the run was aborted before this action could run. */
-  aborted?: boolean;
-}
-
-export interface LeftBehind {
-  resource: string;
-  kind: ResourceKind | 'inventory';
-  reason: string;
-  errorCode?: string;
-  /** The `aws ec2 …` command that would clean it. */
-  manualCommand: string;
-}
-
-/**
- * `handover`: a live peer takes over; this host changed nothing on loxilb's resources (the gate names
- * the peer and why).
- */
-export type ReportOutcome = 'clean' | 'left-behind' | 'nothing-to-do' | 'dry-run' | 'scope-none' | 'handover';
-
-export interface TeardownReport {
-  schemaVersion: 1;
-  episode: string;
-  instanceId: string;
-  trigger?: TerminationNotice;
-  /** ISO 8601 */
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-  dryRun: boolean;
-  gate: GateDecision;
-  /** The scope the run used (= gate.scope). */
-  scope: Scope;
-  /** ISO 8601; when the executor stopped starting work (trigger deadline minus the reserve). */
-  deadlineAt?: string;
-  actions: ActionRecord[];
-  leftBehind: LeftBehind[];
-  /** loxilb-tagged resources deliberately not touched (another instance's ENI, …), with why. */
-  untouched: Untouched[];
-  warnings: string[];
-  /** AWS requests made: reads (Describe*) and mutations. */
-  calls: { read: number; mutate: number };
-  outcome: ReportOutcome;
-  /** Set when discovery itself failed: nothing was changed. */
-  error?: { stage: string; message: string; errorCode?: string };
-  /** Filled by the daemon: lifecycle completion, SQS acknowledgement, shipping. */
-  completion?: unknown;
-  /** This run re-examined an earlier `handover` of the same episode: when, why, and what it was. */
-  redecided?: { at: string; reason: string; previous?: unknown };
-}
+export type { ActionOutcome, ActionRecord, LeftBehind, ReportOutcome, TeardownReport };
 
 const LEFT_OUTCOMES = new Set<ActionOutcome>(['blocked', 'failed', 'deadline']);
 

@@ -328,12 +328,10 @@ export function describeShipResult(result: ShipResult): string {
   return `${part('S3', result.s3, s3Where)}; ${part('CloudWatch Logs', result.cloudwatchLogs, cwWhere || undefined)}`;
 }
 
-/** Thrown by the episode shipper when a configured destination failed; carries the whole result. */
-export class ShipError extends Error {
-  constructor(readonly result: ShipResult) {
-    super(`report shipping failed: ${describeShipResult(result)}`);
-    this.name = 'ShipError';
-  }
+/** One episode's shipment as the coordinator journals it: the result and its one-line summary. */
+export interface EpisodeShipment extends ShipResult {
+  /** Where the report went, or why not (describeShipResult). */
+  summary: string;
 }
 
 /** Where the shipper takes an episode's log lines from (lib/report/episode-log.ts EpisodeLogBuffer). */
@@ -342,16 +340,19 @@ export interface EpisodeLineSource {
 }
 
 /**
- * The coordinator's `shipReport` seam: ships one episode's report with its buffered log lines.
- * Resolves when every configured destination got it; throws a ShipError (after logging each
- * destination's result) when one failed, so the coordinator journals the failure and goes on to
- * complete the lifecycle action. Bounded by config.shipTimeoutMs and by the caller's signal.
+ * The coordinator's `shipReport` port: ships one episode's report with its buffered log lines and
+ * returns what happened (each destination's result, already logged, and a summary for the journal).
+ * Never throws: a failed or cut shipment is a result, and the coordinator goes on to complete the
+ * lifecycle action. Bounded by config.shipTimeoutMs (here only) and by the caller's signal.
  */
 export function createEpisodeShipper(options: {
   deps: Omit<ShipDeps, 'signal'>;
   config: ReportsConfig;
   lines?: EpisodeLineSource;
-}): (report: object, ctx: { episode: string; instanceId: string; signal?: AbortSignal }) => Promise<void> {
+}): (
+  report: object,
+  ctx: { episode: string; instanceId: string; signal?: AbortSignal },
+) => Promise<EpisodeShipment> {
   return async (report, ctx) => {
     const doc = report as Partial<ShippableReport>;
     const shippable: ShippableReport = {
@@ -365,6 +366,6 @@ export function createEpisodeShipper(options: {
       shippable,
       options.lines?.take(ctx.episode),
     );
-    if (!result.ok) throw new ShipError(result);
+    return { ...result, summary: describeShipResult(result) };
   };
 }

@@ -1,116 +1,17 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { z } from 'zod';
 import { AwsCallContext, awsRequest } from '../aws/call';
 import { errorCodeOf } from '../aws/errors';
-import { noticeKinds } from '../notice';
+import { checkDocument, parseJsonQuietly } from './document-schema';
+import { TeardownReport, TeardownReportSchema } from './report-schema';
 
 /**
  * Reads a teardown report for `teardownd report`: from a file, from a directory (its newest
  * report), or from `s3://bucket/key` (where lib/report/shipping.ts put it). Whatever the source,
- * the document is validated against the report contract so a wrong file gets an error naming the
- * path and the field, not a half-rendered page.
+ * the document is parsed with the report's one schema (./report-schema.ts) so a wrong file gets an
+ * error naming the path and the field, not a half-rendered page.
  */
-
-const isoTime = z.string().refine((s) => Number.isFinite(Date.parse(s)), 'must be an ISO 8601 time');
-
-const TriggerSchema = z.looseObject({
-  instanceId: z.string().min(1),
-  kind: z.enum(noticeKinds),
-  deadline: isoTime.nullable(),
-  source: z.string().min(1),
-  receivedAt: isoTime,
-  sourceId: z.string().optional(),
-  lifecycle: z
-    .looseObject({ autoScalingGroupName: z.string(), hookName: z.string(), token: z.string().optional() })
-    .optional(),
-});
-
-export const actionOutcomes = [
-  'done',
-  'already-done',
-  'skipped',
-  'blocked',
-  'failed',
-  'deadline',
-  'dry-run',
-] as const;
-export const reportOutcomes = [
-  'clean',
-  'left-behind',
-  'nothing-to-do',
-  'dry-run',
-  'scope-none',
-  'handover',
-] as const;
-
-/** Scopes a report can name: today's, and `instance` from reports written before issue 9. */
-const reportScopes = ['full', 'handover', 'none', 'instance'] as const;
-
-const ActionSchema = z.looseObject({
-  id: z.string(),
-  stage: z.string().min(1),
-  action: z.string().min(1),
-  resource: z.string(),
-  startedAt: isoTime,
-  durationMs: z.number().min(0),
-  outcome: z.enum(actionOutcomes),
-  attempts: z.number().int().min(0),
-  errorCode: z.string().optional(),
-  message: z.string().optional(),
-  kind: z.string().optional(),
-  summary: z.string().optional(),
-  blockers: z.array(z.string()).optional(),
-  aborted: z.boolean().optional(),
-});
-
-const LeftBehindSchema = z.looseObject({
-  resource: z.string(),
-  kind: z.string(),
-  reason: z.string(),
-  errorCode: z.string().optional(),
-  manualCommand: z.string(),
-});
-
-/**
- * The report contract of lib/report/report.ts (TeardownReport), as a validator. Objects are loose: a
- * newer teardownd may add fields, and an older reader must still render what it knows.
- */
-export const TeardownReportSchema = z.looseObject({
-  schemaVersion: z.literal(1),
-  episode: z.string().min(1),
-  instanceId: z.string().min(1),
-  trigger: TriggerSchema.optional(),
-  startedAt: isoTime,
-  finishedAt: isoTime,
-  durationMs: z.number().min(0),
-  dryRun: z.boolean(),
-  gate: z.looseObject({
-    scope: z.enum(reportScopes),
-    reason: z.string(),
-    source: z.string(),
-    details: z.record(z.string(), z.unknown()).optional(),
-  }),
-  actions: z.array(ActionSchema),
-  leftBehind: z.array(LeftBehindSchema),
-  outcome: z.enum(reportOutcomes),
-  completion: z.unknown().optional(),
-  scope: z.enum(reportScopes).optional(),
-  deadlineAt: isoTime.optional(),
-  untouched: z
-    .array(z.looseObject({ resource: z.string(), kind: z.string(), reason: z.string() }))
-    .optional(),
-  warnings: z.array(z.string()).optional(),
-  calls: z.looseObject({ read: z.number(), mutate: z.number() }).optional(),
-  error: z
-    .looseObject({ stage: z.string(), message: z.string(), errorCode: z.string().optional() })
-    .optional(),
-});
-
-export type ReportDocument = z.infer<typeof TeardownReportSchema>;
-export type ReportAction = ReportDocument['actions'][number];
-export type ReportLeftBehind = ReportDocument['leftBehind'][number];
 
 /** The report could not be read or is not a report; the message names the location (and field). */
 export class ReportSourceError extends Error {
@@ -125,33 +26,23 @@ export class ReportSourceError extends Error {
 }
 
 /** Validates an already-parsed document; `origin` (a path or URL) goes into the error. */
-export function parseReport(raw: unknown, origin: string): ReportDocument {
-  const result = TeardownReportSchema.safeParse(raw);
-  if (result.success) return result.data;
-  const problems = result.error.issues.slice(0, 6).map((issue) => {
-    const field = issue.path.length ? issue.path.join('.') : '(top level)';
-    return `${field}: ${issue.message}`;
-  });
-  const more = result.error.issues.length - problems.length;
+export function parseReport(raw: unknown, origin: string): TeardownReport {
+  const checked = checkDocument(TeardownReportSchema, raw);
+  if (checked.ok) return checked.value;
   throw new ReportSourceError(
-    `${origin} is not a teardownd report:\n  ${problems.join('\n  ')}${more > 0 ? `\n  (${more} more)` : ''}`,
+    `${origin} is not a teardownd report:\n  ${checked.problems.join('\n  ')}`,
     origin,
   );
 }
 
-/**
- * The parser's own message quotes the text around the error, so `report /etc/shadow` would print
- * the file's first bytes: say where it broke, never what is there.
- */
+/** Never quotes the text (see parseJsonQuietly): `report /etc/shadow` must not print its first bytes. */
 function parseJsonText(text: string, origin: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ReportSourceError(
-      `${origin} is not valid JSON (a teardownd report is a JSON document; ${text.length} bytes read)`,
-      origin,
-    );
-  }
+  const json = parseJsonQuietly(text);
+  if (json.ok) return json.value;
+  throw new ReportSourceError(
+    `${origin} is not valid JSON (a teardownd report is a JSON document; ${text.length} bytes read)`,
+    origin,
+  );
 }
 
 export interface S3Location {
@@ -201,7 +92,12 @@ export interface ReportSourceDeps {
 }
 
 export interface LoadedReport {
-  report: ReportDocument;
+  report: TeardownReport;
+  /**
+   * The JSON as read (`report --json` prints it): the schema drops keys it does not know, and a
+   * newer teardownd's report keeps them this way.
+   */
+  raw: unknown;
   /** The file path or s3:// URL actually read (for a directory: the newest report in it). */
   origin: string;
 }
@@ -217,17 +113,30 @@ export async function readReport(location: string, deps: ReportSourceDeps = {}):
     throw new ReportSourceError(`${location}: ${describeFsError(err)}`, location, { cause: err });
   }
   if (info.isDirectory()) return readNewestInDir(location);
-  return { report: await readReportFile(location), origin: location };
+  return loadReportFile(location);
 }
 
-async function readReportFile(path: string): Promise<ReportDocument> {
+/**
+ * One report file, parsed with the report schema: the daemon reads back the report it wrote with
+ * this. Throws ReportSourceError naming the path (and the field).
+ */
+export async function readReportFile(path: string): Promise<TeardownReport> {
+  return (await loadReportFile(path)).report;
+}
+
+async function loadReportFile(path: string): Promise<LoadedReport> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new ReportSourceError(`${path}: ${describeFsError(err)}`, path, { cause: err });
   }
-  return parseReport(parseJsonText(text, path), path);
+  return loadedFrom(text, path);
+}
+
+function loadedFrom(text: string, origin: string): LoadedReport {
+  const raw = parseJsonText(text, origin);
+  return { report: parseReport(raw, origin), raw, origin };
 }
 
 /**
@@ -263,7 +172,7 @@ async function readNewestInDir(dir: string): Promise<LoadedReport> {
   );
   candidates.sort((a, b) => b.at - a.at || b.path.localeCompare(a.path));
   const newest = candidates[0]!.path;
-  return { report: await readReportFile(newest), origin: newest };
+  return loadReportFile(newest);
 }
 
 async function readS3Report(loc: S3Location, url: string, deps: ReportSourceDeps): Promise<LoadedReport> {
@@ -298,7 +207,7 @@ async function readS3Report(loc: S3Location, url: string, deps: ReportSourceDeps
             : (err as Error).message;
     throw new ReportSourceError(`${url}: ${why} (${code})`, url, { cause: err });
   }
-  return { report: parseReport(parseJsonText(text, url), url), origin: url };
+  return loadedFrom(text, url);
 }
 
 function describeFsError(err: unknown): string {

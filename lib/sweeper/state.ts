@@ -1,6 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import * as nodeFs from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { checkDocument, isoTime, parseDocumentText } from '../report/document-schema';
+import { writeJsonAtomic } from '../report/report';
 
 /**
  * The sweeper's grace-period clock: when it first saw each resource that is waiting on
@@ -22,16 +24,22 @@ import { join } from 'node:path';
 
 export const FIRST_SEEN_FILE = 'sweeper-first-seen.json';
 
-export interface FirstSeenRecord {
-  kind: string;
+export const FirstSeenRecordSchema = z.object({
+  kind: z.string(),
   /** ISO 8601. */
-  firstSeenAt: string;
-}
+  firstSeenAt: isoTime,
+});
+export type FirstSeenRecord = z.infer<typeof FirstSeenRecordSchema>;
 
-interface FileShape {
-  schemaVersion: 1;
-  regions: Record<string, Record<string, FirstSeenRecord>>;
-}
+/**
+ * Records are checked one by one (FirstSeenRecordSchema) when a region is loaded: a bad record
+ * restarts its own clock, not every clock in the file.
+ */
+const FirstSeenFileSchema = z.object({
+  schemaVersion: z.literal(1),
+  regions: z.record(z.string(), z.record(z.string(), z.unknown())),
+});
+type FileShape = z.infer<typeof FirstSeenFileSchema>;
 
 export interface FirstSeenFs {
   readFile(path: string, encoding: 'utf8'): Promise<string>;
@@ -71,16 +79,9 @@ export class FirstSeenStore {
       };
     }
     try {
-      const parsed = JSON.parse(text) as Partial<FileShape>;
-      if (parsed?.schemaVersion !== 1 || typeof parsed.regions !== 'object' || parsed.regions === null) {
-        throw new Error('schemaVersion 1 with a "regions" object expected');
-      }
-      return { data: parsed as FileShape };
+      return { data: parseDocumentText(FirstSeenFileSchema, text, this.path, 'a sweeper state file') };
     } catch (err) {
-      return {
-        data: empty,
-        warning: `${this.path} is not usable (${(err as Error).message}): grace clocks restart`,
-      };
+      return { data: empty, warning: `${(err as Error).message}: grace clocks restart` };
     }
   }
 
@@ -88,14 +89,14 @@ export class FirstSeenStore {
     const { data, warning } = await this.readAll();
     const firstSeen: Record<string, number> = {};
     const bad: string[] = [];
-    for (const [id, rec] of Object.entries(data.regions[region] ?? {})) {
-      const ms = Date.parse(rec?.firstSeenAt ?? '');
-      if (Number.isFinite(ms)) firstSeen[id] = ms;
-      else bad.push(id);
+    for (const [id, raw] of Object.entries(data.regions[region] ?? {})) {
+      const rec = checkDocument(FirstSeenRecordSchema, raw);
+      if (rec.ok) firstSeen[id] = Date.parse(rec.value.firstSeenAt);
+      else bad.push(`${id} (${rec.problems.join('; ')})`);
     }
     const warnings = [
       warning,
-      bad.length ? `${this.path}: unreadable firstSeenAt for ${bad.join(', ')}` : undefined,
+      bad.length ? `${this.path}: unreadable record in regions.${region} for ${bad.join(', ')}` : undefined,
     ];
     const w = warnings.filter(Boolean).join('; ');
     return w ? { firstSeen, warning: w } : { firstSeen };
@@ -110,14 +111,6 @@ export class FirstSeenStore {
     }
     if (Object.keys(out).length) data.regions[region] = out;
     else delete data.regions[region];
-    await this.fs.mkdir(this.stateDir, { recursive: true, mode: 0o750 });
-    const tmp = `${this.path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    try {
-      await this.fs.writeFile(tmp, JSON.stringify(data, null, 2) + '\n', { mode: 0o640 });
-      await this.fs.rename(tmp, this.path);
-    } catch (err) {
-      await this.fs.rm(tmp, { force: true }).catch(() => undefined);
-      throw err;
-    }
+    await writeJsonAtomic(this.stateDir, FIRST_SEEN_FILE, data, this.fs);
   }
 }

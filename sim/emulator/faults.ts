@@ -1,4 +1,4 @@
-import { ServiceName } from './types';
+import { CallRecord, ServiceName } from './types';
 
 /**
  * Fault injection. A rule matches by service and/or action (a string, a RegExp, or any) and applies
@@ -8,13 +8,17 @@ import { ServiceName } from './types';
  *  throttle – answer RequestLimitExceeded (EC2) / Throttling (Auto Scaling) / ThrottlingException
  *  drop     – destroy the socket without answering (connection fault)
  *  hang     – never answer (until the client times out or the server stops)
+ *  before   – run `run(call)` just before the call is answered: a second actor changing the state at
+ *             that moment (through the same-process API), or an answer decided by the call itself —
+ *             an EmulatorError it throws is the call's answer (recorded as injected `before`)
  */
 export type FaultRule =
   | (FaultMatch & { kind: 'latency'; ms: number })
   | (FaultMatch & { kind: 'error'; code: string; status?: number; message?: string })
   | (FaultMatch & { kind: 'throttle' })
   | (FaultMatch & { kind: 'drop' })
-  | (FaultMatch & { kind: 'hang' });
+  | (FaultMatch & { kind: 'hang' })
+  | (FaultMatch & { kind: 'before'; run: (call: CallRecord) => void });
 
 export interface FaultMatch {
   service?: ServiceName;

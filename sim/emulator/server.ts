@@ -12,7 +12,14 @@ import { renderError, throttleCode } from './render';
 import { S3Service } from './s3';
 import { SnsService, SnsServiceOptions } from './sns';
 import { SqsService, SqsServiceOptions } from './sqs';
-import { EmulatorError, EmulatorRequest, EmulatorResponse, ServiceHandler, ServiceName } from './types';
+import {
+  CallRecord,
+  EmulatorError,
+  EmulatorRequest,
+  EmulatorResponse,
+  ServiceHandler,
+  ServiceName,
+} from './types';
 
 /** The access key id `env()` hands the daemon: `emulator.calls.by(DAEMON_ACCESS_KEY_ID)` are its calls. */
 export const DAEMON_ACCESS_KEY_ID = 'AKIAEMULATOR';
@@ -144,7 +151,7 @@ export class AwsEmulator {
     });
     parsed.signal = hangUp.signal;
     const record = this.calls.begin(this.context.now(), parsed, isMutating(parsed.service, parsed.action));
-    const answer = await this.answer(parsed, res);
+    const answer = await this.answer(parsed, res, record);
     if (answer === 'dropped') {
       this.calls.finish(record, 0, 'ConnectionDropped', 'drop');
       return;
@@ -159,6 +166,7 @@ export class AwsEmulator {
   private async answer(
     req: EmulatorRequest,
     res: ServerResponse,
+    record: CallRecord,
   ): Promise<'dropped' | { response: EmulatorResponse; errorCode?: string; injected?: string }> {
     const rules = this.faults.match(req.service, req.action);
     const latency =
@@ -174,6 +182,17 @@ export class AwsEmulator {
         return 'dropped';
       }
       if (rule.kind === 'throttle') return this.injected(req, throttleCode(req.service), 'throttle');
+      if (rule.kind === 'before') {
+        try {
+          rule.run(record);
+        } catch (err) {
+          const answer =
+            err instanceof EmulatorError
+              ? err
+              : new EmulatorError('InternalError', `emulator hook: ${(err as Error).message}`, 500);
+          return this.injected(req, answer, 'before');
+        }
+      }
       if (rule.kind === 'error') {
         const e = {
           code: rule.code,

@@ -1,8 +1,8 @@
-import { AwsEmulator } from '../../sim/emulator/server';
-import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
+import { DaemonProcess } from '../helpers/daemon-process';
 import { closed, ready, RunHarness } from '../helpers/run-harness';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { decoysIntact, leftovers, LoxilbClusterIds } from '../../sim/loxilb/footprint';
 import { reportOf as readReportOf } from '../helpers/teardown-cli';
+import { TeardownHarness } from '../helpers/teardown-harness';
 
 /**
  * An AWS that hangs or throttles (issue 10, items 1–2): every call is cut by aws.callTimeoutMs and
@@ -37,54 +37,44 @@ function expectHonest(report: Report): void {
 }
 
 describe('AWS calls that hang or are throttled', () => {
-  let emulator: AwsEmulator | undefined;
-  let ws: TempWorkspace;
+  let h: TeardownHarness | undefined;
   let ids: LoxilbClusterIds;
 
   const start = async (opts: { seed?: number; enis?: number } = {}) => {
-    emulator = await AwsEmulator.start({ seed: opts.seed, ec2: { detachDelayMs: 100 } });
-    ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator, { enis: opts.enis ?? 1 });
-    return emulator;
+    h = await TeardownHarness.start({
+      emulator: { seed: opts.seed, ec2: { detachDelayMs: 100 } },
+      cluster: { enis: opts.enis ?? 1 },
+    });
+    ids = h.ids;
+    return h.emulator;
   };
   afterEach(async () => {
-    await emulator?.stop();
-    emulator = undefined;
-    ws?.cleanup();
+    await h?.stop();
+    h = undefined;
   });
 
   /** CLI teardown with a 20 s deadline (executor.defaultDeadlineMs) unless told otherwise. */
-  const teardown = (em: AwsEmulator, config: Record<string, unknown> = {}) =>
-    runCli(
-      [
-        '-c',
-        ws.writeConfig({
-          cloud: { cidrBlock: ids.cloudCidr },
-          aws: { callTimeoutMs: 1000 },
-          ...config,
-          executor: {
-            defaultDeadlineMs: 20000,
-            detachPollIntervalMs: 50,
-            retryBaseDelayMs: 20,
-            retryMaxDelayMs: 200,
-            ...(config.executor as Record<string, unknown> | undefined),
-          },
-        }),
-        'teardown',
-        '--instance-id',
-        ids.masterInstanceId,
-        '--scope',
-        'full',
-      ],
-      em.env(),
+  const teardown = (config: Record<string, unknown> = {}) =>
+    h!.teardown({
+      config: {
+        aws: { callTimeoutMs: 1000 },
+        ...config,
+        executor: {
+          defaultDeadlineMs: 20000,
+          detachPollIntervalMs: 50,
+          retryBaseDelayMs: 20,
+          retryMaxDelayMs: 200,
+          ...(config.executor as Record<string, unknown> | undefined),
+        },
+      },
       // Generous: the run itself is bounded by its 20 s deadline.
-      90000,
-    );
+      timeoutMs: 90000,
+    });
 
   it('the first DescribeNetworkInterfaces never answers: cut by aws.callTimeoutMs, retried, clean', async () => {
     const em = await start();
     em.faults.add({ service: 'ec2', action: 'DescribeNetworkInterfaces', kind: 'hang', count: 1 });
-    const res = await teardown(em);
+    const res = await teardown();
     expect(res.signal).toBeNull();
     expect(res.code).toBe(0);
     const report = reportOf(res.stdout);
@@ -103,7 +93,7 @@ describe('AWS calls that hang or are throttled', () => {
   it('a DetachNetworkInterface that never answers is cut and retried; the run ends clean', async () => {
     const em = await start();
     em.faults.add({ service: 'ec2', action: 'DetachNetworkInterface', kind: 'hang', count: 1 });
-    const res = await teardown(em);
+    const res = await teardown();
     expect(res.code).toBe(0);
     const report = reportOf(res.stdout);
     expect(report.outcome).toBe('clean');
@@ -118,7 +108,7 @@ describe('AWS calls that hang or are throttled', () => {
     const em = await start();
     em.faults.add({ service: 'ec2', action: 'DetachNetworkInterface', kind: 'hang' });
     // The per-call timeout is longer than the whole budget: only the deadline can end the detach.
-    const res = await teardown(em, {
+    const res = await teardown({
       aws: { callTimeoutMs: 60000 },
       executor: { defaultDeadlineMs: 4000, deadlineReserveMs: 1000 },
     });
@@ -140,7 +130,7 @@ describe('AWS calls that hang or are throttled', () => {
     // Seed 15 draws hangs for the 6th, 12th and 30th EC2 request: the run meets at least two.
     const em = await start({ seed: 15, enis: 4 });
     em.faults.add({ service: 'ec2', kind: 'hang', probability: 0.03 });
-    const res = await teardown(em);
+    const res = await teardown();
     expect(res.signal).toBeNull();
     expect([0, 1]).toContain(res.code);
     const report = reportOf(res.stdout);
@@ -155,7 +145,7 @@ describe('AWS calls that hang or are throttled', () => {
     em.faults.add({ service: 'ec2', kind: 'throttle', probability: 0.8 });
     // Eight attempts (executor.maxAttempts) are 0.8^8 ≈ 17 % likely to be all refused: with ~50 calls
     // a run that stopped after maxAttempts would fail some. Under a deadline only the deadline stops.
-    const res = await teardown(em, { executor: { defaultDeadlineMs: 45000, deadlineReserveMs: 0 } });
+    const res = await teardown({ executor: { defaultDeadlineMs: 45000, deadlineReserveMs: 0 } });
     expect(res.signal).toBeNull();
     const report = reportOf(res.stdout);
     expectHonest(report);
@@ -172,7 +162,7 @@ describe('AWS calls that hang or are throttled', () => {
     em.faults.addBucket({ service: 'ec2', action: mutating, capacity: 12, refillPerSecond: 10 });
     const refused = () => em.calls.all().filter((c) => c.injected === 'bucket').length;
 
-    const paced = await teardown(em, {
+    const paced = await teardown({
       aws: { callTimeoutMs: 5000, mutatingBucket: { capacity: 2, refillPerSecond: 10 } },
     });
     expect(paced.code).toBe(0);
@@ -181,8 +171,8 @@ describe('AWS calls that hang or are throttled', () => {
     expect(refused()).toBe(0);
 
     // The same footprint sent as fast as the executor allows drains that bucket (and retries).
-    ids = seedLoxilbCluster(em, { enis: 6, cloudCidr: '123.123.124.0/24', decoys: false });
-    const unpaced = await teardown(em, {
+    ids = h!.seed({ enis: 6, cloudCidr: '123.123.124.0/24', decoys: false });
+    const unpaced = await teardown({
       aws: { callTimeoutMs: 5000, mutatingBucket: { capacity: 10000, refillPerSecond: 10000 } },
     });
     expect(reportOf(unpaced.stdout).outcome).toBe('clean');

@@ -1,9 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AwsEmulator } from '../../sim/emulator/server';
-import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
-import { reportOf, teardownArgs } from '../helpers/teardown-cli';
+import { decoysIntact, leftovers } from '../../sim/loxilb/footprint';
+import { TeardownHarness } from '../helpers/teardown-harness';
 
 /**
  * loxilb's own flags (`--cloudinstance`, `--cloudcidrblock`) read from its process in /proc are the
@@ -11,23 +9,19 @@ import { reportOf, teardownArgs } from '../helpers/teardown-cli';
  * (config loxilbFlags.procRoot) stands in for the host's.
  */
 describe("loxilb's own flags from /proc", () => {
-  let emulator: AwsEmulator;
-  let ws: TempWorkspace;
-  let ids: LoxilbClusterIds;
+  let h: TeardownHarness;
 
   beforeEach(async () => {
-    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 50, cidrDisassociateDelayMs: 50 } });
-    ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator, { cloudInstance: 'blue' });
+    h = await TeardownHarness.start({
+      emulator: { ec2: { detachDelayMs: 50, cidrDisassociateDelayMs: 50 } },
+      cluster: { cloudInstance: 'blue' },
+    });
   });
-  afterEach(async () => {
-    await emulator.stop();
-    ws.cleanup();
-  });
+  afterEach(() => h.stop());
 
   /** A /proc with loxilb running (as a container's process would look on the host) and unrelated ones. */
   const fakeProc = (loxilbArgs: string[]): string => {
-    const root = ws.path('proc');
+    const root = h.ws.path('proc');
     const procs: Record<string, string[]> = {
       1: ['/sbin/init', 'splash'],
       4242: ['/root/loxilb-io/loxilb/loxilb', ...loxilbArgs],
@@ -39,24 +33,19 @@ describe("loxilb's own flags from /proc", () => {
     }
     return root;
   };
+  /** No cloud.cidrBlock and no ownership.cloudInstance in the config: both come from loxilb's flags. */
   const teardown = (config: Record<string, unknown>) =>
-    runCli(
-      teardownArgs(
-        ws.writeConfig({ executor: { detachPollIntervalMs: 30, retryBaseDelayMs: 20 }, ...config }),
-        ids.masterInstanceId,
-        'full',
-      ),
-      emulator.env(),
-    );
+    h.teardown({ config: { cloud: undefined, ...config } });
 
   it('--cloudinstance and --cloudcidrblock of the running loxilb are used when the config does not set them', async () => {
+    const { emulator, ids } = h;
     const procRoot = fakeProc(['--cloud=aws', `--cloudcidrblock=${ids.cloudCidr}`, '--cloudinstance=blue']);
     const res = await teardown({ loxilbFlags: { procRoot } });
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(leftovers(emulator, ids)).toEqual([]);
     expect(decoysIntact(emulator, ids)).toEqual([]);
-    const report = reportOf(res.stdout);
+    const report = res.report();
     expect(report.outcome).toBe('clean');
     expect(report.actions).toContainEqual(
       expect.objectContaining({
@@ -68,8 +57,9 @@ describe("loxilb's own flags from /proc", () => {
 
   it('resources only under another --cloudinstance suffix: a loud warning, not a silent nothing-to-do', async () => {
     // No loxilb process to read, and no ownership.cloudInstance: teardownd looks for `loxilb-eni`.
+    const { emulator, ids } = h;
     const res = await teardown({ loxilbFlags: { procRoot: fakeProc([]) } });
-    const report = reportOf(res.stdout);
+    const report = res.report();
     expect(report.outcome).toBe('nothing-to-do');
     expect(emulator.calls.mutating('ec2')).toEqual([]);
     const warning = report.warnings.find((w: string) => /another|--cloudinstance/.test(w));

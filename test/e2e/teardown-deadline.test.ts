@@ -1,7 +1,6 @@
-import { AwsEmulator } from '../../sim/emulator/server';
-import { DaemonProcess, runCli, TempWorkspace } from '../helpers/daemon-process';
-import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
-import { reportOf } from '../helpers/teardown-cli';
+import { leftovers } from '../../sim/loxilb/footprint';
+import { actionOf, reportOf } from '../helpers/teardown-cli';
+import { TeardownHarness } from '../helpers/teardown-harness';
 
 /**
  * A teardown never outlives its budget: what cannot finish before the deadline is skipped and the
@@ -9,55 +8,34 @@ import { reportOf } from '../helpers/teardown-cli';
  * exit code says something was left behind.
  */
 describe('teardownd teardown: deadline and abort', () => {
-  let emulator: AwsEmulator;
-  let ws: TempWorkspace;
-  let ids: LoxilbClusterIds;
-  let daemon: DaemonProcess | undefined;
+  let h: TeardownHarness;
 
   beforeEach(async () => {
     // An ENI that takes far longer to detach than the budget allows.
-    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 20000 } });
-    ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator);
+    h = await TeardownHarness.start({ emulator: { ec2: { detachDelayMs: 20000 } } });
   });
-  afterEach(async () => {
-    await daemon?.stop();
-    daemon = undefined;
-    await emulator.stop();
-    ws.cleanup();
-  });
+  afterEach(() => h.stop());
 
-  const args = (executor: Record<string, unknown>) => [
-    '-c',
-    ws.writeConfig({
-      cloud: { cidrBlock: ids.cloudCidr },
-      executor: { detachPollIntervalMs: 50, ...executor },
-    }),
-    'teardown',
-    '--instance-id',
-    ids.masterInstanceId,
-    '--scope',
-    'full',
-  ];
+  const config = (executor: Record<string, unknown>) =>
+    h.config({ executor: { detachPollIntervalMs: 50, ...executor } });
 
   it('what cannot finish before the deadline is skipped and reported', async () => {
-    const res = await runCli(args({ defaultDeadlineMs: 1500, deadlineReserveMs: 500 }), emulator.env());
+    const { emulator, ids } = h;
+    const res = await h.teardown({ config: config({ defaultDeadlineMs: 1500, deadlineReserveMs: 500 }) });
     expect(res.code).toBe(1);
-    const report = reportOf(res.stdout);
+    const report = res.report();
     expect(report.outcome).toBe('left-behind');
-    const del = report.actions.find((a: { action: string }) => a.action === 'DeleteNetworkInterface');
+    const del = actionOf(report, 'DeleteNetworkInterface');
     expect(del).toMatchObject({ outcome: 'deadline', errorCode: 'DetachTimeout' });
     expect(del.message).toMatch(/still detaching when the deadline came/);
-    expect(report.actions.find((a: { action: string }) => a.action === 'DeleteSubnet').outcome).toBe(
-      'blocked',
-    );
+    expect(actionOf(report, 'DeleteSubnet').outcome).toBe('blocked');
     // Done before the deadline stays done.
     expect(leftovers(emulator, ids).filter((l) => l.kind === 'eip-association')).toEqual([]);
     expect(report.leftBehind.map((l: { resource: string }) => l.resource)).toContain(ids.enis[0].eniId);
   });
 
   it('SIGTERM stops the run; the report lists what was not done', async () => {
-    daemon = new DaemonProcess(args({}), emulator.env());
+    const daemon = h.spawn(h.args('teardown', { config: config({}) }));
     await daemon.waitForLog(
       (l) => l.action === 'DetachNetworkInterface' && l.outcome === 'done',
       15000,
@@ -67,10 +45,10 @@ describe('teardownd teardown: deadline and abort', () => {
     const { code } = await daemon.exit(10000);
     expect(code).toBe(1);
     const report = reportOf(daemon.stdout);
-    const del = report.actions.find((a: { action: string }) => a.action === 'DeleteNetworkInterface');
+    const del = actionOf(report, 'DeleteNetworkInterface');
     expect(del).toMatchObject({ outcome: 'skipped', aborted: true });
     expect(del.message).toMatch(/aborted: received SIGTERM/);
-    expect(emulator.calls.mutating('ec2').map((c) => c.action)).not.toContain('DeleteSubnet');
+    expect(h.emulator.calls.mutating('ec2').map((c) => c.action)).not.toContain('DeleteSubnet');
     expect(report.leftBehind.length).toBeGreaterThanOrEqual(4);
   });
 });

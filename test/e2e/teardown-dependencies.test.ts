@@ -1,7 +1,6 @@
-import { AwsEmulator } from '../../sim/emulator/server';
-import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
-import { reportOf } from '../helpers/teardown-cli';
+import { decoysIntact, leftovers } from '../../sim/loxilb/footprint';
+import { actionOf } from '../helpers/teardown-cli';
+import { TeardownHarness } from '../helpers/teardown-harness';
 
 /**
  * DESIGN.md invariant 3: dependencies are checked before a delete, not discovered by failure. A
@@ -9,44 +8,21 @@ import { reportOf } from '../helpers/teardown-cli';
  * CIDR around it and the route table serving it are kept, and everything else still goes.
  */
 describe('teardownd teardown: dependency checks', () => {
-  let emulator: AwsEmulator;
-  let ws: TempWorkspace;
-  let ids: LoxilbClusterIds;
+  let h: TeardownHarness;
 
   beforeEach(async () => {
-    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 80 } });
-    ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator);
+    h = await TeardownHarness.start({ emulator: { ec2: { detachDelayMs: 80 } } });
   });
-  afterEach(async () => {
-    await emulator.stop();
-    ws.cleanup();
-  });
-
-  const teardown = () =>
-    runCli(
-      [
-        '-c',
-        ws.writeConfig({
-          cloud: { cidrBlock: ids.cloudCidr },
-          executor: { detachPollIntervalMs: 40, retryBaseDelayMs: 20 },
-        }),
-        'teardown',
-        '--instance-id',
-        ids.masterInstanceId,
-        '--scope',
-        'full',
-      ],
-      emulator.env(),
-    );
+  afterEach(() => h.stop());
 
   it('a subnet holding a foreign ENI is blocked and the CIDR kept, while everything else proceeds', async () => {
+    const { emulator, ids } = h;
     // Someone else's ENI (no loxilb tag) in the loxilb subnet, attached to the peer.
     const ec2 = emulator.ec2;
     const foreign = ec2.createNetworkInterface({ subnetId: ids.subnetId, description: 'someone else' });
     ec2.attachNetworkInterface(foreign.networkInterfaceId, ids.peerInstanceId!, 2);
 
-    const res = await teardown();
+    const res = await h.teardown();
     expect(res.code).toBe(1);
     // Everything bound to this instance is gone; the shared resources stay.
     expect(leftovers(emulator, ids).map((l) => l.kind)).toEqual([
@@ -63,14 +39,12 @@ describe('teardownd teardown: dependency checks', () => {
     expect(mutated).not.toContain('DisassociateVpcCidrBlock');
     expect(mutated).not.toContain('DeleteRouteTable');
 
-    const report = reportOf(res.stdout);
+    const report = res.report();
     expect(report.outcome).toBe('left-behind');
-    const subnet = report.actions.find((a: { action: string }) => a.action === 'DeleteSubnet');
+    const subnet = actionOf(report, 'DeleteSubnet');
     expect(subnet).toMatchObject({ outcome: 'blocked', blockers: [foreign.networkInterfaceId] });
     expect(subnet.message).toContain(`${foreign.networkInterfaceId} (attached to ${ids.peerInstanceId})`);
-    expect(
-      report.actions.find((a: { action: string }) => a.action === 'DisassociateVpcCidrBlock'),
-    ).toMatchObject({
+    expect(actionOf(report, 'DisassociateVpcCidrBlock')).toMatchObject({
       outcome: 'blocked',
       blockers: [ids.subnetId],
     });
@@ -83,15 +57,16 @@ describe('teardownd teardown: dependency checks', () => {
   });
 
   it('a loxilb route table also serving another subnet is kept; the rest of the footprint goes', async () => {
+    const { emulator, ids } = h;
     emulator.ec2.associateRouteTable(ids.routeTableId, ids.masterSubnetId);
-    const res = await teardown();
+    const res = await h.teardown();
     expect(res.code).toBe(1);
     expect(leftovers(emulator, ids).map((l) => l.kind)).toEqual(['route-table-association', 'route-table']);
     expect(emulator.ec2.routeTableById(ids.routeTableId)!.associations.map((a) => a.subnetId)).toEqual([
       ids.masterSubnetId,
     ]);
-    const report = reportOf(res.stdout);
-    expect(report.actions.find((a: { action: string }) => a.action === 'DeleteRouteTable')).toMatchObject({
+    const report = res.report();
+    expect(actionOf(report, 'DeleteRouteTable')).toMatchObject({
       outcome: 'blocked',
       blockers: [ids.masterSubnetId],
     });

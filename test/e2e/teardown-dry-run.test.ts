@@ -1,7 +1,5 @@
-import { AwsEmulator } from '../../sim/emulator/server';
-import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
-import { reportOf } from '../helpers/teardown-cli';
+import { leftovers } from '../../sim/loxilb/footprint';
+import { TeardownHarness } from '../helpers/teardown-harness';
 
 /**
  * DESIGN.md invariant 5: `teardownd plan` and `teardownd teardown --dry-run` make zero mutating calls,
@@ -9,28 +7,20 @@ import { reportOf } from '../helpers/teardown-cli';
  * would do.
  */
 describe('teardownd plan and --dry-run', () => {
-  let emulator: AwsEmulator;
-  let ws: TempWorkspace;
-  let ids: LoxilbClusterIds;
-  let config: string;
+  let h: TeardownHarness;
 
   beforeEach(async () => {
-    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 50 } });
-    ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator, { peerLoxilbEni: true });
-    config = ws.writeConfig({ cloud: { cidrBlock: ids.cloudCidr }, executor: { detachPollIntervalMs: 30 } });
+    h = await TeardownHarness.start({
+      emulator: { ec2: { detachDelayMs: 50 } },
+      cluster: { peerLoxilbEni: true },
+    });
   });
-  afterEach(async () => {
-    await emulator.stop();
-    ws.cleanup();
-  });
+  afterEach(() => h.stop());
 
   it('plan prints the ordered plan as a table and changes nothing', async () => {
+    const { emulator, ids } = h;
     const before = leftovers(emulator, ids);
-    const res = await runCli(
-      ['-c', config, 'plan', '--instance-id', ids.masterInstanceId, '--scope', 'full'],
-      emulator.env(),
-    );
+    const res = await h.plan();
     expect(res.code).toBe(0);
     expect(emulator.calls.mutating()).toEqual([]);
     expect(emulator.calls.all().length).toBeGreaterThan(0);
@@ -53,10 +43,8 @@ describe('teardownd plan and --dry-run', () => {
   });
 
   it('plan --json prints one JSON document and nothing else on stdout', async () => {
-    const res = await runCli(
-      ['-c', config, 'plan', '--instance-id', ids.masterInstanceId, '--scope', 'full', '--json'],
-      emulator.env(),
-    );
+    const { emulator, ids } = h;
+    const res = await h.plan({ flags: ['--json'] });
     expect(res.code).toBe(0);
     expect(emulator.calls.mutating()).toEqual([]);
     const doc = JSON.parse(res.stdout);
@@ -77,15 +65,13 @@ describe('teardownd plan and --dry-run', () => {
   });
 
   it('teardown --dry-run makes zero mutating calls and reports what it would do', async () => {
+    const { emulator, ids } = h;
     const before = leftovers(emulator, ids);
-    const res = await runCli(
-      ['-c', config, 'teardown', '--instance-id', ids.masterInstanceId, '--scope', 'full', '--dry-run'],
-      emulator.env(),
-    );
+    const res = await h.teardown({ flags: ['--dry-run'] });
     expect(res.code).toBe(0);
     expect(emulator.calls.mutating()).toEqual([]);
     expect(leftovers(emulator, ids)).toEqual(before);
-    const report = reportOf(res.stdout);
+    const report = res.report();
     expect(report).toMatchObject({ dryRun: true, outcome: 'dry-run', calls: { mutate: 0 } });
     expect(report.actions).toHaveLength(10);
     expect(
@@ -96,13 +82,9 @@ describe('teardownd plan and --dry-run', () => {
   });
 
   it('config dryRun: true is a dry run too', async () => {
-    const dry = ws.writeConfig({ cloud: { cidrBlock: ids.cloudCidr }, dryRun: true });
-    const res = await runCli(
-      ['-c', dry, 'teardown', '--instance-id', ids.masterInstanceId, '--scope', 'full'],
-      emulator.env(),
-    );
+    const res = await h.teardown({ config: { dryRun: true } });
     expect(res.code).toBe(0);
-    expect(emulator.calls.mutating()).toEqual([]);
+    expect(h.emulator.calls.mutating()).toEqual([]);
     expect(res.stdout).toMatch(/teardown dry-run/);
   });
 });

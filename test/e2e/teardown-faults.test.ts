@@ -1,7 +1,6 @@
-import { AwsEmulator } from '../../sim/emulator/server';
-import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
-import { reportOf } from '../helpers/teardown-cli';
+import { decoysIntact, leftovers } from '../../sim/loxilb/footprint';
+import { actionOf } from '../helpers/teardown-cli';
+import { TeardownHarness } from '../helpers/teardown-harness';
 
 /**
  * A teardown under a throttling storm, injected 5xx and dropped connections still finishes with
@@ -9,40 +8,27 @@ import { reportOf } from '../helpers/teardown-cli';
  * after a retried call that had in fact succeeded counts as done.
  */
 describe('teardownd teardown under faults', () => {
-  let emulator: AwsEmulator;
-  let ws: TempWorkspace;
-  let ids: LoxilbClusterIds;
+  let h: TeardownHarness;
 
   beforeEach(async () => {
-    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 60, cidrDisassociateDelayMs: 30 } });
-    ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator, { enis: 2 });
+    h = await TeardownHarness.start({
+      emulator: { ec2: { detachDelayMs: 60, cidrDisassociateDelayMs: 30 } },
+      cluster: { enis: 2 },
+    });
   });
-  afterEach(async () => {
-    await emulator.stop();
-    ws.cleanup();
-  });
+  afterEach(() => h.stop());
 
   const teardown = () =>
-    runCli(
-      [
-        '-c',
-        ws.writeConfig({
-          cloud: { cidrBlock: ids.cloudCidr },
-          // Enough attempts that a 50% storm cannot exhaust them (0.5^25), short delays for the test.
-          executor: { detachPollIntervalMs: 30, maxAttempts: 25, retryBaseDelayMs: 5, retryMaxDelayMs: 40 },
-        }),
-        'teardown',
-        '--instance-id',
-        ids.masterInstanceId,
-        '--scope',
-        'full',
-      ],
-      emulator.env(),
-      60000,
-    );
+    h.teardown({
+      config: {
+        // Enough attempts that a 50% storm cannot exhaust them (0.5^25), short delays for the test.
+        executor: { detachPollIntervalMs: 30, maxAttempts: 25, retryBaseDelayMs: 5, retryMaxDelayMs: 40 },
+      },
+      timeoutMs: 60000,
+    });
 
   it('a throttling storm (half of all EC2 calls refused) still ends clean', async () => {
+    const { emulator, ids } = h;
     emulator.faults.add({ service: 'ec2', kind: 'throttle', probability: 0.5 });
     const res = await teardown();
     expect(res.stderr).toBe('');
@@ -51,12 +37,13 @@ describe('teardownd teardown under faults', () => {
     expect(decoysIntact(emulator, ids)).toEqual([]);
     const throttled = emulator.calls.all().filter((c) => c.errorCode === 'RequestLimitExceeded');
     expect(throttled.length).toBeGreaterThan(5);
-    const report = reportOf(res.stdout);
+    const report = res.report();
     expect(report.outcome).toBe('clean');
     expect(report.actions.some((a: { attempts: number }) => a.attempts > 1)).toBe(true);
   });
 
   it('an EC2 token bucket drained by the fleet still ends clean', async () => {
+    const { emulator, ids } = h;
     emulator.faults.addBucket({ service: 'ec2', capacity: 4, refillPerSecond: 40 });
     const res = await teardown();
     expect(res.code).toBe(0);
@@ -65,6 +52,7 @@ describe('teardownd teardown under faults', () => {
   });
 
   it('injected 5xx and dropped connections still end clean', async () => {
+    const { emulator, ids } = h;
     emulator.faults.add({
       service: 'ec2',
       kind: 'error',
@@ -89,11 +77,12 @@ describe('teardownd teardown under faults', () => {
   });
 
   it('a denied permission is reported with the AWS code and the manual command, exit 1', async () => {
+    const { emulator, ids } = h;
     emulator.ec2.denyActions(['DeleteSubnet']);
     const res = await teardown();
     expect(res.code).toBe(1);
-    const report = reportOf(res.stdout);
-    expect(report.actions.find((a: { action: string }) => a.action === 'DeleteSubnet')).toMatchObject({
+    const report = res.report();
+    expect(actionOf(report, 'DeleteSubnet')).toMatchObject({
       outcome: 'failed',
       errorCode: 'UnauthorizedOperation',
     });
@@ -109,12 +98,9 @@ describe('teardownd teardown under faults', () => {
   });
 
   it('a discovery that is refused changes nothing: plan says why, teardown reports it (exit 1)', async () => {
+    const { emulator } = h;
     emulator.ec2.denyActions(['DescribeNetworkInterfaces']);
-    const cfg = ws.writeConfig({ cloud: { cidrBlock: ids.cloudCidr } });
-    const plan = await runCli(
-      ['-c', cfg, 'plan', '--instance-id', ids.masterInstanceId, '--scope', 'full'],
-      emulator.env(),
-    );
+    const plan = await h.plan();
     expect(plan.code).toBe(1);
     expect(plan.stderr).toMatch(/discovery failed, no plan \(UnauthorizedOperation\)/);
     expect(plan.stdout).toBe('');
@@ -122,7 +108,7 @@ describe('teardownd teardown under faults', () => {
     const res = await teardown();
     expect(res.code).toBe(1);
     expect(emulator.calls.mutating()).toEqual([]);
-    const report = reportOf(res.stdout);
+    const report = res.report();
     expect(report).toMatchObject({
       outcome: 'left-behind',
       error: { stage: 'inventory', errorCode: 'UnauthorizedOperation' },

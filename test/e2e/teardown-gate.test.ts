@@ -1,8 +1,6 @@
-import { AwsEmulator } from '../../sim/emulator/server';
-import { runCli, TempWorkspace } from '../helpers/daemon-process';
 import { bfdBody, ciStateBody, FakeLoxilb } from '../../sim/loxilb/fake-peer';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
-import { reportOf } from '../helpers/teardown-cli';
+import { decoysIntact, leftovers } from '../../sim/loxilb/footprint';
+import { TeardownHarness } from '../helpers/teardown-harness';
 
 /**
  * The gate asks loxilb's REST API (a fake speaking loxilb's real JSON on an ephemeral 127.0.0.1 port)
@@ -11,36 +9,26 @@ import { reportOf } from '../helpers/teardown-cli';
  * and changes nothing.
  */
 describe('teardownd teardown: the gate asks loxilb', () => {
-  let emulator: AwsEmulator;
+  let h: TeardownHarness;
   let loxilb: FakeLoxilb;
-  let ws: TempWorkspace;
-  let ids: LoxilbClusterIds;
 
   beforeEach(async () => {
-    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 50, cidrDisassociateDelayMs: 30 } });
+    h = await TeardownHarness.start({
+      emulator: { ec2: { detachDelayMs: 50, cidrDisassociateDelayMs: 30 } },
+    });
     loxilb = await FakeLoxilb.start();
-    ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator);
   });
   afterEach(async () => {
     await loxilb.stop();
-    await emulator.stop();
-    ws.cleanup();
+    await h.stop();
   });
 
   const config = (gate: Record<string, unknown> = {}) =>
-    ws.writeConfig({
-      cloud: { cidrBlock: ids.cloudCidr },
-      gate: { mode: 'loxilb-api', loxilbApiUrl: loxilb.url, apiTimeoutMs: 500, ...gate },
-      executor: { detachPollIntervalMs: 30 },
-    });
-  const teardown = (cfg = config()) =>
-    runCli(['-c', cfg, 'teardown', '--instance-id', ids.masterInstanceId], emulator.env());
+    h.config({ gate: { mode: 'loxilb-api', loxilbApiUrl: loxilb.url, apiTimeoutMs: 500, ...gate } });
+  /** No --scope: the gate decides. */
+  const teardown = (cfg = config()) => h.teardown({ config: cfg, scope: null });
   const plan = async (cfg = config()) => {
-    const res = await runCli(
-      ['-c', cfg, 'plan', '--instance-id', ids.masterInstanceId, '--json'],
-      emulator.env(),
-    );
+    const res = await h.plan({ config: cfg, scope: null, flags: ['--json'] });
     expect(res.code).toBe(0);
     return JSON.parse(res.stdout);
   };
@@ -48,18 +36,18 @@ describe('teardownd teardown: the gate asks loxilb', () => {
     { remoteIp: '10.0.2.11', state: 'BFDDown' },
     { remoteIp: '10.0.3.12', state: 'BFDDown' },
   ]);
-  const everything = () => leftovers(emulator, ids).map((l) => l.kind);
+  const everything = () => leftovers(h.emulator, h.ids).map((l) => l.kind);
   const peerPrimaryIp = () =>
-    emulator.ec2.networkInterfaceById(ids.peerPrimaryEniId!)!.privateIps[0].privateIpAddress;
+    h.emulator.ec2.networkInterfaceById(h.ids.peerPrimaryEniId!)!.privateIps[0].privateIpAddress;
 
   it('MASTER with every BFD peer down → full: the whole footprint goes', async () => {
     loxilb.set({ cistate: ciStateBody('MASTER'), bfd: peersDown });
     const res = await teardown();
     expect(res.code).toBe(0);
     expect(loxilb.requests.sort()).toEqual(['/netlox/v1/config/bfd/all', '/netlox/v1/config/cistate/all']);
-    expect(leftovers(emulator, ids)).toEqual([]);
-    expect(decoysIntact(emulator, ids)).toEqual([]);
-    const report = reportOf(res.stdout);
+    expect(leftovers(h.emulator, h.ids)).toEqual([]);
+    expect(decoysIntact(h.emulator, h.ids)).toEqual([]);
+    const report = res.report();
     expect(report.gate).toMatchObject({
       scope: 'full',
       source: 'loxilb-api',
@@ -86,31 +74,31 @@ describe('teardownd teardown: the gate asks loxilb', () => {
     });
     const res = await teardown();
     expect(res.code).toBe(0);
-    expect(emulator.calls.mutating()).toEqual([]);
+    expect(h.emulator.calls.mutating()).toEqual([]);
     expect(everything()).toEqual(before);
-    expect(res.stdout).toContain(`peer ${peerIp} ${ids.peerInstanceId}: can take over`);
-    const report = reportOf(res.stdout);
+    expect(res.stdout).toContain(`peer ${peerIp} ${h.ids.peerInstanceId}: can take over`);
+    const report = res.report();
     expect(report.outcome).toBe('handover');
     expect(report.gate.reason).toContain(
-      `${peerIp} (${ids.peerInstanceId}): BFD BFDAdminDown; instance running`,
+      `${peerIp} (${h.ids.peerInstanceId}): BFD BFDAdminDown; instance running`,
     );
     expect(report.gate.peers).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ ip: peerIp, instanceId: ids.peerInstanceId, alive: true }),
+        expect.objectContaining({ ip: peerIp, instanceId: h.ids.peerInstanceId, alive: true }),
       ]),
     );
   });
 
   it('MASTER whose BFD peer AWS is terminating → full', async () => {
     const peerIp = peerPrimaryIp();
-    emulator.ec2.setInstanceState(ids.peerInstanceId!, 'shutting-down');
+    h.emulator.ec2.setInstanceState(h.ids.peerInstanceId!, 'shutting-down');
     loxilb.set({ cistate: ciStateBody('MASTER'), bfd: bfdBody([{ remoteIp: peerIp, state: 'BFDUp' }]) });
     const res = await teardown();
     expect(res.code).toBe(0);
-    const report = reportOf(res.stdout);
+    const report = res.report();
     expect(report.gate.reason).toMatch(/instance is shutting-down/);
     expect(report.gate).toMatchObject({ scope: 'full', source: 'loxilb-api' });
-    expect(leftovers(emulator, ids)).toEqual([]);
+    expect(leftovers(h.emulator, h.ids)).toEqual([]);
   });
 
   it('BACKUP → handover', async () => {
@@ -138,9 +126,9 @@ describe('teardownd teardown: the gate asks loxilb', () => {
     const before = everything();
     const res = await teardown(config({ loxilbApiUrl: url }));
     expect(res.code).toBe(0);
-    expect(emulator.calls.mutating()).toEqual([]);
+    expect(h.emulator.calls.mutating()).toEqual([]);
     expect(everything()).toEqual(before);
-    const report = reportOf(res.stdout);
+    const report = res.report();
     expect(report.gate).toMatchObject({
       scope: 'handover',
       source: 'fallback',

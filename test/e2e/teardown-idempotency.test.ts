@@ -6,72 +6,44 @@ import {
   DisassociateAddressCommand,
   DisassociateRouteTableCommand,
   DisassociateVpcCidrBlockCommand,
-  EC2Client,
 } from '@aws-sdk/client-ec2';
-import { AwsEmulator } from '../../sim/emulator/server';
-import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
-import { reportOf } from '../helpers/teardown-cli';
+import { decoysIntact, leftovers } from '../../sim/loxilb/footprint';
+import { emulatorEc2Client } from '../helpers/emulator-clients';
+import { TeardownHarness } from '../helpers/teardown-harness';
 
 /**
  * DESIGN.md invariant 4: every action is idempotent. A second run, or loxilb doing the same teardown
  * at the same time, ends in the same state with no error.
  */
 describe('teardownd teardown: idempotency', () => {
-  let emulator: AwsEmulator;
-  let ws: TempWorkspace;
-  let ids: LoxilbClusterIds;
+  let h: TeardownHarness;
 
   beforeEach(async () => {
-    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 80, cidrDisassociateDelayMs: 50 } });
-    ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator);
+    h = await TeardownHarness.start({
+      emulator: { ec2: { detachDelayMs: 80, cidrDisassociateDelayMs: 50 } },
+    });
   });
-  afterEach(async () => {
-    await emulator.stop();
-    ws.cleanup();
-  });
-
-  const teardown = () =>
-    runCli(
-      [
-        '-c',
-        ws.writeConfig({
-          cloud: { cidrBlock: ids.cloudCidr },
-          executor: { detachPollIntervalMs: 30, retryBaseDelayMs: 20 },
-        }),
-        'teardown',
-        '--instance-id',
-        ids.masterInstanceId,
-        '--scope',
-        'full',
-      ],
-      emulator.env(),
-    );
+  afterEach(() => h.stop());
 
   it('run twice: the second run finds nothing to do and changes nothing', async () => {
-    const first = await teardown();
+    const { emulator, ids } = h;
+    const first = await h.teardown();
     expect(first.code).toBe(0);
     expect(leftovers(emulator, ids)).toEqual([]);
     const mutatedBefore = emulator.calls.mutating().length;
 
-    const second = await teardown();
+    const second = await h.teardown();
     expect(second.code).toBe(0);
     expect(second.stderr).toBe('');
-    expect(reportOf(second.stdout)).toMatchObject({ outcome: 'nothing-to-do', actions: [], leftBehind: [] });
+    expect(second.report()).toMatchObject({ outcome: 'nothing-to-do', actions: [], leftBehind: [] });
     expect(emulator.calls.mutating().length).toBe(mutatedBefore);
     expect(decoysIntact(emulator, ids)).toEqual([]);
   });
 
   it('a second actor tearing the same resources down over the wire at the same time: no error, nothing left', async () => {
+    const { emulator, ids } = h;
     emulator.faults.baseLatencyMs = 15;
-    const env = emulator.env();
-    const actor = new EC2Client({
-      endpoint: emulator.url,
-      region: env.AWS_REGION,
-      credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
-      maxAttempts: 1,
-    });
+    const actor = emulatorEc2Client(emulator);
     const eni = ids.enis[0];
     let actorDone = 0;
     const attempt = async (send: () => Promise<unknown>) => {
@@ -82,7 +54,7 @@ describe('teardownd teardown: idempotency', () => {
         /* the other side got there first, or it is not possible yet */
       }
     };
-    const child = teardown();
+    const child = h.teardown();
     let finished = false;
     void child.finally(() => (finished = true));
     // Like loxilb's own shutdown path: starts once the teardown is under way, in its own order.
@@ -116,7 +88,7 @@ describe('teardownd teardown: idempotency', () => {
     expect(res.code).toBe(0);
     expect(leftovers(emulator, ids)).toEqual([]);
     expect(decoysIntact(emulator, ids)).toEqual([]);
-    const report = reportOf(res.stdout);
+    const report = res.report();
     expect(report.outcome).toBe('clean');
     expect(report.leftBehind).toEqual([]);
     const outcomes = new Set(report.actions.map((a: { outcome: string }) => a.outcome));

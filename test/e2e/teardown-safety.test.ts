@@ -1,50 +1,29 @@
-import { AwsEmulator } from '../../sim/emulator/server';
-import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
-import { reportOf } from '../helpers/teardown-cli';
+import { decoysIntact, leftovers } from '../../sim/loxilb/footprint';
+import { actionOf } from '../helpers/teardown-cli';
+import { TeardownHarness } from '../helpers/teardown-harness';
 
 /**
  * DESIGN.md safety invariants 1–3, each with a setup that makes a broken teardownd touch what it must
  * not: the CLI runs a real `full` teardown and the emulator's call log and state show what it did.
  */
 describe('teardownd teardown: safety invariants', () => {
-  let emulator: AwsEmulator;
-  let ws: TempWorkspace;
-  let ids: LoxilbClusterIds;
+  let h: TeardownHarness;
 
   beforeEach(async () => {
-    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 80, cidrDisassociateDelayMs: 50 } });
-    ws = new TempWorkspace();
-    // The decoy loxilb ENI attached to the peer (loxilb never leaves one; invariant 2 needs it).
-    ids = seedLoxilbCluster(emulator, { peerLoxilbEni: true });
+    h = await TeardownHarness.start({
+      emulator: { ec2: { detachDelayMs: 80, cidrDisassociateDelayMs: 50 } },
+      // The decoy loxilb ENI attached to the peer (loxilb never leaves one; invariant 2 needs it).
+      cluster: { peerLoxilbEni: true },
+    });
   });
-  afterEach(async () => {
-    await emulator.stop();
-    ws.cleanup();
-  });
+  afterEach(() => h.stop());
 
-  const teardown = (cfg: Record<string, unknown> = {}) =>
-    runCli(
-      [
-        '-c',
-        ws.writeConfig({
-          cloud: { cidrBlock: ids.cloudCidr },
-          executor: { detachPollIntervalMs: 40, retryBaseDelayMs: 20 },
-          ...cfg,
-        }),
-        'teardown',
-        '--instance-id',
-        ids.masterInstanceId,
-        '--scope',
-        'full',
-      ],
-      emulator.env(),
-    );
   /** Every id any mutating EC2 call named. */
   const touched = () =>
-    new Set(emulator.calls.mutating('ec2').flatMap((c) => Object.values(c.params).map(String)));
+    new Set(h.emulator.calls.mutating('ec2').flatMap((c) => Object.values(c.params).map(String)));
 
   it('1. never touches a resource without the ownership tag', async () => {
+    const { emulator, ids } = h;
     // An untagged secondary ENI on this very instance (device 2), looking just like loxilb's.
     const ec2 = emulator.ec2;
     const untagged = ec2.createNetworkInterface({ subnetId: ids.masterSubnetId, description: 'loxilb-eni' });
@@ -56,7 +35,7 @@ describe('teardownd teardown: safety invariants', () => {
       networkInterfaceId: untagged.networkInterfaceId,
     });
 
-    const res = await teardown();
+    const res = await h.teardown();
     expect(res.code).toBe(0);
     expect(leftovers(emulator, ids)).toEqual([]);
     const seen = touched();
@@ -77,13 +56,14 @@ describe('teardownd teardown: safety invariants', () => {
   });
 
   it('2a. never detaches or deletes an ENI attached to another instance', async () => {
-    const res = await teardown();
+    const { emulator, ids } = h;
+    const res = await h.teardown();
     expect(res.code).toBe(0);
     const seen = touched();
     expect(seen.has(ids.decoys!.peerEniId!)).toBe(false);
     expect(seen.has(ids.decoys!.peerEniAttachmentId!)).toBe(false);
     expect(decoysIntact(emulator, ids)).toEqual([]);
-    const report = reportOf(res.stdout);
+    const report = res.report();
     expect(report.untouched).toContainEqual({
       resource: ids.decoys!.peerEniId,
       kind: 'eni',
@@ -92,12 +72,13 @@ describe('teardownd teardown: safety invariants', () => {
   });
 
   it('2b. never touches device index 0, even when it carries the loxilb tag', async () => {
+    const { emulator, ids } = h;
     emulator.ec2.createTags([ids.masterPrimaryEniId], { [ids.tagKey]: ids.tags.eni });
-    const res = await teardown();
+    const res = await h.teardown();
     expect(res.code).toBe(0);
     expect(touched().has(ids.masterPrimaryEniId)).toBe(false);
     expect(decoysIntact(emulator, ids)).toEqual([]);
-    expect(reportOf(res.stdout).untouched).toContainEqual({
+    expect(res.report().untouched).toContainEqual({
       resource: ids.masterPrimaryEniId,
       kind: 'eni',
       reason: 'device index 0 (primary interface)',
@@ -105,13 +86,14 @@ describe('teardownd teardown: safety invariants', () => {
   });
 
   it('2c. never disassociates the primary VPC CIDR, even when configured as the cloud CIDR', async () => {
-    const res = await teardown({ cloud: { cidrBlock: ids.vpcCidr } });
+    const { emulator, ids } = h;
+    const res = await h.teardown({ config: { cloud: { cidrBlock: ids.vpcCidr } } });
     expect(
       emulator.calls.mutating('ec2', false).filter((c) => c.action === 'DisassociateVpcCidrBlock'),
     ).toEqual([]);
     expect(decoysIntact(emulator, ids)).toEqual([]);
-    const report = reportOf(res.stdout);
-    const cidr = report.actions.find((a: { action: string }) => a.action === 'DisassociateVpcCidrBlock');
+    const report = res.report();
+    const cidr = actionOf(report, 'DisassociateVpcCidrBlock');
     expect(cidr).toMatchObject({ resource: ids.primaryCidrAssociationId, outcome: 'skipped' });
     expect(cidr.message).toMatch(/primary CIDR, which is never disassociated/);
     // Honest outcome: the refused CIDR is left behind with the reason, not a `clean` report.

@@ -1,8 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { AwsEmulator } from '../../sim/emulator/server';
-import { runCli, TempWorkspace } from '../helpers/daemon-process';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { decoysIntact, leftovers } from '../../sim/loxilb/footprint';
 import { reportPathOf } from '../helpers/teardown-cli';
+import { TeardownHarness } from '../helpers/teardown-harness';
 
 /**
  * `teardownd teardown` as an operator runs it on a loxilb master: the built CLI as a child process
@@ -10,40 +8,22 @@ import { reportPathOf } from '../helpers/teardown-cli';
  * 4 VIPs and 4 EIPs) plus decoys it must never touch.
  */
 describe('teardownd teardown: scopes', () => {
-  let emulator: AwsEmulator;
-  let ws: TempWorkspace;
-  let ids: LoxilbClusterIds;
+  let h: TeardownHarness;
 
-  beforeEach(async () => {
-    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 100, cidrDisassociateDelayMs: 50 } });
-    ws = new TempWorkspace();
-    ids = seedLoxilbCluster(emulator);
+  const start = async (opts: Parameters<typeof TeardownHarness.start>[0]) => {
+    h = await TeardownHarness.start(opts);
     // Static MASTER + BFD is full only when AWS shows no live peer: the master is its group's only member.
-    emulator.autoscaling.addInstance('loxilb-asg', ids.masterInstanceId);
-  });
-  afterEach(async () => {
-    await emulator.stop();
-    ws.cleanup();
-  });
+    h.emulator.autoscaling.addInstance('loxilb-asg', h.ids.masterInstanceId);
+  };
+  beforeEach(() => start({ emulator: { ec2: { detachDelayMs: 100, cidrDisassociateDelayMs: 50 } } }));
+  afterEach(() => h.stop());
 
   const config = (extra: Record<string, unknown> = {}) =>
-    ws.writeConfig({
-      cloud: { cidrBlock: ids.cloudCidr },
-      gate: { mode: 'static', static: { bfd: true, master: true } },
-      executor: { detachPollIntervalMs: 50, retryBaseDelayMs: 20 },
-      ...extra,
-    });
-  const readReport = (stdout: string) => {
-    const path = reportPathOf(stdout);
-    expect(path).toBeDefined();
-    return { path: path!, report: JSON.parse(readFileSync(path!, 'utf8')) };
-  };
+    h.config({ gate: { mode: 'static', static: { bfd: true, master: true } }, ...extra });
 
   it('full scope removes the whole footprint, leaves the decoys, and writes the report', async () => {
-    const res = await runCli(
-      ['-c', config(), 'teardown', '--instance-id', ids.masterInstanceId],
-      emulator.env(),
-    );
+    const { emulator, ids } = h;
+    const res = await h.teardown({ config: config(), scope: null });
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     expect(leftovers(emulator, ids)).toEqual([]);
@@ -51,8 +31,10 @@ describe('teardownd teardown: scopes', () => {
     // EIPs belong to the user: disassociated, never released.
     for (const alloc of ids.enis[0].allocationIds) expect(emulator.ec2.addressById(alloc)).toBeDefined();
 
-    const { path, report } = readReport(res.stdout);
-    expect(path.startsWith(ws.path('reports'))).toBe(true);
+    const path = reportPathOf(res.stdout);
+    expect(path).toBeDefined();
+    const report = res.report();
+    expect(path.startsWith(h.ws.path('reports'))).toBe(true);
     expect(path).toMatch(new RegExp(`${ids.masterInstanceId}-cli-[0-9TZ]+-[0-9a-f]{6}\\.json$`));
     expect(report).toMatchObject({
       schemaVersion: 1,
@@ -90,55 +72,40 @@ describe('teardownd teardown: scopes', () => {
   });
 
   it('handover changes nothing on AWS and says so; --scope instance is refused with "use handover"', async () => {
-    const res = await runCli(
-      ['-c', config(), 'teardown', '--instance-id', ids.masterInstanceId, '--scope', 'handover'],
-      emulator.env(),
-    );
+    const { emulator, ids } = h;
+    const res = await h.teardown({ config: config(), scope: 'handover' });
     expect(res.code).toBe(0);
     expect(emulator.calls.mutating()).toEqual([]);
     expect(decoysIntact(emulator, ids)).toEqual([]);
-    const { report } = readReport(res.stdout);
+    const report = res.report();
     expect(report.outcome).toBe('handover');
     expect(report.gate).toMatchObject({ scope: 'handover', source: 'cli' });
     expect(report.actions).toEqual([]);
 
-    const old = await runCli(
-      ['-c', config(), 'teardown', '--instance-id', ids.masterInstanceId, '--scope', 'instance'],
-      emulator.env(),
-    );
+    const old = await h.teardown({ config: config(), scope: 'instance' });
     expect(old.code).toBe(2);
     expect(old.stderr).toMatch(/--scope: scope "instance" no longer exists: use handover/);
     expect(emulator.calls.mutating()).toEqual([]);
   });
 
   it('scope none changes nothing and still reports what it saw', async () => {
-    const res = await runCli(
-      [
-        '-c',
-        config({ gate: { mode: 'override', override: 'none' } }),
-        'teardown',
-        '--instance-id',
-        ids.masterInstanceId,
-      ],
-      emulator.env(),
-    );
+    const res = await h.teardown({
+      config: config({ gate: { mode: 'override', override: 'none' } }),
+      scope: null,
+    });
     expect(res.code).toBe(0);
-    expect(emulator.calls.mutating()).toEqual([]);
-    const { report } = readReport(res.stdout);
+    expect(h.emulator.calls.mutating()).toEqual([]);
+    const report = res.report();
     expect(report.outcome).toBe('scope-none');
     expect(report.actions).toHaveLength(6);
     expect(report.actions.every((a: { outcome: string }) => a.outcome === 'skipped')).toBe(true);
   });
 
   it('owned EIPs (release tag, policy release-owned) are released too', async () => {
-    await emulator.stop();
-    emulator = await AwsEmulator.start({ ec2: { detachDelayMs: 50 } });
-    ids = seedLoxilbCluster(emulator, { ownedEips: true });
-    emulator.autoscaling.addInstance('loxilb-asg', ids.masterInstanceId);
-    const res = await runCli(
-      ['-c', config({ eip: { policy: 'release-owned' } }), 'teardown', '--instance-id', ids.masterInstanceId],
-      emulator.env(),
-    );
+    await h.stop();
+    await start({ emulator: { ec2: { detachDelayMs: 50 } }, cluster: { ownedEips: true } });
+    const { emulator, ids } = h;
+    const res = await h.teardown({ config: config({ eip: { policy: 'release-owned' } }), scope: null });
     expect(res.code).toBe(0);
     expect(leftovers(emulator, ids)).toEqual([]);
     for (const alloc of ids.enis[0].allocationIds) expect(emulator.ec2.addressById(alloc)).toBeUndefined();

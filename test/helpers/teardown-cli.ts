@@ -1,10 +1,5 @@
 import { readFileSync } from 'node:fs';
 
-/** `teardownd teardown` arguments for one instance and scope (the shape every CLI e2e test uses). */
-export function teardownArgs(configPath: string, instanceId: string, scope: string): string[] {
-  return ['-c', configPath, 'teardown', '--instance-id', instanceId, '--scope', scope];
-}
-
 /** The path in a CLI run's `report: <path>` line (teardown, sweep). */
 export function reportPathOf(stdout: string): string {
   const m = /^report: (.+)$/m.exec(stdout);
@@ -16,4 +11,10 @@ export function reportPathOf(stdout: string): string {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function reportOf(stdout: string): any {
   return JSON.parse(readFileSync(reportPathOf(stdout), 'utf8'));
+}
+
+/** The report's entry for the first action named `action` (e.g. `DeleteSubnet`), if any. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function actionOf(report: { actions: Array<{ action: string }> }, action: string): any {
+  return report.actions.find((a) => a.action === action);
 }

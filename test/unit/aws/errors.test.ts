@@ -3,6 +3,7 @@ import {
   classifyAwsError,
   DeadlineExceededError,
   errorCodeOf,
+  httpStatusOf,
   isAccessDenied,
   isDeadlineExceeded,
   isFilterPolicyLimitExceeded,
@@ -149,5 +150,139 @@ describe('lib/aws/errors.ts: the one classifier', () => {
     const err = new TeardownError('cannot delete', { stage: 'subnet', resource: 'subnet-1' }, cause);
     expect(err).toMatchObject({ errorCode: 'UnauthorizedOperation', context: { resource: 'subnet-1' } });
     expect(err.cause).toBe(cause);
+  });
+  describe('every code the classifier names, in its class', () => {
+    it.each([
+      // Throttling (EC2, Auto Scaling, SQS, S3, CloudWatch Logs, SNS).
+      ...[
+        'RequestLimitExceeded',
+        'Throttling',
+        'ThrottlingException',
+        'RequestThrottled',
+        'RequestThrottledException',
+        'TooManyRequestsException',
+        'EC2ThrottledException',
+        'SlowDown',
+        'PriorRequestNotComplete',
+        'Throttled',
+        'ThrottledException',
+      ].map((code) => [code, 'retry']),
+      // Server side, timeouts, contention.
+      ...[
+        'CallTimeout',
+        'DeadlineExceeded',
+        'InternalError',
+        'InternalFailure',
+        'ServerInternal',
+        'ServiceUnavailable',
+        'Unavailable',
+        'RequestTimeout',
+        'RequestTimeoutException',
+        'TimeoutError',
+        'ResourceContention',
+        'ResourceContentionFault',
+      ].map((code) => [code, 'retry']),
+      // A dependency still there.
+      ...[
+        'DependencyViolation',
+        'InvalidNetworkInterface.InUse',
+        'InvalidIPAddress.InUse',
+        'InvalidCidrBlock.InUse',
+        'IncorrectState',
+        'IncorrectInstanceState',
+        'InvalidState',
+      ].map((code) => [code, 'blocked']),
+      // What we remove is already gone.
+      ...[
+        'InvalidAllocationID.NotFound',
+        'InvalidAddress.NotFound',
+        'InvalidAddressID.NotFound',
+        'InvalidAssociationID.NotFound',
+        'InvalidAttachmentID.NotFound',
+        'InvalidNetworkInterfaceID.NotFound',
+        'InvalidSubnetID.NotFound',
+        'InvalidSubnetId.NotFound',
+        'InvalidRouteTableID.NotFound',
+        'InvalidVpcCidrBlockAssociationID.NotFound',
+        'InvalidVpcCidrBlockAssociationIdError.NotFound',
+      ].map((code) => [code, 'done']),
+      // Only a person can fix these.
+      ...[
+        'UnauthorizedOperation',
+        'AccessDenied',
+        'AuthFailure',
+        'OperationNotPermitted',
+        'InvalidParameter',
+      ].map((code) => [code, 'fatal']),
+    ])('%s → %s (HTTP 400)', (code, errorClass) => {
+      expect(classifyAwsError(sdkError(code, 400))).toBe(errorClass);
+    });
+
+    it.each([
+      'ECONNRESET',
+      'ECONNREFUSED',
+      'EPIPE',
+      'ETIMEDOUT',
+      'EHOSTUNREACH',
+      'ENETUNREACH',
+      'ENOTFOUND',
+      'EAI_AGAIN',
+      'ECONNABORTED',
+    ])('the network code %s is retried and unreachable', (code) => {
+      const err = Object.assign(new Error('socket'), { code });
+      expect(classifyAwsError(err)).toBe('retry');
+      expect(isUnreachable(err)).toBe(true);
+    });
+  });
+
+  it('a code decides before the status: NotFound under a 5xx is done, a dependency under a 5xx blocked, InvalidParameterValue under a 5xx by its message', () => {
+    expect(classifyAwsError(sdkError('InvalidSubnetID.NotFound', 503))).toBe('done');
+    expect(classifyAwsError(sdkError('DependencyViolation', 500))).toBe('blocked');
+    expect(classifyAwsError(sdkError('InvalidParameterValue', 500, 'bad filter'))).toBe('fatal');
+  });
+
+  it('errorCodeOf: a Node code that is not a network code counts only when there is no better name', () => {
+    expect(errorCodeOf(Object.assign(new Error('x'), { code: 'ERR_INVALID_URL' }))).toBe('ERR_INVALID_URL');
+    expect(errorCodeOf(Object.assign(new Error('x'), { name: 'TypeError', code: 'ERR_INVALID_URL' }))).toBe(
+      'TypeError',
+    );
+    // A Query-protocol Code wins over the SDK name.
+    expect(errorCodeOf({ Code: 'InvalidSubnetID.NotFound', name: 'ServiceException' })).toBe(
+      'InvalidSubnetID.NotFound',
+    );
+    expect(errorCodeOf('a string')).toBe('Unknown');
+    expect(classifyAwsError(undefined)).toBe('fatal');
+  });
+
+  it('httpStatusOf reads the SDK metadata, undefined without it', () => {
+    expect(httpStatusOf(sdkError('X', 503))).toBe(503);
+    expect(httpStatusOf(new Error('plain'))).toBeUndefined();
+    expect(httpStatusOf(undefined)).toBeUndefined();
+  });
+
+  it('isUnreachable: the SDK and HTTP timeouts too; a DeadlineExceeded is not the endpoint', () => {
+    expect(isUnreachable(sdkError('TimeoutError', 0))).toBe(true);
+    expect(isUnreachable(sdkError('RequestTimeout', 408))).toBe(true);
+    expect(isUnreachable(new DeadlineExceededError('DescribeInstances'))).toBe(false);
+    expect(isUnreachable(sdkError('UnauthorizedOperation', 403))).toBe(false);
+  });
+
+  it('TeardownError without a cause has the code Unknown; the deadline and call-timeout errors say what and why', () => {
+    const err = new TeardownError('nothing to blame', { stage: 'eni' });
+    expect(err).toMatchObject({ name: 'TeardownError', errorCode: 'Unknown', context: { stage: 'eni' } });
+    expect(err.cause).toBeUndefined();
+    expect(new CallTimeoutError('DescribeVpcs', 250)).toMatchObject({
+      name: 'CallTimeout',
+      code: 'CallTimeout',
+      action: 'DescribeVpcs',
+      timeoutMs: 250,
+      message: 'DescribeVpcs: no answer within 250 ms (aws.callTimeoutMs); the request was aborted',
+    });
+    expect(new DeadlineExceededError('DeleteSubnet', 'no time left')).toMatchObject({
+      name: 'DeadlineExceeded',
+      code: 'DeadlineExceeded',
+      action: 'DeleteSubnet',
+      message: 'DeleteSubnet: no time left',
+    });
   });
 });

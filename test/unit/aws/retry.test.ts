@@ -119,4 +119,74 @@ describe('lib/aws/retry.ts', () => {
     expect(err.gaveUp).toBe('max-attempts');
     expect(call.calls()).toBe(ATTEMPTS_UNDER_A_DEADLINE);
   });
+  it('a first answer needs no sleep; only the `retry` class is retried by default', async () => {
+    const clock = new ManualClock();
+    await expect(clock.run(withRetry(flaky(0).fn, base(clock)))).resolves.toBe('ok');
+    expect(clock.sleeps).toEqual([]);
+    const blocked = flaky(1, () => Object.assign(new Error('in use'), { name: 'DependencyViolation' }));
+    expect(await rejection(clock.run(withRetry(blocked.fn, base(clock))))).toMatchObject({
+      name: 'DependencyViolation',
+      attempts: 1,
+      gaveUp: 'not-retryable',
+    });
+    const gone = flaky(1, () => Object.assign(new Error('gone'), { name: 'InvalidSubnetID.NotFound' }));
+    expect(await rejection(clock.run(withRetry(gone.fn, base(clock))))).toMatchObject({
+      attempts: 1,
+      gaveUp: 'not-retryable',
+    });
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('the attempt number is passed to each try', async () => {
+    const clock = new ManualClock();
+    const seen: number[] = [];
+    const fn = async (attempt: number) => {
+      seen.push(attempt);
+      if (attempt < 3) throw throttled();
+      return attempt;
+    };
+    await expect(clock.run(withRetry(fn, base(clock)))).resolves.toBe(3);
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it('a first backoff that would reach the deadline is not slept: the error ends as "deadline" at once', async () => {
+    const clock = new ManualClock();
+    const call = flaky(10);
+    const onRetry = jest.fn();
+    // random 0.5 → the first delay is 50 ms: now + 50 reaches the deadline.
+    const err = await rejection(
+      clock.run(withRetry(call.fn, { ...base(clock), deadlineAt: clock.now() + 50, onRetry })),
+    );
+    expect(err).toMatchObject({ name: 'RequestLimitExceeded', attempts: 1, gaveUp: 'deadline' });
+    expect(call.calls()).toBe(1);
+    expect(clock.sleeps).toEqual([]);
+    expect(onRetry).not.toHaveBeenCalled();
+  });
+
+  it('a signal aborted while the call ran: no retry, no backoff, marked aborted', async () => {
+    const clock = new ManualClock();
+    const stop = new AbortController();
+    const fn = async () => {
+      stop.abort(new Error('received SIGTERM'));
+      throw throttled();
+    };
+    const onRetry = jest.fn();
+    const err = await rejection(clock.run(withRetry(fn, { ...base(clock), signal: stop.signal, onRetry })));
+    expect(err).toMatchObject({ name: 'RequestLimitExceeded', attempts: 1, gaveUp: 'aborted' });
+    expect(onRetry).not.toHaveBeenCalled();
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('a thrown value that is not an object is rethrown as it is', async () => {
+    const clock = new ManualClock();
+    const fn = async () => {
+      throw 'plain string';
+    };
+    await expect(clock.run(withRetry(fn, base(clock)))).rejects.toBe('plain string');
+  });
+
+  it('backoff is capped by maxDelayMs from the first attempt on', () => {
+    expect(backoffDelayMs(1, 100, 40, () => 0.5)).toBe(20);
+    expect(backoffDelayMs(0, 100, 1000, () => 0.5)).toBe(50);
+  });
 });

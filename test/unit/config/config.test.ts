@@ -95,6 +95,21 @@ describe('config', () => {
     ]);
   });
 
+  it('cloud.region is checked by the schema like sweeper.regions, naming the field', () => {
+    expect(parseConfig({ cloud: { region: 'eu-central-1' } }).cloud.region).toBe('eu-central-1');
+    for (const region of ['us-east', 'US-EAST-1', '']) {
+      let error: ConfigError | undefined;
+      try {
+        parseConfig({ cloud: { region } });
+      } catch (e) {
+        error = e as ConfigError;
+      }
+      expect(error!.problems).toEqual([
+        `cloud.region: ${JSON.stringify(region)} is not an AWS region name (e.g. us-east-1)`,
+      ]);
+    }
+  });
+
   it('--log-level overrides log.level when valid', () => {
     expect(parseConfig({ log: { level: 'warn' } }, 'config', { logLevel: 'debug' }).log.level).toBe('debug');
     expect(

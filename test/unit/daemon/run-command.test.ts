@@ -19,6 +19,7 @@ import { BackgroundService, runDaemon } from '../../../daemon/commands/run';
 import { fixture } from '../../fixtures/events';
 import { until } from '../../helpers/manual-clock';
 import { captureLogger } from '../../helpers/log-capture';
+import { fakeReport } from '../episode/fake-report';
 
 /**
  * `runDaemon` in-process with a fake runtime: start-up order, the ready line, and the shutdown
@@ -73,7 +74,7 @@ function harness(opts: { imds?: Record<string, string>; state?: string } = {}) {
   const teardown: EpisodeTeardown = {
     run: async (req) => {
       requests.push(req);
-      return { outcome: 'clean' };
+      return fakeReport('clean', req.episode, instanceId);
     },
     writeReport: async () => join(dir, 'report.json'),
     exitCode: () => 0,

@@ -1,6 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
 import { parseConfig } from '../../../lib/config/load';
 import {
   CompletionPort,
@@ -8,20 +10,18 @@ import {
   CoordinatorDeps,
   EpisodeTeardown,
   EpisodeTeardownRequest,
-  HeldMessages,
+  MessagePort,
+  ShipOutcome,
 } from '../../../lib/episode/coordinator';
-import { CompletionRecord, Journal } from '../../../lib/episode/journal';
+import { CompletionRecord, EpisodeState, Journal } from '../../../lib/episode/journal';
 import { nullLogger } from '../../../lib/log';
 import { LifecycleRef, TerminationNotice } from '../../../lib/notice';
+import type { ReportOutcome, TeardownReport } from '../../../lib/report/report';
+import { createEpisodeShipper } from '../../../lib/report/shipping';
 import { flush, ManualClock, until } from '../../helpers/manual-clock';
+import { eipDisassociated, facts, fakeReport, lastNode } from './fake-report';
 
 const instanceId = 'i-0abc';
-
-interface FakeReport {
-  outcome: string;
-  episode: string;
-  completion?: unknown;
-}
 
 function deferred<T>() {
   let resolve!: (v: T) => void;
@@ -41,45 +41,44 @@ class Timeline {
   }
 }
 
-class FakeTeardown implements EpisodeTeardown<FakeReport> {
+class FakeTeardown implements EpisodeTeardown {
   requests: EpisodeTeardownRequest[] = [];
-  written: FakeReport[] = [];
+  written: TeardownReport[] = [];
   gate = deferred<void>();
-  finish = deferred<string>();
+  finish = deferred<ReportOutcome>();
   /** Outcomes of the next runs, in order, before autoFinish / finish apply. */
-  nextOutcomes: string[] = [];
-  readReport?: (path: string) => Promise<FakeReport>;
+  nextOutcomes: ReportOutcome[] = [];
+  readReport?: (path: string) => Promise<TeardownReport>;
   constructor(
     private readonly t: Timeline,
-    private readonly autoFinish?: string,
+    private readonly autoFinish?: ReportOutcome,
   ) {}
-  async run(req: EpisodeTeardownRequest): Promise<FakeReport> {
+  async run(req: EpisodeTeardownRequest): Promise<TeardownReport> {
     this.requests.push(req);
     this.t.add('teardown');
     // A test may reject `finish` while the run still awaits the journal write below.
     const finishing = this.finish.promise;
     finishing.catch(() => undefined);
-    if (req.gateDecision === undefined)
-      req.onEvent?.({ type: 'gate-decided', scope: 'full', source: 'loxilb-api', reason: 'last node' });
+    if (req.gateDecision === undefined) req.onEvent?.({ type: 'gate-decided', ...lastNode });
     // The engine awaits this one before its first change; the facts grow with each run.
-    const earlier = (req.remembered as { ownEniIds: string[] } | undefined)?.ownEniIds ?? [];
+    const earlier = req.remembered?.ownEniIds ?? [];
     await req.onEvent?.({
       type: 'discovered',
-      facts: { ownEniIds: [...earlier, `eni-run${this.requests.length}`] },
+      facts: facts([...earlier, `eni-run${this.requests.length}`]),
     });
-    req.onEvent?.({ type: 'action-finished', resource: 'eipassoc-1', action: 'DisassociateAddress' });
+    req.onEvent?.(eipDisassociated());
     const outcome = this.nextOutcomes.shift() ?? this.autoFinish ?? (await finishing);
-    return { outcome, episode: req.episode };
+    return fakeReport(outcome, req.episode);
   }
   /** Set to make every local report write fail (a read-only or full reports dir). */
   writeError?: Error;
-  async writeReport(report: FakeReport): Promise<string> {
+  async writeReport(report: TeardownReport): Promise<string> {
     if (this.writeError) throw this.writeError;
-    this.written.push(JSON.parse(JSON.stringify(report)) as FakeReport);
+    this.written.push(JSON.parse(JSON.stringify(report)) as TeardownReport);
     this.t.add(report.completion ? 'report-rewritten' : 'report');
     return `/reports/${report.episode}.json`;
   }
-  exitCode(report: FakeReport): 0 | 1 {
+  exitCode(report: TeardownReport): 0 | 1 {
     return report.outcome === 'left-behind' ? 1 : 0;
   }
 }
@@ -107,11 +106,15 @@ class FakeCompletion implements CompletionPort {
   }
 }
 
-class FakeMessages implements HeldMessages {
+class FakeMessages implements MessagePort {
   extended: string[][] = [];
   deleted: string[] = [];
+  /** Nothing may release a held message (the port has no way to): stays empty. */
   released: string[] = [];
-  constructor(private readonly t: Timeline) {}
+  constructor(
+    private readonly t: Timeline,
+    private readonly closed?: (state: EpisodeState) => Promise<void>,
+  ) {}
   async extend(ids: string[]) {
     this.extended.push(ids);
   }
@@ -124,11 +127,17 @@ class FakeMessages implements HeldMessages {
     this.released.push(...ids);
     return ids;
   }
+  async episodeClosed(state: EpisodeState) {
+    await this.closed?.(state);
+  }
 }
+
+/** A shipment every destination took. */
+const shippedOk: ShipOutcome = { ok: true, durationMs: 1, summary: 'S3: shipped; CloudWatch Logs: skipped' };
 
 let stateDir: string;
 /** Every coordinator a test built: stopped after it, so no journal write lands in a removed dir. */
-let built: Array<{ coordinator: Coordinator<FakeReport>; teardown: FakeTeardown }> = [];
+let built: Array<{ coordinator: Coordinator; teardown: FakeTeardown }> = [];
 beforeEach(() => {
   stateDir = mkdtempSync(join(tmpdir(), 'coord-'));
   built = [];
@@ -148,19 +157,20 @@ function setup(
     config?: Record<string, unknown>;
     dryRun?: boolean;
     bootId?: string;
-    autoFinish?: string;
-    ship?: CoordinatorDeps<FakeReport>['shipReport'];
+    autoFinish?: ReportOutcome;
+    ship?: CoordinatorDeps['shipReport'];
     answer?: CompletionRecord['result'];
-    onEpisodeClosed?: CoordinatorDeps<FakeReport>['onEpisodeClosed'];
+    episodeClosed?: (state: EpisodeState) => Promise<void>;
+    clock?: ManualClock;
   } = {},
 ) {
   const t = new Timeline();
-  const clock = new ManualClock();
+  const clock = opts.clock ?? new ManualClock();
   const teardown = new FakeTeardown(t, opts.autoFinish);
   const completion = new FakeCompletion(t, opts.answer);
-  const messages = new FakeMessages(t);
+  const messages = new FakeMessages(t, opts.episodeClosed);
   const config = parseConfig({ stateDir, ...opts.config });
-  const coordinator = new Coordinator<FakeReport>({
+  const coordinator = new Coordinator({
     instanceId,
     bootId: opts.bootId ?? 'boot-1',
     config,
@@ -170,12 +180,11 @@ function setup(
     journal: new Journal(stateDir),
     teardown,
     completion,
-    messages,
     shipReport: opts.ship,
-    onEpisodeClosed: opts.onEpisodeClosed,
   });
+  coordinator.attachMessages(messages);
   built.push({ coordinator, teardown });
-  return { t, clock, teardown, completion, messages, coordinator };
+  return { t, clock, config, teardown, completion, messages, coordinator };
 }
 
 function notice(over: Partial<TerminationNotice> = {}, clock = new ManualClock()): TerminationNotice {
@@ -241,10 +250,13 @@ describe('one teardown per episode', () => {
   });
 
   it('a report the disk refuses: still shipped, the action completed, the episode closed, never torn down twice', async () => {
-    const shipped: FakeReport[] = [];
+    const shipped: TeardownReport[] = [];
     const { coordinator, teardown, completion, messages, t } = setup({
       autoFinish: 'clean',
-      ship: async (report) => void shipped.push(report),
+      ship: async (report) => {
+        shipped.push(report);
+        return shippedOk;
+      },
     });
     teardown.writeError = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
     await coordinator.start();
@@ -273,6 +285,7 @@ describe('one teardown per episode', () => {
       ship: async (r) => {
         shipped.push(r.episode);
         t.add('ship');
+        return shippedOk;
       },
     });
     await coordinator.start();
@@ -345,10 +358,10 @@ describe('one teardown per episode', () => {
 });
 
 describe('after the episode', () => {
-  it('onEpisodeClosed is told once, after the messages are deleted, with the closed state; idle() waits for it', async () => {
+  it('the message port is told once the episode closed, after the messages are deleted, with the closed state; idle() waits for it', async () => {
     const seen: Array<{ closed: boolean; completions: string[]; deleted: string[] }> = [];
     const { coordinator, teardown, t } = setup({
-      onEpisodeClosed: async (state) => {
+      episodeClosed: async (state) => {
         t.add('closed hook');
         seen.push({
           closed: state.closed,
@@ -412,7 +425,7 @@ describe('resume from the journal', () => {
     await first.coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
     await until(() => first.coordinator.state()?.actionsFinished.length === 1, 3000, 'action journaled');
     // On disk before the first change went out.
-    expect(first.coordinator.state()!.discovered).toEqual({ ownEniIds: ['eni-run1'] });
+    expect(first.coordinator.state()!.discovered).toEqual(facts(['eni-run1']));
     const episode = first.coordinator.activeEpisode!;
     // kill -9: the first coordinator never finishes.
     const second = setup({ autoFinish: 'clean' });
@@ -429,9 +442,9 @@ describe('resume from the journal', () => {
       episode,
       gateDecision: { scope: 'full', source: 'loxilb-api', reason: 'last node' },
       // What the first run discovered (e.g. the CIDR, before its subnet went) reaches the resumed run.
-      remembered: { ownEniIds: ['eni-run1'] },
+      remembered: facts(['eni-run1']),
     });
-    expect(second.coordinator.state()!.discovered).toEqual({ ownEniIds: ['eni-run1', 'eni-run1'] });
+    expect(second.coordinator.state()!.discovered).toEqual(facts(['eni-run1', 'eni-run1']));
     expect(second.completion.completes).toEqual([
       { lifecycle: expect.objectContaining({ token: 'tok-1' }), result: 'CONTINUE' },
     ]);
@@ -454,10 +467,7 @@ describe('resume from the journal', () => {
     await first.coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
     await until(() => completing, 3000, 'completion started (report journaled)');
     const second = setup();
-    second.teardown.readReport = async (path) => ({
-      outcome: 'clean',
-      episode: path.replace(/^.*\/|\.json$/g, ''),
-    });
+    second.teardown.readReport = async (path) => fakeReport('clean', path.replace(/^.*\/|\.json$/g, ''));
     const resumed = await second.coordinator.start();
     expect(resumed!.report).toMatchObject({ outcome: 'clean', exitCode: 0 });
     await second.coordinator.idle();
@@ -466,8 +476,7 @@ describe('resume from the journal', () => {
     expect(second.coordinator.state()!.closed).toBe(true);
     expect(second.teardown.written).toEqual([
       {
-        outcome: 'clean',
-        episode: resumed!.episode,
+        ...fakeReport('clean', resumed!.episode),
         completion: {
           lifecycle: [expect.objectContaining({ result: 'completed', token: 'tok-1' })],
           shipped: null,
@@ -654,25 +663,52 @@ describe('while the teardown runs', () => {
   });
 
   it('a report shipper that hangs is cut at shipTimeoutMs and completion still happens', async () => {
+    // The real shipper (its bound is the only one) against an S3 endpoint that never answers.
+    const s3 = mockClient(S3Client);
     let shipping = 0;
-    const { coordinator, completion, clock, teardown } = setup({
-      autoFinish: 'clean',
-      config: { reports: { shipTimeoutMs: 500 } },
-      ship: () => {
-        shipping++;
-        return new Promise(() => undefined);
-      },
+    s3.on(PutObjectCommand).callsFake(() => {
+      shipping++;
+      return new Promise(() => undefined);
     });
-    await coordinator.start();
-    await coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
-    await until(() => shipping === 1, 3000, 'shipping started');
-    await flush(20);
-    expect(completion.completes).toHaveLength(0);
-    await clock.advance(500);
-    await coordinator.idle();
-    expect(completion.completes).toHaveLength(1);
-    expect(coordinator.state()!.shipped).toBe(false);
-    expect(teardown.requests).toHaveLength(1);
+    try {
+      const config = parseConfig({
+        stateDir,
+        reports: { shipTimeoutMs: 500, s3: { bucket: 'ops-reports' } },
+      });
+      const clock = new ManualClock();
+      const ship = createEpisodeShipper({
+        deps: { s3: new S3Client({ region: 'us-east-1' }), clock, logger: nullLogger(), config },
+        config: config.reports,
+      });
+      const { coordinator, completion, teardown } = setup({
+        autoFinish: 'clean',
+        config: { reports: config.reports },
+        ship,
+        clock,
+      });
+      await coordinator.start();
+      await coordinator.accept(lifecycleNotice('tok-1', 'msg-1'), { messageId: 'msg-1' });
+      await until(() => shipping === 1, 3000, 'shipping started');
+      await flush(20);
+      expect(completion.completes).toHaveLength(0);
+      await clock.advance(500);
+      await coordinator.idle();
+      expect(completion.completes).toHaveLength(1);
+      expect(coordinator.state()!.shipped).toBe(false);
+      expect(teardown.requests).toHaveLength(1);
+      // The journal says why: the one bound cut the S3 upload; the report says it was not shipped.
+      const file = join(stateDir, 'episodes', `${coordinator.activeEpisode}.json`);
+      const { steps } = JSON.parse(readFileSync(file, 'utf8')) as { steps: Array<{ type: string }> };
+      expect(steps.find((st) => st.type === 'shipped')).toMatchObject({
+        ok: false,
+        detail: expect.stringMatching(
+          /S3: failed \(ShipTimeout: did not finish within reports\.shipTimeoutMs \(500 ms\)/,
+        ),
+      });
+      expect(teardown.written.at(-1)?.completion).toMatchObject({ shipped: false });
+    } finally {
+      s3.restore();
+    }
   });
 
   it('stop() aborts the teardown; the journal keeps the episode open for the next start', async () => {

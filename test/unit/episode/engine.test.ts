@@ -4,23 +4,27 @@ import { buildPlanFor, EngineDeps, EngineEvent, runTeardown } from '../../../lib
 import { nullLogger } from '../../../lib/log';
 import { createLoxilbApi, LoxilbApi } from '../../../lib/gate/loxilb-api';
 import { bfdBody, ciStateBody, FakeLoxilb } from '../../../sim/loxilb/fake-peer';
+import { EmulatorEc2 } from '../../helpers/emulator-ec2';
 import { ManualClock } from '../../helpers/manual-clock';
-import { awsError, MockEc2 } from '../../helpers/mock-ec2';
 
 const ME = 'i-0aaaaaaaaaaaaaaa1';
 
 describe('engine', () => {
   let fake: FakeLoxilb;
+  let ec2: EmulatorEc2;
   beforeEach(async () => {
     fake = await FakeLoxilb.start();
+    ec2 = await EmulatorEc2.start({ cluster: { masterInstanceId: ME, cloudCidr: '123.123.123.0/28' } });
   });
   afterEach(async () => {
     await fake.stop();
+    await ec2.stop();
   });
 
+  const subnetExists = () => ec2.emulator.ec2.subnetById(ec2.ids.subnetId) !== undefined;
+  const eniExists = () => ec2.emulator.ec2.networkInterfaceById(ec2.ids.enis[0].eniId) !== undefined;
+
   function setup(configInput: ConfigInput = {}, loxilb?: LoxilbApi) {
-    const ec2 = new MockEc2();
-    ec2.seedFootprint({ instanceId: ME });
     const clock = new ManualClock();
     const config = parseConfig({
       cloud: { cidrBlock: '123.123.123.0/28' },
@@ -41,10 +45,10 @@ describe('engine', () => {
 
   it('asks loxilb: MASTER with every BFD peer down → full teardown', async () => {
     fake.set({ cistate: ciStateBody('MASTER'), bfd: bfdBody([{ remoteIp: '10.0.1.12', state: 'BFDDown' }]) });
-    const { ec2, clock, deps } = setup();
+    const { clock, deps } = setup();
     const report = await clock.run(runTeardown(deps, { instanceId: ME, episode: 'e', dryRun: false }));
     expect(report.gate).toMatchObject({ scope: 'full', source: 'loxilb-api' });
-    expect(ec2.subnets.has('subnet-lx')).toBe(false);
+    expect(subnetExists()).toBe(false);
   });
 
   it('loxilb unreachable → handover: nothing touched, and the report says why', async () => {
@@ -55,7 +59,7 @@ describe('engine', () => {
     expect(report.gate.reason).toMatch(/unreachable/);
     expect(report.outcome).toBe('handover');
     expect(ec2.mutatingCalls()).toEqual([]);
-    expect(ec2.enis.has('eni-lx')).toBe(true);
+    expect(eniExists()).toBe(true);
   });
 
   it('MASTER whose BFD peer is up, AWS view unavailable → handover naming the peer', async () => {
@@ -82,7 +86,7 @@ describe('engine', () => {
   });
 
   it('a deadline closer than the reserve still gets the work done, up to the deadline itself', async () => {
-    const { ec2, clock, deps } = setup({ executor: { deadlineReserveMs: 10000, detachPollIntervalMs: 50 } });
+    const { clock, deps } = setup({ executor: { deadlineReserveMs: 10000, detachPollIntervalMs: 50 } });
     const report = await clock.run(
       runTeardown(deps, {
         instanceId: ME,
@@ -93,8 +97,8 @@ describe('engine', () => {
       }),
     );
     expect(report.actions.filter((a) => a.outcome === 'deadline')).toEqual([]);
-    expect(ec2.enis.has('eni-lx')).toBe(false);
-    expect(ec2.subnets.has('subnet-lx')).toBe(false);
+    expect(eniExists()).toBe(false);
+    expect(subnetExists()).toBe(false);
   });
 
   it('reuses the episode’s gate decision without asking loxilb again', async () => {
@@ -131,11 +135,11 @@ describe('engine', () => {
     expect(events[1]).toMatchObject({
       type: 'discovered',
       facts: {
-        vpcId: 'vpc-1',
-        ownEniIds: ['eni-lx'],
-        subnetIds: ['subnet-lx'],
-        routeTableIds: ['rtb-lx'],
-        cidr: { associationId: 'vpc-cidr-assoc-lx' },
+        vpcId: ec2.ids.vpcId,
+        ownEniIds: [ec2.ids.enis[0].eniId],
+        subnetIds: [ec2.ids.subnetId],
+        routeTableIds: [ec2.ids.routeTableId],
+        cidr: { associationId: ec2.ids.cidrAssociationId },
       },
     });
     expect(events[2]).toEqual({ type: 'plan-built', planned: 10, blocked: 0, skipped: 0 });
@@ -169,7 +173,11 @@ describe('engine', () => {
 
   it('a failed discovery changes nothing and is reported, not thrown', async () => {
     const { ec2, clock, deps } = setup();
-    ec2.fail('DescribeNetworkInterfaces', awsError('UnauthorizedOperation', 403, 'You are not authorized'));
+    ec2.fail('DescribeNetworkInterfaces', {
+      code: 'UnauthorizedOperation',
+      status: 403,
+      message: 'You are not authorized',
+    });
     const report = await clock.run(
       runTeardown(deps, { instanceId: ME, episode: 'e', dryRun: false, scopeOverride: 'full' }),
     );

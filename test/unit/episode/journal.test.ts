@@ -2,7 +2,7 @@ import * as fs from 'node:fs/promises';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Journal, JournalFs, newEpisodeId, reduceEpisode } from '../../../lib/episode/journal';
+import { Journal, JournalFs, JournalStep, newEpisodeId, reduceEpisode } from '../../../lib/episode/journal';
 import { captureLogger } from '../../helpers/log-capture';
 import { TerminationNotice } from '../../../lib/notice';
 
@@ -161,6 +161,83 @@ describe('Journal', () => {
       { file: join(dir, 'episodes', 'broken.json'), error: expect.any(String) },
     ]);
     expect(readFileSync(join(dir, 'episodes', 'broken.json'), 'utf8')).toContain('steps');
+  });
+
+  it('a file with a bad step is unreadable with an error naming the file and the field', async () => {
+    const j = new Journal(dir);
+    await open(j, 'ep-good');
+    const file = join(dir, 'episodes', 'ep-bad.json');
+    const opened = {
+      type: 'opened',
+      at,
+      episode: 'ep-bad',
+      instanceId: 'i-0abc',
+      bootId: 'b',
+      dryRun: false,
+    };
+    writeFileSync(
+      file,
+      JSON.stringify({
+        schemaVersion: 1,
+        episode: 'ep-bad',
+        steps: [
+          { ...opened, notice: { ...spot, kind: 'meteor' } },
+          { type: 'teleported', at },
+          { type: 'report', at, report: { outcome: 'clean', exitCode: 7 } },
+        ],
+      }),
+    );
+    const loaded = await new Journal(dir).load();
+    expect(loaded.episodes.map((e) => e.episode)).toEqual(['ep-good']);
+    expect(loaded.unreadable).toHaveLength(1);
+    const { file: named, error } = loaded.unreadable[0]!;
+    expect(named).toBe(file);
+    expect(error).toContain(`${file} is not a teardownd journal file`);
+    expect(error).toMatch(/steps\.0\.notice\.kind: /);
+    expect(error).toMatch(/steps\.1\.type: /);
+    expect(error).toMatch(/steps\.2\.report\.exitCode: /);
+  });
+
+  it('an unknown schema version is named as such', async () => {
+    const episodes = join(dir, 'episodes');
+    await fs.mkdir(episodes, { recursive: true });
+    writeFileSync(join(episodes, 'v2.json'), JSON.stringify({ schemaVersion: 2, episode: 'v2', steps: [] }));
+    const loaded = await new Journal(dir).load();
+    expect(loaded.unreadable[0]?.error).toMatch(/schemaVersion: /);
+  });
+
+  it('every kind of step is written and read back as it was', async () => {
+    const j = new Journal(dir);
+    const ep = 'ep-all';
+    await open(j, ep);
+    const steps = [
+      { type: 'notice', at, notice: lifecycle },
+      { type: 'message', at, messageId: 'msg-1' },
+      { type: 'teardown-started', at, deadlineAt: 1714564920000 },
+      { type: 'gate', at, decision: { scope: 'handover', source: 'loxilb-api', reason: 'peer' } },
+      { type: 'discovered', at, facts: { enis: ['eni-1'] } },
+      { type: 'action', at, event: { resource: 'eni-1' } },
+      { type: 'report', at, report: { path: '/r.json', outcome: 'handover', exitCode: 0 } },
+      { type: 'shipped', at, ok: false, detail: 's3: AccessDenied' },
+      {
+        type: 'completed',
+        at,
+        completion: { result: 'completed', by: 'token', token: 'tok-1', covers: ['sqs|asg-terminate'] },
+      },
+      { type: 'messages-deleted', at, messageIds: ['msg-1'] },
+      { type: 'redecide', at, reason: 'peer gone', previous: { scope: 'handover' } },
+      { type: 'closed', at },
+    ] satisfies JournalStep[];
+    for (const step of steps) await j.append(ep, step);
+    const written = readFileSync(join(dir, 'episodes', `${ep}.json`), 'utf8');
+    const restarted = new Journal(dir);
+    const loaded = await restarted.load();
+    expect(loaded.unreadable).toEqual([]);
+    expect(loaded.episodes[0]).toEqual(j.state(ep));
+    // The next append rewrites the file from what was read: the steps come out as they went in.
+    await restarted.append(ep, { type: 'closed', at });
+    const rewritten = JSON.parse(readFileSync(join(dir, 'episodes', `${ep}.json`), 'utf8'));
+    expect(rewritten.steps.slice(0, -1)).toEqual(JSON.parse(written).steps);
   });
 
   it('refuses steps for an episode that was never opened', async () => {

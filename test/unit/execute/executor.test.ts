@@ -3,23 +3,31 @@ import { ConfigInput } from '../../../lib/config/schema';
 import { EngineDeps, runTeardown, TeardownRequest } from '../../../lib/episode/engine';
 import { nullLogger } from '../../../lib/log';
 import { LoxilbApi } from '../../../lib/gate/loxilb-api';
+import { LoxilbClusterOptions } from '../../../sim/loxilb/footprint';
+import { EmulatorError } from '../../../sim/emulator/types';
+import { EmulatorEc2 } from '../../helpers/emulator-ec2';
 import { ManualClock } from '../../helpers/manual-clock';
-import { awsError, MockEc2 } from '../../helpers/mock-ec2';
 
 const ME = 'i-0aaaaaaaaaaaaaaa1';
-const PEER = 'i-0bbbbbbbbbbbbbbb2';
 
 const loxilbUnused: LoxilbApi = {
   baseUrl: 'http://127.0.0.1:1',
   haView: () => Promise.reject(new Error('loxilb must not be asked in these tests')),
 };
 
-function setup(configInput: ConfigInput = {}) {
-  const ec2 = new MockEc2();
-  ec2.seedFootprint({ instanceId: ME });
+/** Every emulator a test started; all stopped after it. */
+let started: EmulatorEc2[] = [];
+afterEach(async () => {
+  for (const e of started) await e.stop();
+  started = [];
+});
+
+async function setup(configInput: ConfigInput = {}, cluster: LoxilbClusterOptions = {}) {
+  const ec2 = await EmulatorEc2.start({ cluster: { masterInstanceId: ME, ...cluster } });
+  started.push(ec2);
   const clock = new ManualClock();
   const config = parseConfig({
-    cloud: { cidrBlock: '123.123.123.0/28' },
+    cloud: { cidrBlock: ec2.ids.cloudCidr },
     executor: { detachPollIntervalMs: 100, retryBaseDelayMs: 10, retryMaxDelayMs: 100 },
     ...configInput,
   });
@@ -35,43 +43,56 @@ function setup(configInput: ConfigInput = {}) {
     clock.run(
       runTeardown(deps, { instanceId: ME, episode: 'ep-1', dryRun: false, scopeOverride: 'full', ...req }),
     );
-  return { ec2, clock, config, deps, run };
+  return { ec2, emu: ec2.emulator.ec2, ids: ec2.ids, clock, config, deps, run };
 }
 
-/** More loxilb ENIs on this instance, copies of eni-lx at device index k. */
-function addEnis(ec2: MockEc2, indexes: number[]): void {
-  for (const k of indexes) {
-    ec2.enis.set(`eni-lx${k}`, {
-      ...structuredClone(ec2.enis.get('eni-lx')!),
-      NetworkInterfaceId: `eni-lx${k}`,
-      Attachment: { AttachmentId: `eni-attach-lx${k}`, InstanceId: ME, DeviceIndex: k, Status: 'attached' },
+/** More loxilb ENIs on this instance (no EIPs on them) at device index k; returns their ids. */
+function addEnis(ec2: EmulatorEc2, indexes: number[]): string[] {
+  const { ids } = ec2;
+  return indexes.map((k) => {
+    const eni = ec2.emulator.ec2.createNetworkInterface({
+      subnetId: ids.subnetId,
+      description: 'loxilb-eni',
+      tags: { [ids.tagKey]: ids.tags.eni },
     });
-  }
+    ec2.emulator.ec2.attachNetworkInterface(eni.networkInterfaceId, ME, k, { deleteOnTermination: false });
+    return eni.networkInterfaceId;
+  });
 }
 
-const DECOYS = (ec2: MockEc2) => ({
-  primaryEni: ec2.enis.has('eni-primary'),
-  appSubnet: ec2.subnets.has('subnet-app'),
-  mainRt: ec2.routeTables.has('rtb-main'),
-  decoyEip: ec2.addresses.some((a) => a.AllocationId === 'eipalloc-decoy'),
-  primaryCidr: ec2.vpcs.get('vpc-1')!.CidrBlockAssociationSet!.some((a) => a.CidrBlock === '10.0.0.0/16'),
+const DECOYS = ({ emulator, ids }: EmulatorEc2) => ({
+  primaryEni: emulator.ec2.networkInterfaceById(ids.masterPrimaryEniId) !== undefined,
+  appSubnet: emulator.ec2.subnetById(ids.masterSubnetId) !== undefined,
+  mainRt: emulator.ec2.routeTableById(ids.mainRouteTableId) !== undefined,
+  decoyEip: emulator.ec2.addressById(ids.decoys!.unrelatedAllocationId) !== undefined,
+  primaryCidr: emulator.ec2
+    .vpcById(ids.vpcId)!
+    .cidrAssociations.some((a) => a.associationId === ids.primaryCidrAssociationId),
 });
 const ALL_DECOYS = { primaryEni: true, appSubnet: true, mainRt: true, decoyEip: true, primaryCidr: true };
 
+/** The loxilb EIPs (on this master's ENI) still associated. */
+const associatedEips = ({ emulator, ids }: EmulatorEc2) =>
+  ids.enis[0].allocationIds.filter((id) => emulator.ec2.addressById(id)?.association);
+/** A detach wait's poll: DescribeNetworkInterfaces by id. */
+const isDetachPoll = (c: { action: string; params: Record<string, unknown> }) =>
+  c.action === 'DescribeNetworkInterfaces' && Object.values(c.params).includes('network-interface-id');
+
 describe('executor', () => {
   it('full scope tears the whole footprint down in dependency order and leaves decoys alone', async () => {
-    const { ec2, run } = setup();
+    const { ec2, emu, ids, run } = await setup();
     const report = await run();
     expect(report.outcome).toBe('clean');
     expect(report.leftBehind).toEqual([]);
-    expect(ec2.enis.has('eni-lx')).toBe(false);
-    expect(ec2.subnets.has('subnet-lx')).toBe(false);
-    expect(ec2.routeTables.has('rtb-lx')).toBe(false);
-    expect(ec2.vpcs.get('vpc-1')!.CidrBlockAssociationSet!.map((a) => a.AssociationId)).toEqual([
-      'vpc-cidr-assoc-primary',
+    expect(emu.networkInterfaceById(ids.enis[0].eniId)).toBeUndefined();
+    expect(emu.subnetById(ids.subnetId)).toBeUndefined();
+    expect(emu.routeTableById(ids.routeTableId)).toBeUndefined();
+    expect(emu.vpcById(ids.vpcId)!.cidrAssociations.map((a) => a.associationId)).toEqual([
+      ids.primaryCidrAssociationId,
     ]);
-    expect(ec2.addresses.filter((a) => a.AssociationId)).toEqual([]);
-    expect(ec2.addresses).toHaveLength(5); // disassociated, never released (policy disassociate)
+    expect(associatedEips(ec2)).toEqual([]);
+    // The 4 loxilb EIPs and the unrelated decoy: disassociated, never released (policy disassociate).
+    expect(emu.addresses()).toHaveLength(5);
     expect(DECOYS(ec2)).toEqual(ALL_DECOYS);
 
     const order = ec2.mutatingCalls().map((c) => c.action);
@@ -89,18 +110,18 @@ describe('executor', () => {
   });
 
   it('handover changes nothing: no mutating call, no discovery, outcome handover', async () => {
-    const { ec2, run } = setup();
+    const { ec2, emu, ids, run } = await setup();
     const report = await run({ scopeOverride: 'handover' });
     expect(report.outcome).toBe('handover');
     expect(ec2.mutatingCalls()).toEqual([]);
-    expect(ec2.calls).toEqual([]);
-    expect(ec2.enis.has('eni-lx')).toBe(true);
-    expect(ec2.addresses.filter((a) => a.AssociationId)).toHaveLength(4);
+    expect(ec2.calls()).toEqual([]);
+    expect(emu.networkInterfaceById(ids.enis[0].eniId)).toBeDefined();
+    expect(associatedEips(ec2)).toHaveLength(4);
     expect(report.actions).toEqual([]);
   });
 
   it('dry-run makes zero mutating calls and reports every action as dry-run', async () => {
-    const { ec2, run } = setup();
+    const { ec2, run } = await setup();
     const report = await run({ dryRun: true });
     expect(ec2.mutatingCalls()).toEqual([]);
     expect(report.outcome).toBe('dry-run');
@@ -109,73 +130,78 @@ describe('executor', () => {
   });
 
   it('config dryRun is honoured the same way', async () => {
-    const { ec2, run } = setup({ dryRun: true });
+    const { ec2, run } = await setup({ dryRun: true });
     await run();
     expect(ec2.mutatingCalls()).toEqual([]);
   });
 
   it('waits for several detaching ENIs with one Describe per poll, then deletes each', async () => {
-    const { ec2, run } = setup();
-    addEnis(ec2, [2, 3]);
-    ec2.detachPolls = 3;
+    const { ec2, emu, ids, run } = await setup();
+    const added = addEnis(ec2, [2, 3]);
+    // The detaches finish when the 4th poll comes: 3 polls see "detaching", the 4th "available".
+    emu.configure({ holdDetaches: true });
+    let seen = 0;
+    ec2.beforeCall((call) => {
+      if (!isDetachPoll(call) || ++seen < 4) return;
+      emu.releaseHeldDetaches();
+      return 'done';
+    });
     const report = await run({ scopeOverride: 'full' });
     expect(report.outcome).toBe('clean');
-    const polls = ec2.calls.filter(
-      (c) =>
-        c.action === 'DescribeNetworkInterfaces' && JSON.stringify(c.input).includes('network-interface-id'),
-    );
-    // 3 polls see "detaching", the 4th sees "available": 4 polls for 3 ENIs, each naming all three.
+    const polls = ec2.calls().filter(isDetachPoll);
+    // 4 polls for 3 ENIs, each naming all three.
     expect(polls).toHaveLength(4);
+    const eniIds = [ids.enis[0].eniId, ...added].sort();
     for (const p of polls) {
-      expect((p.input.Filters as Array<{ Values: string[] }>)[0].Values.sort()).toEqual([
-        'eni-lx',
-        'eni-lx2',
-        'eni-lx3',
-      ]);
+      expect(
+        Object.entries(p.params)
+          .filter(([k]) => /^Filter\.1\.Value\./.test(k))
+          .map(([, v]) => String(v))
+          .sort(),
+      ).toEqual(eniIds);
     }
     expect(ec2.count('DeleteNetworkInterface')).toBe(3);
   });
 
   it("disassociates loxilb's 49 EIPs on one ENI in one wave, bounded by executor.eipConcurrency", async () => {
-    const fortyNine = (configInput: ConfigInput) => {
-      const s = setup(configInput);
-      s.ec2.addresses = [];
-      s.ec2.seedFootprint({ instanceId: ME, vips: 49, eips: 49 });
-      return s;
-    };
-    const wide = fortyNine({ executor: { concurrency: 8 } });
+    const fortyNine = (configInput: ConfigInput) => setup(configInput, { vips: 49, eips: 49 });
+    const wide = await fortyNine({ executor: { concurrency: 8 } });
     const report = await wide.run();
     expect(report.outcome).toBe('clean');
     expect(wide.ec2.count('DisassociateAddress')).toBe(49);
     expect(wide.ec2.maxInFlight.get('DisassociateAddress')).toBe(49);
 
-    const narrow = fortyNine({ executor: { concurrency: 8, eipConcurrency: 5 } });
+    const narrow = await fortyNine({ executor: { concurrency: 8, eipConcurrency: 5 } });
     expect((await narrow.run()).outcome).toBe('clean');
     expect(narrow.ec2.maxInFlight.get('DisassociateAddress')).toBe(5);
   });
 
   it('the other stages keep executor.concurrency while the EIP stage runs wider', async () => {
-    const withEnis = (configInput: ConfigInput) => {
-      const s = setup(configInput);
+    const withEnis = async (configInput: ConfigInput) => {
+      const s = await setup(configInput);
       addEnis(s.ec2, [2, 3, 4, 5]);
       return s;
     };
-    const two = withEnis({ executor: { concurrency: 2, eipConcurrency: 64 } });
+    const two = await withEnis({ executor: { concurrency: 2, eipConcurrency: 64 } });
     expect((await two.run()).outcome).toBe('clean');
     expect(two.ec2.count('DetachNetworkInterface')).toBe(5);
     expect(two.ec2.maxInFlight.get('DetachNetworkInterface')).toBe(2);
     expect(two.ec2.maxInFlight.get('DeleteNetworkInterface')).toBeLessThanOrEqual(2);
     expect(two.ec2.maxInFlight.get('DisassociateAddress')).toBe(4);
     // The same footprint at the default bound: all five detaches at once, so the count above is the bound.
-    const eight = withEnis({});
+    const eight = await withEnis({});
     expect((await eight.run()).outcome).toBe('clean');
     expect(eight.ec2.maxInFlight.get('DetachNetworkInterface')).toBe(5);
   });
 
   it('retries throttling and 5xx with backoff, and records the attempts', async () => {
-    const { ec2, clock, run } = setup();
-    ec2.fail('DisassociateAddress', awsError('RequestLimitExceeded', 503), awsError('InternalError', 500));
-    ec2.fail('DescribeNetworkInterfaces', awsError('RequestLimitExceeded', 503));
+    const { ec2, clock, run } = await setup();
+    ec2.fail(
+      'DisassociateAddress',
+      { code: 'RequestLimitExceeded', status: 503 },
+      { code: 'InternalError', status: 500 },
+    );
+    ec2.fail('DescribeNetworkInterfaces', { code: 'RequestLimitExceeded', status: 503 });
     const report = await run();
     expect(report.outcome).toBe('clean');
     expect(
@@ -188,9 +214,9 @@ describe('executor', () => {
   });
 
   it('"not found" means already done', async () => {
-    const { ec2, run } = setup();
-    ec2.fail('DisassociateAddress', awsError('InvalidAssociationID.NotFound'));
-    ec2.fail('DeleteRouteTable', awsError('InvalidRouteTableID.NotFound'));
+    const { ec2, run } = await setup();
+    ec2.fail('DisassociateAddress', { code: 'InvalidAssociationID.NotFound' });
+    ec2.fail('DeleteRouteTable', { code: 'InvalidRouteTableID.NotFound' });
     const report = await run();
     expect(report.outcome).toBe('clean');
     expect(
@@ -202,48 +228,57 @@ describe('executor', () => {
   });
 
   it('a DependencyViolation that outlasts ~1.5 s (AWS letting go of a deleted ENI) is retried until it clears', async () => {
-    const { ec2, clock, run } = setup();
-    const started = clock.now();
+    const { ec2, clock, run } = await setup();
+    const startedAt = clock.now();
     let clearedAt = 0;
-    ec2.beforeCall = (action) => {
+    ec2.beforeCall(({ action }) => {
       if (action !== 'DeleteSubnet') return;
       // Blocked for the first 20 s of the teardown, as a slow propagation would be.
-      if (clock.now() - started < 20000) throw awsError('DependencyViolation');
+      if (clock.now() - startedAt < 20000)
+        throw new EmulatorError('DependencyViolation', 'DependencyViolation');
       clearedAt ||= clock.now();
-    };
-    const report = await run({ deadlineAt: started + 60000 });
+    });
+    const report = await run({ deadlineAt: startedAt + 60000 });
     expect(report.outcome).toBe('clean');
     const subnet = report.actions.find((a) => a.action === 'DeleteSubnet')!;
     expect(subnet.outcome).toBe('done');
     expect(subnet.attempts).toBeGreaterThan(5);
-    expect(clearedAt - started).toBeGreaterThanOrEqual(20000);
+    expect(clearedAt - startedAt).toBeGreaterThanOrEqual(20000);
     expect(report.actions.find((a) => a.action === 'DisassociateVpcCidrBlock')!.outcome).toBe('done');
   });
 
   it('a persistent DependencyViolation is retried until the deadline, then reported with the manual command', async () => {
-    const { ec2, clock, run } = setup({ executor: { deadlineReserveMs: 0, retryMaxDelayMs: 100 } });
-    ec2.fail('DeleteSubnet', ...Array.from({ length: 100000 }, () => awsError('DependencyViolation')));
-    const started = clock.now();
-    const report = await run({ deadlineAt: started + 5000 });
+    const { ec2, ids, clock, run } = await setup({
+      executor: { deadlineReserveMs: 0, retryMaxDelayMs: 100 },
+    });
+    ec2.emulator.faults.add({
+      service: 'ec2',
+      action: 'DeleteSubnet',
+      kind: 'error',
+      code: 'DependencyViolation',
+      status: 400,
+    });
+    const startedAt = clock.now();
+    const report = await run({ deadlineAt: startedAt + 5000 });
     expect(report.outcome).toBe('left-behind');
     const subnet = report.actions.find((a) => a.action === 'DeleteSubnet')!;
     expect(subnet).toMatchObject({ outcome: 'blocked', errorCode: 'DependencyViolation' });
     // Backoff capped at 100 ms (random 0.5 → 50 ms a sleep) over the ~5 s left: dozens of tries, no sleep past the deadline.
     expect(subnet.attempts).toBeGreaterThan(20);
-    expect(clock.now()).toBeLessThanOrEqual(started + 5000);
+    expect(clock.now()).toBeLessThanOrEqual(startedAt + 5000);
     const cidr = report.actions.find((a) => a.action === 'DisassociateVpcCidrBlock')!;
     expect(cidr.outcome).toBe('blocked');
-    expect(cidr.message).toMatch(/depends on DeleteSubnet subnet-lx/);
+    expect(cidr.message).toMatch(new RegExp(`depends on DeleteSubnet ${ids.subnetId}`));
     expect(report.leftBehind.map((l) => l.manualCommand)).toEqual([
-      'aws ec2 delete-subnet --subnet-id subnet-lx',
-      'aws ec2 disassociate-vpc-cidr-block --association-id vpc-cidr-assoc-lx',
+      `aws ec2 delete-subnet --subnet-id ${ids.subnetId}`,
+      `aws ec2 disassociate-vpc-cidr-block --association-id ${ids.cidrAssociationId}`,
     ]);
     expect(ec2.count('DisassociateVpcCidrBlock')).toBe(0);
   });
 
   it('a fatal error fails that action; what depends on it is blocked; the rest proceeds', async () => {
-    const { ec2, run } = setup();
-    ec2.fail('DetachNetworkInterface', awsError('UnauthorizedOperation', 403));
+    const { ec2, ids, run } = await setup();
+    ec2.fail('DetachNetworkInterface', { code: 'UnauthorizedOperation', status: 403 });
     const report = await run();
     const get = (action: string) => report.actions.find((a) => a.action === action)!;
     expect(get('DetachNetworkInterface')).toMatchObject({
@@ -255,40 +290,34 @@ describe('executor', () => {
     expect(get('DeleteSubnet').outcome).toBe('blocked');
     expect(get('DeleteRouteTable').outcome).toBe('done');
     expect(report.leftBehind.map((l) => l.resource)).toEqual([
-      'eni-lx',
-      'eni-lx',
-      'subnet-lx',
-      'vpc-cidr-assoc-lx',
+      ids.enis[0].eniId,
+      ids.enis[0].eniId,
+      ids.subnetId,
+      ids.cidrAssociationId,
     ]);
   });
 
   it('an ENI re-attached to another instance during the wait is not deleted', async () => {
-    const { ec2, run } = setup();
-    ec2.detachPolls = 1;
-    ec2.beforeCall = (action, input) => {
-      if (action === 'DescribeNetworkInterfaces' && JSON.stringify(input).includes('network-interface-id')) {
-        const eni = ec2.enis.get('eni-lx')!;
-        eni.Status = 'in-use';
-        eni.Attachment = {
-          AttachmentId: 'eni-attach-peer',
-          InstanceId: PEER,
-          DeviceIndex: 1,
-          Status: 'attached',
-        };
-        ec2.beforeCall = undefined;
-      }
-    };
+    const { ec2, emu, ids, run } = await setup();
+    ec2.beforeCall((call) => {
+      if (!isDetachPoll(call)) return;
+      // Detached (at once, here) and attached to the peer before the first poll is answered.
+      emu.attachNetworkInterface(ids.enis[0].eniId, ids.peerInstanceId!, 1);
+      return 'done';
+    });
     const report = await run({ scopeOverride: 'full' });
     const del = report.actions.find((a) => a.action === 'DeleteNetworkInterface')!;
     expect(del.outcome).toBe('skipped');
     expect(del.message).toMatch(/attached to another instance/);
     expect(ec2.count('DeleteNetworkInterface')).toBe(0);
-    expect(ec2.enis.has('eni-lx')).toBe(true);
+    expect(emu.networkInterfaceById(ids.enis[0].eniId)).toBeDefined();
   });
 
   it('a deadline skips what cannot finish and says so', async () => {
-    const { ec2, clock, run } = setup({ executor: { deadlineReserveMs: 0, detachPollIntervalMs: 100 } });
-    ec2.detachPolls = 1_000_000;
+    const { emu, clock, run } = await setup({
+      executor: { deadlineReserveMs: 0, detachPollIntervalMs: 100 },
+    });
+    emu.configure({ holdDetaches: true });
     const report = await run({ deadlineAt: clock.now() + 1000 });
     expect(report.outcome).toBe('left-behind');
     const del = report.actions.find((a) => a.action === 'DeleteNetworkInterface')!;
@@ -298,7 +327,7 @@ describe('executor', () => {
   });
 
   it('a deadline already passed starts nothing', async () => {
-    const { ec2, clock, run } = setup();
+    const { ec2, clock, run } = await setup();
     const report = await run({ deadlineAt: clock.now() - 1000 }); // the source's own deadline is behind us
     expect(ec2.mutatingCalls()).toEqual([]);
     expect(new Set(report.actions.map((a) => a.outcome))).toEqual(new Set(['deadline', 'blocked']));
@@ -306,11 +335,11 @@ describe('executor', () => {
   });
 
   it('honours the abort signal', async () => {
-    const { ec2, run } = setup();
+    const { ec2, run } = await setup();
     const ac = new AbortController();
-    ec2.beforeCall = (action) => {
+    ec2.beforeCall(({ action }) => {
       if (action === 'DetachNetworkInterface') ac.abort(new Error('SIGTERM'));
-    };
+    });
     const report = await run({ signal: ac.signal });
     expect(ec2.count('DeleteSubnet')).toBe(0);
     expect(report.actions.filter((a) => a.aborted).length).toBeGreaterThan(0);
@@ -318,7 +347,7 @@ describe('executor', () => {
   });
 
   it('is idempotent: a second run finds nothing to do and changes nothing', async () => {
-    const { ec2, run } = setup();
+    const { ec2, run } = await setup();
     expect((await run()).outcome).toBe('clean');
     const before = ec2.mutatingCalls().length;
     const second = await run({ episode: 'ep-2' });
@@ -327,15 +356,25 @@ describe('executor', () => {
   });
 
   it('tolerates a second actor deleting the same resources concurrently', async () => {
-    const { ec2, run } = setup();
-    ec2.beforeCall = (action) => {
+    const { ec2, emu, ids, run } = await setup();
+    const eni = ids.enis[0];
+    let eniGone = false;
+    let tableGone = false;
+    ec2.beforeCall(({ action }) => {
       // loxilb's own shutdown path racing us: it removes the ENI, subnet and route table itself.
-      if (action === 'DetachNetworkInterface') ec2.enis.delete('eni-lx');
-      if (action === 'DisassociateRouteTable') {
-        ec2.routeTables.delete('rtb-lx');
-        ec2.subnets.delete('subnet-lx');
+      if (action === 'DetachNetworkInterface' && !eniGone) {
+        emu.detachNetworkInterface(eni.attachmentId);
+        emu.deleteNetworkInterface(eni.eniId);
+        eniGone = true;
       }
-    };
+      if (action === 'DisassociateRouteTable' && !tableGone) {
+        emu.disassociateRouteTable(ids.routeTableAssociationId);
+        emu.deleteRouteTable(ids.routeTableId);
+        emu.deleteSubnet(ids.subnetId);
+        tableGone = true;
+      }
+      return eniGone && tableGone ? 'done' : undefined;
+    });
     const report = await run();
     expect(report.outcome).toBe('clean');
     expect(report.leftBehind).toEqual([]);

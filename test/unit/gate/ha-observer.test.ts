@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../../lib/config/load';
@@ -6,6 +6,7 @@ import { decideScope, GateDecision } from '../../../lib/gate/gate';
 import { watchOnce } from '../../../lib/gate/handover-watch';
 import { HaObserver, OBSERVATION_FILE } from '../../../lib/gate/ha-observer';
 import { nullLogger } from '../../../lib/log';
+import { captureLogger } from '../../helpers/log-capture';
 import { createLoxilbApi } from '../../../lib/gate/loxilb-api';
 import { bfdBody, ciStateBody, FakeLoxilb } from '../../../sim/loxilb/fake-peer';
 import { ManualClock, until } from '../../helpers/manual-clock';
@@ -63,6 +64,31 @@ describe('HA observer', () => {
     expect(d).toMatchObject({ scope: 'full', observation: { ageMs: 7000, live: false } });
     await clock.advance(9000);
     expect(decideScope({ config, loxilb: answer, now: clock.now() }).scope).toBe('handover');
+  });
+
+  it('a kept observation of the wrong shape is ignored with a warning naming the file and the field', async () => {
+    const file = join(dir, OBSERVATION_FILE);
+    writeFileSync(
+      file,
+      JSON.stringify({
+        schemaVersion: 1,
+        observedAt: '2025-01-01T00:00:00.000Z',
+        url: fake.url,
+        view: { ciStates: [{ instance: 'llb-inst0', state: 'MASTER' }], bfdSessions: 'none' },
+      }),
+    );
+    const { logger, lines } = captureLogger();
+    const restarted = new HaObserver({
+      api: createLoxilbApi({ baseUrl: fake.url, timeoutMs: 500, fetch }),
+      clock: new ManualClock(),
+      logger,
+      stateDir: dir,
+    });
+    expect(await restarted.lastObservation()).toBeUndefined();
+    const warning = lines.find((l) => l.level === 'warn');
+    expect(warning).toMatchObject({ stage: 'observe', resource: file });
+    expect(String(warning?.error)).toContain(`${file} is not a loxilb observation file`);
+    expect(String(warning?.error)).toMatch(/view\.bfdSessions: /);
   });
 
   it('run() observes on its interval until stopped', async () => {

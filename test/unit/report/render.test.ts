@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeControl, formatDuration, renderReport } from '../../../lib/report/render';
-import { parseReport, ReportDocument } from '../../../lib/report/source';
+import type { TeardownReport } from '../../../lib/report/report-schema';
+import { parseReport } from '../../../lib/report/source';
 
-function fixture(): ReportDocument {
+function fixture(): TeardownReport {
   const path = join(__dirname, '../../fixtures/reports/left-behind.json');
   return parseReport(JSON.parse(readFileSync(path, 'utf8')), path);
 }
@@ -192,7 +193,7 @@ describe('control characters in report fields', () => {
   });
 
   it("no field can put a control character in the rendered text (colour codes are the renderer's own)", () => {
-    const hostile = JSON.parse(JSON.stringify(fixture())) as ReportDocument;
+    const hostile = JSON.parse(JSON.stringify(fixture())) as TeardownReport;
     hostile.gate.reason = 'ok\x1b[2J';
     hostile.actions[0]!.message = 'denied\x1b]8;;http://evil\x07click\x1b]8;;\x07';
     hostile.leftBehind[0]!.manualCommand = 'aws ec2 x\rrm -rf /';

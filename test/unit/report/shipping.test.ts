@@ -22,7 +22,7 @@ import {
   reportS3Key,
   splitLogBatches,
 } from '../../../lib/report/ship-format';
-import { createEpisodeShipper, ReportsConfig, shipReport, ShipError } from '../../../lib/report/shipping';
+import { createEpisodeShipper, ReportsConfig, shipReport } from '../../../lib/report/shipping';
 
 const report = JSON.parse(
   readFileSync(join(__dirname, '../../fixtures/reports/left-behind.json'), 'utf8'),
@@ -301,19 +301,14 @@ describe('report shipping', () => {
       expect(buffer.bufferedEpisodes).toEqual(['someone-else']);
     });
 
-    it('throws a ShipError carrying the per-destination result when a destination failed', async () => {
+    it('returns (never throws) the per-destination result and its summary when a destination failed', async () => {
       s3.on(PutObjectCommand).rejects(awsError('AccessDenied', 403));
       const ship = createEpisodeShipper({ deps: deps(), config: both });
-      const err = await ship(report, { episode: report.episode, instanceId: report.instanceId }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(ShipError);
-      expect((err as ShipError).result.s3.errorCode).toBe('AccessDenied');
-      expect((err as ShipError).message).toMatch(/S3: failed \(AccessDenied/);
-      expect((err as ShipError).message).toMatch(
-        /CloudWatch Logs: shipped to \/loxilb\/teardownd\/teardownd\//,
-      );
+      const result = await ship(report, { episode: report.episode, instanceId: report.instanceId });
+      expect(result.ok).toBe(false);
+      expect(result.s3.errorCode).toBe('AccessDenied');
+      expect(result.summary).toMatch(/S3: failed \(AccessDenied/);
+      expect(result.summary).toMatch(/CloudWatch Logs: shipped to \/loxilb\/teardownd\/teardownd\//);
     });
   });
 });
