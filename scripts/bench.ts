@@ -568,6 +568,10 @@ async function atRest(opts: Options, launcher: Launcher = TS_BUILD) {
         rssAnonMb: after.anonKb / 1024,
         rssFileMb: after.fileKb / 1024,
         rssSlopeMbPerHour: opts.soakSeconds > 0 ? slope(samples) : NaN,
+        // The second half alone: a heap still growing to its working size is not a leak; a leak
+        // keeps its slope after that.
+        rssSlopeSecondHalfMbPerHour: opts.soakSeconds > 0 ? slope(samples.slice(samples.length >> 1)) : NaN,
+        rssEveryMinuteMb: samples.filter((_, i) => i % 60 === 0).map(([, y]) => Math.round(y * 10) / 10),
         imdsRequests: emulator.calls.of('imds').length,
         sqsReceives: emulator.calls.of('sqs', 'ReceiveMessage').length,
       };
@@ -746,7 +750,10 @@ async function main(): Promise<void> {
     restRows.push({ name: v.name, ...r });
     console.log(
       `  ${v.name.padEnd(30)} ready ${String(r.startupMs).padStart(5)} ms; CPU ${fmt(r.cpuPercentOfCore, 2)} %; RSS ${fmt(r.rssMb, 1)} MB (max ${fmt(r.maxRssMb, 1)}; ${fmt(r.rssAnonMb, 1)} anonymous + ${fmt(r.rssFileMb, 1)} file-backed)` +
-        (opts.soakSeconds > 0 ? `; slope ${fmt(r.rssSlopeMbPerHour, 2)} MB/h` : '') +
+        (opts.soakSeconds > 0
+          ? `; slope ${fmt(r.rssSlopeMbPerHour, 2)} MB/h (second half ${fmt(r.rssSlopeSecondHalfMbPerHour, 2)} MB/h); ` +
+            `RSS each minute ${r.rssEveryMinuteMb.join(' ')}`
+          : '') +
         `; ${r.imdsRequests} IMDS, ${r.sqsReceives} SQS receives`,
     );
   }

@@ -1,7 +1,12 @@
 import { Writable } from 'node:stream';
 import { ConfigError } from '../../../lib/config/load';
 import { createLogger } from '../../../lib/log';
-import { CronApi, JitteredSchedule, validateCronExpression } from '../../../lib/sweeper/scheduler';
+import {
+  CronApi,
+  JitteredSchedule,
+  nextCronRun,
+  validateCronExpression,
+} from '../../../lib/sweeper/scheduler';
 import { flush, ManualClock } from '../../helpers/manual-clock';
 
 /** A logger whose JSON lines the test can read. */
@@ -233,5 +238,15 @@ describe('JitteredSchedule', () => {
       schedule: '* * * * * *',
       jitterMs: 0,
     });
+  });
+});
+
+describe('nextCronRun', () => {
+  it('is the next time the expression fires after now (the sweep child tells the daemon)', () => {
+    const before = Date.now();
+    const next = nextCronRun('*/10 * * * *');
+    expect(next.getTime()).toBeGreaterThan(before);
+    expect(next.getTime() - before).toBeLessThanOrEqual(10 * 60000);
+    expect([next.getMinutes() % 10, next.getSeconds(), next.getMilliseconds()]).toEqual([0, 0, 0]);
   });
 });
