@@ -1,15 +1,7 @@
-import {
-  CreateTagsCommand,
-  DeleteNetworkInterfaceCommand,
-  DeleteRouteTableCommand,
-  DeleteSubnetCommand,
-  DetachNetworkInterfaceCommand,
-  DisassociateAddressCommand,
-  DisassociateRouteTableCommand,
-  Filter,
-  ReleaseAddressCommand,
-} from '@aws-sdk/client-ec2';
+import type { Filter } from '@aws-sdk/client-ec2';
 import { AwsCommand } from '../aws/call';
+import { handlers } from '../execute/teardown';
+import { ownerTagCommand } from '../sweeper/ownership';
 import { errorCodeOf, isAccessDenied, isUnreachable } from '../aws/errors';
 import {
   AddressInfo,
@@ -206,21 +198,25 @@ export async function checkMutatingEc2(
     (a) => a.tags[config.eip.releaseTag.key] === config.eip.releaseTag.value,
   );
   const routeTable = d.routeTables[0];
-  const rtAssociation = d.routeTables.flatMap((rt) => rt.associations).find((a) => !a.main);
+  const rtAssociation = d.routeTables
+    .flatMap((rt) => rt.associations.map((a) => ({ ...a, routeTableId: rt.routeTableId })))
+    .find((a) => !a.main);
   const subnet = d.subnets[0];
 
   // Least harmful first: if an endpoint ever ignored DryRun, a tag is the only thing it would change.
+  // Each command is the one the teardown (or the ownership marking) sends, with DryRun=true.
   const cases: DryRunCase[] = [
     {
       action: 'ec2:CreateTags',
       resource: eni?.networkInterfaceId,
       send: () =>
         dryRunSend(
-          new CreateTagsCommand({
-            DryRun: true,
-            Resources: [eni!.networkInterfaceId],
-            Tags: [{ Key: config.ownership.ownerTagKey, Value: d.instanceId ?? 'i-check' }],
-          }),
+          ownerTagCommand(
+            [eni!.networkInterfaceId],
+            config.ownership.ownerTagKey,
+            d.instanceId ?? 'i-check',
+            true,
+          ),
         ),
     },
     {
@@ -228,7 +224,14 @@ export async function checkMutatingEc2(
       resource: association?.associationId,
       send: () =>
         dryRunSend(
-          new DisassociateAddressCommand({ DryRun: true, AssociationId: association!.associationId }),
+          handlers.DisassociateAddress.command(
+            {
+              action: 'DisassociateAddress',
+              associationId: association!.associationId!,
+              networkInterfaceId: association!.networkInterfaceId!,
+            },
+            true,
+          ),
         ),
     },
     config.eip.policy === 'release-owned'
@@ -236,7 +239,12 @@ export async function checkMutatingEc2(
           action: 'ec2:ReleaseAddress',
           resource: releasable?.allocationId,
           send: () =>
-            dryRunSend(new ReleaseAddressCommand({ DryRun: true, AllocationId: releasable!.allocationId })),
+            dryRunSend(
+              handlers.ReleaseAddress.command(
+                { action: 'ReleaseAddress', allocationId: releasable!.allocationId! },
+                true,
+              ),
+            ),
         }
       : { action: 'ec2:ReleaseAddress', notNeeded: 'eip.policy is "disassociate"' },
     {
@@ -244,10 +252,14 @@ export async function checkMutatingEc2(
       resource: attached?.attachment?.attachmentId,
       send: () =>
         dryRunSend(
-          new DetachNetworkInterfaceCommand({
-            DryRun: true,
-            AttachmentId: attached!.attachment!.attachmentId!,
-          }),
+          handlers.DetachNetworkInterface.command(
+            {
+              action: 'DetachNetworkInterface',
+              networkInterfaceId: attached!.networkInterfaceId,
+              attachmentId: attached!.attachment!.attachmentId!,
+            },
+            true,
+          ),
         ),
     },
     {
@@ -255,7 +267,14 @@ export async function checkMutatingEc2(
       resource: eni?.networkInterfaceId,
       send: () =>
         dryRunSend(
-          new DeleteNetworkInterfaceCommand({ DryRun: true, NetworkInterfaceId: eni!.networkInterfaceId }),
+          handlers.DeleteNetworkInterface.command(
+            {
+              action: 'DeleteNetworkInterface',
+              networkInterfaceId: eni!.networkInterfaceId,
+              waitForDetach: false,
+            },
+            true,
+          ),
         ),
     },
     {
@@ -263,22 +282,34 @@ export async function checkMutatingEc2(
       resource: rtAssociation?.associationId,
       send: () =>
         dryRunSend(
-          new DisassociateRouteTableCommand({
-            DryRun: true,
-            AssociationId: rtAssociation!.associationId,
-          }),
+          handlers.DisassociateRouteTable.command(
+            {
+              action: 'DisassociateRouteTable',
+              associationId: rtAssociation!.associationId,
+              routeTableId: rtAssociation!.routeTableId,
+            },
+            true,
+          ),
         ),
     },
     {
       action: 'ec2:DeleteRouteTable',
       resource: routeTable?.routeTableId,
       send: () =>
-        dryRunSend(new DeleteRouteTableCommand({ DryRun: true, RouteTableId: routeTable!.routeTableId })),
+        dryRunSend(
+          handlers.DeleteRouteTable.command(
+            { action: 'DeleteRouteTable', routeTableId: routeTable!.routeTableId },
+            true,
+          ),
+        ),
     },
     {
       action: 'ec2:DeleteSubnet',
       resource: subnet?.subnetId,
-      send: () => dryRunSend(new DeleteSubnetCommand({ DryRun: true, SubnetId: subnet!.subnetId })),
+      send: () =>
+        dryRunSend(
+          handlers.DeleteSubnet.command({ action: 'DeleteSubnet', subnetId: subnet!.subnetId }, true),
+        ),
     },
   ];
 
