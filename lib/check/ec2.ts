@@ -1,6 +1,8 @@
 import type { Filter } from '@aws-sdk/client-ec2';
 import { AwsCommand } from '../aws/call';
-import { handlers } from '../execute/teardown';
+import { handlerFor } from '../execute/teardown';
+import { ActionHandler } from '../execute/teardown/handler';
+import { ActionParams } from '../plan/actions';
 import { ownerTagCommand } from '../sweeper/ownership';
 import { errorCodeOf, isAccessDenied, isUnreachable } from '../aws/errors';
 import {
@@ -176,6 +178,9 @@ export async function checkMutatingEc2(
   const { config } = deps;
   const send = caller(deps);
   const dryRunSend = (command: AwsCommand) => send(clients.ec2, command, true);
+  /** The teardown's own command for these params, sent with DryRun=true. */
+  const probe = (params: ActionParams) => () =>
+    dryRunSend((handlerFor(params.action) as ActionHandler).command(params as never, true));
   if (!d.complete) {
     add({
       status: 'WARN',
@@ -222,94 +227,55 @@ export async function checkMutatingEc2(
     {
       action: 'ec2:DisassociateAddress',
       resource: association?.associationId,
-      send: () =>
-        dryRunSend(
-          handlers.DisassociateAddress.command(
-            {
-              action: 'DisassociateAddress',
-              associationId: association!.associationId!,
-              networkInterfaceId: association!.networkInterfaceId!,
-            },
-            true,
-          ),
-        ),
+      send: probe({
+        action: 'DisassociateAddress',
+        associationId: association?.associationId ?? '',
+        networkInterfaceId: association?.networkInterfaceId ?? '',
+      }),
     },
     config.eip.policy === 'release-owned'
       ? {
           action: 'ec2:ReleaseAddress',
           resource: releasable?.allocationId,
-          send: () =>
-            dryRunSend(
-              handlers.ReleaseAddress.command(
-                { action: 'ReleaseAddress', allocationId: releasable!.allocationId! },
-                true,
-              ),
-            ),
+          send: probe({ action: 'ReleaseAddress', allocationId: releasable?.allocationId ?? '' }),
         }
       : { action: 'ec2:ReleaseAddress', notNeeded: 'eip.policy is "disassociate"' },
     {
       action: 'ec2:DetachNetworkInterface',
       resource: attached?.attachment?.attachmentId,
-      send: () =>
-        dryRunSend(
-          handlers.DetachNetworkInterface.command(
-            {
-              action: 'DetachNetworkInterface',
-              networkInterfaceId: attached!.networkInterfaceId,
-              attachmentId: attached!.attachment!.attachmentId!,
-            },
-            true,
-          ),
-        ),
+      send: probe({
+        action: 'DetachNetworkInterface',
+        networkInterfaceId: attached?.networkInterfaceId ?? '',
+        attachmentId: attached?.attachment?.attachmentId ?? '',
+      }),
     },
     {
       action: 'ec2:DeleteNetworkInterface',
       resource: eni?.networkInterfaceId,
-      send: () =>
-        dryRunSend(
-          handlers.DeleteNetworkInterface.command(
-            {
-              action: 'DeleteNetworkInterface',
-              networkInterfaceId: eni!.networkInterfaceId,
-              waitForDetach: false,
-            },
-            true,
-          ),
-        ),
+      send: probe({
+        action: 'DeleteNetworkInterface',
+        networkInterfaceId: eni?.networkInterfaceId ?? '',
+        waitForDetach: false,
+      }),
     },
     {
       action: 'ec2:DisassociateRouteTable',
       resource: rtAssociation?.associationId,
-      send: () =>
-        dryRunSend(
-          handlers.DisassociateRouteTable.command(
-            {
-              action: 'DisassociateRouteTable',
-              associationId: rtAssociation!.associationId,
-              routeTableId: rtAssociation!.routeTableId,
-            },
-            true,
-          ),
-        ),
+      send: probe({
+        action: 'DisassociateRouteTable',
+        associationId: rtAssociation?.associationId ?? '',
+        routeTableId: rtAssociation?.routeTableId ?? '',
+      }),
     },
     {
       action: 'ec2:DeleteRouteTable',
       resource: routeTable?.routeTableId,
-      send: () =>
-        dryRunSend(
-          handlers.DeleteRouteTable.command(
-            { action: 'DeleteRouteTable', routeTableId: routeTable!.routeTableId },
-            true,
-          ),
-        ),
+      send: probe({ action: 'DeleteRouteTable', routeTableId: routeTable?.routeTableId ?? '' }),
     },
     {
       action: 'ec2:DeleteSubnet',
       resource: subnet?.subnetId,
-      send: () =>
-        dryRunSend(
-          handlers.DeleteSubnet.command({ action: 'DeleteSubnet', subnetId: subnet!.subnetId }, true),
-        ),
+      send: probe({ action: 'DeleteSubnet', subnetId: subnet?.subnetId ?? '' }),
     },
   ];
 
