@@ -1,6 +1,6 @@
 import { CallContext } from '../aws/call';
 import { LogFields } from '../log';
-import { instancesToLookUp } from '../sweeper/orphans';
+import { instancesToLookUp } from '../sweeper/orphan-eni';
 import {
   AddressInfo,
   describeEnis,
