@@ -1,8 +1,7 @@
 import type { Filter } from '@aws-sdk/client-ec2';
 import { AwsCommand } from '../aws/call';
 import { handlerFor } from '../execute/teardown';
-import { ActionHandler } from '../execute/teardown/handler';
-import { ActionParams } from '../plan/actions';
+import { ActionName, ActionParams } from '../plan/actions';
 import { ownerTagCommand } from '../sweeper/ownership';
 import { errorCodeOf, isAccessDenied, isUnreachable } from '../aws/errors';
 import {
@@ -178,9 +177,22 @@ export async function checkMutatingEc2(
   const { config } = deps;
   const send = caller(deps);
   const dryRunSend = (command: AwsCommand) => send(clients.ec2, command, true);
-  /** The teardown's own command for these params, sent with DryRun=true. */
-  const probe = (params: ActionParams) => () =>
-    dryRunSend((handlerFor(params.action) as ActionHandler).command(params as never, true));
+  /**
+   * A DryRun of the teardown's own command for `action` on `resource`; `params` are read only when
+   * there is a resource to try it on.
+   */
+  const dryRunCase = <A extends ActionName>(
+    action: A,
+    resource: string | undefined,
+    params: () => Omit<Extract<ActionParams, { action: A }>, 'action'>,
+  ): DryRunCase => ({
+    action: `ec2:${action}`,
+    resource,
+    send: () =>
+      dryRunSend(
+        handlerFor(action).command({ action, ...params() } as Extract<ActionParams, { action: A }>, true),
+      ),
+  });
   if (!d.complete) {
     add({
       status: 'WARN',
@@ -224,59 +236,31 @@ export async function checkMutatingEc2(
           ),
         ),
     },
-    {
-      action: 'ec2:DisassociateAddress',
-      resource: association?.associationId,
-      send: probe({
-        action: 'DisassociateAddress',
-        associationId: association?.associationId ?? '',
-        networkInterfaceId: association?.networkInterfaceId ?? '',
-      }),
-    },
+    dryRunCase('DisassociateAddress', association?.associationId, () => ({
+      associationId: association!.associationId!,
+      networkInterfaceId: association!.networkInterfaceId!,
+    })),
     config.eip.policy === 'release-owned'
-      ? {
-          action: 'ec2:ReleaseAddress',
-          resource: releasable?.allocationId,
-          send: probe({ action: 'ReleaseAddress', allocationId: releasable?.allocationId ?? '' }),
-        }
+      ? dryRunCase('ReleaseAddress', releasable?.allocationId, () => ({
+          allocationId: releasable!.allocationId!,
+        }))
       : { action: 'ec2:ReleaseAddress', notNeeded: 'eip.policy is "disassociate"' },
-    {
-      action: 'ec2:DetachNetworkInterface',
-      resource: attached?.attachment?.attachmentId,
-      send: probe({
-        action: 'DetachNetworkInterface',
-        networkInterfaceId: attached?.networkInterfaceId ?? '',
-        attachmentId: attached?.attachment?.attachmentId ?? '',
-      }),
-    },
-    {
-      action: 'ec2:DeleteNetworkInterface',
-      resource: eni?.networkInterfaceId,
-      send: probe({
-        action: 'DeleteNetworkInterface',
-        networkInterfaceId: eni?.networkInterfaceId ?? '',
-        waitForDetach: false,
-      }),
-    },
-    {
-      action: 'ec2:DisassociateRouteTable',
-      resource: rtAssociation?.associationId,
-      send: probe({
-        action: 'DisassociateRouteTable',
-        associationId: rtAssociation?.associationId ?? '',
-        routeTableId: rtAssociation?.routeTableId ?? '',
-      }),
-    },
-    {
-      action: 'ec2:DeleteRouteTable',
-      resource: routeTable?.routeTableId,
-      send: probe({ action: 'DeleteRouteTable', routeTableId: routeTable?.routeTableId ?? '' }),
-    },
-    {
-      action: 'ec2:DeleteSubnet',
-      resource: subnet?.subnetId,
-      send: probe({ action: 'DeleteSubnet', subnetId: subnet?.subnetId ?? '' }),
-    },
+    dryRunCase('DetachNetworkInterface', attached?.attachment?.attachmentId, () => ({
+      networkInterfaceId: attached!.networkInterfaceId,
+      attachmentId: attached!.attachment!.attachmentId!,
+    })),
+    dryRunCase('DeleteNetworkInterface', eni?.networkInterfaceId, () => ({
+      networkInterfaceId: eni!.networkInterfaceId,
+      waitForDetach: false,
+    })),
+    dryRunCase('DisassociateRouteTable', rtAssociation?.associationId, () => ({
+      associationId: rtAssociation!.associationId,
+      routeTableId: rtAssociation!.routeTableId,
+    })),
+    dryRunCase('DeleteRouteTable', routeTable?.routeTableId, () => ({
+      routeTableId: routeTable!.routeTableId,
+    })),
+    dryRunCase('DeleteSubnet', subnet?.subnetId, () => ({ subnetId: subnet!.subnetId })),
   ];
 
   const untestable: string[] = [];

@@ -135,33 +135,36 @@ export function completionPort(deps: CompletionDeps, instanceId: string): Comple
     }
     return r;
   };
+  /** The target, or why there is none — said once in the log, naming what it was wanted for. */
+  const targetFor = async (
+    what: string,
+    episode: string,
+    ref: LifecycleRef | undefined,
+    signal: AbortSignal,
+  ) => {
+    const r = await resolve(ref, signal);
+    if (r.target === null) {
+      deps.logger.info(`no lifecycle action to ${what}`, {
+        instanceId,
+        episode,
+        stage: 'completion',
+        reason: r.reason,
+        detail: r.detail,
+      });
+    }
+    return r;
+  };
   return {
     async startHeartbeat({ episode, lifecycle, lastProgressAt, signal }) {
-      const r = await resolve(lifecycle, signal);
-      if (r.target === null) {
-        deps.logger.info('no lifecycle action to heartbeat', {
-          instanceId,
-          episode,
-          stage: 'completion',
-          reason: r.reason,
-          detail: r.detail,
-        });
-        return null;
-      }
+      const r = await targetFor('heartbeat', episode, lifecycle, signal);
+      if (r.target === null) return null;
       const hb = new Heartbeater(deps, r.target, { instanceId, episode, lastProgressAt, signal });
       hb.start();
       return hb;
     },
     async complete({ episode, lifecycle, result, signal }) {
-      const r = await resolve(lifecycle, signal);
+      const r = await targetFor('complete', episode, lifecycle, signal);
       if (r.target === null) {
-        deps.logger.info('no lifecycle action to complete', {
-          instanceId,
-          episode,
-          stage: 'completion',
-          reason: r.reason,
-          detail: r.detail,
-        });
         return { result: r.reason === 'lookup-failed' ? 'failed' : 'not-needed', detail: r.detail };
       }
       return completeLifecycleAction(deps, r.target, instanceId, result, signal);
