@@ -17,7 +17,11 @@ import {
   SetQueueAttributesCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { hostFilterPolicy, hostQueuePolicy, hostSubscriptionAttributes } from '../../../../lib/sources/host-queue';
+import {
+  hostFilterPolicy,
+  hostQueuePolicy,
+  hostSubscriptionAttributes,
+} from '../../../../lib/sources/host-queue';
 import { AwsEmulator } from '../../../../sim/emulator/server';
 import { fixture, withFields } from '../../../fixtures/events';
 
