@@ -141,14 +141,19 @@ export function isUnreachable(err: unknown): boolean {
 }
 
 /**
+ * Auto Scaling's ValidationError: something the request names does not exist (or no longer does) —
+ * no such group for DescribeLifecycleHooks, the lifecycle action is over for a heartbeat.
+ */
+export function isAsgValidationError(err: unknown): boolean {
+  return errorCodeOf(err) === 'ValidationError';
+}
+
+/**
  * CompleteLifecycleAction's "No active Lifecycle Action found": the action is over, or Auto Scaling
  * has not made it visible yet (the propagation race; lib/completion/completion.ts asks the group which).
  */
 export function isNoActiveLifecycleAction(err: unknown): boolean {
-  return (
-    errorCodeOf(err) === 'ValidationError' &&
-    /No active Lifecycle Action found/i.test((err as Error)?.message ?? '')
-  );
+  return isAsgValidationError(err) && /No active Lifecycle Action found/i.test((err as Error)?.message ?? '');
 }
 
 const NO_SUCH_QUEUE_CODES = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue']);

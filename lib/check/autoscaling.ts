@@ -1,13 +1,20 @@
-import {
-  DescribeAutoScalingInstancesCommand,
-  DescribeAutoScalingInstancesCommandOutput,
-  DescribeLifecycleHooksCommand,
-  DescribeLifecycleHooksCommandOutput,
-} from '@aws-sdk/client-auto-scaling';
 import { gatherPeerFacts } from '../gate/ha-facts';
 import { BFD_NOT_RUNNING, BFD_PATH } from '../gate/loxilb-api';
-import { errorCodeOf } from '../aws/errors';
-import { CheckResult, CheckClients, CheckDeps, messageOf, awsFailure, caller } from './common';
+import { errorCodeOf, isAsgValidationError } from '../aws/errors';
+import {
+  describeAutoScalingInstances,
+  describeLifecycleHooks,
+  TERMINATING_TRANSITION,
+} from '../discovery/asg-reads';
+import {
+  CheckResult,
+  CheckClients,
+  CheckDeps,
+  messageOf,
+  awsFailure,
+  callContext,
+  CHECK_ATTEMPTS,
+} from './common';
 
 /** The HA cluster as AWS sees it, and the Auto Scaling lifecycle hook. */
 
@@ -62,15 +69,13 @@ export async function checkAutoScaling(
   add: (r: CheckResult) => void,
 ): Promise<void> {
   const { autoScalingGroupName: group, hookName } = deps.config.lifecycle;
-  const send = caller(deps);
+  const ctx = callContext(deps);
+  const read = { maxAttempts: CHECK_ATTEMPTS };
   let memberOf: string | undefined;
   if (instanceId) {
     try {
-      const out = await send<DescribeAutoScalingInstancesCommandOutput>(
-        clients.autoScaling,
-        new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
-      );
-      memberOf = out.AutoScalingInstances?.[0]?.AutoScalingGroupName;
+      const rows = await describeAutoScalingInstances(ctx, clients.autoScaling, [instanceId], read);
+      memberOf = rows[0]?.autoScalingGroupName;
       add({
         status: 'OK',
         check: 'autoscaling:DescribeAutoScalingInstances',
@@ -107,11 +112,8 @@ export async function checkAutoScaling(
     });
   }
   try {
-    const out = await send<DescribeLifecycleHooksCommandOutput>(
-      clients.autoScaling,
-      new DescribeLifecycleHooksCommand({ AutoScalingGroupName: group, LifecycleHookNames: [hookName] }),
-    );
-    const hook = out.LifecycleHooks?.find((h) => h.LifecycleHookName === hookName);
+    const hooks = await describeLifecycleHooks(ctx, clients.autoScaling, group, [hookName], read);
+    const hook = hooks.find((h) => h.hookName === hookName);
     if (!hook) {
       add({
         status: 'FAIL',
@@ -119,23 +121,23 @@ export async function checkAutoScaling(
         what: `lifecycle hook ${hookName} not found on group ${group}`,
         fix: 'create it (scripts/aws-setup.yaml) or fix lifecycle.hookName / lifecycle.autoScalingGroupName',
       });
-    } else if (hook.LifecycleTransition !== 'autoscaling:EC2_INSTANCE_TERMINATING') {
+    } else if (hook.transition !== TERMINATING_TRANSITION) {
       add({
         status: 'FAIL',
         check: 'autoscaling:DescribeLifecycleHooks',
-        what: `lifecycle hook ${hookName} on ${group} is for ${hook.LifecycleTransition}, not termination`,
+        what: `lifecycle hook ${hookName} on ${group} is for ${hook.transition}, not termination`,
         fix: "point lifecycle.hookName at the group's autoscaling:EC2_INSTANCE_TERMINATING hook",
       });
     } else {
       add({
         status: 'OK',
         check: 'autoscaling:DescribeLifecycleHooks',
-        what: `lifecycle hook ${hookName} on ${group}: terminating, heartbeat ${hook.HeartbeatTimeout ?? '?'} s, default ${hook.DefaultResult ?? '?'}`,
+        what: `lifecycle hook ${hookName} on ${group}: terminating, heartbeat ${hook.heartbeatTimeoutSeconds ?? '?'} s, default ${hook.defaultResult ?? '?'}`,
       });
     }
   } catch (err) {
     const code = errorCodeOf(err);
-    if (code === 'ValidationError') {
+    if (isAsgValidationError(err)) {
       add({
         status: 'FAIL',
         check: 'autoscaling:DescribeLifecycleHooks',

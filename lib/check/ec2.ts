@@ -1,15 +1,8 @@
-import {
-  CreateTagsCommand,
-  DeleteNetworkInterfaceCommand,
-  DeleteRouteTableCommand,
-  DeleteSubnetCommand,
-  DetachNetworkInterfaceCommand,
-  DisassociateAddressCommand,
-  DisassociateRouteTableCommand,
-  Filter,
-  ReleaseAddressCommand,
-} from '@aws-sdk/client-ec2';
+import type { Filter } from '@aws-sdk/client-ec2';
 import { AwsCommand } from '../aws/call';
+import { handlerFor } from '../execute/teardown';
+import { ActionName, ActionParams } from '../plan/actions';
+import { ownerTagCommand } from '../sweeper/ownership';
 import { errorCodeOf, isAccessDenied, isUnreachable } from '../aws/errors';
 import {
   AddressInfo,
@@ -184,6 +177,22 @@ export async function checkMutatingEc2(
   const { config } = deps;
   const send = caller(deps);
   const dryRunSend = (command: AwsCommand) => send(clients.ec2, command, true);
+  /**
+   * A DryRun of the teardown's own command for `action` on `resource`; `params` are read only when
+   * there is a resource to try it on.
+   */
+  const dryRunCase = <A extends ActionName>(
+    action: A,
+    resource: string | undefined,
+    params: () => Omit<Extract<ActionParams, { action: A }>, 'action'>,
+  ): DryRunCase => ({
+    action: `ec2:${action}`,
+    resource,
+    send: () =>
+      dryRunSend(
+        handlerFor(action).command({ action, ...params() } as Extract<ActionParams, { action: A }>, true),
+      ),
+  });
   if (!d.complete) {
     add({
       status: 'WARN',
@@ -206,80 +215,52 @@ export async function checkMutatingEc2(
     (a) => a.tags[config.eip.releaseTag.key] === config.eip.releaseTag.value,
   );
   const routeTable = d.routeTables[0];
-  const rtAssociation = d.routeTables.flatMap((rt) => rt.associations).find((a) => !a.main);
+  const rtAssociation = d.routeTables
+    .flatMap((rt) => rt.associations.map((a) => ({ ...a, routeTableId: rt.routeTableId })))
+    .find((a) => !a.main);
   const subnet = d.subnets[0];
 
   // Least harmful first: if an endpoint ever ignored DryRun, a tag is the only thing it would change.
+  // Each command is the one the teardown (or the ownership marking) sends, with DryRun=true.
   const cases: DryRunCase[] = [
     {
       action: 'ec2:CreateTags',
       resource: eni?.networkInterfaceId,
       send: () =>
         dryRunSend(
-          new CreateTagsCommand({
-            DryRun: true,
-            Resources: [eni!.networkInterfaceId],
-            Tags: [{ Key: config.ownership.ownerTagKey, Value: d.instanceId ?? 'i-check' }],
-          }),
+          ownerTagCommand(
+            [eni!.networkInterfaceId],
+            config.ownership.ownerTagKey,
+            d.instanceId ?? 'i-check',
+            true,
+          ),
         ),
     },
-    {
-      action: 'ec2:DisassociateAddress',
-      resource: association?.associationId,
-      send: () =>
-        dryRunSend(
-          new DisassociateAddressCommand({ DryRun: true, AssociationId: association!.associationId }),
-        ),
-    },
+    dryRunCase('DisassociateAddress', association?.associationId, () => ({
+      associationId: association!.associationId!,
+      networkInterfaceId: association!.networkInterfaceId!,
+    })),
     config.eip.policy === 'release-owned'
-      ? {
-          action: 'ec2:ReleaseAddress',
-          resource: releasable?.allocationId,
-          send: () =>
-            dryRunSend(new ReleaseAddressCommand({ DryRun: true, AllocationId: releasable!.allocationId })),
-        }
+      ? dryRunCase('ReleaseAddress', releasable?.allocationId, () => ({
+          allocationId: releasable!.allocationId!,
+        }))
       : { action: 'ec2:ReleaseAddress', notNeeded: 'eip.policy is "disassociate"' },
-    {
-      action: 'ec2:DetachNetworkInterface',
-      resource: attached?.attachment?.attachmentId,
-      send: () =>
-        dryRunSend(
-          new DetachNetworkInterfaceCommand({
-            DryRun: true,
-            AttachmentId: attached!.attachment!.attachmentId!,
-          }),
-        ),
-    },
-    {
-      action: 'ec2:DeleteNetworkInterface',
-      resource: eni?.networkInterfaceId,
-      send: () =>
-        dryRunSend(
-          new DeleteNetworkInterfaceCommand({ DryRun: true, NetworkInterfaceId: eni!.networkInterfaceId }),
-        ),
-    },
-    {
-      action: 'ec2:DisassociateRouteTable',
-      resource: rtAssociation?.associationId,
-      send: () =>
-        dryRunSend(
-          new DisassociateRouteTableCommand({
-            DryRun: true,
-            AssociationId: rtAssociation!.associationId,
-          }),
-        ),
-    },
-    {
-      action: 'ec2:DeleteRouteTable',
-      resource: routeTable?.routeTableId,
-      send: () =>
-        dryRunSend(new DeleteRouteTableCommand({ DryRun: true, RouteTableId: routeTable!.routeTableId })),
-    },
-    {
-      action: 'ec2:DeleteSubnet',
-      resource: subnet?.subnetId,
-      send: () => dryRunSend(new DeleteSubnetCommand({ DryRun: true, SubnetId: subnet!.subnetId })),
-    },
+    dryRunCase('DetachNetworkInterface', attached?.attachment?.attachmentId, () => ({
+      networkInterfaceId: attached!.networkInterfaceId,
+      attachmentId: attached!.attachment!.attachmentId!,
+    })),
+    dryRunCase('DeleteNetworkInterface', eni?.networkInterfaceId, () => ({
+      networkInterfaceId: eni!.networkInterfaceId,
+      waitForDetach: false,
+    })),
+    dryRunCase('DisassociateRouteTable', rtAssociation?.associationId, () => ({
+      associationId: rtAssociation!.associationId,
+      routeTableId: rtAssociation!.routeTableId,
+    })),
+    dryRunCase('DeleteRouteTable', routeTable?.routeTableId, () => ({
+      routeTableId: routeTable!.routeTableId,
+    })),
+    dryRunCase('DeleteSubnet', subnet?.subnetId, () => ({ subnetId: subnet!.subnetId })),
   ];
 
   const untestable: string[] = [];

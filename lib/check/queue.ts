@@ -1,5 +1,4 @@
-import { GetQueueAttributesCommand, GetQueueAttributesResult } from '@aws-sdk/client-sqs';
-import { listTopicSubscriptions } from '../aws/queue-calls';
+import { getQueueAttributes, listTopicSubscriptions } from '../aws/queue-calls';
 import { hostQueueName, instanceIdOfHostQueue } from '../sources/host-queue';
 import { errorCodeOf, isAccessDenied, isNoSuchQueue, isSnsNotFound } from '../aws/errors';
 import { type Config } from '../config/schema';
@@ -11,13 +10,39 @@ import {
   messageOf,
   CHECK_ATTEMPTS,
   callContext,
-  caller,
 } from './common';
 
 /** The notification path: the shared queue, or the group topic and its per-host queues. */
 
+/** The queue or topic a check reads, and what to say when it cannot. */
+interface NotificationTarget {
+  /** `queue <url>` / `topic <arn>`. */
+  name: string;
+  resource: string;
+  /** The IAM action of the read. */
+  action: string;
+  isMissing(err: unknown): boolean;
+  missingFix: string;
+  unreachableFix: string;
+}
+
+/** A failed read of the queue or topic, as a check line: it does not exist, is denied, or unreachable. */
+function readFailure(t: NotificationTarget, err: unknown): CheckResult {
+  const code = errorCodeOf(err);
+  const fail = (what: string, fix: string): CheckResult => ({
+    status: 'FAIL',
+    check: 'sqs',
+    what,
+    fix,
+    errorCode: code,
+  });
+  if (t.isMissing(err)) return fail(`${t.name} does not exist (${code})`, t.missingFix);
+  if (isAccessDenied(err))
+    return fail(`${t.action} on ${t.resource} denied (${code})`, grantFix(t.action, t.resource));
+  return fail(`${t.name} unreachable: ${code}: ${messageOf(err)}`, t.unreachableFix);
+}
+
 export async function checkQueue(deps: CheckDeps, clients: CheckClients): Promise<CheckResult> {
-  const send = caller(deps);
   const queueUrl = deps.config.sources.sqs.queueUrl;
   if (!queueUrl) {
     return {
@@ -27,60 +52,47 @@ export async function checkQueue(deps: CheckDeps, clients: CheckClients): Promis
       fix: 'set sources.sqs.topicArn (TopicArn output of scripts/aws-setup.yaml) to also receive lifecycle, Health and state-change events; IMDS and the shutdown probe still work',
     };
   }
+  let a: Record<string, string>;
   try {
-    const out = await send<GetQueueAttributesResult>(
+    a = await getQueueAttributes(
+      callContext(deps),
       clients.sqs,
-      new GetQueueAttributesCommand({
-        QueueUrl: queueUrl,
-        AttributeNames: ['QueueArn', 'VisibilityTimeout', 'RedrivePolicy', 'ApproximateNumberOfMessages'],
-      }),
+      queueUrl,
+      ['QueueArn', 'VisibilityTimeout', 'RedrivePolicy', 'ApproximateNumberOfMessages'],
+      { maxAttempts: CHECK_ATTEMPTS },
     );
-    const a = out.Attributes ?? {};
-    const dlq = a.RedrivePolicy ? 'with a DLQ' : 'without a DLQ';
-    if (deps.config.sources.sqs.deadLetterAfterReceives && !a.RedrivePolicy) {
-      return {
-        status: 'WARN',
-        check: 'sqs',
-        what: `queue ${queueUrl} readable, but it has no RedrivePolicy while sources.sqs.deadLetterAfterReceives is set`,
-        fix: 'give the queue a dead-letter queue (scripts/aws-setup.yaml does) or unset deadLetterAfterReceives, or malformed messages are redelivered forever',
-      };
-    }
-    const sizing = redriveSizing(deps.config, a.RedrivePolicy);
-    if (sizing)
-      return { status: 'WARN', check: 'sqs', what: `queue ${queueUrl}: ${sizing.what}`, fix: sizing.fix };
-    return {
-      status: 'OK',
-      check: 'sqs',
-      what: `queue ${queueUrl} readable (${a.ApproximateNumberOfMessages ?? '?'} message(s) waiting, visibility ${a.VisibilityTimeout ?? '?'} s, ${dlq})`,
-    };
   } catch (err) {
-    const code = errorCodeOf(err);
-    if (isNoSuchQueue(err)) {
-      return {
-        status: 'FAIL',
-        check: 'sqs',
-        what: `queue ${queueUrl} does not exist (${code})`,
-        fix: 'fix sources.sqs.queueUrl (the QueueUrl output of scripts/aws-setup.yaml) or create the queue',
-        errorCode: code,
-      };
-    }
-    if (isAccessDenied(err)) {
-      return {
-        status: 'FAIL',
-        check: 'sqs',
-        what: `sqs:GetQueueAttributes on ${queueUrl} denied (${code})`,
-        fix: grantFix('sqs:GetQueueAttributes', queueUrl),
-        errorCode: code,
-      };
-    }
+    return readFailure(
+      {
+        name: `queue ${queueUrl}`,
+        resource: queueUrl,
+        action: 'sqs:GetQueueAttributes',
+        isMissing: isNoSuchQueue,
+        missingFix:
+          'fix sources.sqs.queueUrl (the QueueUrl output of scripts/aws-setup.yaml) or create the queue',
+        unreachableFix:
+          'check sources.sqs.queueUrl, the region, and network access to SQS (VPC endpoint, proxy)',
+      },
+      err,
+    );
+  }
+  const dlq = a.RedrivePolicy ? 'with a DLQ' : 'without a DLQ';
+  if (deps.config.sources.sqs.deadLetterAfterReceives && !a.RedrivePolicy) {
     return {
-      status: 'FAIL',
+      status: 'WARN',
       check: 'sqs',
-      what: `queue ${queueUrl} unreachable: ${code}: ${messageOf(err)}`,
-      fix: 'check sources.sqs.queueUrl, the region, and network access to SQS (VPC endpoint, proxy)',
-      errorCode: code,
+      what: `queue ${queueUrl} readable, but it has no RedrivePolicy while sources.sqs.deadLetterAfterReceives is set`,
+      fix: 'give the queue a dead-letter queue (scripts/aws-setup.yaml does) or unset deadLetterAfterReceives, or malformed messages are redelivered forever',
     };
   }
+  const sizing = redriveSizing(deps.config, a.RedrivePolicy);
+  if (sizing)
+    return { status: 'WARN', check: 'sqs', what: `queue ${queueUrl}: ${sizing.what}`, fix: sizing.fix };
+  return {
+    status: 'OK',
+    check: 'sqs',
+    what: `queue ${queueUrl} readable (${a.ApproximateNumberOfMessages ?? '?'} message(s) waiting, visibility ${a.VisibilityTimeout ?? '?'} s, ${dlq})`,
+  };
 }
 
 /**
@@ -135,32 +147,18 @@ export async function checkTopic(
       maxAttempts: CHECK_ATTEMPTS,
     });
   } catch (err) {
-    const code = errorCodeOf(err);
-    if (isSnsNotFound(err)) {
-      return {
-        status: 'FAIL',
-        check: 'sqs',
-        what: `topic ${topicArn} does not exist (${code})`,
-        fix: 'fix sources.sqs.topicArn (the TopicArn output of scripts/aws-setup.yaml)',
-        errorCode: code,
-      };
-    }
-    if (isAccessDenied(err)) {
-      return {
-        status: 'FAIL',
-        check: 'sqs',
-        what: `sns:ListSubscriptionsByTopic on ${topicArn} denied (${code})`,
-        fix: grantFix('sns:ListSubscriptionsByTopic', topicArn),
-        errorCode: code,
-      };
-    }
-    return {
-      status: 'FAIL',
-      check: 'sqs',
-      what: `topic ${topicArn} unreachable: ${code}: ${messageOf(err)}`,
-      fix: 'check sources.sqs.topicArn, the region, and network access to SNS (VPC endpoint, proxy)',
-      errorCode: code,
-    };
+    return readFailure(
+      {
+        name: `topic ${topicArn}`,
+        resource: topicArn,
+        action: 'sns:ListSubscriptionsByTopic',
+        isMissing: isSnsNotFound,
+        missingFix: 'fix sources.sqs.topicArn (the TopicArn output of scripts/aws-setup.yaml)',
+        unreachableFix:
+          'check sources.sqs.topicArn, the region, and network access to SNS (VPC endpoint, proxy)',
+      },
+      err,
+    );
   }
   const hostQueues = subs.filter((s) => s.protocol === 'sqs' && instanceIdOfHostQueue(s.endpoint));
   const own = instanceId

@@ -8,13 +8,18 @@ import {
   DescribeNetworkInterfacesResult,
   DescribeRouteTablesCommand,
   DescribeRouteTablesResult,
+  DescribeSpotInstanceRequestsCommand,
+  DescribeSpotInstanceRequestsResult,
   DescribeSubnetsCommand,
   DescribeSubnetsResult,
   DescribeVpcsCommand,
   DescribeVpcsResult,
   Filter,
+  Instance,
   NetworkInterface,
+  Reservation,
   RouteTable,
+  SpotInstanceRequest,
   Subnet,
   Tag,
   Vpc,
@@ -24,10 +29,12 @@ import { cloudInstanceOf, Config } from '../config/schema';
 import { LogFields } from '../log';
 
 /**
- * The EC2 reads of loxilb's resources, each built here and only here, each returning plain data
- * instead of SDK shapes: the teardown's inventory (./inventory.ts), the sweeper's cluster discovery
- * (./sweep.ts) and `teardownd check` all read AWS through these, with the same tag filter.
- * Paginated Describes follow NextToken to the end (lib/aws/call.ts `describeAll`).
+ * The EC2 reads, each built here and only here, each returning plain data instead of SDK shapes:
+ * the teardown's inventory (./inventory.ts), the sweeper's cluster discovery (./sweep.ts) and
+ * `teardownd check` read loxilb's resources through these, with the same tag filter; the gate's peer
+ * facts (lib/gate/ha-facts.ts), the instance states (./instance-state.ts) and the shutdown probe
+ * (lib/sources/shutdown-probe.ts) read instances through them. Paginated Describes follow NextToken
+ * to the end (lib/aws/call.ts `describeAll`).
  */
 
 export interface EniInfo {
@@ -98,6 +105,17 @@ export interface InstanceInfo {
   instanceId: string;
   vpcId?: string;
   state?: string;
+  /** The primary private IP. */
+  privateIp?: string;
+  /** Every private IP on every interface (a loxilb peer may be known by a secondary one). */
+  privateIps: string[];
+  tags: Record<string, string>;
+}
+
+export interface SpotRequestInfo {
+  instanceId?: string;
+  /** The request's status code (`marked-for-termination`, `fulfilled`, …). */
+  statusCode?: string;
 }
 
 export interface TagValues {
@@ -182,6 +200,19 @@ function toRouteTableInfo(r: RouteTable): RouteTableInfo {
         main: a.Main === true,
         state: a.AssociationState?.State,
       })),
+  };
+}
+
+function toInstanceInfo(i: Instance): InstanceInfo {
+  return {
+    instanceId: i.InstanceId ?? '',
+    vpcId: i.VpcId,
+    state: i.State?.Name,
+    privateIp: i.PrivateIpAddress,
+    privateIps: (i.NetworkInterfaces ?? []).flatMap((n) =>
+      (n.PrivateIpAddresses ?? []).flatMap((a) => (a.PrivateIpAddress ? [a.PrivateIpAddress] : [])),
+    ),
+    tags: tagsOf(i.Tags),
   };
 }
 
@@ -294,6 +325,22 @@ export async function describeVpcs(
   return list.map(toVpcInfo);
 }
 
+/** Instances by filter (all pages). */
+export async function describeInstances(
+  ctx: CallContext,
+  filters: Filter[],
+  read: ReadOptions = {},
+): Promise<InstanceInfo[]> {
+  const reservations = await describeAll<DescribeInstancesResult, Reservation>(
+    ctx,
+    (NextToken) => new DescribeInstancesCommand({ Filters: filters, NextToken }),
+    (o) => o.Reservations,
+    read.logFields,
+    read,
+  );
+  return reservations.flatMap((r) => r.Instances ?? []).map(toInstanceInfo);
+}
+
 /**
  * One instance by id; undefined when the answer holds none. By id, so an instance EC2 no longer
  * knows fails with InvalidInstanceID.NotFound (the callers decide what that means to them).
@@ -308,6 +355,22 @@ export async function describeInstance(
     new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
     { mutating: false, logFields: read.logFields, maxAttempts: read.maxAttempts },
   );
-  const i = output.Reservations?.[0]?.Instances?.[0];
-  return i && { instanceId: i.InstanceId ?? instanceId, vpcId: i.VpcId, state: i.State?.Name };
+  const i = output.Reservations?.flatMap((r) => r.Instances ?? []).find((x) => x.InstanceId === instanceId);
+  return i && toInstanceInfo(i);
+}
+
+/** The spot requests by filter (all pages). */
+export async function describeSpotRequests(
+  ctx: CallContext,
+  filters: Filter[],
+  read: ReadOptions = {},
+): Promise<SpotRequestInfo[]> {
+  const list = await describeAll<DescribeSpotInstanceRequestsResult, SpotInstanceRequest>(
+    ctx,
+    (NextToken) => new DescribeSpotInstanceRequestsCommand({ Filters: filters, NextToken }),
+    (o) => o.SpotInstanceRequests,
+    read.logFields,
+    read,
+  );
+  return list.map((r) => ({ instanceId: r.InstanceId, statusCode: r.Status?.Code }));
 }

@@ -1,17 +1,11 @@
-import {
-  DescribeInstancesCommand,
-  DescribeInstancesResult,
-  Instance,
-  Reservation,
-} from '@aws-sdk/client-ec2';
 import { LogFields } from '../log';
-import { CallContext, describeAll } from '../aws/call';
-import { inChunks } from './ec2-reads';
+import { CallContext } from '../aws/call';
+import { describeInstances, inChunks } from './ec2-reads';
 
 /**
  * Whether the instances that loxilb resources name are still there: one rule for the teardown's
  * full scope (an unattached ENI no live instance owns, lib/plan/planner.ts) and the sweeper's orphan rules
- * (lib/sweeper/orphans.ts), and the one DescribeInstances that reads the states.
+ * (lib/sweeper/orphans.ts), and the read of the states (DescribeInstances, built in ./ec2-reads.ts).
  */
 
 /** What DescribeInstances said; `not-found` means it was asked and did not return the instance. */
@@ -55,20 +49,14 @@ export async function describeInstanceStates(
 ): Promise<Record<string, InstanceState>> {
   const ids = [...new Set(instanceIds)].sort();
   const found = await inChunks(ids, (chunk) =>
-    describeAll<DescribeInstancesResult, Reservation>(
-      ctx,
-      (NextToken) =>
-        new DescribeInstancesCommand({ Filters: [{ Name: 'instance-id', Values: chunk }], NextToken }),
-      (o) => o.Reservations,
-      log,
-    ).then((rs) => rs.flatMap((r) => r.Instances ?? [])),
+    describeInstances(ctx, [{ Name: 'instance-id', Values: chunk }], { logFields: log }),
   );
   const states: Record<string, InstanceState> = {};
   for (const id of ids) states[id] = 'not-found';
-  for (const i of found as Instance[]) {
-    if (!i.InstanceId) continue;
-    if (i.State?.Name) states[i.InstanceId] = i.State.Name as InstanceState;
-    else delete states[i.InstanceId];
+  for (const i of found) {
+    if (!i.instanceId) continue;
+    if (i.state) states[i.instanceId] = i.state as InstanceState;
+    else delete states[i.instanceId];
   }
   return states;
 }

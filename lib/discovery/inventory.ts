@@ -4,21 +4,19 @@ import { cloudInstanceOf, Config } from '../config/schema';
 import { LogFields } from '../log';
 import {
   AddressInfo,
-  describeAddresses,
   describeEnis,
   describeInstance,
   describeRouteTables,
   describeSubnets,
-  describeVpcs,
   EniInfo,
   loxilbTagFilter,
   loxilbTagValues,
   RouteTableInfo,
   SubnetInfo,
   TagValues,
-  VpcInfo,
 } from './ec2-reads';
 import { describeInstanceStates, INSTANCE_ID, InstanceState } from './instance-state';
+import { addressesOnEnis, enisInSubnets, vpcsWithSubnets } from './related-reads';
 
 /**
  * Discovery: what loxilb created that this instance may have to tear down, and what would block a
@@ -29,7 +27,8 @@ import { describeInstanceStates, INSTANCE_ID, InstanceState } from './instance-s
  *   2. EIPs by `network-interface-id` of this instance's loxilb ENIs (for `full` also of every
  *      unattached loxilb ENI); and for `full` also every ENI in the loxilb subnets (foreign ones
  *      included), the VPC (its CIDR associations), every subnet of the VPC (to know what sits inside
- *      the cloud CIDR) and the state of the instances the unattached ENIs' owner tags name.
+ *      the cloud CIDR) and the state of the instances the unattached ENIs' owner tags name — the
+ *      same reads by id as the sweeper's discovery (./related-reads.ts).
  * The inventory is raw data; which of it is ours to touch is the planner's decision (lib/plan/planner.ts).
  *
  * A resumed teardown passes what an earlier run of its episode found (`remembered`, from the journal):
@@ -205,19 +204,14 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
   const owners = unattached
     .map((e) => e.tags[ownerTagKey])
     .filter((o): o is string => !!o && INSTANCE_ID.test(o));
-  const [addresses, subnetEnis, vpc, vpcSubnets, ownerStates, elsewhere] = await Promise.all([
-    ownIds.length
-      ? describeAddresses(c, [{ Name: 'network-interface-id', Values: ownIds }], read)
-      : Promise.resolve([] as AddressInfo[]),
-    subnets.length
-      ? describeEnis(c, [{ Name: 'subnet-id', Values: subnets.map((s) => s.subnetId) }], read)
-      : Promise.resolve([] as EniInfo[]),
-    full && vpcId
-      ? describeVpcs(c, { VpcIds: [vpcId] }, read).then((vs): VpcInfo | undefined => vs[0])
-      : Promise.resolve(undefined),
-    full && vpcId
-      ? describeSubnets(c, [{ Name: 'vpc-id', Values: [vpcId] }], read)
-      : Promise.resolve([] as SubnetInfo[]),
+  const [addresses, subnetEnis, [vpc], ownerStates, elsewhere] = await Promise.all([
+    addressesOnEnis(c, ownIds, read),
+    enisInSubnets(
+      c,
+      subnets.map((s) => s.subnetId),
+      read,
+    ),
+    vpcsWithSubnets(c, full && vpcId ? [vpcId] : [], read),
     owners.length
       ? describeInstanceStates(c, owners, log)
       : Promise.resolve({} as Record<string, InstanceState>),
@@ -271,7 +265,7 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
     subnetEnis,
     routeTables,
     cidr,
-    vpcSubnets,
+    vpcSubnets: vpc?.subnets ?? [],
     ownerStates,
     rememberedEniIds,
     remembered,

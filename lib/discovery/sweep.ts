@@ -1,38 +1,32 @@
-import { Filter } from '@aws-sdk/client-ec2';
 import { CallContext } from '../aws/call';
 import { LogFields } from '../log';
-import { instancesToLookUp } from '../sweeper/orphans';
+import { instancesToLookUp } from '../sweeper/orphan-eni';
 import {
   AddressInfo,
-  describeAddresses,
   describeEnis,
   describeRouteTables,
   describeSubnets,
   describeVpcs,
   EniInfo,
-  inChunks,
   loxilbTagFilter,
   RouteTableInfo,
   SubnetInfo,
-  VpcInfo,
 } from './ec2-reads';
 import { describeInstanceStates, InstanceState } from './instance-state';
+import { addressesOnEnis, enisInSubnets, VpcFacts, vpcsWithSubnets } from './related-reads';
 
 /**
  * What the sweeper reads in one region, for one loxilb cluster (this config's tag values), in two
  * parallel waves of tag- or id-filtered, paginated Describe calls:
  *   1. ENIs, subnets and route tables carrying the cluster's loxilb tags;
  *   2. the instances those ENIs name (owner tag, attachment), the EIPs on those ENIs, every ENI in
- *      the loxilb subnets, and the VPCs of the subnets and route tables with all their subnets.
- * Ids are always passed as filters, never as id lists: an id list fails the whole call when one id
- * is gone (a terminated instance drops out of DescribeInstances after a while), a filter just
- * returns less — and "not returned" is exactly the fact the orphan rules need.
+ *      the loxilb subnets, and the VPCs of the subnets and route tables with all their subnets
+ *      (./related-reads.ts, the same reads as the teardown's inventory).
+ * Ids are always passed as filters, never as id lists: "not returned" is exactly the fact the orphan
+ * rules need (a terminated instance drops out of DescribeInstances after a while).
  */
 
-export interface VpcFacts extends VpcInfo {
-  /** Every subnet of the VPC (to know what sits inside a CIDR). */
-  subnets: SubnetInfo[];
-}
+export type { VpcFacts } from './related-reads';
 
 export interface ClusterDiscovery {
   /** Every ENI of the region carrying the cluster's loxilb ENI tag. */
@@ -113,22 +107,12 @@ export async function discoverCluster(ctx: CallContext): Promise<ClusterDiscover
   const vpcIds = [
     ...new Set([...subnets, ...routeTables].map((x) => x.vpcId).filter((v): v is string => !!v)),
   ].sort();
-  const byIds = (name: string, ids: string[]): Filter[] => [{ Name: name, Values: ids }];
-  const [instances, addresses, subnetEnis, vpcs, vpcSubnets] = await Promise.all([
+  const [instances, addresses, subnetEnis, vpcs] = await Promise.all([
     describeInstanceStates(ctx, instanceIds, LOG),
-    inChunks(eniIds, (ids) => describeAddresses(ctx, byIds('network-interface-id', ids), READ)),
-    inChunks(subnetIds, (ids) => describeEnis(ctx, byIds('subnet-id', ids), READ)),
-    inChunks(vpcIds, (ids) => describeVpcs(ctx, { Filters: byIds('vpc-id', ids) }, READ)),
-    inChunks(vpcIds, (ids) => describeSubnets(ctx, byIds('vpc-id', ids), READ)),
+    addressesOnEnis(ctx, eniIds, READ),
+    enisInSubnets(ctx, subnetIds, READ),
+    vpcsWithSubnets(ctx, vpcIds, READ),
   ]);
 
-  return {
-    enis,
-    addresses,
-    subnets,
-    subnetEnis,
-    routeTables,
-    vpcs: vpcs.map((v) => ({ ...v, subnets: vpcSubnets.filter((s) => s.vpcId === v.vpcId) })),
-    instances,
-  };
+  return { enis, addresses, subnets, subnetEnis, routeTables, vpcs, instances };
 }

@@ -8,7 +8,7 @@ import { CallContext } from '../aws/call';
 import { AttemptedError } from '../aws/retry';
 import { DetachTimeoutError, DetachWaiter } from './teardown/eni';
 import { handlerFor } from './teardown';
-import { ActionHandler } from './teardown/handler';
+import { ActionHandler, runAction } from './teardown/handler';
 
 /**
  * Runs a plan: stages in order (eip → eni → route-table → subnet → cidr); inside a stage every action
@@ -207,7 +207,7 @@ export async function executePlan(
       started(a);
       try {
         const handler = handlerFor(a.params.action) as ActionHandler;
-        const r = await handler.run(callCtx, a.params as never, fields);
+        const r = await runAction(callCtx, handler, a.params as never, fields);
         attempts = r.attempts;
         return finish(a, startedAt, 'done', { attempts });
       } catch (err) {

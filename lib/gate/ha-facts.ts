@@ -1,28 +1,16 @@
-import {
-  AutoScalingClient,
-  DescribeAutoScalingGroupsCommand,
-  DescribeAutoScalingGroupsCommandOutput,
-  DescribeAutoScalingInstancesCommand,
-  DescribeAutoScalingInstancesCommandOutput,
-} from '@aws-sdk/client-auto-scaling';
-import {
-  DescribeInstancesCommand,
-  DescribeInstancesResult,
-  DescribeSpotInstanceRequestsCommand,
-  DescribeSpotInstanceRequestsResult,
-  Instance,
-  Reservation,
-} from '@aws-sdk/client-ec2';
+import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import type { Filter } from '@aws-sdk/client-ec2';
 import { errorCodeOf } from '../aws/errors';
 import { AwsPeerView, PeerFact, PeerQuestions } from './gate';
-import { tagsOf } from '../discovery/ec2-reads';
-import { awsCall, AwsCommand, CallContext, describeAll } from '../aws/call';
+import { describeInstances, describeSpotRequests, InstanceInfo } from '../discovery/ec2-reads';
+import { describeAutoScalingGroup, describeAutoScalingInstances } from '../discovery/asg-reads';
+import { CallContext } from '../aws/call';
 
 /**
  * AWS's view of this host's loxilb peers, which loxilb itself does not have: the instance behind
  * each BFD peer IP, or (BFD off) the other members of this host's cluster; for each, its instance
- * state, Auto Scaling lifecycle state and spot request status. Read-only calls, each built here and
- * only here. Never throws: a failure comes back as `error`, and the gate then decides `handover`.
+ * state, Auto Scaling lifecycle state and spot request status. Read-only calls, made through the one
+ * builder of each call (lib/discovery/ec2-reads.ts, asg-reads.ts). Never throws: a failure comes back as `error`, and the gate then decides `handover`.
  */
 
 export interface HaFactsDeps {
@@ -32,24 +20,15 @@ export interface HaFactsDeps {
 }
 
 const log = { stage: 'gate' };
+/** Auto Scaling reads: a few attempts, with the EC2 context's clock, signal and deadline. */
+const ASG_READ = { maxAttempts: 3 };
 
-/** An Auto Scaling read through the one call path, with the EC2 context's clock, signal and deadline. */
-async function asgRead<O>(deps: HaFactsDeps, command: AwsCommand): Promise<O> {
-  return (await awsCall<O>(deps.ec2, deps.autoScaling, command, { mutating: false, maxAttempts: 3 })).output;
+function instancesWhere(deps: HaFactsDeps, filters: Filter[]): Promise<InstanceInfo[]> {
+  return describeInstances(deps.ec2, filters, { logFields: { ...log, action: 'DescribeInstances' } });
 }
 
-async function describeInstances(deps: HaFactsDeps, filters: Array<{ Name: string; Values: string[] }>) {
-  const reservations = await describeAll<DescribeInstancesResult, Reservation>(
-    deps.ec2,
-    (NextToken) => new DescribeInstancesCommand({ Filters: filters, NextToken }),
-    (o) => o.Reservations,
-    { ...log, action: 'DescribeInstances' },
-  );
-  return reservations.flatMap((r) => r.Instances ?? []);
-}
-
-function factOf(i: Instance): PeerFact {
-  return { instanceId: i.InstanceId ?? '', privateIp: i.PrivateIpAddress, instanceState: i.State?.Name };
+function factOf(i: InstanceInfo): PeerFact {
+  return { instanceId: i.instanceId, privateIp: i.privateIp, instanceState: i.state };
 }
 
 /** Adds each fact's Auto Scaling lifecycle state and spot request status (in place). */
@@ -57,37 +36,20 @@ async function enrich(deps: HaFactsDeps, facts: PeerFact[]): Promise<void> {
   // Members read from their group already carry their lifecycle state.
   const ids = facts.filter((f) => f.instanceId && f.asgLifecycleState === undefined).map((f) => f.instanceId);
   if (ids.length) {
-    // DescribeAutoScalingInstances takes at most 50 ids per call.
-    for (let i = 0; i < ids.length; i += 50) {
-      const out = await asgRead<DescribeAutoScalingInstancesCommandOutput>(
-        deps,
-        new DescribeAutoScalingInstancesCommand({ InstanceIds: ids.slice(i, i + 50) }),
-      );
-      for (const row of out.AutoScalingInstances ?? []) {
-        const f = facts.find((x) => x.instanceId === row.InstanceId);
-        if (f && row.LifecycleState) f.asgLifecycleState = row.LifecycleState;
-      }
+    for (const row of await describeAutoScalingInstances(deps.ec2, deps.autoScaling, ids, ASG_READ)) {
+      const f = facts.find((x) => x.instanceId === row.instanceId);
+      if (f && row.lifecycleState) f.asgLifecycleState = row.lifecycleState;
     }
   }
   // By instance id: the request of each instance, whether or not DescribeInstances named it.
   const instanceIds = facts.map((f) => f.instanceId).filter(Boolean);
   if (instanceIds.length) {
-    const requests = await describeAll<
-      DescribeSpotInstanceRequestsResult,
-      NonNullable<DescribeSpotInstanceRequestsResult['SpotInstanceRequests']>[number]
-    >(
-      deps.ec2,
-      (NextToken) =>
-        new DescribeSpotInstanceRequestsCommand({
-          Filters: [{ Name: 'instance-id', Values: instanceIds }],
-          NextToken,
-        }),
-      (o) => o.SpotInstanceRequests,
-      { ...log, action: 'DescribeSpotInstanceRequests' },
-    );
+    const requests = await describeSpotRequests(deps.ec2, [{ Name: 'instance-id', Values: instanceIds }], {
+      logFields: { ...log, action: 'DescribeSpotInstanceRequests' },
+    });
     for (const r of requests) {
-      const f = facts.find((x) => x.instanceId === r.InstanceId);
-      if (f && r.Status?.Code) f.spotStatusCode = r.Status.Code;
+      const f = facts.find((x) => x.instanceId === r.instanceId);
+      if (f && r.statusCode) f.spotStatusCode = r.statusCode;
     }
   }
 }
@@ -96,7 +58,7 @@ const LIVE_STATES = ['pending', 'running', 'shutting-down', 'stopping', 'stopped
 
 /** The instance behind each IP (null when none has it). */
 export async function peersByIp(deps: HaFactsDeps, ips: string[]): Promise<Record<string, PeerFact | null>> {
-  const instances = await describeInstances(deps, [
+  const instances = await instancesWhere(deps, [
     { Name: 'private-ip-address', Values: ips },
     { Name: 'instance-state-name', Values: LIVE_STATES },
   ]);
@@ -104,12 +66,7 @@ export async function peersByIp(deps: HaFactsDeps, ips: string[]): Promise<Recor
   await enrich(deps, facts);
   const out: Record<string, PeerFact | null> = {};
   for (const ip of ips) {
-    const i = instances.findIndex(
-      (x) =>
-        (x.NetworkInterfaces ?? []).some((n) =>
-          (n.PrivateIpAddresses ?? []).some((a) => a.PrivateIpAddress === ip),
-        ) || x.PrivateIpAddress === ip,
-    );
+    const i = instances.findIndex((x) => x.privateIps.includes(ip) || x.privateIp === ip);
     out[ip] = i >= 0 ? facts[i] : null;
   }
   return out;
@@ -129,12 +86,12 @@ export async function clusterMembers(
   let members: PeerFact[];
   let source: string;
   if (tagKey) {
-    const self = await describeInstances(deps, [{ Name: 'instance-id', Values: [instanceId] }]);
-    const value = self[0] ? tagsOf(self[0].Tags)[tagKey] : undefined;
+    const self = await instancesWhere(deps, [{ Name: 'instance-id', Values: [instanceId] }]);
+    const value = self[0]?.tags[tagKey];
     if (value === undefined) return { error: `${instanceId} has no ${tagKey} tag (gate.clusterTagKey)` };
     source = `the instances tagged ${tagKey}=${value}`;
     members = (
-      await describeInstances(deps, [
+      await instancesWhere(deps, [
         { Name: `tag:${tagKey}`, Values: [value] },
         { Name: 'instance-state-name', Values: LIVE_STATES },
       ])
@@ -142,33 +99,26 @@ export async function clusterMembers(
   } else {
     let group = config.lifecycle.autoScalingGroupName;
     if (!group) {
-      const out = await asgRead<DescribeAutoScalingInstancesCommandOutput>(
-        deps,
-        new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }),
-      );
-      group = out.AutoScalingInstances?.find((r) => r.InstanceId === instanceId)?.AutoScalingGroupName;
+      const rows = await describeAutoScalingInstances(deps.ec2, deps.autoScaling, [instanceId], ASG_READ);
+      group = rows.find((r) => r.instanceId === instanceId)?.autoScalingGroupName;
     }
     if (!group) {
       return {
         error: `${instanceId} is in no Auto Scaling group; set gate.clusterTagKey to name the cluster by an instance tag`,
       };
     }
-    const out = await asgRead<DescribeAutoScalingGroupsCommandOutput>(
-      deps,
-      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [group] }),
-    );
-    const asg = out.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === group);
+    const asg = await describeAutoScalingGroup(deps.ec2, deps.autoScaling, group, ASG_READ);
     if (!asg) return { error: `Auto Scaling group ${group} not found` };
     source = `Auto Scaling group ${group}`;
-    const others = (asg.Instances ?? []).filter((i) => i.InstanceId && i.InstanceId !== instanceId);
+    const others = asg.instances.filter((i) => i.instanceId !== instanceId);
     const described = others.length
-      ? await describeInstances(deps, [{ Name: 'instance-id', Values: others.map((i) => i.InstanceId!) }])
+      ? await instancesWhere(deps, [{ Name: 'instance-id', Values: others.map((i) => i.instanceId) }])
       : [];
     members = others.map((i) => {
-      const d = described.find((x) => x.InstanceId === i.InstanceId);
+      const d = described.find((x) => x.instanceId === i.instanceId);
       return {
-        ...(d ? factOf(d) : { instanceId: i.InstanceId! }),
-        ...(i.LifecycleState ? { asgLifecycleState: i.LifecycleState } : {}),
+        ...(d ? factOf(d) : { instanceId: i.instanceId }),
+        ...(i.lifecycleState ? { asgLifecycleState: i.lifecycleState } : {}),
       };
     });
   }

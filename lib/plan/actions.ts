@@ -201,9 +201,31 @@ export interface ActionContext {
   dependsOn?: string[];
 }
 
-/** A builder's result with the context folded in (`dependsOn` only when given). */
-function spec(base: Omit<ActionSpec, 'summary' | 'facts'>, c: ActionContext): ActionSpec {
-  return { ...base, summary: c.summary, facts: c.facts, ...(c.dependsOn ? { dependsOn: c.dependsOn } : {}) };
+/** The stage and resource kind of each action: what every builder below would otherwise repeat. */
+const SHAPE: { [A in ActionName]: { stage: StageName; kind: ResourceKind } } = {
+  DisassociateAddress: { stage: 'eip', kind: 'eip-association' },
+  ReleaseAddress: { stage: 'eip', kind: 'eip' },
+  DetachNetworkInterface: { stage: 'eni', kind: 'eni' },
+  DeleteNetworkInterface: { stage: 'eni', kind: 'eni' },
+  DisassociateRouteTable: { stage: 'route-table', kind: 'route-table-association' },
+  DeleteRouteTable: { stage: 'route-table', kind: 'route-table' },
+  DeleteSubnet: { stage: 'subnet', kind: 'subnet' },
+  DisassociateVpcCidrBlock: { stage: 'cidr', kind: 'vpc-cidr' },
+};
+
+/** The action that sends `params`, acting on `resource`, with the context folded in. */
+function spec(params: ActionParams, resource: string, c: ActionContext): ActionSpec {
+  const { stage, kind } = SHAPE[params.action];
+  return {
+    stage,
+    action: params.action,
+    resource,
+    kind,
+    params,
+    summary: c.summary,
+    facts: c.facts,
+    ...(c.dependsOn ? { dependsOn: c.dependsOn } : {}),
+  };
 }
 
 /** The address's name in summaries: its public IP, else its allocation or association id. */
@@ -216,21 +238,17 @@ export function disassociateAddress(
   networkInterfaceId: string,
   c: ActionContext,
 ): ActionSpec {
+  const { associationId, allocationId, publicIp, privateIpAddress } = addr;
   return spec(
     {
-      stage: 'eip',
       action: 'DisassociateAddress',
-      resource: addr.associationId,
-      kind: 'eip-association',
-      params: {
-        action: 'DisassociateAddress',
-        associationId: addr.associationId,
-        allocationId: addr.allocationId,
-        publicIp: addr.publicIp,
-        networkInterfaceId,
-        privateIpAddress: addr.privateIpAddress,
-      },
+      associationId,
+      allocationId,
+      publicIp,
+      networkInterfaceId,
+      privateIpAddress,
     },
+    associationId,
     c,
   );
 }
@@ -249,16 +267,15 @@ export function releaseAddress(
   if (config.eip.policy !== 'release-owned' || !addr.allocationId || addr.tags[rt.key] !== rt.value) {
     return undefined;
   }
-  return {
-    stage: 'eip',
-    action: 'ReleaseAddress',
-    resource: addr.allocationId,
-    kind: 'eip',
-    params: { action: 'ReleaseAddress', allocationId: addr.allocationId, publicIp: addr.publicIp },
-    dependsOn: [disassociateId],
-    summary: `release EIP ${eipName(addr)} (tagged ${rt.key}=${rt.value})`,
-    facts: { ...eniFacts, addressTags: addr.tags, releaseTag: rt },
-  };
+  return spec(
+    { action: 'ReleaseAddress', allocationId: addr.allocationId, publicIp: addr.publicIp },
+    addr.allocationId,
+    {
+      summary: `release EIP ${eipName(addr)} (tagged ${rt.key}=${rt.value})`,
+      facts: { ...eniFacts, addressTags: addr.tags, releaseTag: rt },
+      dependsOn: [disassociateId],
+    },
+  );
 }
 
 export function detachNetworkInterface(
@@ -266,16 +283,7 @@ export function detachNetworkInterface(
   attachmentId: string,
   c: ActionContext,
 ): ActionSpec {
-  return spec(
-    {
-      stage: 'eni',
-      action: 'DetachNetworkInterface',
-      resource: networkInterfaceId,
-      kind: 'eni',
-      params: { action: 'DetachNetworkInterface', networkInterfaceId, attachmentId },
-    },
-    c,
-  );
+  return spec({ action: 'DetachNetworkInterface', networkInterfaceId, attachmentId }, networkInterfaceId, c);
 }
 
 export function deleteNetworkInterface(
@@ -283,16 +291,7 @@ export function deleteNetworkInterface(
   waitForDetach: boolean,
   c: ActionContext,
 ): ActionSpec {
-  return spec(
-    {
-      stage: 'eni',
-      action: 'DeleteNetworkInterface',
-      resource: networkInterfaceId,
-      kind: 'eni',
-      params: { action: 'DeleteNetworkInterface', networkInterfaceId, waitForDetach },
-    },
-    c,
-  );
+  return spec({ action: 'DeleteNetworkInterface', networkInterfaceId, waitForDetach }, networkInterfaceId, c);
 }
 
 export function disassociateRouteTable(
@@ -300,66 +299,22 @@ export function disassociateRouteTable(
   association: { associationId: string; subnetId?: string },
   c: ActionContext,
 ): ActionSpec {
-  return spec(
-    {
-      stage: 'route-table',
-      action: 'DisassociateRouteTable',
-      resource: association.associationId,
-      kind: 'route-table-association',
-      params: {
-        action: 'DisassociateRouteTable',
-        associationId: association.associationId,
-        routeTableId,
-        subnetId: association.subnetId,
-      },
-    },
-    c,
-  );
+  const { associationId, subnetId } = association;
+  return spec({ action: 'DisassociateRouteTable', associationId, routeTableId, subnetId }, associationId, c);
 }
 
 export function deleteRouteTable(routeTableId: string, c: ActionContext): ActionSpec {
-  return spec(
-    {
-      stage: 'route-table',
-      action: 'DeleteRouteTable',
-      resource: routeTableId,
-      kind: 'route-table',
-      params: { action: 'DeleteRouteTable', routeTableId },
-    },
-    c,
-  );
+  return spec({ action: 'DeleteRouteTable', routeTableId }, routeTableId, c);
 }
 
 export function deleteSubnet(subnetId: string, c: ActionContext): ActionSpec {
-  return spec(
-    {
-      stage: 'subnet',
-      action: 'DeleteSubnet',
-      resource: subnetId,
-      kind: 'subnet',
-      params: { action: 'DeleteSubnet', subnetId },
-    },
-    c,
-  );
+  return spec({ action: 'DeleteSubnet', subnetId }, subnetId, c);
 }
 
 export function disassociateVpcCidrBlock(
   cidr: { associationId: string; cidrBlock: string; vpcId: string },
   c: ActionContext,
 ): ActionSpec {
-  return spec(
-    {
-      stage: 'cidr',
-      action: 'DisassociateVpcCidrBlock',
-      resource: cidr.associationId,
-      kind: 'vpc-cidr',
-      params: {
-        action: 'DisassociateVpcCidrBlock',
-        associationId: cidr.associationId,
-        cidrBlock: cidr.cidrBlock,
-        vpcId: cidr.vpcId,
-      },
-    },
-    c,
-  );
+  const { associationId, cidrBlock, vpcId } = cidr;
+  return spec({ action: 'DisassociateVpcCidrBlock', associationId, cidrBlock, vpcId }, associationId, c);
 }

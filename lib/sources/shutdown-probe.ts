@@ -1,8 +1,8 @@
-import { DescribeInstancesCommand, DescribeInstancesResult, EC2Client } from '@aws-sdk/client-ec2';
-import { callEc2 } from '../aws/call';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { errorCodeOf } from '../aws/errors';
 import { Clock } from '../clock';
 import { Config } from '../config/schema';
+import { describeInstance } from '../discovery/ec2-reads';
 import { Logger } from '../log';
 import { TerminationNotice } from '../notice';
 
@@ -38,15 +38,10 @@ export async function probeInstanceState(
   deadlineAt?: number,
 ): Promise<ProbeResult> {
   try {
-    const { output: out } = await callEc2<DescribeInstancesResult>(
-      { ...deps, signal, deadlineAt },
-      new DescribeInstancesCommand({ InstanceIds: [instanceId] }),
-      { mutating: false, logFields: { instanceId, stage: 'shutdown-probe' } },
-    );
-    const instance = out.Reservations?.flatMap((r) => r.Instances ?? []).find(
-      (i) => i.InstanceId === instanceId,
-    );
-    const state = instance?.State?.Name;
+    const instance = await describeInstance({ ...deps, signal, deadlineAt }, instanceId, {
+      logFields: { instanceId, stage: 'shutdown-probe' },
+    });
+    const state = instance?.state;
     if (!state) return { verdict: 'unknown', error: `DescribeInstances did not return ${instanceId}` };
     return { verdict: TERMINATING_STATES.has(state) ? 'terminating' : 'not-terminating', state };
   } catch (err) {

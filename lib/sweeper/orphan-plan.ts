@@ -20,7 +20,8 @@ import {
   STAGE_ORDER,
   Untouched,
 } from '../plan/actions';
-import { CandidateKind, eniList, liveAssociations, OrphanAnalysis, OrphanFacts, judgeEni } from './orphans';
+import { CandidateKind, liveAssociations, OrphanAnalysis, OrphanFacts } from './orphans';
+import { eniList, judgeEni } from './orphan-eni';
 
 /**
  * The sweeper's plan: the orphans of an analysis (./orphans.ts) as PlannedActions the engine's

@@ -56,6 +56,23 @@ export function enisToMark(
   return { mark, already };
 }
 
+/**
+ * The CreateTags that marks ENIs as `instanceId`'s (`dryRun`: `teardownd check` asks only whether it
+ * would be allowed).
+ */
+export function ownerTagCommand(
+  resources: string[],
+  ownerTagKey: string,
+  instanceId: string,
+  dryRun = false,
+): CreateTagsCommand {
+  return new CreateTagsCommand({
+    Resources: resources,
+    Tags: [{ Key: ownerTagKey, Value: instanceId }],
+    ...(dryRun ? { DryRun: true } : {}),
+  });
+}
+
 /** One pass: Describe this instance's loxilb ENIs, tag those not marked yet (one CreateTags). */
 export async function markOwnedResources(ctx: CallContext, instanceId: string): Promise<MarkResult> {
   const { config, logger } = ctx;
@@ -67,11 +84,10 @@ export async function markOwnedResources(ctx: CallContext, instanceId: string): 
   const log = { instanceId, stage: 'ownership', action: 'CreateTags' };
   if (!mark.length) return { tagged: [], alreadyMarked: already };
   try {
-    await callEc2(
-      ctx,
-      new CreateTagsCommand({ Resources: mark, Tags: [{ Key: ownerTagKey, Value: instanceId }] }),
-      { mutating: true, logFields: { ...log, resource: mark.join(',') } },
-    );
+    await callEc2(ctx, ownerTagCommand(mark, ownerTagKey, instanceId), {
+      mutating: true,
+      logFields: { ...log, resource: mark.join(',') },
+    });
   } catch (err) {
     // An ENI deleted between the Describe and the tag: nothing to mark; the next pass re-reads.
     if (classifyAwsError(err) === 'done') {

@@ -17,6 +17,9 @@ import { TagValues } from '../discovery/ec2-reads';
  *   left              apply mode: an action failed, was blocked or was not allowed (safety, stage switch)
  */
 
+/** Report mode changes nothing; apply mode removes the orphans. */
+export type SweepMode = 'report' | 'apply';
+
 export type CandidateResult = 'kept' | 'reported' | 'removed' | 'no-longer-orphan' | 'left';
 
 export interface SweepActionRecord {
@@ -54,7 +57,7 @@ export interface SweepReport {
   schemaVersion: 1;
   kind: 'sweep';
   region: string;
-  mode: 'report' | 'apply';
+  mode: SweepMode;
   /** The sweeping host (when known). */
   sweeperInstanceId: string | null;
   startedAt: string;

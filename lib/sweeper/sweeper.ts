@@ -2,34 +2,25 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { errorCodeOf } from '../aws/errors';
 import { Clock } from '../clock';
 import { cloudInstanceOf, Config } from '../config/schema';
-import { executePlan, PreflightVerdict } from '../execute/executor';
 import { loxilbTagValues } from '../discovery/ec2-reads';
 import { Logger } from '../log';
 import { analyzeOrphans, Candidate, OrphanFacts } from './orphans';
-import { buildOrphanPlan, recheckCidr, recheckEni, recheckShared } from './orphan-plan';
-import { PlannedAction } from '../plan/actions';
-import { ActionRecord } from '../report/report';
+import { buildOrphanPlan } from './orphan-plan';
 import { JitteredSchedule, CronApi } from './scheduler';
-import { describeCidrState, describeClusterEnis, describeEni, discoverCluster } from '../discovery/sweep';
-import {
-  CandidateResult,
-  SweepActionRecord,
-  SweepCandidate,
-  SweepLeftOver,
-  SweepOutcome,
-  SweepReport,
-  summarizeSweep,
-  writeSweepReport,
-} from './report';
+import { discoverCluster } from '../discovery/sweep';
+import { summarizeSweep, SweepMode, SweepReport, writeSweepReport } from './report';
 import { FirstSeenStore } from './state';
-import { manualCommand } from '../execute/teardown';
 import { CallContext, CallCounter } from '../aws/call';
 import { TokenBucket } from '../aws/pacer';
+import { applyOrphanPlan } from './apply';
+import { sweepResults } from './results';
 
 /**
- * The sweeper: finds the loxilb resources of this cluster whose owner is gone (lib/sweeper/orphans.ts) and
- * reports them, or — in apply mode — removes them with the engine's executor (bounded concurrency,
- * retries, NotFound = done, the planner's safety check before every call).
+ * The sweeper: finds the loxilb resources of this cluster whose owner is gone and reports them, or —
+ * in apply mode — removes them with the engine's executor (bounded concurrency, retries, NotFound =
+ * done, the planner's safety check before every call). One pass, in the order sweepOnce runs it:
+ * discover (lib/discovery/sweep.ts), judge (./orphans.ts, the grace clock in ./state.ts), plan
+ * (./orphan-plan.ts), apply (./apply.ts), the results per candidate (./results.ts), the report.
  *
  *   sweepOnce(deps, opts): Promise<SweepReport>   one region, one pass; never throws for AWS trouble
  *   sweepRegions(deps, opts)                        every region, reports written to reports.dir
@@ -42,7 +33,8 @@ import { TokenBucket } from '../aws/pacer';
  * it discovers, judges and writes the report, nothing else.
  */
 
-export type SweepMode = 'report' | 'apply';
+// daemon/ takes the mode's type from here, with the entry points.
+export type { SweepMode } from './report';
 
 export interface SweepDeps {
   ec2: EC2Client;
@@ -65,8 +57,6 @@ export interface SweepOptions {
   sweeperInstanceId?: string;
   signal?: AbortSignal;
 }
-
-const REMOVED = new Set(['done', 'already-done']);
 
 export async function sweepOnce(deps: SweepDeps, opts: SweepOptions): Promise<SweepReport> {
   const { clock, config, logger } = deps;
@@ -163,9 +153,8 @@ export async function sweepOnce(deps: SweepDeps, opts: SweepOptions): Promise<Sw
   await saveGraceClock(deps.firstSeen, opts.region, analysis.candidates, analysis.graceClock).catch(
     (err: Error) => warnings.push(`cannot write the grace-period records: ${err.message}`),
   );
-  const { plan, actionsOf } = buildOrphanPlan(facts, analysis, config, sweeperId);
-  const orphans = analysis.candidates.filter((c) => c.verdict === 'orphan');
-  for (const c of orphans) {
+  const orphanPlan = buildOrphanPlan(facts, analysis, config, sweeperId);
+  for (const c of analysis.candidates.filter((x) => x.verdict === 'orphan')) {
     logger.info(`orphan ${c.kind} ${c.resource}: ${c.reason}`, {
       ...log,
       resource: c.resource,
@@ -173,110 +162,17 @@ export async function sweepOnce(deps: SweepDeps, opts: SweepOptions): Promise<Sw
     });
   }
 
-  // Apply: the engine's executor, with the orphan re-check right before every mutating call.
-  let records: ActionRecord[] = [];
-  const preflightSkipped = new Set<string>();
-  if (opts.mode === 'apply' && plan.actions.some((a) => a.status === 'planned')) {
-    const ownerOf = new Map<string, string>();
-    for (const [owner, ids] of Object.entries(actionsOf)) for (const id of ids) ownerOf.set(id, owner);
-    const removedEnis = new Set<string>();
-    const preflight = async (a: PlannedAction): Promise<PreflightVerdict | undefined> => {
-      const verdict = await recheck(
-        ctx,
-        a,
-        ownerOf.get(a.id) ?? a.resource,
-        { ...facts, now: clock.now() },
-        removedEnis,
-      );
-      if (verdict?.outcome === 'skipped') preflightSkipped.add(a.id);
-      return verdict;
-    };
-    records = await executePlan(ctx, plan, {
-      instanceId: sweeperId,
-      episode,
-      dryRun: false,
-      deadlineAt,
-      signal: opts.signal,
-      preflight,
-      onEvent: (e) => {
-        if (e.type === 'action-finished' && e.action === 'DeleteNetworkInterface' && REMOVED.has(e.outcome)) {
-          removedEnis.add(e.resource);
-        }
-      },
-    });
-  }
-
-  // One record per candidate: verdict, evidence, actions and what came of them.
-  const recordById = new Map(records.map((r) => [r.id, r]));
-  const planned = new Map(plan.actions.map((a) => [a.id, a]));
-  /** Skipped by the re-check, or blocked only because something it depends on was. */
-  const noLongerOrphan = (id: string, seen = new Set<string>()): boolean => {
-    if (preflightSkipped.has(id)) return true;
-    const r = recordById.get(id);
-    if (r?.outcome !== 'blocked' || r.errorCode || seen.has(id)) return false;
-    seen.add(id);
-    const deps = planned.get(id)?.dependsOn ?? [];
-    const notOk = deps.filter((d) => !REMOVED.has(recordById.get(d)?.outcome ?? ''));
-    return notOk.length > 0 && notOk.every((d) => noLongerOrphan(d, seen));
-  };
-  const candidates: SweepCandidate[] = analysis.candidates.map((c) => {
-    const ids = actionsOf[c.resource] ?? [];
-    const actions: SweepActionRecord[] = ids.map((id) => {
-      const a = planned.get(id)!;
-      const r = recordById.get(id);
-      const rec: SweepActionRecord = {
-        id,
-        action: a.action,
-        resource: a.resource,
-        summary: a.summary,
-        manualCommand: manualCommand(a.params),
-      };
-      if (opts.mode === 'report') {
-        rec.status = a.status;
-        if (a.reason) rec.message = a.reason;
-      } else if (r) {
-        rec.outcome = r.outcome;
-        rec.attempts = r.attempts;
-        rec.durationMs = r.durationMs;
-        if (r.message) rec.message = r.message;
-        if (r.errorCode) rec.errorCode = r.errorCode;
-      } else {
-        rec.status = a.status;
-        if (a.reason) rec.message = a.reason;
-      }
-      return rec;
-    });
-    return { ...c, result: resultOf(c, opts.mode, ids, recordById, noLongerOrphan), actions };
-  });
-
-  const left: SweepLeftOver[] = candidates
-    .filter((c) => c.result === 'reported' || c.result === 'left')
-    .map((c) => ({
-      resource: c.resource,
-      kind: c.kind,
-      reason:
-        c.result === 'reported'
-          ? `orphan (report mode): ${c.reason}`
-          : c.actions
-              .filter((a) => (a.outcome !== undefined ? !REMOVED.has(a.outcome) : true))
-              .map(
-                (a) =>
-                  `${a.action} ${a.resource} ${a.outcome ?? a.status}${a.message ? `: ${a.message}` : ''}`,
-              )
-              .join('; '),
-      manualCommands: c.actions.map((a) => a.manualCommand),
-    }));
-  const counts = {
-    orphan: orphans.length,
-    'in-use': candidates.filter((c) => c.verdict === 'in-use').length,
-    uncertain: candidates.filter((c) => c.verdict === 'uncertain').length,
-    removed: candidates.filter((c) => c.result === 'removed').length,
-    left: left.length,
-  };
-  let outcome: SweepOutcome;
-  if (left.length) outcome = opts.mode === 'report' ? 'orphans-found' : 'left-behind';
-  else if (counts.removed) outcome = 'cleaned';
-  else outcome = 'clean';
+  const applied =
+    opts.mode === 'apply' && orphanPlan.plan.actions.some((a) => a.status === 'planned')
+      ? await applyOrphanPlan(ctx, orphanPlan, facts, { sweeperId, episode, deadlineAt, signal: opts.signal })
+      : { records: [], preflightSkipped: new Set<string>() };
+  const { candidates, left, counts, outcome } = sweepResults(
+    analysis,
+    orphanPlan,
+    opts.mode,
+    applied.records,
+    applied.preflightSkipped,
+  );
   const finishedAt = clock.now();
   const report: SweepReport = {
     ...base(),
@@ -298,46 +194,6 @@ export async function sweepOnce(deps: SweepDeps, opts: SweepOptions): Promise<Sw
   if (left.length) logger.warn(`sweep ${opts.region}: ${outcome}, ${left.length} orphan(s) left`, fields);
   else logger.info(`sweep ${opts.region}: ${outcome}`, fields);
   return report;
-}
-
-function resultOf(
-  c: Candidate,
-  mode: SweepMode,
-  ids: string[],
-  records: Map<string, ActionRecord>,
-  noLongerOrphan: (id: string) => boolean,
-): CandidateResult {
-  if (c.verdict !== 'orphan') return 'kept';
-  if (mode === 'report') return 'reported';
-  if (!ids.length) return 'left';
-  const outcomes = ids.map((id) => ({ id, outcome: records.get(id)?.outcome }));
-  if (outcomes.every((o) => o.outcome && REMOVED.has(o.outcome))) return 'removed';
-  const bad = outcomes.filter((o) => !o.outcome || !REMOVED.has(o.outcome));
-  if (bad.every((o) => noLongerOrphan(o.id))) return 'no-longer-orphan';
-  return 'left';
-}
-
-/** The fresh re-check before one mutating call (see lib/sweeper/orphan-plan.ts recheck*). */
-async function recheck(
-  ctx: CallContext,
-  a: PlannedAction,
-  owner: string,
-  facts: OrphanFacts,
-  removedEnis: ReadonlySet<string>,
-): Promise<PreflightVerdict | undefined> {
-  switch (a.kind) {
-    case 'eni':
-    case 'eip-association':
-    case 'eip':
-      return recheckEni(await describeEni(ctx, owner), facts);
-    case 'vpc-cidr': {
-      const shared = recheckShared(await describeClusterEnis(ctx), removedEnis);
-      if (shared || a.params.action !== 'DisassociateVpcCidrBlock') return shared;
-      return recheckCidr(await describeCidrState(ctx, a.params.vpcId, a.params.associationId));
-    }
-    default:
-      return recheckShared(await describeClusterEnis(ctx), removedEnis);
-  }
 }
 
 async function saveGraceClock(

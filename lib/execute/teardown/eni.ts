@@ -1,8 +1,8 @@
 import { DeleteNetworkInterfaceCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { classifyAwsError, errorCodeOf } from '../../aws/errors';
 import { describeEnis, EniInfo } from '../../discovery/ec2-reads';
-import { CallContext, callEc2 } from '../../aws/call';
-import { ActionHandler } from './handler';
+import { CallContext } from '../../aws/call';
+import { ActionHandler, dryRunFlag } from './handler';
 
 /**
  * loxilb's secondary ENIs: detach (by attachment id, never Force), wait until `available`, delete.
@@ -11,22 +11,16 @@ import { ActionHandler } from './handler';
  */
 export const detachNetworkInterface: ActionHandler<'DetachNetworkInterface'> = {
   action: 'DetachNetworkInterface',
-  run: (ctx, p, logFields) =>
-    callEc2(ctx, new DetachNetworkInterfaceCommand({ AttachmentId: p.attachmentId }), {
-      mutating: true,
-      logFields,
-    }),
+  command: (p, dryRun) =>
+    new DetachNetworkInterfaceCommand({ AttachmentId: p.attachmentId, ...dryRunFlag(dryRun) }),
   manualCommand: (p) => `aws ec2 detach-network-interface --attachment-id ${p.attachmentId}`,
 };
 
 export const deleteNetworkInterface: ActionHandler<'DeleteNetworkInterface'> = {
   action: 'DeleteNetworkInterface',
-  run: (ctx, p, logFields) =>
-    callEc2(ctx, new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: p.networkInterfaceId }), {
-      mutating: true,
-      logFields,
-      blockedAttempts: 'until-deadline',
-    }),
+  command: (p, dryRun) =>
+    new DeleteNetworkInterfaceCommand({ NetworkInterfaceId: p.networkInterfaceId, ...dryRunFlag(dryRun) }),
+  blockedAttempts: 'until-deadline',
   manualCommand: (p) => `aws ec2 delete-network-interface --network-interface-id ${p.networkInterfaceId}`,
 };
 

@@ -1,6 +1,5 @@
 import { DeleteSubnetCommand } from '@aws-sdk/client-ec2';
-import { callEc2 } from '../../aws/call';
-import { ActionHandler } from './handler';
+import { ActionHandler, dryRunFlag } from './handler';
 
 /**
  * The planner only plans this when no ENI we are not deleting is left in the subnet; a
@@ -9,11 +8,7 @@ import { ActionHandler } from './handler';
  */
 export const deleteSubnet: ActionHandler<'DeleteSubnet'> = {
   action: 'DeleteSubnet',
-  run: (ctx, p, logFields) =>
-    callEc2(ctx, new DeleteSubnetCommand({ SubnetId: p.subnetId }), {
-      mutating: true,
-      logFields,
-      blockedAttempts: 'until-deadline',
-    }),
+  command: (p, dryRun) => new DeleteSubnetCommand({ SubnetId: p.subnetId, ...dryRunFlag(dryRun) }),
+  blockedAttempts: 'until-deadline',
   manualCommand: (p) => `aws ec2 delete-subnet --subnet-id ${p.subnetId}`,
 };

@@ -5,6 +5,7 @@ import {
   errorCodeOf,
   httpStatusOf,
   isAccessDenied,
+  isAsgValidationError,
   isDeadlineExceeded,
   isFilterPolicyLimitExceeded,
   isNoActiveLifecycleAction,
@@ -107,6 +108,15 @@ describe('lib/aws/errors.ts: the one classifier', () => {
       ),
     ).toBe(true);
     expect(isNoActiveLifecycleAction(sdkError('ValidationError', 400, 'Group web not found'))).toBe(false);
+  });
+
+  it("Auto Scaling's ValidationError (no such group, the action is over) is recognised in one place", () => {
+    expect(isAsgValidationError(sdkError('ValidationError', 400, 'Group web not found'))).toBe(true);
+    expect(isAsgValidationError(sdkError('ValidationError', 400, 'No active Lifecycle Action found'))).toBe(
+      true,
+    );
+    expect(isAsgValidationError(sdkError('AccessDenied', 403))).toBe(false);
+    expect(isAsgValidationError(sdkError('Throttling', 400))).toBe(false);
   });
 
   it('the per-host queue codes: SNS throttling retried, SNS denial and not-found recognised, SQS refusals surface', () => {

@@ -7,14 +7,9 @@ import {
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
-import {
-  completeLifecycleAction,
-  CompletionDeps,
-  Heartbeater,
-  heartbeatIntervalMs,
-  LifecycleTarget,
-  resolveLifecycleTarget,
-} from '../../../lib/completion/completion';
+import { completeLifecycleAction } from '../../../lib/completion/completion';
+import { Heartbeater, heartbeatIntervalMs } from '../../../lib/completion/heartbeat';
+import { CompletionDeps, LifecycleTarget, resolveLifecycleTarget } from '../../../lib/completion/target';
 import { parseConfig } from '../../../lib/config/load';
 import { nullLogger } from '../../../lib/log';
 import { flush, ManualClock } from '../../helpers/manual-clock';

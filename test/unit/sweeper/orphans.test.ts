@@ -1,7 +1,8 @@
 import { parseConfig } from '../../../lib/config/load';
 import { ConfigInput } from '../../../lib/config/schema';
 import { EniInfo } from '../../../lib/discovery/ec2-reads';
-import { analyzeOrphans, instancesToLookUp, OrphanFacts, Verdict } from '../../../lib/sweeper/orphans';
+import { analyzeOrphans, OrphanFacts, Verdict } from '../../../lib/sweeper/orphans';
+import { instancesToLookUp } from '../../../lib/sweeper/orphan-eni';
 import { buildOrphanPlan, recheckCidr, recheckEni, recheckShared } from '../../../lib/sweeper/orphan-plan';
 
 const NOW = Date.UTC(2025, 0, 1, 12, 0, 0);

@@ -9,7 +9,12 @@ import {
   EC2Client,
 } from '@aws-sdk/client-ec2';
 import { AwsEmulator } from '../../../../sim/emulator/server';
-import { decoysIntact, leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../../../sim/loxilb/footprint';
+import {
+  decoysIntact,
+  leftovers,
+  LoxilbClusterIds,
+  seedLoxilbCluster,
+} from '../../../../sim/loxilb/footprint';
 
 // Round trips through the real EC2Client: every field teardownd reads must come back populated.
 
