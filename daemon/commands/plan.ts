@@ -9,7 +9,7 @@ import { manualCommand } from '../../lib/execute/teardown';
 import { errorCodeOf } from '../../lib/aws/errors';
 import { EXIT_LEFT_BEHIND, EXIT_OK } from '../cli';
 import { createRuntime, GlobalOptions, resolveInstanceId } from '../wiring';
-import { awsClients, engineDeps, newCliEpisode, parseScopeFlag } from './teardown-common';
+import { awsClients, engineDeps, newCliEpisode, parseScopeFlag, targetedCommand } from './teardown-common';
 
 interface PlanOptions {
   instanceId?: string;
@@ -23,11 +23,12 @@ interface PlanOptions {
  * so stdout is only the table, or only the JSON document with --json.
  */
 export function registerPlan(program: Command): void {
-  program
-    .command('plan')
-    .description('print what a teardown of this instance would do, without changing anything')
-    .option('--instance-id <id>', 'instance to plan for (default: IMDS instance-id)')
-    .option('--scope <scope>', 'full | handover | none (default: the gate decides)')
+  targetedCommand(
+    program,
+    'plan',
+    'print what a teardown of this instance would do, without changing anything',
+    'plan for',
+  )
     .option('--json', 'print the plan as one JSON document on stdout')
     .action(async (opts: PlanOptions, cmd: Command) => {
       const scope = parseScopeFlag(opts.scope);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
 import type { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { Scope, scopeProblem } from '../../lib/config/schema';
@@ -10,6 +11,15 @@ import { UsageError } from '../cli';
 import { Runtime } from '../wiring';
 
 /** Shared by `plan` and `teardown`: flag validation and the engine's dependencies. */
+
+/** `plan` and `teardown` take the same target: this instance (or --instance-id), an optional --scope. */
+export function targetedCommand(program: Command, name: string, description: string, verb: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .option('--instance-id <id>', `instance to ${verb} (default: IMDS instance-id)`)
+    .option('--scope <scope>', 'full | handover | none (default: the gate decides)');
+}
 
 export function parseScopeFlag(value: string | undefined): Scope | undefined {
   if (value === undefined) return undefined;

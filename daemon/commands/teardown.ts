@@ -7,7 +7,7 @@ import { openStateDir } from '../../lib/episode/state-dir';
 import { EXIT_LEFT_BEHIND } from '../cli';
 import { createRuntime, GlobalOptions, resolveInstanceId, stopOnSignals } from '../wiring';
 import { readBootId } from './run';
-import { awsClients, engineDeps, newCliEpisode, parseScopeFlag } from './teardown-common';
+import { awsClients, engineDeps, newCliEpisode, parseScopeFlag, targetedCommand } from './teardown-common';
 
 interface TeardownOptions {
   instanceId?: string;
@@ -23,11 +23,12 @@ interface TeardownOptions {
  * `<stateDir>/cli/` (lib/episode/cli-episode.ts), inside that lock: an interrupted run is finished by the next.
  */
 export function registerTeardown(program: Command): void {
-  program
-    .command('teardown')
-    .description("tear down this instance's loxilb resources now and write the report")
-    .option('--instance-id <id>', 'instance to tear down for (default: IMDS instance-id)')
-    .option('--scope <scope>', 'full | handover | none (default: the gate decides)')
+  targetedCommand(
+    program,
+    'teardown',
+    "tear down this instance's loxilb resources now and write the report",
+    'tear down for',
+  )
     .option('--dry-run', 'plan and report only: zero mutating calls')
     .action(async (opts: TeardownOptions, cmd: Command) => {
       const scope = parseScopeFlag(opts.scope);
