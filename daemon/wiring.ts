@@ -42,6 +42,8 @@ export interface Runtime {
    * daemon starts a short-lived copy of itself for work that needs the EC2 client (daemon/child-process.ts).
    */
   selfCommand: string[];
+  /** The process environment (systemd's NOTIFY_SOCKET and WATCHDOG_USEC are read from it). */
+  env: NodeJS.ProcessEnv;
   close(): void;
 }
 
@@ -126,6 +128,40 @@ export function stopOnSignals(): {
     dispose() {
       process.removeListener('SIGTERM', onSignal);
       process.removeListener('SIGINT', onSignal);
+    },
+  };
+}
+
+/**
+ * SIGTERM must end the process within the unit's stop timeout (TimeoutStopSec = the shutdown probe's
+ * budget + 30 s) even if some piece of the shutdown path hangs: every AWS call is already cut by the
+ * stop signal, this is the last line. Armed on the first SIGTERM/SIGINT; exits 1 with a log line
+ * 25 s after the probe budget. Once the daemon has returned, anything still holding the event loop
+ * (an abandoned socket) gets 3 s before the process exits anyway.
+ */
+export const BACKSTOP_AFTER_PROBE_MS = 25000;
+
+export function shutdownBackstop(runtime: Runtime): { finished(): void } {
+  const budgetMs = runtime.config.sources.shutdownProbe.timeoutMs + BACKSTOP_AFTER_PROBE_MS;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    timer ??= setTimeout(() => {
+      runtime.logger.error('shutdown overran its budget; exiting now', {
+        stage: 'shutdown',
+        durationMs: budgetMs,
+      });
+      setTimeout(() => process.exit(1), 200).unref();
+    }, budgetMs);
+    timer.unref();
+  };
+  process.once('SIGTERM', arm);
+  process.once('SIGINT', arm);
+  return {
+    finished() {
+      process.off('SIGTERM', arm);
+      process.off('SIGINT', arm);
+      if (timer) clearTimeout(timer);
+      setTimeout(() => process.exit(), 3000).unref();
     },
   };
 }
@@ -256,6 +292,7 @@ export function createRuntime(opts: GlobalOptions, overrides: RuntimeOverrides =
     async instanceId(explicit) {
       return explicit ?? (await imds.require('meta-data/instance-id'));
     },
+    env: process.env,
     selfCommand: [
       ...thisProgram(),
       ...(opts.config !== undefined ? ['--config', resolve(opts.config)] : []),

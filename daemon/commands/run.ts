@@ -24,6 +24,7 @@ import {
   GlobalOptions,
   resolveInstanceId,
   Runtime,
+  shutdownBackstop,
   stopOnSignals,
 } from '../wiring';
 import { SqsSource } from './sqs-source';
@@ -62,7 +63,7 @@ export interface RunDeps {
   teardown: (ctx: RunContext) => EpisodeTeardown;
   /** Report shipping (S3 / CloudWatch Logs); optional. */
   shipReport?: (ctx: RunContext) => ShipReport | undefined;
-  /** Told once the daemon is ready, when NOTIFY_SOCKET is set (systemd Type=notify). */
+  /** Told once the daemon is ready (systemd Type=notify: given only under systemd, defaultRunDeps). */
   notifyReady?: () => Promise<void> | void;
   /** Told when shutdown starts (the teardown may still run for a while). */
   notifyStopping?: () => Promise<void> | void;
@@ -183,7 +184,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
       imds: !!poller,
       sqs: sqs.description,
     });
-    if (process.env.NOTIFY_SOCKET && deps.notifyReady) await deps.notifyReady();
+    if (deps.notifyReady) await deps.notifyReady();
     stopWatchdog = deps.startWatchdog?.() ?? stopWatchdog;
 
     const sources = new AbortController();
@@ -223,7 +224,7 @@ export async function runDaemon(runtime: Runtime, opts: RunOptions, deps: RunDep
     }
 
     await signals.requested;
-    if (process.env.NOTIFY_SOCKET && deps.notifyStopping) await deps.notifyStopping();
+    if (deps.notifyStopping) await deps.notifyStopping();
     // Every loop's AWS calls end on the stop signal (lib/aws/call.ts); the bound is for anything
     // else, so the shutdown probe and the teardown keep their share of the unit's stop timeout.
     const sourcesStopped = Promise.allSettled([
@@ -388,60 +389,31 @@ export function episodeShipper(ctx: RunContext): ShipReport | undefined {
   return (report, c) => ship(report, c);
 }
 
-/** The real dependencies of `run`. The sweeper plugs in through `background`. */
-export function defaultRunDeps(logger: Logger): RunDeps {
+/**
+ * The real dependencies of `run`. The sweeper plugs in through `background`. systemd is told
+ * (ready, stopping, watchdog) only when it started the daemon as Type=notify (NOTIFY_SOCKET).
+ */
+export function defaultRunDeps(runtime: Pick<Runtime, 'logger' | 'env'>): RunDeps {
+  const { logger, env } = runtime;
   let notifier: SystemdNotifier | undefined;
   // A notify failure (no systemd-notify binary, a socket gone) is logged, never silent.
   const systemd = () =>
-    (notifier ??= createSystemdNotifier(process.env, undefined, {
+    (notifier ??= createSystemdNotifier(env, undefined, {
       onError: (message) => logger.warn('systemd notification failed', { stage: 'systemd', error: message }),
     }));
+  const underSystemd = Boolean(env.NOTIFY_SOCKET);
   return {
     teardown: engineTeardown,
     shipReport: episodeShipper,
-    notifyReady: () => systemd().ready(),
-    notifyStopping: () => systemd().stopping(),
+    notifyReady: underSystemd ? () => systemd().ready() : undefined,
+    notifyStopping: underSystemd ? () => systemd().stopping() : undefined,
     startWatchdog: () => systemd().startWatchdog(),
     background: sweeperBackground,
     decideGate: engineGate,
   };
 }
 
-/**
- * SIGTERM must end the process within the unit's stop timeout (TimeoutStopSec = the shutdown probe's
- * budget + 30 s) even if some piece of the shutdown path hangs: every AWS call is already cut by the
- * stop signal, this is the last line. Armed on the first SIGTERM/SIGINT; exits 1 with a log line
- * 25 s after the probe budget. Once the daemon has returned, anything still holding the event loop
- * (an abandoned socket) gets 3 s before the process exits anyway.
- */
-export const BACKSTOP_AFTER_PROBE_MS = 25000;
-
-function shutdownBackstop(runtime: Runtime): { finished(): void } {
-  const budgetMs = runtime.config.sources.shutdownProbe.timeoutMs + BACKSTOP_AFTER_PROBE_MS;
-  let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    timer ??= setTimeout(() => {
-      runtime.logger.error('shutdown overran its budget; exiting now', {
-        stage: 'shutdown',
-        durationMs: budgetMs,
-      });
-      setTimeout(() => process.exit(1), 200).unref();
-    }, budgetMs);
-    timer.unref();
-  };
-  process.once('SIGTERM', arm);
-  process.once('SIGINT', arm);
-  return {
-    finished() {
-      process.off('SIGTERM', arm);
-      process.off('SIGINT', arm);
-      if (timer) clearTimeout(timer);
-      setTimeout(() => process.exit(), 3000).unref();
-    },
-  };
-}
-
-export function registerRun(program: Command, deps: (logger: Logger) => RunDeps = defaultRunDeps): void {
+export function registerRun(program: Command, deps: (runtime: Runtime) => RunDeps = defaultRunDeps): void {
   program
     .command('run')
     .description(
@@ -453,7 +425,7 @@ export function registerRun(program: Command, deps: (logger: Logger) => RunDeps 
       const runtime = createRuntime(cmd.optsWithGlobals<GlobalOptions>());
       const backstop = shutdownBackstop(runtime);
       try {
-        process.exitCode = await runDaemon(runtime, opts, deps(runtime.logger));
+        process.exitCode = await runDaemon(runtime, opts, deps(runtime));
       } finally {
         runtime.close();
         backstop.finished();

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_CONFIG_PATH } from '../../lib/config/load';
-import { BACKSTOP_AFTER_PROBE_MS } from '../../daemon/commands/run';
+import { BACKSTOP_AFTER_PROBE_MS } from '../../daemon/wiring';
 import { ConfigSchema } from '../../lib/config/schema';
 
 const repo = resolve(__dirname, '../..');

@@ -15,7 +15,7 @@ import { EpisodeTeardown, EpisodeTeardownRequest } from '../../../lib/episode/co
 import { ImdsClient } from '../../../lib/sources/imds-client';
 import { IMDS_PATHS } from '../../../lib/sources/imds-notices';
 import { Runtime } from '../../../daemon/wiring';
-import { BackgroundService, runDaemon } from '../../../daemon/commands/run';
+import { BackgroundService, defaultRunDeps, runDaemon } from '../../../daemon/commands/run';
 import { fixture } from '../../fixtures/events';
 import { until } from '../../helpers/manual-clock';
 import { captureLogger } from '../../helpers/log-capture';
@@ -53,6 +53,7 @@ function harness(opts: { imds?: Record<string, string>; state?: string } = {}) {
     imds,
     pacer: new TokenBucket(config.aws.mutatingBucket, systemClock),
     selfCommand: [process.execPath, '-e', 'process.exit(0)', '--'],
+    env: {},
     aws: async () => ({
       region: 'us-east-1',
       ec2: new EC2Client({ region: 'us-east-1' }),
@@ -89,8 +90,6 @@ describe('teardownd run (in-process)', () => {
     const h = harness({
       imds: { [IMDS_PATHS.spotInstanceAction]: fixture('imds-spot-instance-action-terminate.json') },
     });
-    delete process.env.NOTIFY_SOCKET;
-    let notified = 0;
     const done = runDaemon(
       h.runtime,
       {},
@@ -98,7 +97,6 @@ describe('teardownd run (in-process)', () => {
         teardown: () => h.teardown,
         stopRequested: () => h.stopped,
         bootId: () => 'b',
-        notifyReady: () => void notified++,
       },
     );
     await until(() => h.lines.some((l) => l.message === 'ready'), 5000, 'ready');
@@ -108,12 +106,19 @@ describe('teardownd run (in-process)', () => {
     expect(opened).toBeLessThan(ready);
     expect(h.lines.filter((l) => l.message === 'ready')).toHaveLength(1);
     await until(() => h.requests.length === 1, 5000, 'teardown');
-    expect(notified).toBe(0);
     h.stop('SIGTERM');
     expect(await done).toBe(0);
   });
 
-  it('calls notifyReady only when NOTIFY_SOCKET is set, and starts background services', async () => {
+  it('systemd is told ready/stopping only when it started the daemon (NOTIFY_SOCKET)', () => {
+    const { logger } = captureLogger();
+    const outside = defaultRunDeps({ logger, env: {} });
+    expect([outside.notifyReady, outside.notifyStopping]).toEqual([undefined, undefined]);
+    const under = defaultRunDeps({ logger, env: { NOTIFY_SOCKET: '/run/systemd/notify' } });
+    expect([typeof under.notifyReady, typeof under.notifyStopping]).toEqual(['function', 'function']);
+  });
+
+  it('tells notifyReady once ready, and starts background services', async () => {
     const h = harness();
     let notified = 0;
     let started = 0;
@@ -126,26 +131,21 @@ describe('teardownd run (in-process)', () => {
       },
       stop: () => void stopped++,
     };
-    process.env.NOTIFY_SOCKET = '/run/systemd/notify';
-    try {
-      const done = runDaemon(
-        h.runtime,
-        {},
-        {
-          teardown: () => h.teardown,
-          stopRequested: () => h.stopped,
-          notifyReady: () => void notified++,
-          background: () => [svc],
-        },
-      );
-      await until(() => started === 1, 5000, 'background service');
-      expect(notified).toBe(1);
-      h.stop('SIGTERM');
-      await done;
-      expect(stopped).toBe(1);
-    } finally {
-      delete process.env.NOTIFY_SOCKET;
-    }
+    const done = runDaemon(
+      h.runtime,
+      {},
+      {
+        teardown: () => h.teardown,
+        stopRequested: () => h.stopped,
+        notifyReady: () => void notified++,
+        background: () => [svc],
+      },
+    );
+    await until(() => started === 1, 5000, 'background service');
+    expect(notified).toBe(1);
+    h.stop('SIGTERM');
+    await done;
+    expect(stopped).toBe(1);
   });
 
   it('SIGTERM while EC2 says running: only DescribeInstances, no teardown', async () => {
