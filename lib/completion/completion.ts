@@ -1,7 +1,7 @@
 import { CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
 import { awsCall } from '../aws/call';
 import { errorCodeOf, isNoActiveLifecycleAction } from '../aws/errors';
-import type { CompletionPort } from '../episode/coordinator';
+import type { CompletionPort } from '../episode/ports';
 import { CompletionRecord } from '../episode/journal';
 import { LifecycleRef } from '../notice';
 import { Heartbeater } from './heartbeat';

@@ -10,7 +10,7 @@ import { AwsCallOptions, awsCall, AwsCommand } from '../aws/call';
 import { errorCodeOf } from '../aws/errors';
 import { Clock } from '../clock';
 import { Config } from '../config/schema';
-import type { AcceptResult, HeldMessages } from '../episode/coordinator';
+import type { AcceptResult, HeldMessages } from '../episode/ports';
 import { Logger } from '../log';
 import { TerminationNotice } from '../notice';
 import { HostIdentity } from './instance-identity';
