@@ -1,12 +1,10 @@
 #!/usr/bin/env node
-import { setFlagsFromString } from 'node:v8';
 import { runCli } from './cli';
+import { tuneV8 } from './v8-flags';
 
-// The daemon waits on I/O nearly all its life: V8's optimising compiler and its speed-over-size
-// heuristics would buy it nothing but memory (about 9 MB at rest), so it runs without them. Set
-// before any of the CLI runs; flags V8 reads at start-up are out of reach here on purpose.
-setFlagsFromString('--optimize-for-size');
-setFlagsFromString('--no-opt');
+// Before any of the CLI runs (module initialisation is done by now: the flags change how code is
+// compiled and the heap grows from here on, which is where the daemon's memory goes).
+tuneV8();
 
 runCli(process.argv).then(
   (code) => {

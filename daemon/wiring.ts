@@ -235,11 +235,12 @@ export function createRuntime(opts: GlobalOptions, overrides: RuntimeOverrides =
   });
   const logger = createLogger({ level: config.log.level, stream: overrides.logStream });
   // Bundled artefacts only: the line that shows rest never loads the SDK code of work.
-  onSdkPackLoaded(({ source, durationMs }) =>
+  onSdkPackLoaded(({ source, durationMs, codeCache }) =>
     logger.info('loaded the AWS SDK code for work (EC2, Auto Scaling, S3, CloudWatch Logs)', {
       stage: 'aws',
       source,
       durationMs,
+      codeCache,
       // A sweep child's lines reach the same log: the pid says which process loaded it.
       pid: process.pid,
     }),

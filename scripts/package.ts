@@ -33,7 +33,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SDK_PACK_FILE, SDK_PACK_PACKAGES, SdkPackKey } from '../lib/aws/sdk-pack';
+import { SDK_PACK_CODE_CACHE, SDK_PACK_FILE, SDK_PACK_PACKAGES, SdkPackKey } from '../lib/aws/sdk-pack';
 
 /** The runtime the executable carries; bump the version and its integrity together. */
 export const RUNTIME = {
@@ -55,6 +55,7 @@ export interface PackagePaths {
   out: string;
   bundle: string;
   sdkPack: string;
+  sdkPackCache: string;
   binary: string;
   runtime: string;
   deb: string;
@@ -66,6 +67,7 @@ export function packagePaths(out = join(REPO, 'build')): PackagePaths {
     out,
     bundle: join(out, 'teardownd.cjs'),
     sdkPack: join(out, SDK_PACK_FILE),
+    sdkPackCache: join(out, SDK_PACK_CODE_CACHE),
     binary: join(out, 'teardownd'),
     runtime: join(out, 'cache', `node-${RUNTIME.version}`),
     deb: join(out, `teardownd_${version}_amd64.deb`),
@@ -237,8 +239,30 @@ function fetchRuntime(paths: PackagePaths): void {
   say(`runtime ${RUNTIME.pkg}@${RUNTIME.version} → ${paths.runtime}`);
 }
 
+/**
+ * The SDK pack's V8 code cache, made by the runtime the executable carries, under the daemon's V8
+ * flags, after running the pack and building each client once (so their code is in it too).
+ */
+function sdkPackCodeCache(paths: PackagePaths): void {
+  const dist = resolve(__dirname, '..');
+  const script = `
+    require(${JSON.stringify(join(dist, 'daemon', 'v8-flags.js'))}).tuneV8();
+    const { sdkPackScript, runSdkPackScript } = require(${JSON.stringify(join(dist, 'lib', 'aws', 'sdk-pack.js'))});
+    const fs = require('node:fs');
+    const script = sdkPackScript(fs.readFileSync(${JSON.stringify(paths.sdkPack)}, 'utf8'), ${JSON.stringify(SDK_PACK_FILE)});
+    const pack = runSdkPackScript(script, ${JSON.stringify(SDK_PACK_FILE)});
+    for (const exports of Object.values(pack))
+      for (const [name, value] of Object.entries(exports))
+        if (name.endsWith('Client')) new value({ region: 'us-east-1' }).destroy();
+    fs.writeFileSync(${JSON.stringify(paths.sdkPackCache)}, script.createCachedData());
+  `;
+  execFileSync(paths.runtime, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+  say(`SDK pack code cache ${paths.sdkPackCache} (${mb(paths.sdkPackCache)})`);
+}
+
 function sea(paths: PackagePaths): void {
   fetchRuntime(paths);
+  sdkPackCodeCache(paths);
   const blob = join(paths.out, 'sea-prep.blob');
   const seaConfig = join(paths.out, 'sea-config.json');
   writeFileSync(
@@ -248,7 +272,7 @@ function sea(paths: PackagePaths): void {
       output: blob,
       disableExperimentalSEAWarning: true,
       // The SDK pack rides inside the executable; lib/aws/sdk-pack.ts reads it when work comes.
-      assets: { [SDK_PACK_FILE]: paths.sdkPack },
+      assets: { [SDK_PACK_FILE]: paths.sdkPack, [SDK_PACK_CODE_CACHE]: paths.sdkPackCache },
       // V8's code cache is made by the same runtime that runs it: start-up skips compiling the bundle.
       useCodeCache: true,
     }),

@@ -139,6 +139,8 @@ describeBuilt.each([
     emulator.imds.setSpotAction('terminate');
     await d.waitForLog((l) => l.message === 'episode closed', 60000, 'episode closed');
     expect(loadedBy(d.child.pid)).toHaveLength(1);
+    // The single executable carries the pack's code cache, made by its own runtime under its flags.
+    expect(loadedBy(d.child.pid)[0].codeCache).toBe(launcher === BINARY ? 'accepted' : 'none');
     expect(leftovers(emulator, ids)).toEqual([]);
   });
 });

@@ -29,6 +29,8 @@ describe('sdkPackExports', () => {
       'AutoScalingClient',
     );
     expect(readFileSync(join(dir, 'runs'), 'utf8')).toBe('ran\n');
-    expect(loaded).toEqual([{ source: join(dir, SDK_PACK_FILE), durationMs: expect.any(Number) }]);
+    expect(loaded).toEqual([
+      { source: join(dir, SDK_PACK_FILE), durationMs: expect.any(Number), codeCache: 'none' },
+    ]);
   });
 });
