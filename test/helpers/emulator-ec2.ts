@@ -15,13 +15,14 @@ import { emulatorEc2Client } from './emulator-clients';
 export class EmulatorEc2 {
   /** The most calls of each action the client had in flight at once (measured around `send`). */
   readonly maxInFlight = new Map<string, number>();
+  private readonly current = new Map<string, number>();
 
   private constructor(
     readonly emulator: AwsEmulator,
     readonly client: EC2Client,
     readonly ids: LoxilbClusterIds,
   ) {
-    const inFlight = new Map<string, number>();
+    const inFlight = this.current;
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const action = String(context.commandName).replace(/Command$/, '');
@@ -36,6 +37,13 @@ export class EmulatorEc2 {
       },
       { step: 'initialize', name: 'countInFlight' },
     );
+  }
+
+  /** Calls sent and not answered yet (for ManualClock.ioInFlight). */
+  inFlight(): number {
+    let n = 0;
+    for (const v of this.current.values()) n += v;
+    return n;
   }
 
   static async start(

@@ -23,6 +23,12 @@ export class ManualClock implements Clock {
   private timers: Timer[] = [];
   /** Every sleep requested, in order (ms). */
   readonly sleeps: number[] = [];
+  /**
+   * Whether real I/O started by the code under test is still in flight (an emulator call). `run`
+   * lets it land before it moves virtual time, so a sleep never fires ahead of an answer merely
+   * because the machine is slow; a call that never answers is given up on after ~2 s of real time.
+   */
+  ioInFlight: () => boolean = () => false;
 
   constructor(start = Date.UTC(2025, 0, 1, 12, 0, 0)) {
     this.t = start;
@@ -96,6 +102,7 @@ export class ManualClock implements Clock {
     let error: unknown;
     let failed = false;
     let idle = 0;
+    let waitedForIo = 0;
     promise.then(
       (v) => {
         settled = true;
@@ -124,6 +131,11 @@ export class ManualClock implements Clock {
         continue;
       }
       idle = 0;
+      if (this.ioInFlight() && ++waitedForIo <= 400) {
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      waitedForIo = 0;
       this.fire(next);
     }
     if (!settled) throw new Error(`ManualClock.run: not settled after ${maxSteps} steps`);

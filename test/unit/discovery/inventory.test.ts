@@ -18,6 +18,7 @@ describe('inventory', () => {
     // loxilb's footprint on this master (a /28 cloud CIDR), with the peer and the decoys.
     ec2 = await EmulatorEc2.start({ cluster: { masterInstanceId: ME, cloudCidr: '123.123.123.0/28' } });
     clock = new ManualClock();
+    clock.ioInFlight = () => ec2.inFlight() > 0;
     ctx = {
       ec2: ec2.client,
       clock,

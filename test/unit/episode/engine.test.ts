@@ -26,6 +26,7 @@ describe('engine', () => {
 
   function setup(configInput: ConfigInput = {}, loxilb?: LoxilbApi) {
     const clock = new ManualClock();
+    clock.ioInFlight = () => ec2.inFlight() > 0;
     const config = parseConfig({
       cloud: { cidrBlock: '123.123.123.0/28' },
       executor: { detachPollIntervalMs: 50 },

@@ -26,6 +26,7 @@ async function setup(configInput: ConfigInput = {}, cluster: LoxilbClusterOption
   const ec2 = await EmulatorEc2.start({ cluster: { masterInstanceId: ME, ...cluster } });
   started.push(ec2);
   const clock = new ManualClock();
+  clock.ioInFlight = () => ec2.inFlight() > 0;
   const config = parseConfig({
     cloud: { cidrBlock: ec2.ids.cloudCidr },
     executor: { detachPollIntervalMs: 100, retryBaseDelayMs: 10, retryMaxDelayMs: 100 },

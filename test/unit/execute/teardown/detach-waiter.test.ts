@@ -15,6 +15,7 @@ describe('DetachWaiter', () => {
   async function setup() {
     ec2 = await EmulatorEc2.start({ cluster: { masterInstanceId: ME, enis: 2 } });
     const clock = new ManualClock();
+    clock.ioInFlight = () => ec2.inFlight() > 0;
     const ctx: CallContext = {
       ec2: ec2.client,
       clock,
