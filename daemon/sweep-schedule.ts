@@ -33,11 +33,8 @@ export class SweepSchedule {
   constructor(private readonly opts: SweepScheduleOptions) {}
 
   start(): void {
-    this.loop ??= this.run(this.abort.signal).catch((err: Error) => {
-      if (!this.abort.signal.aborted) {
-        this.opts.logger.error('sweep schedule failed', { stage: 'sweep', error: err.message });
-      }
-    });
+    // The loop ends only on stop (its sleeps throw then); a failing sweep never ends the schedule.
+    this.loop ??= this.run(this.abort.signal).catch(() => undefined);
   }
 
   async stop(): Promise<void> {
@@ -48,7 +45,7 @@ export class SweepSchedule {
   private async run(signal: AbortSignal): Promise<void> {
     const { clock, logger, jitterMs, retryMs } = this.opts;
     const random = this.opts.random ?? Math.random;
-    let due = await this.opts.nextDue(signal);
+    let due = await this.attempt('asking when the first sweep is due', () => this.opts.nextDue(signal));
     let announced = false;
     while (!signal.aborted) {
       if (due === undefined) {
@@ -57,7 +54,7 @@ export class SweepSchedule {
           durationMs: retryMs,
         });
         await clock.sleep(retryMs, signal);
-        due = await this.opts.nextDue(signal);
+        due = await this.attempt('asking when the next sweep is due', () => this.opts.nextDue(signal));
         continue;
       }
       const delayMs = Math.max(0, due - clock.now()) + (jitterMs > 0 ? Math.floor(random() * jitterMs) : 0);
@@ -71,7 +68,19 @@ export class SweepSchedule {
         });
       }
       await clock.sleep(delayMs, signal);
-      due = await this.opts.sweep(signal);
+      due = await this.attempt('sweep', () => this.opts.sweep(signal));
+    }
+  }
+
+  /** A step that throws is logged and counts as "cannot tell when the next is due": retried later. */
+  private async attempt(what: string, step: () => Promise<number | undefined>): Promise<number | undefined> {
+    try {
+      return await step();
+    } catch (err) {
+      if (!this.abort.signal.aborted) {
+        this.opts.logger.error(`${what} failed`, { stage: 'sweep', error: (err as Error).message });
+      }
+      return undefined;
     }
   }
 }

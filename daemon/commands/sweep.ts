@@ -171,7 +171,7 @@ async function memberSweep(runtime: Runtime, member: string, opts: SweepCliOptio
         );
       } catch (err) {
         if (stop.signal.aborted) return 1;
-        logger.warn('ownership marking failed; retrying later', {
+        logger.warn('ownership marking failed (the daemon retries it)', {
           instanceId,
           stage: 'ownership',
           errorCode: errorCodeOf((err as Error).cause ?? err),

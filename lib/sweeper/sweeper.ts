@@ -6,9 +6,8 @@ import { loxilbTagValues } from '../discovery/ec2-reads';
 import { Logger } from '../log';
 import { analyzeOrphans, Candidate, OrphanFacts } from './orphans';
 import { buildOrphanPlan } from './orphan-plan';
-import { JitteredSchedule, CronApi } from './scheduler';
 import { discoverCluster } from '../discovery/sweep';
-import { summarizeSweep, SweepMode, SweepReport, writeSweepReport } from './report';
+import { SweepMode, SweepReport, writeSweepReport } from './report';
 import { FirstSeenStore } from './state';
 import { CallContext, CallCounter } from '../aws/call';
 import { TokenBucket } from '../aws/pacer';
@@ -24,7 +23,7 @@ import { sweepResults } from './results';
  *
  *   sweepOnce(deps, opts): Promise<SweepReport>   one region, one pass; never throws for AWS trouble
  *   sweepRegions(deps, opts)                        every region, reports written to reports.dir
- *   startSweeper(deps): { stop(), sweepNow() }      the same on a jittered node-cron schedule
+ * The daemon sweeps on its schedule in a short-lived child (daemon/sweeper-service.ts).
  *
  * Several sweepers may run at once (every host of a cluster runs one) and must not fight: every
  * action is idempotent (NotFound/already disassociated = done), schedules are jittered, and right
@@ -253,60 +252,4 @@ export async function sweepRegions(
 /** The regions to sweep: sweeper.regions, or the host's own region when that list is empty. */
 export function sweepRegionList(config: Config, ownRegion: string): string[] {
   return config.sweeper.regions.length ? [...new Set(config.sweeper.regions)] : [ownRegion];
-}
-
-export interface SweeperServiceDeps extends RegionSweepDeps {
-  regions: string[];
-  mode: SweepMode;
-  memberInstanceId?: string;
-  sweeperInstanceId?: string;
-  cron?: CronApi;
-  /** Runs before each scheduled sweep (the daemon re-marks its own ENIs). */
-  beforeSweep?: (signal: AbortSignal) => Promise<void>;
-  /** Runs after each scheduled sweep (the daemon sweeps the per-host queues of gone hosts, lib/sweeper/queue-sweep.ts). */
-  afterSweep?: (signal: AbortSignal) => Promise<void>;
-  onSweep?: (results: RegionSweepResult[]) => void;
-}
-
-export interface RunningSweeper {
-  /** Ends the schedule promptly: a pending jitter delay is cancelled, a running sweep aborted. */
-  stop(): Promise<void>;
-  /** One sweep now, outside the schedule (no jitter); skipped when one is already running. */
-  sweepNow(): Promise<'ran' | 'failed' | 'overlap' | 'stopped'>;
-}
-
-/** The sweeper on its node-cron schedule (sweeper.schedule, jitter sweeper.jitterMs). */
-export function startSweeper(deps: SweeperServiceDeps): RunningSweeper {
-  const { config, logger } = deps;
-  const run = async (signal: AbortSignal) => {
-    await deps.beforeSweep?.(signal);
-    const results = await sweepRegions(deps, {
-      regions: deps.regions,
-      mode: deps.mode,
-      memberInstanceId: deps.memberInstanceId,
-      sweeperInstanceId: deps.sweeperInstanceId,
-      signal,
-    });
-    for (const r of results) {
-      logger.debug(summarizeSweep(r.report), { stage: 'sweep', region: r.report.region, path: r.path });
-    }
-    await deps.afterSweep?.(signal);
-    deps.onSweep?.(results);
-  };
-  const schedule = new JitteredSchedule({
-    name: 'sweep',
-    expression: config.sweeper.schedule,
-    field: 'sweeper.schedule',
-    jitterMs: config.sweeper.jitterMs,
-    clock: deps.clock,
-    logger,
-    random: deps.random,
-    cron: deps.cron,
-    run,
-  });
-  schedule.start();
-  return {
-    stop: () => schedule.stop(),
-    sweepNow: () => schedule.tick({ jitter: false }),
-  };
 }

@@ -13,6 +13,8 @@ describe('SweepSchedule', () => {
     first: Array<number | undefined>;
     afterSweep: Array<number | undefined>;
     jitter?: number;
+    /** The first sweep throws (a child that could not even be started, say). */
+    firstSweepThrows?: boolean;
   }) {
     const clock = new ManualClock();
     const { logger, lines } = captureLogger();
@@ -20,6 +22,7 @@ describe('SweepSchedule', () => {
     let running = 0;
     let maxRunning = 0;
     const asked: number[] = [];
+    let threw = false;
     const s = new SweepSchedule({
       schedule: '*/10 * * * *',
       jitterMs: 30000,
@@ -32,6 +35,10 @@ describe('SweepSchedule', () => {
         return opts.first.shift();
       },
       sweep: async (signal) => {
+        if (opts.firstSweepThrows && !sweptAt.length && !threw) {
+          threw = true;
+          throw new Error('spawn EAGAIN');
+        }
         running++;
         maxRunning = Math.max(maxRunning, running);
         sweptAt.push(clock.now());
@@ -86,6 +93,36 @@ describe('SweepSchedule', () => {
     expect(h.sweptAt.map((t) => t - t0)).toEqual([2 * MIN]);
     expect(h.lines.some((l) => l.level === 'warn' && /next sweep is due/.test(String(l.message)))).toBe(true);
     await h.s.stop();
+  });
+
+  it('a sweep that throws is logged and the schedule goes on: asked again after retryMs', async () => {
+    const t0 = new ManualClock().now();
+    const h = schedule({
+      first: [t0 + MIN, t0 + 5 * MIN],
+      afterSweep: [t0 + 10 * MIN],
+      firstSweepThrows: true,
+    });
+    h.s.start();
+    await h.clock.advance(6 * MIN);
+    expect(h.lines.find((l) => l.message === 'sweep failed')).toMatchObject({
+      level: 'error',
+      error: 'spawn EAGAIN',
+    });
+    // Failed at 1 min; asked again at 2 min (retryMs); due at 5 min: swept then.
+    expect(h.asked.map((t) => t - t0)).toEqual([0, 2 * MIN]);
+    expect(h.sweptAt.map((t) => t - t0)).toEqual([5 * MIN]);
+    await h.s.stop();
+  });
+
+  it('stop() while waiting for the due time: no sweep ever starts', async () => {
+    const t0 = new ManualClock().now();
+    const h = schedule({ first: [t0 + 10 * MIN], afterSweep: [] });
+    h.s.start();
+    await h.clock.advance(MIN);
+    await h.s.stop();
+    await h.clock.advance(60 * MIN);
+    expect(h.sweptAt).toEqual([]);
+    expect(h.clock.pending).toBe(0);
   });
 
   it('stop() ends a running sweep through its signal and returns; nothing runs after it', async () => {

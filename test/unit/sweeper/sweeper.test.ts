@@ -6,10 +6,9 @@ import { Clock, systemClock } from '../../../lib/clock';
 import { parseConfig } from '../../../lib/config/load';
 import { ConfigInput } from '../../../lib/config/schema';
 import { nullLogger } from '../../../lib/log';
-import { CronApi } from '../../../lib/sweeper/scheduler';
 import { sweepExitCode, SweepReport } from '../../../lib/sweeper/report';
 import { FirstSeenStore } from '../../../lib/sweeper/state';
-import { startSweeper, sweepOnce, sweepRegionList, sweepRegions } from '../../../lib/sweeper/sweeper';
+import { sweepOnce, sweepRegionList, sweepRegions } from '../../../lib/sweeper/sweeper';
 import { AwsEmulator } from '../../../sim/emulator/server';
 import { EmulatorRequest } from '../../../sim/emulator/types';
 import { leftovers, LoxilbClusterIds, seedLoxilbCluster } from '../../../sim/loxilb/footprint';
@@ -321,40 +320,5 @@ describe('regions', () => {
       otherClient.destroy();
       await other.stop();
     }
-  });
-});
-
-describe('startSweeper', () => {
-  it('sweeps on each cron tick after the jitter, and stop() ends it', async () => {
-    let fire: (() => void) | undefined;
-    const stopped: string[] = [];
-    const cron: CronApi = {
-      validate: () => true,
-      schedule: (_e, fn) => {
-        fire = fn;
-        return { stop: () => void stopped.push('stop'), destroy: () => void stopped.push('destroy') };
-      },
-    };
-    const sweeps: SweepReport[][] = [];
-    const d = deps({ sweeper: { jitterMs: 5, mode: 'apply' } });
-    const running = startSweeper({
-      ...d,
-      ec2For: () => ec2,
-      regions: ['us-east-1'],
-      mode: 'apply',
-      cron,
-      random: () => 0.5,
-      onSweep: (rs) => sweeps.push(rs.map((r) => r.report)),
-    });
-    expect(fire).toBeDefined();
-    fire!();
-    const deadline = Date.now() + 5000;
-    while (!sweeps.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    expect(sweeps[0][0].outcome).toBe('cleaned');
-    expect(await running.sweepNow()).toBe('ran');
-    expect(sweeps[1][0].outcome).toBe('clean');
-    await running.stop();
-    expect(stopped).toEqual(['stop', 'destroy']);
-    expect(await running.sweepNow()).toBe('stopped');
   });
 });
