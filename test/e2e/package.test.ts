@@ -142,7 +142,8 @@ describeBuilt.each([
     // The single executable carries the pack's code cache, made by its own runtime under its flags.
     expect(loadedBy(d.child.pid)[0].codeCache).toBe(launcher === BINARY ? 'accepted' : 'none');
     expect(leftovers(emulator, ids)).toEqual([]);
-  });
+    // Its own waits bound it (ready, two sweep children, the episode), not jest's 60 s default.
+  }, 180000);
 });
 
 describeBuilt('the single executable needs no Node on the host', () => {
