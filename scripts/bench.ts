@@ -20,8 +20,11 @@
  * bundle (build/teardownd.cjs) on this Node, and the single executable (build/teardownd, its own
  * Node 22) — the last two when `npm run package` has built them. `--soak-seconds 600` adds a
  * 10-minute soak per variant with the RSS slope (MB per hour, least squares over 1 s samples).
+ * Each first starts once with its runtime's page cache dropped (cold start-up: code read from disk,
+ * as at boot) and is then measured on its next start, the cache filled by reading as on a host.
+ * The binary is also measured with the page cache as found, because file-backed RSS depends on it.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -509,17 +512,48 @@ export function slope(points: Array<[number, number]>): number {
   return sxx === 0 ? NaN : sxy / sxx;
 }
 
-/** The ways the daemon can run that exist in this checkout (`only`: ts, bundle, binary). */
-function restVariants(only?: Set<string>): Array<{ name: string; launcher: Launcher }> {
+/**
+ * The ways the daemon can run that exist in this checkout (`only`: ts, bundle, binary). `runtime`
+ * is the file whose code pages the kernel maps.
+ */
+function restVariants(only?: Set<string>): Array<RestVariant> {
   const art = packagePaths();
-  const variants: Array<{ key: string; name: string; launcher: Launcher }> = [
-    { key: 'ts', name: 'TypeScript build (this Node)', launcher: TS_BUILD },
+  const variants: Array<RestVariant & { key: string }> = [
+    { key: 'ts', name: 'TypeScript build (this Node)', launcher: TS_BUILD, runtime: process.execPath },
   ];
   if (existsSync(art.bundle))
-    variants.push({ key: 'bundle', name: 'bundle (this Node)', launcher: [process.execPath, art.bundle] });
+    variants.push({
+      key: 'bundle',
+      name: 'bundle (this Node)',
+      launcher: [process.execPath, art.bundle],
+      runtime: process.execPath,
+    });
   if (existsSync(art.binary))
-    variants.push({ key: 'binary', name: 'single executable (Node 22)', launcher: [art.binary] });
+    variants.push({ key: 'binary', name: SHIPPED, launcher: [art.binary], runtime: art.binary });
   return variants.filter((v) => !only || only.has(v.key));
+}
+
+const SHIPPED = 'single executable (Node 22)';
+
+interface RestVariant {
+  name: string;
+  launcher: Launcher;
+  runtime: string;
+}
+
+/**
+ * Drops a file's clean, unmapped pages from the page cache (coreutils dd: `iflag=nocache count=0`
+ * advises POSIX_FADV_DONTNEED for the whole file), then says how much of it is still cached —
+ * pages another process maps (this bench's own Node) stay. Undefined when the tools are missing.
+ */
+function dropPageCache(file: string): number | undefined {
+  const dd = spawnSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+  if (dd.status !== 0) return undefined;
+  const fincore = spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], {
+    encoding: 'utf8',
+  });
+  const bytes = Number(fincore.stdout?.trim());
+  return fincore.status === 0 && Number.isFinite(bytes) ? bytes / 1048576 : undefined;
 }
 
 /**
@@ -744,23 +778,44 @@ async function main(): Promise<void> {
   );
 
   console.log(`\nAt rest (${Math.max(opts.idleSeconds, opts.soakSeconds)} s, queue + sweeper configured)`);
-  const restRows: Array<{ name: string } & Awaited<ReturnType<typeof atRest>>> = [];
-  for (const v of opts.only.has('rest') ? restVariants(opts.variants) : []) {
+  const restRows: Array<{ name: string; coldStartupMs: number } & Awaited<ReturnType<typeof atRest>>> = [];
+  const restLine = (r: Awaited<ReturnType<typeof atRest>>) =>
+    `ready ${String(r.startupMs).padStart(5)} ms; CPU ${fmt(r.cpuPercentOfCore, 2)} %; RSS ${fmt(r.rssMb, 1)} MB (max ${fmt(r.maxRssMb, 1)}; ${fmt(r.rssAnonMb, 1)} anonymous + ${fmt(r.rssFileMb, 1)} file-backed)` +
+    (opts.soakSeconds > 0
+      ? `; slope ${fmt(r.rssSlopeMbPerHour, 2)} MB/h (second half ${fmt(r.rssSlopeSecondHalfMbPerHour, 2)} MB/h); ` +
+        `RSS each minute ${r.rssEveryMinuteMb.join(' ')}`
+      : '') +
+    `; ${r.imdsRequests} IMDS, ${r.sqsReceives} SQS receives`;
+  const variants = opts.only.has('rest') ? restVariants(opts.variants) : [];
+  const binary = variants.find((v) => v.name === SHIPPED);
+  if (binary) {
+    // The page cache as this machine left it: after `npm run package` the binary was just written,
+    // and a written file sits in large folios that the kernel maps whole on a fault, so the same
+    // code counts more file-backed RSS than on a host, where the binary is read from disk.
+    const r = await atRest(opts, binary.launcher);
+    console.log(`  ${'single executable, cache as found'.padEnd(30)} ${restLine(r)}`);
+    restRows.push({ name: `${SHIPPED}, page cache as found`, coldStartupMs: NaN, ...r });
+  }
+  for (const v of variants) {
+    // Cold: the runtime's page cache dropped, its code read from disk as at boot. That start fills
+    // the cache by reading, as on a host; the at-rest figures are taken on the next start.
+    const cachedMb = dropPageCache(v.runtime);
+    const cold = await atRest({ ...opts, idleSeconds: 0, soakSeconds: 0 }, v.launcher);
     const r = await atRest(opts, v.launcher);
-    restRows.push({ name: v.name, ...r });
-    console.log(
-      `  ${v.name.padEnd(30)} ready ${String(r.startupMs).padStart(5)} ms; CPU ${fmt(r.cpuPercentOfCore, 2)} %; RSS ${fmt(r.rssMb, 1)} MB (max ${fmt(r.maxRssMb, 1)}; ${fmt(r.rssAnonMb, 1)} anonymous + ${fmt(r.rssFileMb, 1)} file-backed)` +
-        (opts.soakSeconds > 0
-          ? `; slope ${fmt(r.rssSlopeMbPerHour, 2)} MB/h (second half ${fmt(r.rssSlopeSecondHalfMbPerHour, 2)} MB/h); ` +
-            `RSS each minute ${r.rssEveryMinuteMb.join(' ')}`
-          : '') +
-        `; ${r.imdsRequests} IMDS, ${r.sqsReceives} SQS receives`,
-    );
+    restRows.push({ name: v.name, coldStartupMs: cold.startupMs, ...r });
+    const coldNote = cachedMb === undefined ? 'cache not dropped' : `${fmt(cachedMb, 0)} MB still cached`;
+    console.log(`  ${v.name.padEnd(30)} ${restLine(r)}; cold start ${cold.startupMs} ms (${coldNote})`);
   }
   const floods = opts.only.has('flood') ? await floodSection(opts) : [];
 
-  const none = { name: 'not measured', startupMs: NaN, cpuPercentOfCore: NaN, rssMb: NaN };
-  const shipped = restRows.find((r) => r.name.startsWith('single executable')) ?? restRows[0] ?? none;
+  const none = {
+    name: 'not measured',
+    startupMs: NaN,
+    coldStartupMs: NaN,
+    cpuPercentOfCore: NaN,
+    rssMb: NaN,
+  };
+  const shipped = restRows.find((r) => r.name === SHIPPED) ?? restRows[0] ?? none;
 
   const ten = rows.find((r) => r.enis === 10);
   const big = rows.find((r) => r.enis === 1 && r.vips === 49);
@@ -792,7 +847,11 @@ async function main(): Promise<void> {
     ],
     ['idle CPU < 1 % of a core', `${fmt(shipped.cpuPercentOfCore, 2)} %`, shipped.cpuPercentOfCore < 1],
     [`RSS at rest ≤ 80 MB (${shipped.name})`, `${fmt(shipped.rssMb, 1)} MB`, shipped.rssMb <= 80],
-    [`start-up to ready ≤ 300 ms (${shipped.name})`, `${shipped.startupMs} ms`, shipped.startupMs <= 300],
+    [
+      `start-up to ready ≤ 300 ms (${shipped.name})`,
+      `${shipped.startupMs} ms (cold, read from disk: ${shipped.coldStartupMs} ms)`,
+      shipped.startupMs <= 300,
+    ],
   ] as const;
   console.log('\nTargets');
   // A target whose section did not run says so rather than MISS.
