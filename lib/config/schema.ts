@@ -108,6 +108,23 @@ const gateSchema = z
      * tag has the same value as mine".
      */
     clusterTagKey: z.string().min(1).optional(),
+    /**
+     * A node that became MASTER runs loxilb's takeover (wipe the old master's ENI by tag, then build
+     * its own VIP network). A `full` teardown of such a node within `recentMs` of the promotion first
+     * waits — up to `waitMs`, and never more than half the time left — until AWS shows the takeover
+     * over: its own loxilb ENI attached and no other one left, or loxilb's resources unchanged for
+     * `quietMs` (a takeover that aborted). Racing it could leave what it creates after the teardown
+     * looked; not settled in time, the decision becomes `handover` and the leak is reported.
+     */
+    takeover: z
+      .object({
+        recentMs: z.number().int().min(0).default(300000),
+        waitMs: z.number().int().min(0).default(45000),
+        quietMs: z.number().int().min(100).default(10000),
+        pollMs: z.number().int().min(50).default(1000),
+      })
+      .strict()
+      .default({ recentMs: 300000, waitMs: 45000, quietMs: 10000, pollMs: 1000 }),
   })
   .strict()
   .superRefine((g, ctx) => {

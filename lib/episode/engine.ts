@@ -34,6 +34,7 @@ import {
 } from '../gate/gate';
 import { gatherPeerFacts } from '../gate/ha-facts';
 import { HaObserver } from '../gate/ha-observer';
+import { awaitOwnTakeover } from '../gate/own-takeover';
 import { planStaleEnis, STALE_ENI } from '../gate/stale-eni';
 import { loxilbTagValues } from '../discovery/ec2-reads';
 import { discoverInventory, Inventory, RememberedFacts } from '../discovery/inventory';
@@ -159,6 +160,61 @@ export async function decideGate(deps: EngineDeps, req: TeardownRequest): Promis
   return decideScope({ ...asked, aws, now: clock.now() });
 }
 
+/**
+ * A `full` decision for a node promoted to MASTER within gate.takeover.recentMs waits for its own
+ * loxilb takeover to settle first (lib/gate/own-takeover.ts), for up to gate.takeover.waitMs and
+ * never more than half the time left. Not settled: `handover` — the leak is reported, and loxilb's
+ * next MASTER wipes the cluster's ENIs and subnets by tag in its own takeover.
+ */
+async function afterOwnTakeover(
+  deps: EngineDeps,
+  req: TeardownRequest,
+  gate: GateDecision,
+  counter: CallCounter,
+  deadlineAt: number | undefined,
+): Promise<GateDecision> {
+  const { clock, config, logger } = deps;
+  const t = config.gate.takeover;
+  if (gate.scope !== 'full' || !gate.takeover || gate.takeover.settled) return gate;
+  const now = clock.now();
+  const promotedAt = Date.parse(gate.takeover.promotedAt);
+  if (now - promotedAt > t.recentMs) return gate;
+  const until = Math.min(now + t.waitMs, deadlineAt === undefined ? Infinity : now + (deadlineAt - now) / 2);
+  const log = { instanceId: req.instanceId, episode: req.episode, stage: 'gate' };
+  logger.info(
+    'this node became MASTER recently: waiting for its own loxilb takeover to settle before the teardown',
+    {
+      ...log,
+      promotedAt: gate.takeover.promotedAt,
+      durationMs: Math.max(0, until - now),
+    },
+  );
+  const r = await awaitOwnTakeover(callContext(deps, counter, req.signal, deadlineAt), {
+    instanceId: req.instanceId,
+    until,
+    quietMs: t.quietMs,
+    pollMs: t.pollMs,
+    signal: req.signal,
+  });
+  const takeover = { ...gate.takeover, ...r };
+  logger[r.settled === 'timeout' ? 'warn' : 'info'](`own loxilb takeover: ${r.settled}`, {
+    ...log,
+    durationMs: r.waitedMs,
+    seen: r.seen,
+  });
+  if (r.settled !== 'timeout') return { ...gate, takeover };
+  return {
+    ...gate,
+    scope: 'handover',
+    takeover,
+    reason:
+      `${gate.reason} — but this node became MASTER at ${gate.takeover.promotedAt} and its own loxilb takeover ` +
+      `had not settled after ${Math.round(r.waitedMs / 1000)} s (${r.seen}): a teardown now would race it and miss ` +
+      `what it creates, so nothing is changed; loxilb's next MASTER wipes the cluster's ENIs and subnets by tag, ` +
+      `the sweeper takes what is left`,
+  };
+}
+
 function effectiveDeadline(deps: EngineDeps, req: TeardownRequest, startedAt: number): number {
   const { defaultDeadlineMs, deadlineReserveMs } = deps.config.executor;
   const target = req.deadlineAt ?? startedAt + defaultDeadlineMs;
@@ -175,7 +231,7 @@ async function gateAndPlan(
   deadlineAt?: number,
 ): Promise<{ gate: GateDecision; inventory?: Inventory; plan?: Plan; error?: unknown }> {
   const log = { instanceId: req.instanceId, episode: req.episode };
-  const gate = await decideGate(deps, req);
+  const gate = await afterOwnTakeover(deps, req, await decideGate(deps, req), counter, deadlineAt);
   deps.logger.info(`gate: scope ${gate.scope}`, {
     ...log,
     stage: 'gate',

@@ -39,6 +39,20 @@ export const GateDecisionSchema = z.object({
    * removed under its own name once the MASTER's own loxilb ENI exists (lib/gate/stale-eni.ts).
    */
   staleEni: z.boolean().optional(),
+  /**
+   * This node became MASTER recently (the observer saw it promoted): its own loxilb takeover may
+   * still be running, and a `full` teardown waits for it (lib/gate/own-takeover.ts).
+   */
+  takeover: z
+    .object({
+      promotedAt: isoTime,
+      /** How the wait ended: `complete` (own ENI, no other), `quiet` (nothing changed), `timeout`. */
+      settled: z.enum(['complete', 'quiet', 'timeout']).optional(),
+      waitedMs: z.number().optional(),
+      /** What AWS showed last. */
+      seen: z.string().optional(),
+    })
+    .optional(),
   details: z.record(z.string(), z.unknown()).optional(),
 });
 export type GateDecision = z.infer<typeof GateDecisionSchema>;

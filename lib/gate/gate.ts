@@ -32,6 +32,11 @@ export interface HaObservation {
   observedAt: number;
   url: string;
   view: LoxilbHaView;
+  /**
+   * Epoch ms of the first observation in which this node was MASTER after one in which it was not
+   * (kept while it stays MASTER): its loxilb's takeover started then.
+   */
+  promotedAt?: number;
 }
 
 /** loxilb's answer for this decision: a live read, else the last observation kept on disk. */
@@ -276,7 +281,11 @@ function decideFromApi(input: GateInput): GateDecision {
     bfdPeers: sessions.map((s) => ({ remoteIp: s.remoteIp ?? null, state: s.state ?? null })),
     ...(answer?.error ? { liveError: answer.error, errorCode: answer.errorCode } : {}),
   };
-  const extra = { observation: seen, details };
+  const promoted =
+    role === 'MASTER' && observation.promotedAt !== undefined
+      ? { takeover: { promotedAt: new Date(observation.promotedAt).toISOString() } }
+      : {};
+  const extra = { observation: seen, details, ...promoted };
 
   if (role !== 'MASTER') {
     return handover(

@@ -23,6 +23,8 @@ const ObservationFileSchema = z.object({
   observedAt: isoTime,
   url: z.string(),
   view: LoxilbHaViewSchema,
+  /** When this node was seen becoming MASTER (absent: not seen, or not MASTER). */
+  promotedAt: isoTime.optional(),
 });
 type ObservationFile = z.infer<typeof ObservationFileSchema>;
 
@@ -40,6 +42,21 @@ export interface HaObserverDeps {
   logger: Logger;
   stateDir: string;
   fs?: ObservationFs;
+}
+
+function roleIn(view: LoxilbHaView): string | undefined {
+  return view.ciStates.find((c) => c.instance === LOXILB_CLUSTER_INSTANCE)?.state;
+}
+
+/**
+ * When this node became MASTER, if it was seen doing so: MASTER now after an observation that said
+ * otherwise, or still MASTER since such a one. A daemon that only ever saw MASTER saw no promotion
+ * (its loxilb's takeover, if any, was before the daemon looked).
+ */
+function promotion(before: HaObservation | undefined, view: LoxilbHaView, now: number): number | undefined {
+  if (roleIn(view) !== 'MASTER' || !before) return undefined;
+  if (roleIn(before.view) !== 'MASTER') return now;
+  return before.promotedAt;
 }
 
 /** A short, comparable summary, so the log says when loxilb's HA state changes and not every tick. */
@@ -72,7 +89,12 @@ export class HaObserver {
         const doc = parseDocumentText(ObservationFileSchema, text, this.file, 'a loxilb observation file');
         const observedAt = Date.parse(doc.observedAt);
         if (!this.last || this.last.observedAt < observedAt)
-          this.last = { observedAt, url: doc.url, view: doc.view };
+          this.last = {
+            observedAt,
+            url: doc.url,
+            view: doc.view,
+            ...(doc.promotedAt ? { promotedAt: Date.parse(doc.promotedAt) } : {}),
+          };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
           this.deps.logger.warn('last loxilb observation unreadable; ignoring it', {
@@ -92,7 +114,14 @@ export class HaObserver {
     await this.lastObservation();
     try {
       const view = await api.haView(signal);
-      const observation: HaObservation = { observedAt: clock.now(), url: api.baseUrl, view };
+      const observedAt = clock.now();
+      const promotedAt = promotion(this.last, view, observedAt);
+      const observation: HaObservation = {
+        observedAt,
+        url: api.baseUrl,
+        view,
+        ...(promotedAt !== undefined ? { promotedAt } : {}),
+      };
       this.last = observation;
       await this.save(observation);
       const s = summary(view);
@@ -137,6 +166,7 @@ export class HaObserver {
       observedAt: new Date(o.observedAt).toISOString(),
       url: o.url,
       view: o.view,
+      ...(o.promotedAt !== undefined ? { promotedAt: new Date(o.promotedAt).toISOString() } : {}),
     };
     await writeJsonAtomic(this.deps.stateDir, OBSERVATION_FILE, doc, this.fs).catch((err: Error) =>
       this.deps.logger.warn('could not keep the loxilb observation on disk', {

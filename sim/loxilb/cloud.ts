@@ -114,6 +114,7 @@ export class LoxilbCloud {
   readonly tags: { eni: string; subnet: string; routeTable: string };
   private readonly retryCount: number;
   private readonly retryIntervalMs: number;
+  private readonly holds = new Map<string, { arrived: () => void; released: Promise<void> }>();
 
   constructor(
     private readonly ec2: EC2Client,
@@ -133,12 +134,31 @@ export class LoxilbCloud {
     this.retryIntervalMs = opts.retry?.intervalMs ?? 2000;
   }
 
+  /**
+   * Test knob — an EC2 call that takes as long as the test wants: the next `action` call waits
+   * before it is sent until `release()`; `reached` resolves when the takeover gets there.
+   */
+  hold(action: string): { reached: Promise<void>; release: () => void } {
+    let arrived!: () => void;
+    let release!: () => void;
+    const reached = new Promise<void>((r) => (arrived = r));
+    const released = new Promise<void>((r) => (release = r));
+    this.holds.set(action, { arrived, released });
+    return { reached, release };
+  }
+
   /** One EC2 call, recorded; an error is returned (not thrown) so each caller decides as loxilb does. */
   private async call<T>(
     action: string,
     target: string | undefined,
     send: () => Promise<T>,
   ): Promise<{ ok: true; out: T } | { ok: false; err: CloudAborted }> {
+    const held = this.holds.get(action);
+    if (held) {
+      this.holds.delete(action);
+      held.arrived();
+      await held.released;
+    }
     if (!this.alive()) throw new NodeDied(`node died before ${action}`);
     try {
       const out = await send();

@@ -267,6 +267,11 @@ export class LoxilbNode implements LoxilbApiBackend {
   }
 
   /** The loxilb ENI this process knows (created by its takeover, or seeded). */
+  /** The next EC2 call `action` of this node's cloud code waits until released (LoxilbCloud.hold). */
+  holdCloudCall(action: string): { reached: Promise<void>; release: () => void } {
+    return this.cloud.hold(action);
+  }
+
   loxiEniId(): string {
     return this.cloud.loxiEniId;
   }

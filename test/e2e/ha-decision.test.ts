@@ -75,6 +75,7 @@ async function startDaemon(
       observeIntervalMs: 200,
       observationMaxAgeIntervals: 50,
       redecideIntervalMs: 200,
+      takeover: { quietMs: 1000, pollMs: 100 },
       ...opts.gate,
     },
     sources: { imds: { pollIntervalMs: 100 }, shutdownProbe: { timeoutMs: 30000 } },
@@ -339,6 +340,72 @@ describe('both nodes reclaimed at once: the footprint is removed exactly once, n
     const last = await report(b, takeover.status === 'succeeded' ? 'clean' : 'nothing-to-do');
     expect(last.gate.scope).toBe('full');
     expect(last.redecided.reason).toMatch(/SIGTERM shutdown probe/);
+    expectNothingLeft();
+    expectRemovedOnce();
+    for (const d of [a, b]) expect(changesBy(d).filter((c) => c.errorCode)).toEqual([]);
+  });
+});
+
+describe("SIGTERM while the promoted node's own loxilb takeover is still running", () => {
+  it('setRoles: the teardown waits until the takeover stopped changing things, then removes everything once, its new ENI too', async () => {
+    seed({ spot: true, autoScalingGroup: 'loxilb-asg' });
+    cluster = await startLoxilbCluster(emulator, ids, { mode: 'setroles', ...WORLD });
+    const a = await startDaemon(ids.masterInstanceId, cluster.master, { accessKeyId: 'AKIADAEMONMASTER' });
+    // A quiet period far longer than this test needs: the takeover is released as soon as the daemon
+    // says it waits, so only a daemon that did not wait could see it finish late.
+    const b = await startDaemon(ids.peerInstanceId!, cluster.peer!, {
+      accessKeyId: 'AKIADAEMONPEER',
+      gate: { takeover: { quietMs: 15000, waitMs: 25000, pollMs: 100 } },
+    });
+
+    emulator.ec2.markSpotForTermination(ids.masterInstanceId);
+    emulator.ec2.markSpotForTermination(ids.peerInstanceId!);
+    emulator.imds.setSpotAction('terminate');
+    await report(a, 'clean');
+    expect((await report(b, 'handover')).gate.reason).toMatch(/BACKUP/);
+
+    // The master goes; kube-loxilb promotes the peer, whose takeover is slow to create its ENI.
+    const held = cluster.peer!.holdCloudCall('CreateNetworkInterface');
+    await hostDies(a, cluster.master, ids.masterInstanceId);
+    await held.reached;
+
+    // The peer's host is terminated now, in the middle of that takeover.
+    emulator.ec2.setInstanceState(ids.peerInstanceId!, 'shutting-down');
+    b.process.signal('SIGTERM');
+    const waiting = await b.process.waitForLog(
+      (l) => String(l.message).includes('waiting for its own loxilb takeover to settle'),
+      20000,
+      'the wait for the takeover',
+    );
+    expect(waiting.promotedAt).toEqual(expect.any(String));
+    const changedWhileTakingOver = changesBy(b);
+    held.release();
+    const takeover = await cluster.peer!.waitForTakeover(20000);
+    // EC2 attaches nothing to a shutting-down instance: loxilb's takeover stops at its first error,
+    // leaving the ENI it just created unattached (loxilb-ha.md, phase B).
+    expect(takeover).toMatchObject({
+      status: 'aborted',
+      failedCall: { action: 'AttachNetworkInterface', errorCode: 'IncorrectInstanceState' },
+    });
+    expect(await b.process.exit(30000)).toEqual({ code: 0, signal: null });
+    await cluster.peer!.stop();
+    emulator.ec2.terminateInstance(ids.peerInstanceId!);
+
+    expect(changedWhileTakingOver).toEqual([]);
+    const last = await report(b, 'clean');
+    expect(last.gate).toMatchObject({ scope: 'full', takeover: { settled: 'quiet' } });
+    expect(last.redecided.reason).toMatch(/SIGTERM shutdown probe/);
+    // What the takeover created after the teardown began waiting is gone too: nothing leaks.
+    expect(takeover.eniId).toEqual(expect.stringMatching(/^eni-/));
+    expect(last.actions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          action: 'DeleteNetworkInterface',
+          resource: takeover.eniId,
+          outcome: 'done',
+        }),
+      ]),
+    );
     expectNothingLeft();
     expectRemovedOnce();
     for (const d of [a, b]) expect(changesBy(d).filter((c) => c.errorCode)).toEqual([]);
