@@ -38,6 +38,32 @@ describe('HA observer', () => {
       stateDir: dir,
     });
 
+  it('records when it saw this node promoted (BACKUP → MASTER), keeps it across a restart, forgets it when demoted', async () => {
+    const clock = new ManualClock();
+    const first = observer(clock);
+    await first.observeOnce(); // MASTER from the start: no promotion seen
+    expect((await first.lastObservation())!.promotedAt).toBeUndefined();
+    fake.set({ cistate: ciStateBody('BACKUP'), bfd: bfdBody([{ remoteIp: '10.0.2.11', state: 'BFDUp' }]) });
+    clock.advance(1000);
+    await first.observeOnce();
+    fake.set({ cistate: ciStateBody('MASTER'), bfd: bfdBody([{ remoteIp: '10.0.2.11', state: 'BFDDown' }]) });
+    clock.advance(1000);
+    const promotedAt = clock.now();
+    await first.observeOnce();
+    clock.advance(1000);
+    expect((await first.observeOnce()).observation!.promotedAt).toBe(promotedAt);
+    expect(JSON.parse(readFileSync(join(dir, OBSERVATION_FILE), 'utf8')).promotedAt).toBe(
+      new Date(promotedAt).toISOString(),
+    );
+
+    const restarted = observer(clock);
+    clock.advance(1000);
+    expect((await restarted.observeOnce()).observation!.promotedAt).toBe(promotedAt);
+    fake.set({ cistate: ciStateBody('BACKUP'), bfd: bfdBody([{ remoteIp: '10.0.2.11', state: 'BFDUp' }]) });
+    expect((await restarted.observeOnce()).observation!.promotedAt).toBeUndefined();
+    expect(JSON.parse(readFileSync(join(dir, OBSERVATION_FILE), 'utf8')).promotedAt).toBeUndefined();
+  });
+
   it('keeps the last answer on disk; loxilb gone → the kept one, with its time, for a restarted daemon too', async () => {
     const clock = new ManualClock();
     const first = observer(clock);
