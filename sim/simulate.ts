@@ -1,6 +1,7 @@
 /**
  * `npm start`: the out-of-the-box simulation. Starts the bundled AWS emulator with a two-node loxilb
- * cluster (plus decoys that must survive) and a fake loxilb API, runs the real daemon
+ * cluster (plus decoys that must survive) running as loxilb does (sim/loxilb: BFD or kube-loxilb
+ * --setRoles, its takeover, its SIGTERM path), runs the real daemon
  * (`teardownd run`) against them as a child process, announces a termination, shows the teardown
  * live, then prints the report and what is left in the "cloud".
  *
@@ -17,9 +18,17 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { renderReport } from '../lib/report/render';
 import { parseReport } from '../lib/report/source';
-import { AwsEmulator } from './emulator/server';
-import { bfdBody, ciStateBody, FakeLoxilb } from './loxilb/fake-peer';
-import { decoysIntact, leftovers, seedLoxilbCluster } from './loxilb/footprint';
+import { hostQueueName } from '../lib/sources/host-queue';
+import { AwsEmulator, DAEMON_ACCESS_KEY_ID } from './emulator/server';
+import { LoxilbCluster, startLoxilbCluster } from './loxilb/cluster';
+import {
+  currentFootprint,
+  decoysIntact,
+  leftovers,
+  LoxilbClusterIds,
+  seedLoxilbCluster,
+} from './loxilb/footprint';
+import { waitUntil } from './loxilb/node';
 
 type Scenario = 'spot' | 'asg' | 'scheduled';
 type Gate = 'bfd' | 'setroles' | 'backup';
@@ -60,7 +69,12 @@ function parseOptions(argv: string[]): Options {
       choice(['bfd', 'setroles', 'backup'] as const),
       'bfd',
     )
-    .option('--enis <n>', 'loxilb ENIs on the master, 4 VIPs and 4 EIPs each', int, 2)
+    .option(
+      '--enis <n>',
+      'loxilb ENIs on the master, 4 VIPs and 4 EIPs each (loxilb itself makes one)',
+      int,
+      1,
+    )
     .option('--latency-ms <n>', 'latency the emulator adds to every AWS call', int, 40)
     .option('--detach-delay-ms <n>', 'time an ENI takes to detach', int, 800)
     .option('--timeout-ms <n>', 'give up after this long', int, 60000)
@@ -124,49 +138,58 @@ function watchDaemon(child: ChildProcess, onLine: (line: Record<string, unknown>
   });
 }
 
+/** What the simulated host is: the master, or (gate `backup`) the BACKUP peer. */
+function hostOf(opts: Options, ids: LoxilbClusterIds): string {
+  return opts.gate === 'backup' ? ids.peerInstanceId! : ids.masterInstanceId;
+}
+
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv);
   const work = mkdtempSync(join(tmpdir(), 'teardownd-sim-'));
   const emulator = await AwsEmulator.start({ ec2: { detachDelayMs: opts.detachDelayMs } });
   emulator.faults.baseLatencyMs = opts.latencyMs;
-  const peerUp = opts.gate === 'backup';
-  const loxilb = await FakeLoxilb.start({
-    cistate: ciStateBody(opts.gate === 'backup' ? 'BACKUP' : 'MASTER'),
-    bfd: bfdBody([{ remoteIp: '10.0.2.10', state: peerUp ? 'BFDUp' : 'BFDDown' }]),
-    // kube-loxilb --setRoles: loxilb runs without BFD and answers its bfd endpoint with HTTP 500.
-    bfdNotRunning: opts.gate === 'setroles',
-  });
+  let cluster: LoxilbCluster | undefined;
   let child: ChildProcess | undefined;
   try {
     const ids = seedLoxilbCluster(emulator, { enis: opts.enis });
+    const host = hostOf(opts, ids);
+    // A running loxilb pair as loxilb behaves (sim/loxilb): BFD between the two, or BFD off with a
+    // fake kube-loxilb --setRoles electing; its takeover and its SIGTERM path call the emulator.
+    cluster = await startLoxilbCluster(emulator, ids, {
+      mode: opts.gate === 'setroles' ? 'setroles' : 'bfd',
+      detectMs: 1000,
+    });
+    const node = host === ids.masterInstanceId ? cluster.master : cluster.peer!;
+    const other = host === ids.masterInstanceId ? cluster.peer : cluster.master;
     emulator.imds.configure({
-      instanceId: ids.masterInstanceId,
+      instanceId: host,
       region: 'us-east-1',
-      az: 'us-east-1a',
+      az: emulator.ec2.instanceById(host)!.availabilityZone,
       lifeCycle: 'spot',
     });
     const config: Record<string, unknown> = {
       stateDir: join(work, 'state'),
       reports: { dir: join(work, 'reports') },
-      gate: { mode: 'loxilb-api', loxilbApiUrl: loxilb.url },
+      gate: { mode: 'loxilb-api', loxilbApiUrl: node.apiUrl, observeIntervalMs: 500 },
       sources: { imds: { pollIntervalMs: 500 }, sqs: {} },
       sweeper: { enabled: false },
       executor: { detachPollIntervalMs: 200 },
     };
-    let queueUrl: string | undefined;
+    let topicArn: string | undefined;
     if (opts.scenario === 'asg') {
-      queueUrl = emulator.sqs.createQueue('teardownd-events');
+      // The per-host queue (scripts/aws-setup.yaml): EventBridge puts the lifecycle event on an SNS
+      // topic; the daemon subscribes its own queue, filtered to its instance id.
+      topicArn = emulator.sns.createTopic('teardownd');
       emulator.autoscaling.putHook({
         asgName: 'loxilb-asg',
         hookName: 'teardownd-terminate',
         heartbeatTimeoutSeconds: 30,
         defaultResult: 'ABANDON',
-        notificationQueueUrl: queueUrl,
       });
       emulator.autoscaling.addInstance('loxilb-asg', ids.masterInstanceId);
       // The peer is a live member of the same group: with setRoles it is who takes over.
       if (ids.peerInstanceId) emulator.autoscaling.addInstance('loxilb-asg', ids.peerInstanceId);
-      config.sources = { imds: { pollIntervalMs: 500 }, sqs: { queueUrl, waitTimeSeconds: 1 } };
+      config.sources = { imds: { pollIntervalMs: 500 }, sqs: { topicArn, waitTimeSeconds: 1 } };
       config.lifecycle = { autoScalingGroupName: 'loxilb-asg', hookName: 'teardownd-terminate' };
     }
     const configPath = join(work, 'config.json');
@@ -179,7 +202,21 @@ async function main(): Promise<number> {
     console.log(
       `  loxilb footprint: CIDR ${ids.cloudCidr}, subnet ${ids.subnetId}, route table ${ids.routeTableId}, ${ids.enis.length} ENIs × 4 VIPs/EIPs`,
     );
+    console.log(
+      `  loxilb: ${cluster.mode === 'bfd' ? 'BFD between the two nodes' : 'BFD off, roles from kube-loxilb --setRoles'}; ` +
+        `teardownd runs on the ${host === ids.masterInstanceId ? 'MASTER' : 'BACKUP'} ${host}`,
+    );
     console.log(`  per-call latency ${opts.latencyMs} ms, ENI detach ${opts.detachDelayMs} ms\n`);
+    if (opts.gate === 'bfd') {
+      // Last node standing: the peer is gone and loxilb's BFD session to it has timed out.
+      emulator.ec2.terminateInstance(ids.peerInstanceId!);
+      await cluster.peer!.kill();
+      await waitUntil(
+        () => cluster!.master.sessionStates()?.[0]?.state === 'BFDDown',
+        "the peer's BFD session Down",
+      );
+      console.log(`  the peer ${ids.peerInstanceId} was terminated before: its BFD session is Down\n`);
+    }
 
     const progress = new Progress(opts.plain);
     let reportPath: string | undefined;
@@ -191,9 +228,11 @@ async function main(): Promise<number> {
     });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    let observed = false;
     const ready = new Promise<void>((resolveReady) =>
       watchDaemon(child!, (l) => {
         const msg = String(l.message ?? '');
+        if (msg.startsWith('loxilb HA state:')) observed = true;
         if (msg === 'ready') resolveReady();
         else if (
           l.action &&
@@ -209,6 +248,8 @@ async function main(): Promise<number> {
           msg.startsWith('plan:') ||
           msg.startsWith('teardown finished') ||
           msg === 'report shipped' ||
+          msg === 're-examining the handover' ||
+          msg.startsWith('per-host queue') ||
           msg.includes('lifecycle')
         ) {
           progress.line(`${msg}${l.reason ? ` — ${String(l.reason)}` : ''}`);
@@ -235,13 +276,23 @@ async function main(): Promise<number> {
         clearTimeout(timer);
       }
     };
+    const until = (check: () => boolean, what: string) =>
+      raceDeadline(
+        (async () => {
+          while (!check()) await new Promise((r) => setTimeout(r, 50));
+        })(),
+        what,
+      );
     await raceDeadline(ready, 'the daemon to be ready');
+    await until(() => observed, "the daemon's first look at loxilb");
     progress.line('daemon ready; announcing the termination');
 
     const noticeAt = Date.now();
     if (opts.scenario === 'spot') emulator.imds.setSpotAction('terminate');
-    else if (opts.scenario === 'asg') emulator.autoscaling.startTermination(ids.masterInstanceId);
-    else {
+    else if (opts.scenario === 'asg') {
+      const started = emulator.autoscaling.startTermination(host);
+      emulator.sns.publish(topicArn!, started.eventBridgeBody);
+    } else {
       // Due in 20 s: the daemon starts a scheduled teardown ahead of NotBefore, leaving its reserve.
       const notBefore = new Date(Date.now() + 20000);
       const fmt = `${notBefore.getUTCDate()} ${notBefore.toUTCString().split(' ')[2]} ${notBefore.getUTCFullYear()} ${notBefore.toISOString().slice(11, 19)} GMT`;
@@ -255,15 +306,24 @@ async function main(): Promise<number> {
         },
       ]);
     }
-    await raceDeadline(
-      (async () => {
-        while (!closed) await new Promise((r) => setTimeout(r, 50));
-      })(),
-      'the episode to close',
-    );
-    const firstMutation = emulator.calls.mutating('ec2')[0];
+    await until(() => closed, 'the episode to close');
+    const daemonChanges = () =>
+      emulator.calls
+        .by(DAEMON_ACCESS_KEY_ID)
+        .filter((c) => c.service === 'ec2' && c.mutating && c.action !== 'CreateTags');
+    const firstMutation = daemonChanges()[0];
+    // The daemon removes its own queue once its host is going, so its answers are counted instead.
+    const deletedMessages = () =>
+      emulator.calls.of('sqs', 'DeleteMessage').filter((c) => c.status === 200 && !c.errorCode).length;
+
+    // The host goes: shutting-down, systemd stops teardownd (its SIGTERM probe looks again), then
+    // loxilb (its own SIGTERM path), then EC2 terminates the instance.
+    if (emulator.ec2.instanceById(host)?.state === 'running')
+      emulator.ec2.setInstanceState(host, 'shutting-down');
     child.kill('SIGTERM');
     await raceDeadline(exited, 'the daemon to stop');
+    await node.stop();
+    if (emulator.ec2.instanceById(host)?.state !== 'terminated') emulator.ec2.terminateInstance(host);
 
     console.log('');
     if (firstMutation)
@@ -283,35 +343,72 @@ async function main(): Promise<number> {
       console.log(
         `lifecycle action: ${completes.map((c) => `${c.result} (token ${c.token})`).join(', ') || 'NOT completed'}`,
       );
-      console.log(`SQS messages deleted: ${emulator.sqs.deletedCount(queueUrl!)}\n`);
+      console.log(
+        `SQS messages deleted: ${deletedMessages()} (from this host's queue ${hostQueueName(host)})\n`,
+      );
     }
-    const left = leftovers(emulator, ids);
-    // After CompleteLifecycleAction Auto Scaling really terminates the master, taking its primary ENI with it.
-    const masterGone = emulator.ec2.instanceById(ids.masterInstanceId)?.state !== 'running';
-    const broken = decoysIntact(emulator, ids).filter(
-      (p) => !(masterGone && p.includes("master's primary ENI")),
-    );
+    // The MASTER handed over to a live peer: that peer now takes over, as loxilb does.
+    if (host === ids.masterInstanceId && other?.isRunning()) {
+      const t = await other.waitForTakeover(20000);
+      console.log(
+        `the peer ${other.instanceId} became MASTER and took over: ${t.status}` +
+          `${t.eniId ? `, its loxilb ENI ${t.eniId}` : ''}${t.failedCall ? ` (stopped at ${t.failedCall.action}: ${t.failedCall.errorCode})` : ''}\n`,
+      );
+    }
+    // By tag, so what a takeover created after the notice counts too.
+    const left = footprintLines(emulator, ids);
+    const dead = [host, ...(opts.gate === 'bfd' ? [ids.peerInstanceId!] : [])];
+    const broken = decoysIntact(emulator, ids).filter((p) => !diedInTheScenario(p, dead, ids));
     console.log('left in the "cloud":');
     if (left.length === 0) console.log('  nothing of the loxilb cluster');
-    for (const l of left) console.log(`  ${l.kind} ${l.id}${l.detail ? ` (${l.detail})` : ''}`);
-    console.log(
-      broken.length ? `decoys DAMAGED:\n  ${broken.join('\n  ')}` : 'decoys and the peer: all intact',
-    );
+    for (const l of left) console.log(`  ${l}`);
+    console.log(broken.length ? `decoys DAMAGED:\n  ${broken.join('\n  ')}` : 'decoys: all intact');
     const expectFull = opts.gate === 'bfd';
-    // handover: no change on loxilb's resources at all (CreateTags is the start-up ownership mark).
-    const changes = emulator.calls.mutating('ec2').filter((c) => c.action !== 'CreateTags');
-    const ok = broken.length === 0 && (expectFull ? left.length === 0 : changes.length === 0);
+    // handover: teardownd changed nothing on loxilb's resources (CreateTags is its start-up ownership mark).
+    const ok = broken.length === 0 && (expectFull ? left.length === 0 : daemonChanges().length === 0);
     console.log(
       ok ? `\nresult: as expected for gate ${opts.gate}` : `\nresult: NOT as expected for gate ${opts.gate}`,
     );
     return ok ? 0 : 1;
   } finally {
     if (child && child.exitCode === null) child.kill('SIGKILL');
-    await loxilb.stop();
+    await cluster?.stop();
     await emulator.stop();
     if (opts.keep) console.log(`work directory kept: ${work}`);
     else rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The cluster's loxilb resources as they are now, found by tag (and the seeded EIPs' associations). */
+function footprintLines(emulator: AwsEmulator, ids: LoxilbClusterIds): string[] {
+  const now = currentFootprint(emulator, ids);
+  // EIP associations show on their ENI's line; owned EIPs (released by a full teardown) by themselves.
+  const seeded = leftovers(emulator, ids).filter((l) => l.kind === 'address');
+  return [
+    ...seeded.map((l) => `${l.kind} ${l.id}${l.detail ? ` (${l.detail})` : ''}`),
+    ...now.enis.map(
+      (e) =>
+        `eni ${e.eniId} (${e.status}${e.instanceId ? ` attached to ${e.instanceId}#${e.deviceIndex}` : ''}, ${e.privateIps.length} IPs` +
+        `${now.eips.some((a) => a.eniId === e.eniId) ? `, EIPs ${now.eips.filter((a) => a.eniId === e.eniId).length}` : ''})`,
+    ),
+    ...now.routeTableIds.map((id) => `route-table ${id}`),
+    ...now.subnetIds.map((id) => `subnet ${id}`),
+    ...(now.cidrAssociationId ? [`cidr-association ${now.cidrAssociationId} (${ids.cloudCidr})`] : []),
+  ];
+}
+
+/** A decoy problem that is only the end of an instance the scenario terminated (its primary ENI, its EIP). */
+function diedInTheScenario(problem: string, dead: string[], ids: LoxilbClusterIds): boolean {
+  const masterDead = dead.includes(ids.masterInstanceId);
+  const peerDead = !!ids.peerInstanceId && dead.includes(ids.peerInstanceId);
+  if (masterDead && problem.includes("master's primary ENI")) return true;
+  // The unrelated EIP sits on the peer's primary IP: EC2 takes it off when the peer terminates.
+  return (
+    peerDead &&
+    (problem.includes("peer's primary ENI") ||
+      problem.includes('is not running') ||
+      problem.startsWith('unrelated EIP'))
+  );
 }
 
 main().then(

@@ -29,11 +29,12 @@ describe('npm start (the simulation)', () => {
     expect(out).toMatch(/\[cidr\] DisassociateVpcCidrBlock vpc-cidr-assoc-\S+: done/);
     expect(out).toMatch(/Outcome:\s+CLEAN/);
     expect(out).toContain('nothing of the loxilb cluster');
-    expect(out).toContain('decoys and the peer: all intact');
+    expect(out).toMatch(/the peer i-\S+ was terminated before: its BFD session is Down/);
+    expect(out).toContain('decoys: all intact');
     expect(code).toBe(0);
   });
 
-  it('ASG scale-in with kube-loxilb --setRoles and a live peer: handover — nothing changed, the hook is completed and the message deleted', async () => {
+  it('ASG scale-in with kube-loxilb --setRoles and a live peer: handover — nothing changed, the hook is completed, the message deleted from the per-host queue, and the peer takes over', async () => {
     const { code, out } = await simulate([
       '--plain',
       '--scenario',
@@ -49,11 +50,19 @@ describe('npm start (the simulation)', () => {
     expect(out).toMatch(/Outcome:\s+HANDOVER/);
     expect(out).toMatch(/live member\(s\) of Auto Scaling group loxilb-asg: i-/);
     expect(out).toMatch(/lifecycle action: CONTINUE \(token [0-9a-f-]{36}\)/);
-    expect(out).toContain('SQS messages deleted: 1');
+    expect(out).toMatch(/SQS messages deleted: 1 \(from this host's queue teardownd-i-[0-9a-f]+\)/);
+    expect(out).toContain('per-host queue and subscription removed: this host is going');
+    const peer =
+      /the peer (i-[0-9a-f]+) became MASTER and took over: succeeded, its loxilb ENI (eni-[0-9a-f]+)/.exec(
+        out,
+      );
+    expect(peer).not.toBeNull();
+    // What is left is the peer's own VIP network: its new ENI carries every VIP and EIP.
     const left = out.slice(out.indexOf('left in the "cloud":'));
+    expect(left).toContain(`  eni ${peer![2]} (in-use attached to ${peer![1]}#1, 5 IPs, EIPs 4)`);
     expect(left).toMatch(/^ {2}subnet subnet-/m);
     expect(left).toMatch(/^ {2}cidr-association /m);
-    expect(left).toMatch(/^ {2}eni /m);
+    expect(out).toContain('decoys: all intact');
     expect(out).toContain('result: as expected for gate setroles');
     expect(code).toBe(0);
   });
