@@ -22,7 +22,8 @@
  * 10-minute soak per variant with the RSS slope (MB per hour, least squares over 1 s samples).
  * Each first starts once with its runtime's page cache dropped (cold start-up: code read from disk,
  * as at boot) and is then measured on its next start, the cache filled by reading as on a host.
- * The binary is also measured with the page cache as found, because file-backed RSS depends on it.
+ * The binary is also measured with the page cache as found (not in a soak), because file-backed RSS
+ * depends on it.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -585,10 +586,15 @@ async function atRest(opts: Options, launcher: Launcher = TS_BUILD) {
       const before = procStat(pid);
       const t0 = Date.now();
       const samples: Array<[number, number]> = [[0, before.rssKb / 1024]];
+      // Anonymous memory alone: the daemon's own heap and malloc, where a leak would show.
+      const anon: Array<[number, number]> = [[0, before.anonKb / 1024]];
       const seconds = Math.max(opts.idleSeconds, opts.soakSeconds);
       while (Date.now() - t0 < seconds * 1000) {
         await new Promise((r) => setTimeout(r, 1000));
-        samples.push([(Date.now() - t0) / 3600000, procStat(pid).rssKb / 1024]);
+        const now = procStat(pid);
+        const hours = (Date.now() - t0) / 3600000;
+        samples.push([hours, now.rssKb / 1024]);
+        anon.push([hours, now.anonKb / 1024]);
       }
       const after = procStat(pid);
       const elapsed = (Date.now() - t0) / 1000;
@@ -606,6 +612,8 @@ async function atRest(opts: Options, launcher: Launcher = TS_BUILD) {
         // keeps its slope after that.
         rssSlopeSecondHalfMbPerHour: opts.soakSeconds > 0 ? slope(samples.slice(samples.length >> 1)) : NaN,
         rssEveryMinuteMb: samples.filter((_, i) => i % 60 === 0).map(([, y]) => Math.round(y * 10) / 10),
+        anonSlopeSecondHalfMbPerHour: opts.soakSeconds > 0 ? slope(anon.slice(anon.length >> 1)) : NaN,
+        anonEveryMinuteMb: anon.filter((_, i) => i % 60 === 0).map(([, y]) => Math.round(y * 10) / 10),
         imdsRequests: emulator.calls.of('imds').length,
         sqsReceives: emulator.calls.of('sqs', 'ReceiveMessage').length,
       };
@@ -782,13 +790,14 @@ async function main(): Promise<void> {
   const restLine = (r: Awaited<ReturnType<typeof atRest>>) =>
     `ready ${String(r.startupMs).padStart(5)} ms; CPU ${fmt(r.cpuPercentOfCore, 2)} %; RSS ${fmt(r.rssMb, 1)} MB (max ${fmt(r.maxRssMb, 1)}; ${fmt(r.rssAnonMb, 1)} anonymous + ${fmt(r.rssFileMb, 1)} file-backed)` +
     (opts.soakSeconds > 0
-      ? `; slope ${fmt(r.rssSlopeMbPerHour, 2)} MB/h (second half ${fmt(r.rssSlopeSecondHalfMbPerHour, 2)} MB/h); ` +
-        `RSS each minute ${r.rssEveryMinuteMb.join(' ')}`
+      ? `; slope ${fmt(r.rssSlopeMbPerHour, 2)} MB/h (second half ${fmt(r.rssSlopeSecondHalfMbPerHour, 2)} MB/h, ` +
+        `anonymous ${fmt(r.anonSlopeSecondHalfMbPerHour, 2)} MB/h); RSS each minute ${r.rssEveryMinuteMb.join(' ')}; ` +
+        `anonymous ${r.anonEveryMinuteMb.join(' ')}`
       : '') +
     `; ${r.imdsRequests} IMDS, ${r.sqsReceives} SQS receives`;
   const variants = opts.only.has('rest') ? restVariants(opts.variants) : [];
   const binary = variants.find((v) => v.name === SHIPPED);
-  if (binary) {
+  if (binary && opts.soakSeconds === 0) {
     // The page cache as this machine left it: after `npm run package` the binary was just written,
     // and a written file sits in large folios that the kernel maps whole on a fault, so the same
     // code counts more file-backed RSS than on a host, where the binary is read from disk.
