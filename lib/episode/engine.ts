@@ -138,7 +138,12 @@ async function askLoxilb(deps: EngineDeps, signal?: AbortSignal): Promise<Loxilb
  * The gate for this request: reused from the episode, or decided now — loxilb's HA state (asked only
  * if needed), then AWS's view of the peers that state names (asked only if the decision hinges on it).
  */
-export async function decideGate(deps: EngineDeps, req: TeardownRequest): Promise<GateDecision> {
+export async function decideGate(
+  deps: EngineDeps,
+  req: TeardownRequest,
+  /** The episode's call counter, so the report's calls include the gate's reads. */
+  counter: CallCounter = { read: 0, mutate: 0 },
+): Promise<GateDecision> {
   if (req.scopeOverride === undefined && req.gateDecision) return req.gateDecision;
   const { config, clock } = deps;
   const loxilb = needsLoxilbApi(config, req.scopeOverride) ? await askLoxilb(deps, req.signal) : undefined;
@@ -149,7 +154,7 @@ export async function decideGate(deps: EngineDeps, req: TeardownRequest): Promis
     aws = deps.autoScaling
       ? await gatherPeerFacts(
           {
-            ec2: callContext(deps, { read: 0, mutate: 0 }, req.signal, req.deadlineAt),
+            ec2: callContext(deps, counter, req.signal, req.deadlineAt),
             autoScaling: deps.autoScaling,
           },
           req.instanceId,
@@ -231,7 +236,7 @@ async function gateAndPlan(
   deadlineAt?: number,
 ): Promise<{ gate: GateDecision; inventory?: Inventory; plan?: Plan; error?: unknown }> {
   const log = { instanceId: req.instanceId, episode: req.episode };
-  const gate = await afterOwnTakeover(deps, req, await decideGate(deps, req), counter, deadlineAt);
+  const gate = await afterOwnTakeover(deps, req, await decideGate(deps, req, counter), counter, deadlineAt);
   deps.logger.info(`gate: scope ${gate.scope}`, {
     ...log,
     stage: 'gate',

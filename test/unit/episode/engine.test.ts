@@ -1,3 +1,4 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { parseConfig } from '../../../lib/config/load';
 import { ConfigInput } from '../../../lib/config/schema';
 import { buildPlanFor, EngineDeps, EngineEvent, runTeardown } from '../../../lib/episode/engine';
@@ -72,6 +73,33 @@ describe('engine', () => {
       expect.objectContaining({ ip: '10.0.1.12', bfdState: 'BFDUp', alive: true }),
     ]);
     expect(ec2.mutatingCalls()).toEqual([]);
+  });
+
+  it("the gate's AWS reads (the peer's instance, its group, its spot request) are in the report's calls", async () => {
+    const peerIp = ec2.ids.peerPrivateIp!;
+    fake.set({ cistate: ciStateBody('MASTER'), bfd: bfdBody([{ remoteIp: peerIp, state: 'BFDUp' }]) });
+    const { clock, deps } = setup();
+    const env = ec2.emulator.env();
+    const autoScaling = new AutoScalingClient({
+      endpoint: ec2.emulator.url,
+      region: env.AWS_REGION,
+      credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY },
+      maxAttempts: 1,
+    });
+    try {
+      const report = await clock.run(
+        runTeardown({ ...deps, autoScaling }, { instanceId: ME, episode: 'e', dryRun: false }),
+      );
+      expect(report.gate).toMatchObject({
+        scope: 'handover',
+        peers: [{ instanceId: ec2.ids.peerInstanceId }],
+      });
+      const received = ec2.calls().length + ec2.emulator.calls.of('autoscaling').length;
+      expect(received).toBeGreaterThan(0);
+      expect(report.calls).toEqual({ read: received, mutate: 0 });
+    } finally {
+      autoScaling.destroy();
+    }
   });
 
   it('BFD off (HTTP 500 "bfd session not running") is not "unreachable": the cluster decides', async () => {
