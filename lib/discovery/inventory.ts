@@ -98,6 +98,12 @@ export interface Inventory {
   /** Describe requests sent (retries included). */
   describeCalls: number;
   warnings: string[];
+  /**
+   * `full` with no VPC to be told (DescribeInstances no longer knows the instance, no loxilb ENI and
+   * no journal names it): the cluster's tagged subnets and route tables in the region, none of them
+   * attributed to this host and none touched. Absent when the VPC is known.
+   */
+  vpcUnknown?: { subnetIds: string[]; routeTableIds: string[] };
 }
 
 /**
@@ -255,6 +261,14 @@ export async function discoverInventory(ctx: CallContext, opts: DiscoverOptions)
     instanceId,
     depth: opts.depth,
     vpcId,
+    ...(full && !vpcId
+      ? {
+          vpcUnknown: {
+            subnetIds: taggedSubnets.map((x) => x.subnetId),
+            routeTableIds: taggedRouteTables.map((x) => x.routeTableId),
+          },
+        }
+      : {}),
     vpcPrimaryCidr: vpc?.primaryCidr,
     tagKey,
     ownerTagKey,

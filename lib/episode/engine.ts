@@ -336,7 +336,7 @@ export async function runTeardown(deps: EngineDeps, req: TeardownRequest): Promi
   const log = { instanceId: req.instanceId, episode: req.episode };
   const dryRun = req.dryRun || deps.config.dryRun;
 
-  const { gate, plan, error } = await gateAndPlan(deps, req, counter, deadlineAt);
+  const { gate, plan, error, inventory } = await gateAndPlan(deps, req, counter, deadlineAt);
   let actions: ActionRecord[] = [];
   if (plan) {
     actions = await executePlan(callContext(deps, counter), plan, {
@@ -362,7 +362,10 @@ export async function runTeardown(deps: EngineDeps, req: TeardownRequest): Promi
     calls: { ...counter },
     error: error !== undefined ? discoveryError(error) : undefined,
     redecided: req.redecided,
-    leftBehind: error !== undefined ? discoveryLeftBehind(deps.config, req.instanceId, error) : undefined,
+    leftBehind:
+      error !== undefined
+        ? discoveryLeftBehind(deps.config, req.instanceId, error)
+        : inventory?.vpcUnknown && vpcUnknownLeftBehind(deps.config, req.instanceId, inventory.vpcUnknown),
   });
   const fields = {
     ...log,
@@ -377,6 +380,36 @@ export async function runTeardown(deps: EngineDeps, req: TeardownRequest): Promi
 
 function discoveryError(err: unknown): TeardownReport['error'] {
   return { stage: 'inventory', message: (err as Error)?.message ?? String(err), errorCode: errorCodeOf(err) };
+}
+
+/**
+ * A `full` teardown that cannot tell this host's VPC leaves the shared part (subnet, route table,
+ * CIDR association) alone: that is not "clean", it is a leak to look at — with whatever the
+ * cluster's tags show in the region.
+ */
+function vpcUnknownLeftBehind(
+  config: Config,
+  instanceId: string,
+  found: NonNullable<Inventory['vpcUnknown']>,
+): TeardownReport['leftBehind'] {
+  const tv = loxilbTagValues(config);
+  const key = config.ownership.tagKey;
+  const tagged = [...found.subnetIds, ...found.routeTableIds];
+  return [
+    {
+      resource: instanceId,
+      kind: 'inventory',
+      reason:
+        `cannot tell the VPC of ${instanceId} (EC2 no longer knows the instance, no loxilb ENI and no journal names it): ` +
+        `its loxilb subnet, route table and CIDR association were not looked at` +
+        (tagged.length
+          ? `; the cluster's tagged ones in this region: ${tagged.join(', ')}`
+          : `; no subnet or route table with the cluster's tags is left in this region`),
+      manualCommand:
+        `aws ec2 describe-subnets --filters Name=tag:${key},Values=${tv.subnet}` +
+        ` && aws ec2 describe-route-tables --filters Name=tag:${key},Values=${tv.routeTable}`,
+    },
+  ];
 }
 
 function discoveryLeftBehind(config: Config, instanceId: string, err: unknown): TeardownReport['leftBehind'] {

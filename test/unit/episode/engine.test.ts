@@ -53,6 +53,24 @@ describe('engine', () => {
     expect(subnetExists()).toBe(false);
   });
 
+  it('full for an instance EC2 no longer knows, with no loxilb ENI or journal naming its VPC: left behind, not clean', async () => {
+    const gone = 'i-0fffffffffffffff9';
+    const { ec2, clock, deps } = setup({ gate: { mode: 'override', override: 'full' } });
+    const report = await clock.run(runTeardown(deps, { instanceId: gone, episode: 'e', dryRun: false }));
+    expect(report.outcome).toBe('left-behind');
+    expect(report.leftBehind).toEqual([
+      expect.objectContaining({
+        resource: gone,
+        kind: 'inventory',
+        reason: expect.stringContaining(
+          `the cluster's tagged ones in this region: ${ec2.ids.subnetId}, ${ec2.ids.routeTableId}`,
+        ),
+      }),
+    ]);
+    expect(ec2.mutatingCalls()).toEqual([]);
+    expect(subnetExists()).toBe(true);
+  });
+
   it('loxilb unreachable → handover: nothing touched, and the report says why', async () => {
     const { ec2, clock, deps } = setup();
     await fake.stop();
