@@ -9,7 +9,7 @@ import { manualCommand } from '../../lib/execute/teardown';
 import { errorCodeOf } from '../../lib/aws/errors';
 import { EXIT_LEFT_BEHIND, EXIT_OK } from '../cli';
 import { createRuntime, GlobalOptions, resolveInstanceId } from '../wiring';
-import { awsClients, engineDeps, newCliEpisode, parseScopeFlag, targetedCommand } from './teardown-common';
+import { awsClients, cliEngineDeps, newCliEpisode, parseScopeFlag, targetedCommand } from './teardown-common';
 
 interface PlanOptions {
   instanceId?: string;
@@ -39,7 +39,7 @@ export function registerPlan(program: Command): void {
         const clients = await awsClients(runtime);
         let result: PlanResult;
         try {
-          result = await buildPlanFor(engineDeps(runtime, clients.ec2, clients.autoScaling), {
+          result = await buildPlanFor(cliEngineDeps(runtime, clients.ec2, clients.autoScaling), {
             instanceId,
             episode: newCliEpisode(),
             dryRun: true,

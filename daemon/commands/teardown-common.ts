@@ -6,6 +6,7 @@ import { Scope, scopeProblem } from '../../lib/config/schema';
 import { AwsClients } from '../../lib/aws/clients';
 import { EngineDeps } from '../../lib/episode/engine';
 import { Config } from '../../lib/config/schema';
+import { HaObserver } from '../../lib/gate/ha-observer';
 import { createLoxilbApi, LoxilbApi } from '../../lib/gate/loxilb-api';
 import { UsageError } from '../cli';
 import { Runtime } from '../wiring';
@@ -59,4 +60,22 @@ export function engineDeps(runtime: Runtime, ec2: EC2Client, autoScaling?: AutoS
     pacer: runtime.pacer,
     loxilb: loxilbApi(config),
   };
+}
+
+/**
+ * `plan` and `teardown` by hand decide like the daemon: loxilb live, else the observation the
+ * daemon kept in stateDir (within gate.observationMaxAgeIntervals), with the promotion it saw.
+ * They read that file and never write it.
+ */
+export function cliEngineDeps(runtime: Runtime, ec2: EC2Client, autoScaling?: AutoScalingClient): EngineDeps {
+  const deps = engineDeps(runtime, ec2, autoScaling);
+  if (runtime.config.gate.mode !== 'loxilb-api') return deps;
+  const observer = new HaObserver({
+    api: deps.loxilb,
+    clock: runtime.clock,
+    logger: runtime.logger,
+    stateDir: runtime.config.stateDir,
+    readOnly: true,
+  });
+  return { ...deps, observer };
 }

@@ -7,7 +7,7 @@ import { openStateDir } from '../../lib/episode/state-dir';
 import { EXIT_LEFT_BEHIND } from '../cli';
 import { createRuntime, GlobalOptions, resolveInstanceId, stopOnSignals } from '../wiring';
 import { readBootId } from './run';
-import { awsClients, engineDeps, newCliEpisode, parseScopeFlag, targetedCommand } from './teardown-common';
+import { awsClients, cliEngineDeps, newCliEpisode, parseScopeFlag, targetedCommand } from './teardown-common';
 
 interface TeardownOptions {
   instanceId?: string;
@@ -68,7 +68,7 @@ export function registerTeardown(program: Command): void {
           logger: runtime.logger,
           now: () => new Date(runtime.clock.now()).toISOString(),
         });
-        const report = await runTeardown(engineDeps(runtime, clients.ec2, clients.autoScaling), {
+        const report = await runTeardown(cliEngineDeps(runtime, clients.ec2, clients.autoScaling), {
           instanceId,
           episode: journal.episode,
           trigger,

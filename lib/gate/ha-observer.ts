@@ -42,6 +42,8 @@ export interface HaObserverDeps {
   logger: Logger;
   stateDir: string;
   fs?: ObservationFs;
+  /** Read the kept observation but never write it (the CLI: the file is the daemon's). */
+  readOnly?: boolean;
 }
 
 function roleIn(view: LoxilbHaView): string | undefined {
@@ -161,6 +163,7 @@ export class HaObserver {
   }
 
   private async save(o: HaObservation): Promise<void> {
+    if (this.deps.readOnly) return;
     const doc: ObservationFile = {
       schemaVersion: 1,
       observedAt: new Date(o.observedAt).toISOString(),

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { bfdBody, ciStateBody, FakeLoxilb } from '../../sim/loxilb/fake-peer';
 import { decoysIntact, leftovers } from '../../sim/loxilb/footprint';
 import { TeardownHarness } from '../helpers/teardown-harness';
@@ -135,6 +138,45 @@ describe('teardownd teardown: the gate asks loxilb', () => {
       details: { errorCode: 'ECONNREFUSED' },
     });
     expect(report.gate.reason).toMatch(/loxilb API unreachable .*ECONNREFUSED/);
+  });
+
+  it('loxilb down, the daemon observed it moments ago: plan decides from that observation, as the daemon would, and leaves its file alone', async () => {
+    const url = loxilb.url;
+    await loxilb.stop();
+    const stateDir = mkdtempSync(join(tmpdir(), 'teardownd-state-'));
+    try {
+      const file = join(stateDir, 'ha-observation.json');
+      const kept = JSON.stringify({
+        schemaVersion: 1,
+        observedAt: new Date().toISOString(),
+        url,
+        view: {
+          ciStates: [{ instance: 'llb-inst0', state: 'MASTER' }],
+          bfdRunning: true,
+          bfdSessions: [{ remoteIp: '10.0.2.11', state: 'BFDDown' }],
+        },
+      });
+      writeFileSync(file, kept);
+      // 5 × 60 s: the observation stays usable however slow this machine is.
+      const doc = await plan(
+        h.config({
+          stateDir,
+          gate: {
+            mode: 'loxilb-api',
+            loxilbApiUrl: url,
+            apiTimeoutMs: 500,
+            observeIntervalMs: 60000,
+            observationMaxAgeIntervals: 5,
+          },
+        }),
+      );
+      expect(doc.gate).toMatchObject({ scope: 'full', source: 'loxilb-api', observation: { live: false } });
+      expect(doc.gate.reason).toMatch(/last observation, \d+ s old/);
+      expect(readFileSync(file, 'utf8')).toBe(kept);
+      expect(h.emulator.calls.mutating()).toEqual([]);
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
   });
 
   it('loxilb hanging → cut off by gate.apiTimeoutMs, handover', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../../lib/config/load';
@@ -37,6 +37,19 @@ describe('HA observer', () => {
       logger: nullLogger(),
       stateDir: dir,
     });
+
+  it("read-only (the CLI): answers live but never writes the daemon's file", async () => {
+    const clock = new ManualClock();
+    const cli = new HaObserver({
+      api: createLoxilbApi({ baseUrl: fake.url, timeoutMs: 500, fetch }),
+      clock,
+      logger: nullLogger(),
+      stateDir: dir,
+      readOnly: true,
+    });
+    expect(await cli.observeOnce()).toMatchObject({ live: true });
+    expect(existsSync(join(dir, OBSERVATION_FILE))).toBe(false);
+  });
 
   it('records when it saw this node promoted (BACKUP → MASTER), keeps it across a restart, forgets it when demoted', async () => {
     const clock = new ManualClock();
