@@ -80,15 +80,19 @@ const gateSchema = z
     apiTimeoutMs: z.number().int().positive().default(2000),
     static: z
       .object({
-        /** loxilb runs with BFD (`--ka`); as the last node standing (AWS view) it tears down everything. */
-        bfd: z.boolean().default(false),
+        /**
+         * loxilb runs with BFD (`--ka`); as the last node standing (AWS view) it tears down everything.
+         * Absent: what the running loxilb's `--ka` says (loxilbFlags), else false. No default here, so
+         * a config copied from the example does not override loxilb's own flag.
+         */
+        bfd: z.boolean().optional(),
         /** kube-loxilb `--setRoles`: roles set externally; the cluster is read from AWS (gate.clusterTagKey). */
         setRoles: z.boolean().default(false),
         /** Whether this node is the MASTER of llb-inst0 (static mode has no API to ask). */
         master: z.boolean().default(false),
       })
       .strict()
-      .default({ bfd: false, setRoles: false, master: false }),
+      .default({ setRoles: false, master: false }),
     override: ScopeSchema.optional(),
     /**
      * How often the running daemon reads loxilb's HA state (role, BFD sessions) and keeps it under

@@ -238,7 +238,8 @@ function decideFromCluster(
 }
 
 function decideStatic(input: GateInput): GateDecision {
-  const { bfd, master, setRoles } = input.config.gate.static;
+  const { master, setRoles } = input.config.gate.static;
+  const bfd = input.config.gate.static.bfd ?? false;
   const details = { bfd, master, setRoles };
   if (!master) {
     return handover(

@@ -174,9 +174,14 @@ export function flagMismatches(config: Config, flags: LoxilbFlags): FlagMismatch
   if (
     config.gate.mode === 'static' &&
     flags.ka !== undefined &&
-    bfdFromKa(flags.ka) !== config.gate.static.bfd
+    bfdFromKa(flags.ka) !== (config.gate.static.bfd ?? false)
   ) {
-    out.push({ field: 'gate.static.bfd', config: config.gate.static.bfd, flag: '--ka', flagValue: flags.ka });
+    out.push({
+      field: 'gate.static.bfd',
+      config: config.gate.static.bfd ?? false,
+      flag: '--ka',
+      flagValue: flags.ka,
+    });
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkLoxilbFlags } from '../../../lib/check/host';
@@ -112,6 +112,33 @@ describe("loxilb's own flags", () => {
         expect.stringMatching(/cloud.cidrBlock is "10.9.0.0\/28" but .* --cloudcidrblock=123.123.123.0\/28/),
       ],
     ]);
+  });
+
+  it("a config copied from the shipped example keeps loxilb's own flags (--ka, --cloudinstance, --cloudcidrblock)", () => {
+    fakeProc(proc, {
+      9: [
+        'loxilb',
+        '--cloud=aws',
+        '--ka=10.0.2.12:10.0.1.11',
+        '--cloudinstance=blue',
+        '--cloudcidrblock=123.123.123.0/28',
+      ],
+    });
+    const example = JSON.parse(readFileSync(join(__dirname, '../../../scripts/config.example.json'), 'utf8'));
+    const file = join(dir, 'config.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        ...example,
+        loxilbFlags: { ...example.loxilbFlags, procRoot: proc },
+        gate: { ...example.gate, mode: 'static' },
+      }),
+    );
+    const { config, loxilb } = loadConfigWithLoxilbFlags({ path: file });
+    expect(config.gate.static.bfd).toBe(true);
+    expect(config.ownership.cloudInstance).toBe('blue');
+    expect(config.cloud.cidrBlock).toBe('123.123.123.0/28');
+    expect(flagMismatches(config, loxilb!)).toEqual([]);
   });
 
   it('--ka is the BFD default for the static gate; a malformed flag value is not taken', () => {
