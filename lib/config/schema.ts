@@ -402,6 +402,11 @@ export const ConfigSchema = z
 
 export type Config = z.infer<typeof ConfigSchema>;
 
+/** gate.static.bfd in effect: the config's, else loxilb's --ka (merged in as a default at load), else false. */
+export function staticBfd(config: Config): boolean {
+  return config.gate.static.bfd ?? false;
+}
+
 /** loxilb's `--cloudinstance` suffix in effect: the config's (or loxilb's own flag under it), else ''. */
 export function cloudInstanceOf(config: Pick<Config, 'ownership'>): string {
   return config.ownership.cloudInstance ?? '';

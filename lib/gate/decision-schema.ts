@@ -26,6 +26,10 @@ export const PeerVerdictSchema = z.object({
 });
 export type PeerVerdict = z.infer<typeof PeerVerdictSchema>;
 
+/** How the wait for a promoted node's own takeover ended (lib/gate/own-takeover.ts). */
+export const takeoverSettledValues = ['complete', 'quiet', 'timeout'] as const;
+export type TakeoverSettled = (typeof takeoverSettledValues)[number];
+
 export const GateDecisionSchema = z.object({
   scope: z.enum(scopeValues),
   reason: z.string(),
@@ -47,7 +51,7 @@ export const GateDecisionSchema = z.object({
     .object({
       promotedAt: isoTime,
       /** How the wait ended: `complete` (own ENI, no other), `quiet` (nothing changed), `timeout`. */
-      settled: z.enum(['complete', 'quiet', 'timeout']).optional(),
+      settled: z.enum(takeoverSettledValues).optional(),
       waitedMs: z.number().optional(),
       /** What AWS showed last. */
       seen: z.string().optional(),

@@ -1,4 +1,4 @@
-import { Config, Scope } from '../config/schema';
+import { Config, Scope, staticBfd } from '../config/schema';
 import { BfdSessionEntry, LoxilbHaView } from './loxilb-api';
 import type { GateDecision, GateSource, PeerVerdict } from './decision-schema';
 
@@ -143,7 +143,8 @@ function sessionsOf(view: LoxilbHaView): BfdSessionEntry[] {
   return view.bfdSessions;
 }
 
-function roleOf(view: LoxilbHaView): string | undefined {
+/** This node's HA role in loxilb's answer: its state for llb-inst0 (the only instance loxilb's cloud code acts on). */
+export function haRoleOf(view: LoxilbHaView): string | undefined {
   return view.ciStates.find((c) => c.instance === LOXILB_CLUSTER_INSTANCE)?.state;
 }
 
@@ -157,7 +158,7 @@ export function peerQuestions(input: Omit<GateInput, 'aws'>): PeerQuestions | un
   const usable = usableObservation(input.loxilb, config, input.now);
   if (!('observation' in usable)) return undefined;
   const view = usable.observation.view;
-  if (roleOf(view) !== 'MASTER') return undefined;
+  if (haRoleOf(view) !== 'MASTER') return undefined;
   if (view.bfdRunning === false) return { cluster: true };
   const ips = sessionsOf(view)
     .filter((s) => s.state !== PEER_DOWN_STATE && s.remoteIp)
@@ -239,7 +240,7 @@ function decideFromCluster(
 
 function decideStatic(input: GateInput): GateDecision {
   const { master, setRoles } = input.config.gate.static;
-  const bfd = input.config.gate.static.bfd ?? false;
+  const bfd = staticBfd(input.config);
   const details = { bfd, master, setRoles };
   if (!master) {
     return handover(
@@ -266,7 +267,7 @@ function decideFromApi(input: GateInput): GateDecision {
   }
   const { observation, ageMs } = usable;
   const view = observation.view;
-  const role = roleOf(view);
+  const role = haRoleOf(view);
   const sessions = sessionsOf(view);
   const seen = {
     observedAt: new Date(observation.observedAt).toISOString(),

@@ -2,7 +2,7 @@ import * as nodeFs from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Clock } from '../clock';
-import { HaObservation, LoxilbAnswer, LOXILB_CLUSTER_INSTANCE } from './gate';
+import { HaObservation, haRoleOf, LoxilbAnswer } from './gate';
 import { Logger } from '../log';
 import { LoxilbApi, LoxilbApiError, LoxilbHaView, LoxilbHaViewSchema } from './loxilb-api';
 import { isoTime, parseDocumentText } from '../report/document-schema';
@@ -46,24 +46,20 @@ export interface HaObserverDeps {
   readOnly?: boolean;
 }
 
-function roleIn(view: LoxilbHaView): string | undefined {
-  return view.ciStates.find((c) => c.instance === LOXILB_CLUSTER_INSTANCE)?.state;
-}
-
 /**
  * When this node became MASTER, if it was seen doing so: MASTER now after an observation that said
  * otherwise, or still MASTER since such a one. A daemon that only ever saw MASTER saw no promotion
  * (its loxilb's takeover, if any, was before the daemon looked).
  */
 function promotion(before: HaObservation | undefined, view: LoxilbHaView, now: number): number | undefined {
-  if (roleIn(view) !== 'MASTER' || !before) return undefined;
-  if (roleIn(before.view) !== 'MASTER') return now;
+  if (haRoleOf(view) !== 'MASTER' || !before) return undefined;
+  if (haRoleOf(before.view) !== 'MASTER') return now;
   return before.promotedAt;
 }
 
 /** A short, comparable summary, so the log says when loxilb's HA state changes and not every tick. */
 function summary(view: LoxilbHaView): string {
-  const role = view.ciStates.find((c) => c.instance === LOXILB_CLUSTER_INSTANCE)?.state ?? 'none';
+  const role = haRoleOf(view) ?? 'none';
   if (view.bfdRunning === false) return `${role}; BFD off`;
   const peers = view.bfdSessions.map((s) => `${s.remoteIp ?? '?'}=${s.state ?? '?'}`).sort();
   return `${role}; BFD ${peers.length ? peers.join(',') : 'no sessions'}`;

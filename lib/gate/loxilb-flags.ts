@@ -1,7 +1,7 @@
 import * as nodeFs from 'node:fs';
 import { basename, join } from 'node:path';
 import { loadConfig, LoadConfigOptions } from '../config/load';
-import { cloudInstanceOf, Config } from '../config/schema';
+import { cloudInstanceOf, Config, staticBfd } from '../config/schema';
 
 /**
  * loxilb's own flags, read from the running loxilb process: `--cloudcidrblock` (the cloud CIDR),
@@ -171,14 +171,10 @@ export function flagMismatches(config: Config, flags: LoxilbFlags): FlagMismatch
       flagValue: flags.cloudCidrBlock,
     });
   }
-  if (
-    config.gate.mode === 'static' &&
-    flags.ka !== undefined &&
-    bfdFromKa(flags.ka) !== (config.gate.static.bfd ?? false)
-  ) {
+  if (config.gate.mode === 'static' && flags.ka !== undefined && bfdFromKa(flags.ka) !== staticBfd(config)) {
     out.push({
       field: 'gate.static.bfd',
-      config: config.gate.static.bfd ?? false,
+      config: staticBfd(config),
       flag: '--ka',
       flagValue: flags.ka,
     });

@@ -1,5 +1,6 @@
 import { CallContext } from '../aws/call';
 import { describeEnis, describeSubnets, EniInfo, loxilbTagFilter, SubnetInfo } from '../discovery/ec2-reads';
+import type { TakeoverSettled } from './decision-schema';
 
 /**
  * A node that became MASTER runs loxilb's takeover (reference/loxilb-ha.md, CloudPrepareVIPNetWork):
@@ -12,8 +13,6 @@ import { describeEnis, describeSubnets, EniInfo, loxilbTagFilter, SubnetInfo } f
  * loxilb's resources stop changing for `quietMs` (a takeover that aborted on its first error
  * changes nothing more). Reads only; the caller bounds the wait.
  */
-
-export type TakeoverSettled = 'complete' | 'quiet' | 'timeout';
 
 export interface TakeoverSettlement {
   settled: TakeoverSettled;
