@@ -36,7 +36,7 @@ import { gatherPeerFacts } from '../gate/ha-facts';
 import { HaObserver } from '../gate/ha-observer';
 import { awaitOwnTakeover } from '../gate/own-takeover';
 import { planStaleEnis, STALE_ENI } from '../gate/stale-eni';
-import { loxilbTagValues } from '../discovery/ec2-reads';
+import { loxilbTagFilter, TagValues } from '../discovery/ec2-reads';
 import { discoverInventory, Inventory, RememberedFacts } from '../discovery/inventory';
 import { Logger } from '../log';
 import { LoxilbApi, LoxilbApiError } from '../gate/loxilb-api';
@@ -387,13 +387,17 @@ function discoveryError(err: unknown): TeardownReport['error'] {
  * CIDR association) alone: that is not "clean", it is a leak to look at — with whatever the
  * cluster's tags show in the region.
  */
+/** Discovery's filter for one kind of this cluster's loxilb resources, as the AWS CLI takes it. */
+function byTag(config: Config, kind: keyof TagValues): string {
+  const f = loxilbTagFilter(config, kind);
+  return `Name=${f.Name},Values=${(f.Values ?? []).join(',')}`;
+}
+
 function vpcUnknownLeftBehind(
   config: Config,
   instanceId: string,
   found: NonNullable<Inventory['vpcUnknown']>,
 ): TeardownReport['leftBehind'] {
-  const tv = loxilbTagValues(config);
-  const key = config.ownership.tagKey;
   const tagged = [...found.subnetIds, ...found.routeTableIds];
   return [
     {
@@ -406,15 +410,13 @@ function vpcUnknownLeftBehind(
           ? `; the cluster's tagged ones in this region: ${tagged.join(', ')}`
           : `; no subnet or route table with the cluster's tags is left in this region`),
       manualCommand:
-        `aws ec2 describe-subnets --filters Name=tag:${key},Values=${tv.subnet}` +
-        ` && aws ec2 describe-route-tables --filters Name=tag:${key},Values=${tv.routeTable}`,
+        `aws ec2 describe-subnets --filters ${byTag(config, 'subnet')}` +
+        ` && aws ec2 describe-route-tables --filters ${byTag(config, 'routeTable')}`,
     },
   ];
 }
 
 function discoveryLeftBehind(config: Config, instanceId: string, err: unknown): TeardownReport['leftBehind'] {
-  const tv = loxilbTagValues(config);
-  const key = config.ownership.tagKey;
   return [
     {
       resource: instanceId,
@@ -422,8 +424,8 @@ function discoveryLeftBehind(config: Config, instanceId: string, err: unknown): 
       reason: `discovery failed, nothing was changed: ${(err as Error)?.message ?? String(err)}`,
       errorCode: errorCodeOf(err),
       manualCommand:
-        `aws ec2 describe-network-interfaces --filters Name=tag:${key},Values=${tv.eni} Name=attachment.instance-id,Values=${instanceId}` +
-        ` && aws ec2 describe-subnets --filters Name=tag:${key},Values=${tv.subnet}`,
+        `aws ec2 describe-network-interfaces --filters ${byTag(config, 'eni')} Name=attachment.instance-id,Values=${instanceId}` +
+        ` && aws ec2 describe-subnets --filters ${byTag(config, 'subnet')}`,
     },
   ];
 }
