@@ -3,7 +3,12 @@ import { Ec2ServiceOptions } from '../../sim/emulator/ec2';
 import { AwsEmulator } from '../../sim/emulator/server';
 import { CallRecord, EmulatorError } from '../../sim/emulator/types';
 import { LoxilbClusterIds, LoxilbClusterOptions, seedLoxilbCluster } from '../../sim/loxilb/footprint';
+import { parseConfig } from '../../lib/config/load';
+import { ConfigInput } from '../../lib/config/schema';
+import { EngineDeps } from '../../lib/episode/engine';
+import { nullLogger } from '../../lib/log';
 import { emulatorEc2Client } from './emulator-clients';
+import { ManualClock } from './manual-clock';
 
 /**
  * EC2 for unit tests of discovery, the executor and the engine: the AWS emulator in-process on
@@ -37,6 +42,30 @@ export class EmulatorEc2 {
       },
       { step: 'initialize', name: 'countInFlight' },
     );
+  }
+
+  /**
+   * The teardown engine on this emulator: a ManualClock that lets an emulator call in flight land
+   * before it moves time, the config (`cloud.cidrBlock` of the seeded cluster, then `config`), and
+   * the engine's dependencies (`deps` on top: at least how loxilb is asked).
+   */
+  engine(
+    config: ConfigInput,
+    deps: Pick<EngineDeps, 'loxilb'> & Partial<EngineDeps>,
+  ): { clock: ManualClock; deps: EngineDeps } {
+    const clock = new ManualClock();
+    clock.ioInFlight = () => this.inFlight() > 0;
+    return {
+      clock,
+      deps: {
+        ec2: this.client,
+        config: parseConfig({ cloud: { cidrBlock: this.ids.cloudCidr }, ...config }),
+        clock,
+        logger: nullLogger(),
+        random: () => 0.5,
+        ...deps,
+      },
+    };
   }
 
   /** Calls sent and not answered yet (for ManualClock.ioInFlight). */

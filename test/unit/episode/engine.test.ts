@@ -1,12 +1,9 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { parseConfig } from '../../../lib/config/load';
 import { ConfigInput } from '../../../lib/config/schema';
-import { buildPlanFor, EngineDeps, EngineEvent, runTeardown } from '../../../lib/episode/engine';
-import { nullLogger } from '../../../lib/log';
+import { buildPlanFor, EngineEvent, runTeardown } from '../../../lib/episode/engine';
 import { createLoxilbApi, LoxilbApi } from '../../../lib/gate/loxilb-api';
 import { bfdBody, ciStateBody, FakeLoxilb } from '../../../sim/loxilb/fake-peer';
 import { EmulatorEc2 } from '../../helpers/emulator-ec2';
-import { ManualClock } from '../../helpers/manual-clock';
 
 const ME = 'i-0aaaaaaaaaaaaaaa1';
 
@@ -26,22 +23,10 @@ describe('engine', () => {
   const eniExists = () => ec2.emulator.ec2.networkInterfaceById(ec2.ids.enis[0].eniId) !== undefined;
 
   function setup(configInput: ConfigInput = {}, loxilb?: LoxilbApi) {
-    const clock = new ManualClock();
-    clock.ioInFlight = () => ec2.inFlight() > 0;
-    const config = parseConfig({
-      cloud: { cidrBlock: '123.123.123.0/28' },
-      executor: { detachPollIntervalMs: 50 },
-      ...configInput,
-    });
-    const api = loxilb ?? createLoxilbApi({ baseUrl: fake.url, timeoutMs: 500, fetch });
-    const deps: EngineDeps = {
-      ec2: ec2.client,
-      config,
-      clock,
-      logger: nullLogger(),
-      loxilb: api,
-      random: () => 0.5,
-    };
+    const { clock, deps } = ec2.engine(
+      { executor: { detachPollIntervalMs: 50 }, ...configInput },
+      { loxilb: loxilb ?? createLoxilbApi({ baseUrl: fake.url, timeoutMs: 500, fetch }) },
+    );
     return { ec2, clock, deps };
   }
 

@@ -1,12 +1,9 @@
-import { parseConfig } from '../../../lib/config/load';
 import { ConfigInput } from '../../../lib/config/schema';
-import { EngineDeps, runTeardown, TeardownRequest } from '../../../lib/episode/engine';
-import { nullLogger } from '../../../lib/log';
+import { runTeardown, TeardownRequest } from '../../../lib/episode/engine';
 import { LoxilbApi } from '../../../lib/gate/loxilb-api';
 import { LoxilbClusterOptions } from '../../../sim/loxilb/footprint';
 import { EmulatorError } from '../../../sim/emulator/types';
 import { EmulatorEc2 } from '../../helpers/emulator-ec2';
-import { ManualClock } from '../../helpers/manual-clock';
 
 const ME = 'i-0aaaaaaaaaaaaaaa1';
 
@@ -25,21 +22,11 @@ afterEach(async () => {
 async function setup(configInput: ConfigInput = {}, cluster: LoxilbClusterOptions = {}) {
   const ec2 = await EmulatorEc2.start({ cluster: { masterInstanceId: ME, ...cluster } });
   started.push(ec2);
-  const clock = new ManualClock();
-  clock.ioInFlight = () => ec2.inFlight() > 0;
-  const config = parseConfig({
-    cloud: { cidrBlock: ec2.ids.cloudCidr },
-    executor: { detachPollIntervalMs: 100, retryBaseDelayMs: 10, retryMaxDelayMs: 100 },
-    ...configInput,
-  });
-  const deps: EngineDeps = {
-    ec2: ec2.client,
-    config,
-    clock,
-    logger: nullLogger(),
-    loxilb: loxilbUnused,
-    random: () => 0.5,
-  };
+  const { clock, deps } = ec2.engine(
+    { executor: { detachPollIntervalMs: 100, retryBaseDelayMs: 10, retryMaxDelayMs: 100 }, ...configInput },
+    { loxilb: loxilbUnused },
+  );
+  const config = deps.config;
   const run = (req: Partial<TeardownRequest> = {}) =>
     clock.run(
       runTeardown(deps, { instanceId: ME, episode: 'ep-1', dryRun: false, scopeOverride: 'full', ...req }),

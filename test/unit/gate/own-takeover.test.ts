@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../../lib/config/load';
 import { ConfigInput } from '../../../lib/config/schema';
 import { EniInfo } from '../../../lib/discovery/ec2-reads';
-import { EngineDeps, runTeardown } from '../../../lib/episode/engine';
+import { runTeardown } from '../../../lib/episode/engine';
 import { HaObserver } from '../../../lib/gate/ha-observer';
 import { createLoxilbApi } from '../../../lib/gate/loxilb-api';
 import { takeoverView } from '../../../lib/gate/own-takeover';
@@ -90,25 +89,17 @@ describe('a full teardown of a node promoted to MASTER waits for its own takeove
     ec2 = await EmulatorEc2.start({
       cluster: { masterInstanceId: ME, peerInstanceId: PEER, cloudCidr: '123.123.123.0/28', ...cluster },
     });
-    const clock = new ManualClock();
-    clock.ioInFlight = () => ec2.inFlight() > 0;
-    const config = parseConfig({
-      cloud: { cidrBlock: '123.123.123.0/28' },
-      executor: { detachPollIntervalMs: 50 },
-      gate: { takeover: { waitMs: 30000, quietMs: 3000, pollMs: 500 } },
-      ...configInput,
-    });
     const api = createLoxilbApi({ baseUrl: fake.url, timeoutMs: 500, fetch });
+    const { clock, deps } = ec2.engine(
+      {
+        executor: { detachPollIntervalMs: 50 },
+        gate: { takeover: { waitMs: 30000, quietMs: 3000, pollMs: 500 } },
+        ...configInput,
+      },
+      { loxilb: api },
+    );
     const observer = new HaObserver({ api, clock, logger: nullLogger(), stateDir });
-    const deps: EngineDeps = {
-      ec2: ec2.client,
-      config,
-      clock,
-      logger: nullLogger(),
-      loxilb: api,
-      observer,
-      random: () => 0.5,
-    };
+    deps.observer = observer;
     return { clock, deps, observer };
   }
 
